@@ -1,0 +1,129 @@
+// Package main is libcloudio's C ABI: //export wrappers that convert C
+// arguments, call internal/core, and convert results and errors back.
+// include/cloudio.h documents every function.
+package main
+
+/*
+#include <stdint.h>
+#include <stdlib.h>
+#include "capi.h"
+*/
+import "C"
+
+import (
+	"sync"
+	"unsafe"
+
+	"github.com/cloudio-dem/cloudio/internal/core"
+)
+
+func main() {}
+
+const abiVersion = 1
+
+// Static strings handed to C: allocated once, never freed.
+var static struct {
+	once    sync.Once
+	version *C.char
+	names   map[core.Status]*C.char
+	unknown *C.char
+}
+
+func staticStrings() {
+	static.once.Do(func() {
+		core.Init()
+		static.version = C.CString(core.VersionString())
+		static.names = map[core.Status]*C.char{}
+		for _, s := range []core.Status{core.StatusOK, core.StatusInvalidArgument, core.StatusNotFound,
+			core.StatusIO, core.StatusUnsupported, core.StatusCancelled, core.StatusInternal} {
+			static.names[s] = C.CString(s.String())
+		}
+		static.unknown = C.CString(core.Status(-1).String())
+	})
+}
+
+//export cloudio_abi_version
+func cloudio_abi_version() C.int { return abiVersion }
+
+//export cloudio_version
+func cloudio_version() *C.char {
+	staticStrings()
+	return static.version
+}
+
+//export cloudio_status_name
+func cloudio_status_name(s C.int) *C.char {
+	staticStrings()
+	if name, ok := static.names[core.Status(s)]; ok {
+		return name
+	}
+	return static.unknown
+}
+
+//export cloudio_tile_windows
+func cloudio_tile_windows(rows, cols, tileRows, tileCols, overlap C.int64_t, first C.uint64_t,
+	out *C.int64_t, capacity C.uint64_t, written, total *C.uint64_t, errBuf *C.char, errLen C.size_t) (rc C.int) {
+	defer contain(&rc, errBuf, errLen)
+	switch {
+	case written == nil:
+		return status(nullArg("written"), errBuf, errLen)
+	case total == nil:
+		return status(nullArg("total"), errBuf, errLen)
+	case out == nil && capacity > 0:
+		return status(nullArg("out (with capacity > 0)"), errBuf, errLen)
+	}
+	t, err := core.NewTiling(int64(rows), int64(cols), int64(tileRows), int64(tileCols), int64(overlap))
+	if err != nil {
+		return status(err, errBuf, errLen)
+	}
+	n := t.PageLen(uint64(first), uint64(capacity))
+	if n > 0 {
+		t.Page(uint64(first), unsafe.Slice((*int64)(unsafe.Pointer(out)), 4*n))
+	}
+	*written, *total = C.uint64_t(n), C.uint64_t(t.Len())
+	return status(nil, errBuf, errLen)
+}
+
+//export cloudio_write_cog
+func cloudio_write_cog(src, dst, compress *C.char, options **C.char,
+	progress C.cloudio_progress_fn, progressUser unsafe.Pointer, errBuf *C.char, errLen C.size_t) (rc C.int) {
+	defer contain(&rc, errBuf, errLen)
+	if src == nil {
+		return status(nullArg("src"), errBuf, errLen)
+	}
+	if dst == nil {
+		return status(nullArg("dst"), errBuf, errLen)
+	}
+	err := core.WriteCOG(C.GoString(src), C.GoString(dst), core.COGOptions{
+		Compress: goString(compress), Options: goStrings(options), Progress: progressFunc(progress, progressUser)})
+	return status(err, errBuf, errLen)
+}
+
+//export cloudio_write_cog_buffer
+func cloudio_write_cog_buffer(data unsafe.Pointer, dataLen C.size_t, dtype C.int, bands, rows, cols C.int64_t,
+	geotransform *C.double, crs *C.char, nodata *C.double, dst, compress *C.char, options **C.char,
+	progress C.cloudio_progress_fn, progressUser unsafe.Pointer, errBuf *C.char, errLen C.size_t) (rc C.int) {
+	defer contain(&rc, errBuf, errLen)
+	switch {
+	case data == nil:
+		return status(nullArg("data"), errBuf, errLen)
+	case dataLen == 0:
+		return status(&core.Error{Status: core.StatusInvalidArgument, Msg: "data_len must be > 0"}, errBuf, errLen)
+	case dst == nil:
+		return status(nullArg("dst"), errBuf, errLen)
+	}
+	var g core.Georef
+	if geotransform != nil {
+		gt := *(*[6]float64)(unsafe.Pointer(geotransform))
+		g.GeoTransform = &gt
+	}
+	g.CRS = goString(crs)
+	if nodata != nil {
+		nd := float64(*nodata)
+		g.NoData = &nd
+	}
+	buf := unsafe.Slice((*byte)(data), int(dataLen))
+	err := core.WriteCOGBuffer(buf, core.DType(dtype), int64(bands), int64(rows), int64(cols), g, C.GoString(dst),
+		core.COGOptions{Compress: goString(compress), Options: goStrings(options), Progress: progressFunc(progress, progressUser)})
+	return status(err, errBuf, errLen)
+}

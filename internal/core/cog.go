@@ -1,0 +1,272 @@
+package core
+
+/*
+#include <stdlib.h>
+#include "translate.h"
+*/
+import "C"
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"math/bits"
+	"os"
+	"runtime"
+	"strings"
+	"unicode/utf8"
+	"unsafe"
+
+	"github.com/airbusgeo/godal"
+)
+
+// DefaultCompress is the COMPRESS method when the caller names none.
+const DefaultCompress = "DEFLATE"
+
+// Georef is the georeferencing of an in-memory raster; nil fields are unset.
+type Georef struct {
+	GeoTransform *[6]float64
+	CRS          string // anything OSRSetFromUserInput takes: "EPSG:4326", WKT, ...
+	NoData       *float64
+}
+
+// COGOptions are the rare parameters of a COG write.
+type COGOptions struct {
+	Compress string       // COG COMPRESS method, any case; "" means DefaultCompress
+	Options  []string     // extra COG creation options, KEY=VALUE; they override every default
+	Progress ProgressFunc // may be nil
+}
+
+// WriteCOG writes the raster src (a path or GDAL name) as a COG at dst,
+// atomically.
+func WriteCOG(src, dst string, o COGOptions) error {
+	Init()
+	if err := checkName("source", src); err != nil {
+		return err
+	}
+	if err := checkName("destination", dst); err != nil {
+		return err
+	}
+	if sameFile(src, dst) {
+		return errorf(StatusInvalidArgument, "destination %q is the source: write the COG to another path", dst)
+	}
+	dtype, err := probeDType(src)
+	if err != nil {
+		return err
+	}
+	return writeCOG(src, nil, dst, dtype, o)
+}
+
+// WriteCOGBuffer writes bands x rows x cols values of dtype, band-sequential
+// and row-major, as a COG at dst. GDAL reads buf in place, through a MEM
+// dataset over it, during the call only.
+func WriteCOGBuffer(buf []byte, dtype DType, bands, rows, cols int64, g Georef, dst string, o COGOptions) error {
+	Init()
+	if err := checkDType(dtype); err != nil {
+		return err
+	}
+	if bands <= 0 || rows <= 0 || cols <= 0 || bands > MaxRasterSide || rows > MaxRasterSide || cols > MaxRasterSide {
+		return errorf(StatusInvalidArgument, "buffer shape bands=%d rows=%d cols=%d: every size must be in 1..%d", bands, rows, cols, MaxRasterSide)
+	}
+	want, ok := bufferSize(dtype, bands, rows, cols)
+	if !ok || uint64(len(buf)) != want {
+		return errorf(StatusInvalidArgument, "buffer holds %d bytes, but %d x %d x %d %s values need %d", len(buf), bands, rows, cols, dtype, want)
+	}
+	if err := checkName("destination", dst); err != nil {
+		return err
+	}
+	var wkt string
+	if g.CRS != "" {
+		sr, err := godal.NewSpatialRef(g.CRS)
+		if err != nil {
+			return errorf(StatusInvalidArgument, "crs %q is not a coordinate reference system GDAL understands: %v", g.CRS, err)
+		}
+		wkt, err = sr.WKT()
+		sr.Close()
+		if err != nil {
+			return errorf(StatusInvalidArgument, "crs %q cannot be written as WKT: %v", g.CRS, err)
+		}
+	}
+	var pin runtime.Pinner
+	pin.Pin(&buf[0])
+	defer pin.Unpin()
+	size := int64(dtype.Size())
+	name := fmt.Sprintf("MEM:::DATAPOINTER=0x%x,PIXELS=%d,LINES=%d,BANDS=%d,DATATYPE=%s,PIXELOFFSET=%d,LINEOFFSET=%d,BANDOFFSET=%d",
+		uintptr(unsafe.Pointer(&buf[0])), cols, rows, bands, dtype, size, size*cols, size*cols*rows)
+	cg := C.cloudioGeoref{}
+	if g.GeoTransform != nil {
+		cg.has_geotransform = 1
+		for i, v := range g.GeoTransform {
+			cg.geotransform[i] = C.double(v)
+		}
+	}
+	if wkt != "" {
+		cg.wkt = C.CString(wkt)
+		defer C.free(unsafe.Pointer(cg.wkt))
+	}
+	if g.NoData != nil {
+		cg.has_nodata, cg.nodata = 1, C.double(*g.NoData)
+	}
+	return writeCOG(name, &cg, dst, dtype, o)
+}
+
+func bufferSize(dtype DType, bands, rows, cols int64) (uint64, bool) {
+	hi1, n := bits.Mul64(uint64(bands), uint64(rows))
+	hi2, n := bits.Mul64(n, uint64(cols))
+	hi3, n := bits.Mul64(n, uint64(dtype.Size()))
+	return n, hi1|hi2|hi3 == 0
+}
+
+func writeCOG(src string, georef *C.cloudioGeoref, dst string, dtype DType, o COGOptions) error {
+	opts, err := COGCreationOptions(o.Compress, dtype, o.Options)
+	if err != nil {
+		return err
+	}
+	out, err := newAtomicOutput(dst)
+	if err != nil {
+		return err
+	}
+	if err := translateToCOG(src, georef, out.tmp, opts, o.Progress); err != nil {
+		out.discard()
+		return out.friendly(err)
+	}
+	return out.commit()
+}
+
+// predictorMethods take a PREDICTOR in GDAL's COG driver.
+var predictorMethods = []string{"LZW", "DEFLATE", "ZSTD"}
+
+// COGCreationOptions merges cloudio's defaults for dtype with the caller's
+// compress and options (which override every default) and validates the
+// result against what the installed COG driver declares.
+func COGCreationOptions(compress string, dtype DType, extra []string) ([]Option, error) {
+	schema, err := COGSchema()
+	if err != nil {
+		return nil, err
+	}
+	if compress == "" {
+		compress = DefaultCompress
+	}
+	compress = strings.ToUpper(strings.TrimSpace(compress))
+	if methods := schema.Choices("COMPRESS"); !contains(methods, compress) {
+		return nil, errorf(StatusInvalidArgument, "unknown compress %q: this GDAL's COG driver offers %s", compress, strings.Join(methods, ", "))
+	}
+	user, err := ParseOptions(extra)
+	if err != nil {
+		return nil, err
+	}
+	opts := []Option{{"COMPRESS", compress}, {"NUM_THREADS", "ALL_CPUS"}, {"BIGTIFF", "IF_SAFER"}}
+	for _, u := range user {
+		opts = setOption(opts, u)
+	}
+	if _, set := findOption(user, "PREDICTOR"); !set {
+		effective, _ := findOption(opts, "COMPRESS")
+		if contains(predictorMethods, strings.ToUpper(effective)) {
+			predictor := "STANDARD"
+			if dtype.IsFloat() {
+				predictor = "FLOATING_POINT"
+			}
+			opts = setOption(opts, Option{"PREDICTOR", predictor})
+		}
+	}
+	return schema.Validate(opts)
+}
+
+func findOption(opts []Option, key string) (string, bool) {
+	for _, o := range opts {
+		if o.Key == key {
+			return o.Value, true
+		}
+	}
+	return "", false
+}
+
+func checkName(what, name string) error {
+	if name == "" {
+		return errorf(StatusInvalidArgument, "%s path is empty", what)
+	}
+	if !utf8.ValidString(name) {
+		return errorf(StatusInvalidArgument, "%s path %q is not valid UTF-8", what, name)
+	}
+	return nil
+}
+
+func sameFile(a, b string) bool {
+	sa, errA := os.Stat(a)
+	sb, errB := os.Stat(b)
+	return errA == nil && errB == nil && os.SameFile(sa, sb)
+}
+
+// probeDType opens src to tell a missing input from an unreadable one and to
+// learn the data type that picks the predictor.
+func probeDType(src string) (DType, error) {
+	ds, err := openRaster(src)
+	if err != nil {
+		return 0, err
+	}
+	defer ds.Close()
+	return DType(ds.Structure().DataType), nil
+}
+
+// openRaster opens a raster read-only, with failures classified: a name that
+// does not exist is NOT_FOUND, one GDAL cannot read is IO.
+func openRaster(name string) (*godal.Dataset, error) {
+	var ge gdalErrors
+	ds, err := godal.Open(name, godal.RasterOnly(), godal.ErrLogger(ge.handler()))
+	if err == nil {
+		return ds, nil
+	}
+	status := StatusIO
+	if _, statErr := os.Stat(name); errors.Is(statErr, fs.ErrNotExist) && !pathExists(name) {
+		status = StatusNotFound
+	}
+	e := ge.err(fmt.Sprintf("cannot open raster %q", name), status)
+	if StatusOf(e) == StatusInvalidArgument {
+		e = &Error{Status: status, Msg: e.Error()}
+	}
+	return nil, e
+}
+
+// translateToCOG runs GDAL's COG driver from src to dst in one C call.
+func translateToCOG(src string, georef *C.cloudioGeoref, dst string, opts []Option, progress ProgressFunc) error {
+	args := []string{"-of", "COG"}
+	for _, o := range opts {
+		args = append(args, "-co", o.String())
+	}
+	argv := newCStrings(args)
+	defer argv.free()
+	csrc, cdst := C.CString(src), C.CString(dst)
+	defer C.free(unsafe.Pointer(csrc))
+	defer C.free(unsafe.Pointer(cdst))
+	ps := &progressState{fn: progress}
+	handle, release := ps.cHandle()
+	defer release()
+	var errs C.cloudioErrors
+	failed := C.cloudioTranslate(csrc, georef, cdst, argv.ptr(), handle, &errs)
+	if err := ps.err(); err != nil {
+		return err
+	}
+	if failed != 0 {
+		return errorf(classify(int(errs.code), StatusIO), "cannot write COG %q: %s", dst, C.GoString(&errs.msg[0]))
+	}
+	return nil
+}
+
+// cStrings is a NULL-terminated C array of C strings.
+type cStrings []*C.char
+
+func newCStrings(in []string) cStrings {
+	out := make(cStrings, len(in)+1)
+	for i, s := range in {
+		out[i] = C.CString(s)
+	}
+	return out
+}
+
+func (c cStrings) free() {
+	for _, p := range c {
+		C.free(unsafe.Pointer(p))
+	}
+}
+
+func (c cStrings) ptr() **C.char { return &c[0] }

@@ -1,0 +1,65 @@
+package core
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Status is an outcome of a library call; the values are the C ABI's
+// CLOUDIO_* status codes.
+type Status int
+
+const (
+	StatusOK              Status = 0
+	StatusInvalidArgument Status = 1
+	StatusNotFound        Status = 2
+	StatusIO              Status = 3
+	StatusUnsupported     Status = 4
+	StatusCancelled       Status = 5
+	StatusInternal        Status = 99
+)
+
+var statusNames = map[Status]string{
+	StatusOK:              "CLOUDIO_OK",
+	StatusInvalidArgument: "CLOUDIO_ERR_INVALID_ARGUMENT",
+	StatusNotFound:        "CLOUDIO_ERR_NOT_FOUND",
+	StatusIO:              "CLOUDIO_ERR_IO",
+	StatusUnsupported:     "CLOUDIO_ERR_UNSUPPORTED",
+	StatusCancelled:       "CLOUDIO_ERR_CANCELLED",
+	StatusInternal:        "CLOUDIO_ERR_INTERNAL",
+}
+
+// String returns the C name of the status, "CLOUDIO_ERR_UNKNOWN" for a value
+// that is not one.
+func (s Status) String() string {
+	if name, ok := statusNames[s]; ok {
+		return name
+	}
+	return "CLOUDIO_ERR_UNKNOWN"
+}
+
+// Error is a failure with the status the C ABI reports for it.
+type Error struct {
+	Status Status
+	Msg    string
+}
+
+func (e *Error) Error() string { return e.Msg }
+
+func errorf(status Status, format string, args ...any) error {
+	return &Error{Status: status, Msg: fmt.Sprintf(format, args...)}
+}
+
+// StatusOf maps an error to its status: OK for nil, the carried status for an
+// *Error, INTERNAL for anything else (an error that was never classified is
+// a bug).
+func StatusOf(err error) Status {
+	if err == nil {
+		return StatusOK
+	}
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Status
+	}
+	return StatusInternal
+}

@@ -1,0 +1,128 @@
+package core
+
+/*
+#cgo pkg-config: gdal
+#include <stdlib.h>
+#include <cpl_conv.h>
+#include <cpl_vsi.h>
+#include <cpl_error.h>
+#include "translate.h"
+*/
+import "C"
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"sync"
+	"unsafe"
+
+	"github.com/airbusgeo/godal"
+)
+
+// Version is the library's own version.
+const Version = "0.1.0"
+
+// DefaultCacheMax bounds GDAL's block cache (GDAL's own default is 5% of RAM,
+// over a gigabyte on a large machine) unless the user set GDAL_CACHEMAX.
+const DefaultCacheMax = "256MB"
+
+var initOnce sync.Once
+
+// Init registers GDAL's drivers and bounds its block cache. Every entry point
+// calls it; only the first call does anything.
+func Init() {
+	initOnce.Do(func() {
+		godal.RegisterAll()
+		if os.Getenv("GDAL_CACHEMAX") == "" {
+			setConfig("GDAL_CACHEMAX", DefaultCacheMax)
+		}
+	})
+}
+
+// setConfig sets a process-wide GDAL configuration option; godal has no call
+// for it.
+func setConfig(key, value string) {
+	ck, cv := C.CString(key), C.CString(value)
+	defer C.free(unsafe.Pointer(ck))
+	defer C.free(unsafe.Pointer(cv))
+	C.CPLSetConfigOption(ck, cv)
+}
+
+// VersionString is "0.1.0 (GDAL 3.6.2)".
+func VersionString() string {
+	v := godal.Version()
+	return fmt.Sprintf("%s (GDAL %d.%d.%d)", Version, v.Major(), v.Minor(), v.Revision())
+}
+
+// CPLE error numbers (cpl_error.h) used to classify GDAL failures.
+const (
+	cpleFileIO            = 3
+	cpleOpenFailed        = 4
+	cpleIllegalArg        = 5
+	cpleNotSupported      = 6
+	cpleUserInterrupt     = 9
+	cpleHTTPResponse      = 11
+	cpleAWSBucketNotFound = 12
+	cpleAWSObjectNotFound = 13
+)
+
+// gdalErrors collects the failures GDAL raises during one godal call;
+// warnings are not failures (godal's default treats them as errors).
+type gdalErrors struct {
+	code int
+	msgs []string
+}
+
+func (g *gdalErrors) handler() godal.ErrorHandler {
+	return func(ec godal.ErrorCategory, code int, msg string) error {
+		if ec < godal.CE_Failure {
+			return nil
+		}
+		if len(g.msgs) == 0 {
+			g.code = code
+		}
+		g.msgs = append(g.msgs, msg)
+		return errors.New(msg)
+	}
+}
+
+// err returns the collected failures as an *Error with the status fallback,
+// refined by the CPLE number of the first failure; nil when none was raised
+// and call succeeded.
+func (g *gdalErrors) err(context string, fallback Status) error {
+	if len(g.msgs) == 0 {
+		return errorf(fallback, "%s", context)
+	}
+	return errorf(classify(g.code, fallback), "%s: %s", context, strings.Join(g.msgs, "; "))
+}
+
+func classify(code int, fallback Status) Status {
+	switch code {
+	case cpleUserInterrupt:
+		return StatusCancelled
+	case cpleIllegalArg:
+		return StatusInvalidArgument
+	case cpleNotSupported:
+		return StatusUnsupported
+	case cpleAWSBucketNotFound, cpleAWSObjectNotFound:
+		return StatusNotFound
+	}
+	return fallback
+}
+
+// pathExists asks GDAL's virtual file system, so it answers for local paths
+// and /vsi... names alike.
+func pathExists(name string) bool {
+	cname := C.CString(name)
+	defer C.free(unsafe.Pointer(cname))
+	return C.cloudioPathExists(cname) != 0
+}
+
+// unlinkVSI removes a file through GDAL's virtual file system.
+func unlinkVSI(name string) {
+	cname := C.CString(name)
+	defer C.free(unsafe.Pointer(cname))
+	C.VSIUnlink(cname)
+}

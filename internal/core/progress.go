@@ -1,0 +1,69 @@
+package core
+
+/*
+#include <stdlib.h>
+*/
+import "C"
+
+import (
+	"fmt"
+	"unsafe"
+
+	pointer "github.com/mattn/go-pointer"
+)
+
+// ProgressFunc receives a fraction in [0, 1] and a message, and returns false
+// to cancel.
+type ProgressFunc func(fraction float64, message string) bool
+
+// progressState carries a ProgressFunc through GDAL's C callback.
+type progressState struct {
+	fn        ProgressFunc
+	cancelled bool
+	panicked  any
+}
+
+// cHandle returns an opaque pointer for GDAL's callback, and a release
+// function; a nil ProgressFunc gives a nil pointer.
+func (p *progressState) cHandle() (unsafe.Pointer, func()) {
+	if p.fn == nil {
+		return nil, func() {}
+	}
+	h := pointer.Save(p)
+	return h, func() { pointer.Unref(h) }
+}
+
+// err reports a cancellation, or a panic raised inside the callback.
+func (p *progressState) err() error {
+	if p.panicked != nil {
+		return errorf(StatusInternal, "progress callback panicked: %v", p.panicked)
+	}
+	if p.cancelled {
+		return errorf(StatusCancelled, "cancelled by the progress callback")
+	}
+	return nil
+}
+
+//export cloudioGoProgress
+func cloudioGoProgress(fraction C.double, message *C.char, user unsafe.Pointer) (goOn C.int) {
+	p, ok := pointer.Restore(user).(*progressState)
+	if !ok {
+		return 1
+	}
+	// A panic must not unwind through GDAL's C frames: record it and cancel.
+	defer func() {
+		if r := recover(); r != nil {
+			p.panicked = fmt.Sprint(r)
+			goOn = 0
+		}
+	}()
+	msg := ""
+	if message != nil {
+		msg = C.GoString(message)
+	}
+	if p.fn(float64(fraction), msg) {
+		return 1
+	}
+	p.cancelled = true
+	return 0
+}

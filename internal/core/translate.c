@@ -1,0 +1,87 @@
+/* GDALTranslate with a progress callback and errors captured around the
+ * close.
+ *
+ * It exists because godal v0.0.18 has no progress callback on Translate (or
+ * anywhere) and does not expose its dataset handles, so this helper opens its
+ * own. It also pushes its own error handler: GDAL 3.6 reports some write
+ * failures only while closing (GDALClose returns nothing), so a write counts
+ * as done only when no failure was raised up to and including the close.
+ * Everything happens in one call so that the thread-local handler sees all of
+ * it. */
+#include "translate.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include <cpl_error.h>
+#include <gdal.h>
+#include <gdal_utils.h>
+
+#include "_cgo_export.h"
+
+static void CPL_STDCALL collect(CPLErr cls, CPLErrorNum num, const char *msg) {
+  cloudioErrors *errs = (cloudioErrors *)CPLGetErrorHandlerUserData();
+  if (cls < CE_Failure || errs == NULL) {
+    return;
+  }
+  if (!errs->failed) {
+    errs->failed = 1;
+    errs->code = (int)num;
+  }
+  size_t used = strlen(errs->msg);
+  if (used + 3 < sizeof errs->msg) {
+    snprintf(errs->msg + used, sizeof errs->msg - used, "%s%s", used ? "; " : "", msg ? msg : "");
+  }
+}
+
+static int CPL_STDCALL progress_trampoline(double fraction, const char *message, void *user) {
+  return cloudioGoProgress(fraction, (char *)message, user);
+}
+
+static void fail(int code, const char *msg) { CPLError(CE_Failure, code, "%s", msg); }
+
+int cloudioTranslate(const char *src, const cloudioGeoref *georef, const char *dst,
+                     char **argv, void *progress, cloudioErrors *errs) {
+  memset(errs, 0, sizeof *errs);
+  CPLPushErrorHandlerEx(collect, errs);
+  CPLErrorReset();
+
+  unsigned flags = GDAL_OF_RASTER | GDAL_OF_VERBOSE_ERROR | (georef ? GDAL_OF_UPDATE : GDAL_OF_READONLY);
+  GDALDatasetH in = GDALOpenEx(src, flags, NULL, NULL, NULL);
+  if (in != NULL && georef != NULL) {
+    if (georef->has_geotransform) {
+      GDALSetGeoTransform(in, (double *)georef->geotransform);
+    }
+    if (georef->wkt != NULL && georef->wkt[0] != '\0') {
+      GDALSetProjection(in, georef->wkt);
+    }
+    if (georef->has_nodata) {
+      for (int b = 1; b <= GDALGetRasterCount(in); b++) {
+        GDALSetRasterNoDataValue(GDALGetRasterBand(in, b), georef->nodata);
+      }
+    }
+  }
+  if (in != NULL && !errs->failed) {
+    GDALTranslateOptions *opts = GDALTranslateOptionsNew(argv, NULL);
+    if (opts == NULL) {
+      fail(CPLE_IllegalArg, "invalid translate options");
+    } else {
+      if (progress != NULL) {
+        GDALTranslateOptionsSetProgress(opts, progress_trampoline, progress);
+      }
+      int usage_error = 0;
+      GDALDatasetH out = GDALTranslate(dst, in, opts, &usage_error);
+      GDALTranslateOptionsFree(opts);
+      if (out != NULL) {
+        GDALClose(out);
+      } else if (!errs->failed) {
+        fail(CPLE_AppDefined, "GDALTranslate failed without a message");
+      }
+    }
+  }
+  if (in != NULL) {
+    GDALClose(in);
+  }
+  CPLPopErrorHandler();
+  return errs->failed;
+}

@@ -1,0 +1,31 @@
+#ifndef CLOUDIO_CORE_TRANSLATE_H
+#define CLOUDIO_CORE_TRANSLATE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Georeferencing to set on a source before translating it (an in-memory
+ * MEM::: source has none of its own). */
+typedef struct {
+  int has_geotransform;
+  double geotransform[6];
+  const char *wkt;          /* NULL or "" for none */
+  int has_nodata;
+  double nodata;
+} cloudioGeoref;
+
+/* Failures GDAL reported during one call: the CPLE number of the first
+ * CE_Failure / CE_Fatal and their messages joined by "; ". */
+typedef struct {
+  int failed;
+  int code;
+  char msg[2048];
+} cloudioErrors;
+
+int cloudioTranslate(const char *src, const cloudioGeoref *georef, const char *dst,
+                     char **argv, void *progress, cloudioErrors *errs);
+
+/* Whether GDAL's virtual file system finds name (a local path or /vsi...). */
+int cloudioPathExists(const char *name);
+
+#endif
