@@ -112,18 +112,8 @@ func cloudio_write_cog_buffer(data unsafe.Pointer, dataLen C.size_t, dtype C.int
 	case dst == nil:
 		return status(nullArg("dst"), errBuf, errLen)
 	}
-	var g core.Georef
-	if geotransform != nil {
-		gt := *(*[6]float64)(unsafe.Pointer(geotransform))
-		g.GeoTransform = &gt
-	}
-	g.CRS = goString(crs)
-	if nodata != nil {
-		nd := float64(*nodata)
-		g.NoData = &nd
-	}
 	buf := unsafe.Slice((*byte)(data), int(dataLen))
-	err := core.WriteCOGBuffer(buf, core.DType(dtype), int64(bands), int64(rows), int64(cols), g, C.GoString(dst),
+	err := core.WriteCOGBuffer(buf, core.DType(dtype), int64(bands), int64(rows), int64(cols), georef(geotransform, crs, nodata), C.GoString(dst),
 		core.COGOptions{Compress: goString(compress), Options: goStrings(options), Progress: progressFunc(progress, progressUser)})
 	return status(err, errBuf, errLen)
 }

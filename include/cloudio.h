@@ -168,6 +168,160 @@ int cloudio_write_cog_buffer(const void *data, size_t data_len, int dtype,
                              cloudio_progress_fn progress, void *progress_user,
                              char *err, size_t err_len);
 
+/* ---- Datasets ------------------------------------------------------------ */
+
+/* An open raster. Opaque; create with cloudio_dataset_open, release with
+ * cloudio_dataset_close. One handle may be used by many threads at once:
+ * each read borrows a GDAL handle of its own. */
+typedef struct cloudio_dataset cloudio_dataset;
+
+/* What a raster is. Sizes in cells; dtype and block size are band 1's. */
+typedef struct cloudio_info {
+  int64_t rows, cols, bands;
+  int dtype;                     /* a cloudio_dtype (GDAL type number) */
+  int64_t block_rows, block_cols; /* internal block (tile or strip) size */
+  int has_geotransform;          /* 0: geotransform holds GDAL's default */
+  double geotransform[6];        /* GDAL's affine coefficients */
+  int has_nodata;
+  double nodata;
+} cloudio_info;
+
+/* Open the raster name (a path or GDAL name) for reading; *out receives the
+ * handle. Returns CLOUDIO_ERR_NOT_FOUND when name does not exist,
+ * CLOUDIO_ERR_IO when GDAL cannot read it as a raster,
+ * CLOUDIO_ERR_INVALID_ARGUMENT for NULL arguments, a name that is not UTF-8
+ * or a raster without bands. */
+int cloudio_dataset_open(const char *name, cloudio_dataset **out,
+                         char *err, size_t err_len);
+
+/* Describe the raster into *out. Returns CLOUDIO_ERR_INVALID_ARGUMENT for a
+ * NULL, closed or unknown handle or a NULL out. */
+int cloudio_dataset_info(cloudio_dataset *ds, cloudio_info *out,
+                         char *err, size_t err_len);
+
+/* The raster's CRS as WKT ("" when it has none). *needed (when not NULL)
+ * receives the buffer size the WKT needs, NUL included. With buf NULL or
+ * buf_len 0 only *needed is set; a buf shorter than *needed is
+ * CLOUDIO_ERR_INVALID_ARGUMENT and receives nothing. */
+int cloudio_dataset_crs(cloudio_dataset *ds, char *buf, size_t buf_len, size_t *needed,
+                        char *err, size_t err_len);
+
+/* Read the window (row_off, col_off, n_rows, n_cols) of the given bands
+ * (1-based; bands NULL and n_bands 0 mean every band) into buf,
+ * band-sequential and row-major, converted to dtype (0: the raster's own
+ * type; CLOUDIO_INT64 and CLOUDIO_UINT64 are CLOUDIO_ERR_UNSUPPORTED).
+ * buf_len must be exactly n_bands * n_rows * n_cols * (size of dtype).
+ * Returns CLOUDIO_ERR_INVALID_ARGUMENT for a window not inside the raster, a
+ * band that does not exist, a wrong buf_len or a closed handle;
+ * CLOUDIO_ERR_IO when GDAL cannot decode the data (for example a file
+ * truncated on disk). */
+int cloudio_dataset_read(cloudio_dataset *ds, int64_t row_off, int64_t col_off,
+                         int64_t n_rows, int64_t n_cols,
+                         const int *bands, size_t n_bands, int dtype,
+                         void *buf, size_t buf_len, char *err, size_t err_len);
+
+/* Release the dataset. Reads running on other threads finish first. The
+ * handle is invalid afterwards: closing it again, or using it, is
+ * CLOUDIO_ERR_INVALID_ARGUMENT, never a crash (as long as no other handle has
+ * been created at the same address since). */
+int cloudio_dataset_close(cloudio_dataset *ds, char *err, size_t err_len);
+
+/* ---- Tile reader ---------------------------------------------------------- */
+
+/* Decodes a raster's tiles ahead of the caller on worker threads, each with
+ * its own GDAL handle, and hands them out in cloudio_tile_windows order.
+ * Memory stays bounded by (prefetch + 1) tiles. Opaque. */
+typedef struct cloudio_reader cloudio_reader;
+
+/* How a halo is filled beyond the raster's edge. */
+enum {
+  CLOUDIO_EDGE_REPLICATE = 0, /* repeat the outermost row or column */
+  CLOUDIO_EDGE_NODATA    = 1  /* the raster's nodata value (it must have one) */
+};
+
+/* Parameters of a reader. Initialise with cloudio_reader_options_init, then
+ * set what differs from the defaults. */
+typedef struct cloudio_reader_options {
+  int64_t tile_rows, tile_cols; /* default 1024 x 1024 */
+  int64_t overlap;              /* as in cloudio_tile_windows; default 0 */
+  int64_t halo;                 /* cells added on every side of each tile; default 0 */
+  int edge;                     /* CLOUDIO_EDGE_*; default replicate */
+  const int *bands;             /* 1-based; NULL = every band (default) */
+  size_t n_bands;
+  int dtype;                    /* 0 = the raster's own type (default) */
+  int workers;                  /* decoding threads; 0 = the core count (default) */
+  int prefetch;                 /* tiles decoded ahead; 0 = 2 x workers (default) */
+} cloudio_reader_options;
+
+/* Fill *options with the defaults. Does nothing for NULL. */
+void cloudio_reader_options_init(cloudio_reader_options *options);
+
+/* Open name and start decoding its tiles. The options are copied; bands
+ * need not outlive the call. Returns the statuses of cloudio_dataset_open,
+ * and CLOUDIO_ERR_INVALID_ARGUMENT for tile sizes as cloudio_tile_windows
+ * rejects them, a negative halo, workers or prefetch, an unknown edge mode,
+ * edge nodata on a raster without nodata, or a band that does not exist. */
+int cloudio_reader_open(const char *name, const cloudio_reader_options *options,
+                        cloudio_reader **out, char *err, size_t err_len);
+
+/* Describe the reader: the raster (*info), the number of tiles (*count) and
+ * the buffer size that holds any tile, halo included (*max_buf_len). Any
+ * output pointer may be NULL. */
+int cloudio_reader_info(cloudio_reader *reader, cloudio_info *info, uint64_t *count,
+                        size_t *max_buf_len, char *err, size_t err_len);
+
+/* Take the next tile. window receives 8 values: the tile's window
+ * (row_off, col_off, n_rows, n_cols) and the padded window the data covers
+ * (the tile grown by the halo on every side, so its offsets may be negative).
+ * buf receives the padded window's cells of the selected bands,
+ * band-sequential and row-major; buf_len must be at least its size (use
+ * *max_buf_len from cloudio_reader_info). After the last tile, returns
+ * CLOUDIO_OK with all 8 values 0 (n_rows == 0 means the end).
+ * A buffer too small is CLOUDIO_ERR_INVALID_ARGUMENT and takes nothing; a
+ * decoding failure is CLOUDIO_ERR_IO and ends the reader (every later call
+ * returns the same error). Calls from several threads are serialised. */
+int cloudio_reader_next(cloudio_reader *reader, int64_t window[8], void *buf, size_t buf_len,
+                        char *err, size_t err_len);
+
+/* Stop the workers and release the reader; tiles not taken are dropped. */
+int cloudio_reader_close(cloudio_reader *reader, char *err, size_t err_len);
+
+/* ---- Tile writer ---------------------------------------------------------- */
+
+/* Accepts windows in any order from any thread and produces a COG at close,
+ * atomically: a writer that fails, or is aborted, leaves nothing at its
+ * destination. Opaque. */
+typedef struct cloudio_writer cloudio_writer;
+
+/* Create a writer of a rows x cols raster of bands bands of dtype at dst,
+ * with georeferencing as in cloudio_write_cog_buffer and compress / options
+ * as in cloudio_write_cog. Everything is validated here, before any tile is
+ * computed. Returns the statuses of cloudio_write_cog_buffer;
+ * CLOUDIO_INT64 / CLOUDIO_UINT64 are CLOUDIO_ERR_UNSUPPORTED. */
+int cloudio_writer_open(const char *dst, int64_t rows, int64_t cols, int64_t bands, int dtype,
+                        const double *geotransform, const char *crs, const double *nodata,
+                        const char *compress, const char *const *options,
+                        cloudio_writer **out, char *err, size_t err_len);
+
+/* Store the window (row_off, col_off, n_rows, n_cols) of every band from buf
+ * (band-sequential, row-major, the writer's dtype; buf_len exactly its size).
+ * Windows may overlap (the last write wins) and come from any thread.
+ * Returns CLOUDIO_ERR_INVALID_ARGUMENT for a window not inside the raster or
+ * a wrong buf_len; CLOUDIO_ERR_IO when the staging file cannot be written
+ * (the writer is then failed: close returns the error and cleans up). */
+int cloudio_writer_write(cloudio_writer *writer, int64_t row_off, int64_t col_off,
+                         int64_t n_rows, int64_t n_cols, const void *buf, size_t buf_len,
+                         char *err, size_t err_len);
+
+/* Finish: build the COG with overviews and move it to dst. progress may be
+ * NULL. The handle is released whatever the outcome. Cells never written
+ * read as the nodata value when the writer has one, otherwise as 0. */
+int cloudio_writer_close(cloudio_writer *writer, cloudio_progress_fn progress, void *progress_user,
+                         char *err, size_t err_len);
+
+/* Discard everything written and release the writer. */
+int cloudio_writer_abort(cloudio_writer *writer, char *err, size_t err_len);
+
 #ifdef __cplusplus
 } /* extern "C" */
 #endif

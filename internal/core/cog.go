@@ -75,17 +75,9 @@ func WriteCOGBuffer(buf []byte, dtype DType, bands, rows, cols int64, g Georef, 
 	if err := checkName("destination", dst); err != nil {
 		return err
 	}
-	var wkt string
-	if g.CRS != "" {
-		sr, err := godal.NewSpatialRef(g.CRS)
-		if err != nil {
-			return errorf(StatusInvalidArgument, "crs %q is not a coordinate reference system GDAL understands: %v", g.CRS, err)
-		}
-		wkt, err = sr.WKT()
-		sr.Close()
-		if err != nil {
-			return errorf(StatusInvalidArgument, "crs %q cannot be written as WKT: %v", g.CRS, err)
-		}
+	wkt, err := crsWKT(g.CRS)
+	if err != nil {
+		return err
 	}
 	var pin runtime.Pinner
 	pin.Pin(&buf[0])

@@ -1,0 +1,300 @@
+package main
+
+/*
+#include <stdint.h>
+#include <stdlib.h>
+#include "capi.h"
+*/
+import "C"
+
+import (
+	"unsafe"
+
+	pointer "github.com/mattn/go-pointer"
+
+	"github.com/cloudio-dem/cloudio/internal/core"
+)
+
+// handle restores an opaque handle of type T; a NULL, closed or foreign
+// handle is an error, never a crash.
+func handle[T any](h unsafe.Pointer, what string) (T, error) {
+	var zero T
+	if h == nil {
+		return zero, nullArg(what)
+	}
+	v, ok := pointer.Restore(h).(T)
+	if !ok {
+		return zero, &core.Error{Status: core.StatusInvalidArgument, Msg: what + " is closed or not a " + what}
+	}
+	return v, nil
+}
+
+func goInts(p *C.int, n C.size_t) []int {
+	if p == nil || n == 0 {
+		return nil
+	}
+	out := make([]int, n)
+	for i, v := range unsafe.Slice((*C.int)(p), int(n)) {
+		out[i] = int(v)
+	}
+	return out
+}
+
+func goBytes(p unsafe.Pointer, n C.size_t) []byte {
+	if p == nil || n == 0 {
+		return nil
+	}
+	return unsafe.Slice((*byte)(p), int(n))
+}
+
+func georef(geotransform *C.double, crs *C.char, nodata *C.double) core.Georef {
+	var g core.Georef
+	if geotransform != nil {
+		gt := *(*[6]float64)(unsafe.Pointer(geotransform))
+		g.GeoTransform = &gt
+	}
+	g.CRS = goString(crs)
+	if nodata != nil {
+		nd := float64(*nodata)
+		g.NoData = &nd
+	}
+	return g
+}
+
+func cInfo(i core.Info) C.cloudio_info {
+	out := C.cloudio_info{rows: C.int64_t(i.Rows), cols: C.int64_t(i.Cols), bands: C.int64_t(i.Bands), dtype: C.int(i.DType),
+		block_rows: C.int64_t(i.BlockRows), block_cols: C.int64_t(i.BlockCols), nodata: C.double(i.NoData)}
+	if i.HasGeoTransform {
+		out.has_geotransform = 1
+		for k, v := range i.GeoTransform {
+			out.geotransform[k] = C.double(v)
+		}
+	}
+	if i.HasNoData {
+		out.has_nodata = 1
+	}
+	return out
+}
+
+func window(rowOff, colOff, nRows, nCols C.int64_t) core.Window {
+	return core.Window{RowOff: int64(rowOff), ColOff: int64(colOff), Rows: int64(nRows), Cols: int64(nCols)}
+}
+
+//export cloudio_dataset_open
+func cloudio_dataset_open(name *C.char, out *unsafe.Pointer, errBuf *C.char, errLen C.size_t) (rc C.int) {
+	defer contain(&rc, errBuf, errLen)
+	if name == nil {
+		return status(nullArg("name"), errBuf, errLen)
+	}
+	if out == nil {
+		return status(nullArg("out"), errBuf, errLen)
+	}
+	ds, err := core.OpenDataset(C.GoString(name))
+	if err == nil {
+		*out = pointer.Save(ds)
+	}
+	return status(err, errBuf, errLen)
+}
+
+//export cloudio_dataset_info
+func cloudio_dataset_info(h unsafe.Pointer, out *C.cloudio_info, errBuf *C.char, errLen C.size_t) (rc C.int) {
+	defer contain(&rc, errBuf, errLen)
+	ds, err := handle[*core.Dataset](h, "dataset")
+	if err != nil {
+		return status(err, errBuf, errLen)
+	}
+	if out == nil {
+		return status(nullArg("out"), errBuf, errLen)
+	}
+	*out = cInfo(ds.Info())
+	return status(nil, errBuf, errLen)
+}
+
+//export cloudio_dataset_crs
+func cloudio_dataset_crs(h unsafe.Pointer, buf *C.char, bufLen C.size_t, needed *C.size_t, errBuf *C.char, errLen C.size_t) (rc C.int) {
+	defer contain(&rc, errBuf, errLen)
+	ds, err := handle[*core.Dataset](h, "dataset")
+	if err != nil {
+		return status(err, errBuf, errLen)
+	}
+	wkt := ds.CRS()
+	if needed != nil {
+		*needed = C.size_t(len(wkt) + 1)
+	}
+	if buf != nil && bufLen > 0 {
+		if C.size_t(len(wkt)) >= bufLen {
+			return status(&core.Error{Status: core.StatusInvalidArgument, Msg: "buffer too small for the WKT: see *needed"}, errBuf, errLen)
+		}
+		writeErr(buf, bufLen, wkt)
+	}
+	return status(nil, errBuf, errLen)
+}
+
+//export cloudio_dataset_read
+func cloudio_dataset_read(h unsafe.Pointer, rowOff, colOff, nRows, nCols C.int64_t, bands *C.int, nBands C.size_t, dtype C.int,
+	buf unsafe.Pointer, bufLen C.size_t, errBuf *C.char, errLen C.size_t) (rc C.int) {
+	defer contain(&rc, errBuf, errLen)
+	ds, err := handle[*core.Dataset](h, "dataset")
+	if err != nil {
+		return status(err, errBuf, errLen)
+	}
+	if buf == nil {
+		return status(nullArg("buf"), errBuf, errLen)
+	}
+	if bands == nil && nBands > 0 {
+		return status(nullArg("bands (with n_bands > 0)"), errBuf, errLen)
+	}
+	err = ds.ReadWindow(window(rowOff, colOff, nRows, nCols), core.ReadSpec{Bands: goInts(bands, nBands), DType: core.DType(dtype)}, goBytes(buf, bufLen))
+	return status(err, errBuf, errLen)
+}
+
+//export cloudio_dataset_close
+func cloudio_dataset_close(h unsafe.Pointer, errBuf *C.char, errLen C.size_t) (rc C.int) {
+	defer contain(&rc, errBuf, errLen)
+	ds, err := handle[*core.Dataset](h, "dataset")
+	if err != nil {
+		return status(err, errBuf, errLen)
+	}
+	pointer.Unref(h)
+	return status(ds.Close(), errBuf, errLen)
+}
+
+//export cloudio_reader_options_init
+func cloudio_reader_options_init(o *C.cloudio_reader_options) {
+	if o != nil {
+		*o = C.cloudio_reader_options{tile_rows: 1024, tile_cols: 1024}
+	}
+}
+
+//export cloudio_reader_open
+func cloudio_reader_open(name *C.char, o *C.cloudio_reader_options, out *unsafe.Pointer, errBuf *C.char, errLen C.size_t) (rc C.int) {
+	defer contain(&rc, errBuf, errLen)
+	switch {
+	case name == nil:
+		return status(nullArg("name"), errBuf, errLen)
+	case o == nil:
+		return status(nullArg("options"), errBuf, errLen)
+	case out == nil:
+		return status(nullArg("out"), errBuf, errLen)
+	case o.bands == nil && o.n_bands > 0:
+		return status(nullArg("options->bands (with n_bands > 0)"), errBuf, errLen)
+	}
+	r, err := core.OpenTileReader(C.GoString(name), core.ReaderOptions{
+		TileRows: int64(o.tile_rows), TileCols: int64(o.tile_cols), Overlap: int64(o.overlap), Halo: int64(o.halo),
+		Edge: core.Edge(o.edge), Spec: core.ReadSpec{Bands: goInts(o.bands, o.n_bands), DType: core.DType(o.dtype)},
+		Workers: int(o.workers), Prefetch: int(o.prefetch)})
+	if err == nil {
+		*out = pointer.Save(r)
+	}
+	return status(err, errBuf, errLen)
+}
+
+//export cloudio_reader_info
+func cloudio_reader_info(h unsafe.Pointer, out *C.cloudio_info, count *C.uint64_t, maxBufLen *C.size_t, errBuf *C.char, errLen C.size_t) (rc C.int) {
+	defer contain(&rc, errBuf, errLen)
+	r, err := handle[*core.TileReader](h, "reader")
+	if err != nil {
+		return status(err, errBuf, errLen)
+	}
+	if out != nil {
+		*out = cInfo(r.Info())
+	}
+	if count != nil {
+		*count = C.uint64_t(r.Len())
+	}
+	if maxBufLen != nil {
+		*maxBufLen = C.size_t(r.BufferLen())
+	}
+	return status(nil, errBuf, errLen)
+}
+
+//export cloudio_reader_next
+func cloudio_reader_next(h unsafe.Pointer, win *C.int64_t, buf unsafe.Pointer, bufLen C.size_t, errBuf *C.char, errLen C.size_t) (rc C.int) {
+	defer contain(&rc, errBuf, errLen)
+	r, err := handle[*core.TileReader](h, "reader")
+	if err != nil {
+		return status(err, errBuf, errLen)
+	}
+	if win == nil {
+		return status(nullArg("window"), errBuf, errLen)
+	}
+	if buf == nil {
+		return status(nullArg("buf"), errBuf, errLen)
+	}
+	t, ok, err := r.Next(goBytes(buf, bufLen))
+	out := unsafe.Slice((*int64)(unsafe.Pointer(win)), 8)
+	if !ok {
+		for i := range out {
+			out[i] = 0
+		}
+		return status(err, errBuf, errLen)
+	}
+	w, p := t.Window, t.Padded
+	copy(out, []int64{w.RowOff, w.ColOff, w.Rows, w.Cols, p.RowOff, p.ColOff, p.Rows, p.Cols})
+	return status(nil, errBuf, errLen)
+}
+
+//export cloudio_reader_close
+func cloudio_reader_close(h unsafe.Pointer, errBuf *C.char, errLen C.size_t) (rc C.int) {
+	defer contain(&rc, errBuf, errLen)
+	r, err := handle[*core.TileReader](h, "reader")
+	if err != nil {
+		return status(err, errBuf, errLen)
+	}
+	pointer.Unref(h)
+	return status(r.Close(), errBuf, errLen)
+}
+
+//export cloudio_writer_open
+func cloudio_writer_open(dst *C.char, rows, cols, bands C.int64_t, dtype C.int, geotransform *C.double, crs *C.char, nodata *C.double,
+	compress *C.char, options **C.char, out *unsafe.Pointer, errBuf *C.char, errLen C.size_t) (rc C.int) {
+	defer contain(&rc, errBuf, errLen)
+	if dst == nil {
+		return status(nullArg("dst"), errBuf, errLen)
+	}
+	if out == nil {
+		return status(nullArg("out"), errBuf, errLen)
+	}
+	w, err := core.CreateTileWriter(C.GoString(dst), core.WriterSpec{Rows: int64(rows), Cols: int64(cols), Bands: int64(bands),
+		DType: core.DType(dtype), Georef: georef(geotransform, crs, nodata)},
+		core.COGOptions{Compress: goString(compress), Options: goStrings(options)})
+	if err == nil {
+		*out = pointer.Save(w)
+	}
+	return status(err, errBuf, errLen)
+}
+
+//export cloudio_writer_write
+func cloudio_writer_write(h unsafe.Pointer, rowOff, colOff, nRows, nCols C.int64_t, buf unsafe.Pointer, bufLen C.size_t, errBuf *C.char, errLen C.size_t) (rc C.int) {
+	defer contain(&rc, errBuf, errLen)
+	w, err := handle[*core.TileWriter](h, "writer")
+	if err != nil {
+		return status(err, errBuf, errLen)
+	}
+	if buf == nil {
+		return status(nullArg("buf"), errBuf, errLen)
+	}
+	return status(w.Write(window(rowOff, colOff, nRows, nCols), goBytes(buf, bufLen)), errBuf, errLen)
+}
+
+//export cloudio_writer_close
+func cloudio_writer_close(h unsafe.Pointer, progress C.cloudio_progress_fn, progressUser unsafe.Pointer, errBuf *C.char, errLen C.size_t) (rc C.int) {
+	defer contain(&rc, errBuf, errLen)
+	w, err := handle[*core.TileWriter](h, "writer")
+	if err != nil {
+		return status(err, errBuf, errLen)
+	}
+	pointer.Unref(h)
+	return status(w.Close(progressFunc(progress, progressUser)), errBuf, errLen)
+}
+
+//export cloudio_writer_abort
+func cloudio_writer_abort(h unsafe.Pointer, errBuf *C.char, errLen C.size_t) (rc C.int) {
+	defer contain(&rc, errBuf, errLen)
+	w, err := handle[*core.TileWriter](h, "writer")
+	if err != nil {
+		return status(err, errBuf, errLen)
+	}
+	pointer.Unref(h)
+	return status(w.Abort(), errBuf, errLen)
+}

@@ -1,0 +1,213 @@
+package core
+
+import (
+	"fmt"
+	"sync"
+	"unsafe"
+
+	"github.com/airbusgeo/godal"
+)
+
+// Info describes a raster.
+type Info struct {
+	Rows, Cols, Bands    int64
+	DType                DType // band 1's type
+	BlockRows, BlockCols int64 // band 1's internal block size
+	GeoTransform         [6]float64
+	HasGeoTransform      bool
+	NoData               float64
+	HasNoData            bool
+}
+
+// Dataset is an open raster that many goroutines may read at once. A GDAL
+// handle must not be used by two threads at once, so every read borrows a
+// handle of its own from a free list, opening another when none is free.
+type Dataset struct {
+	name string
+	info Info
+	crs  string
+
+	mu     sync.Mutex
+	free   []*godal.Dataset
+	closed bool
+}
+
+// OpenDataset opens a raster (a path or GDAL name) for reading.
+func OpenDataset(name string) (*Dataset, error) {
+	Init()
+	if err := checkName("dataset", name); err != nil {
+		return nil, err
+	}
+	h, err := openRaster(name)
+	if err != nil {
+		return nil, err
+	}
+	st := h.Structure()
+	if st.NBands == 0 {
+		h.Close()
+		return nil, errorf(StatusInvalidArgument, "%q has no raster bands", name)
+	}
+	info := Info{Rows: int64(st.SizeY), Cols: int64(st.SizeX), Bands: int64(st.NBands),
+		DType: DType(st.DataType), BlockRows: int64(st.BlockSizeY), BlockCols: int64(st.BlockSizeX)}
+	if gt, err := h.GeoTransform(godal.ErrLogger(ignoreErrors)); err == nil {
+		info.GeoTransform, info.HasGeoTransform = gt, true
+	}
+	info.NoData, info.HasNoData = h.Bands()[0].NoData()
+	return &Dataset{name: name, info: info, crs: h.Projection(), free: []*godal.Dataset{h}}, nil
+}
+
+func ignoreErrors(godal.ErrorCategory, int, string) error { return nil }
+
+// Name is the name the dataset was opened with.
+func (d *Dataset) Name() string { return d.name }
+
+// Info describes the raster.
+func (d *Dataset) Info() Info { return d.info }
+
+// CRS is the raster's coordinate reference system as WKT, "" when it has none.
+func (d *Dataset) CRS() string { return d.crs }
+
+func (d *Dataset) acquire() (*godal.Dataset, error) {
+	d.mu.Lock()
+	if d.closed {
+		d.mu.Unlock()
+		return nil, errorf(StatusInvalidArgument, "dataset %q is closed", d.name)
+	}
+	if n := len(d.free); n > 0 {
+		h := d.free[n-1]
+		d.free = d.free[:n-1]
+		d.mu.Unlock()
+		return h, nil
+	}
+	d.mu.Unlock()
+	return openRaster(d.name)
+}
+
+func (d *Dataset) release(h *godal.Dataset) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.closed {
+		h.Close()
+		return
+	}
+	d.free = append(d.free, h)
+}
+
+// Close releases every idle handle; handles in use close when their read
+// ends. Closing twice is an error.
+func (d *Dataset) Close() error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.closed {
+		return errorf(StatusInvalidArgument, "dataset %q is already closed", d.name)
+	}
+	d.closed = true
+	for _, h := range d.free {
+		h.Close()
+	}
+	d.free = nil
+	return nil
+}
+
+// CheckWindow reports a window that is empty or reaches outside the raster.
+func (i Info) CheckWindow(w Window) error {
+	if w.Rows <= 0 || w.Cols <= 0 || w.RowOff < 0 || w.ColOff < 0 || w.RowOff+w.Rows > i.Rows || w.ColOff+w.Cols > i.Cols {
+		return errorf(StatusInvalidArgument, "window (row_off=%d, col_off=%d, n_rows=%d, n_cols=%d) is not inside the %d x %d raster",
+			w.RowOff, w.ColOff, w.Rows, w.Cols, i.Rows, i.Cols)
+	}
+	return nil
+}
+
+// ReadSpec says which bands to read, converted to which type; zero values
+// mean every band and the raster's own type.
+type ReadSpec struct {
+	Bands []int // 1-based
+	DType DType
+}
+
+// resolve fills in the defaults and validates against the raster.
+func (s ReadSpec) resolve(info Info) (ReadSpec, error) {
+	out := ReadSpec{DType: s.DType}
+	if out.DType == 0 {
+		out.DType = info.DType
+	}
+	if !out.DType.Valid() {
+		return out, errorf(StatusUnsupported, "data type %d cannot be read into a buffer (choose one of 1-7)", int(out.DType))
+	}
+	if out.DType == Int64 || out.DType == UInt64 {
+		return out, errorf(StatusUnsupported, "reading %s buffers is not supported yet", out.DType)
+	}
+	if len(s.Bands) == 0 {
+		for b := 1; b <= int(info.Bands); b++ {
+			out.Bands = append(out.Bands, b)
+		}
+		return out, nil
+	}
+	for _, b := range s.Bands {
+		if b < 1 || int64(b) > info.Bands {
+			return out, errorf(StatusInvalidArgument, "band %d does not exist (the raster has bands 1..%d)", b, info.Bands)
+		}
+	}
+	out.Bands = append([]int(nil), s.Bands...)
+	return out, nil
+}
+
+// BufferLen is the size in bytes of a window of the spec's bands.
+func (s ReadSpec) BufferLen(w Window) int64 {
+	return int64(len(s.Bands)) * w.Rows * w.Cols * int64(s.DType.Size())
+}
+
+// ReadWindow reads window w of the spec's bands into buf, band-sequential
+// and row-major; len(buf) must be exactly the window's size.
+func (d *Dataset) ReadWindow(w Window, spec ReadSpec, buf []byte) error {
+	if err := d.info.CheckWindow(w); err != nil {
+		return err
+	}
+	spec, err := spec.resolve(d.info)
+	if err != nil {
+		return err
+	}
+	if want := spec.BufferLen(w); int64(len(buf)) != want {
+		return errorf(StatusInvalidArgument, "buffer holds %d bytes, but the window needs %d (%d bands x %d x %d %s)",
+			len(buf), want, len(spec.Bands), w.Rows, w.Cols, spec.DType)
+	}
+	h, err := d.acquire()
+	if err != nil {
+		return err
+	}
+	defer d.release(h)
+	return readInto(h, d.name, w, spec, buf)
+}
+
+func readInto(h *godal.Dataset, name string, w Window, spec ReadSpec, buf []byte) error {
+	var ge gdalErrors
+	err := h.Read(int(w.ColOff), int(w.RowOff), typedSlice(buf, spec.DType), int(w.Cols), int(w.Rows),
+		godal.Bands(spec.Bands...), godal.BandInterleaved(), godal.ErrLogger(ge.handler()))
+	if err != nil {
+		return ge.err(fmt.Sprintf("cannot read window (row_off=%d, col_off=%d, n_rows=%d, n_cols=%d) of %q", w.RowOff, w.ColOff, w.Rows, w.Cols, name), StatusIO)
+	}
+	return nil
+}
+
+// typedSlice views buf as a slice of dtype's Go type, which godal's IO
+// requires; buf's length is a multiple of the type's size.
+func typedSlice(buf []byte, dtype DType) any {
+	p, n := unsafe.Pointer(unsafe.SliceData(buf)), len(buf)/dtype.Size()
+	switch dtype {
+	case Byte:
+		return buf
+	case UInt16:
+		return unsafe.Slice((*uint16)(p), n)
+	case Int16:
+		return unsafe.Slice((*int16)(p), n)
+	case UInt32:
+		return unsafe.Slice((*uint32)(p), n)
+	case Int32:
+		return unsafe.Slice((*int32)(p), n)
+	case Float32:
+		return unsafe.Slice((*float32)(p), n)
+	case Float64:
+		return unsafe.Slice((*float64)(p), n)
+	}
+	panic(fmt.Sprintf("typedSlice: unsupported %s", dtype))
+}

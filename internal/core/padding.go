@@ -1,0 +1,85 @@
+package core
+
+import (
+	"encoding/binary"
+	"math"
+)
+
+// padding places an inner window's data inside a larger outer window,
+// band-sequential and row-major, filling the cells outside the raster.
+type padding struct {
+	size, bands  int
+	outer, inner Window
+}
+
+// replicate copies inner into outer and repeats the outermost rows and
+// columns outwards.
+func (p padding) replicate(out, in []byte) {
+	ow, iw := int(p.outer.Cols)*p.size, int(p.inner.Cols)*p.size
+	left := int(p.inner.ColOff-p.outer.ColOff) * p.size
+	top := int(p.inner.RowOff - p.outer.RowOff)
+	for b := 0; b < p.bands; b++ {
+		ob := out[b*int(p.outer.Rows)*ow : (b+1)*int(p.outer.Rows)*ow]
+		ib := in[b*int(p.inner.Rows)*iw : (b+1)*int(p.inner.Rows)*iw]
+		for r := 0; r < int(p.outer.Rows); r++ {
+			src := ib[clamp(r-top, int(p.inner.Rows))*iw:][:iw]
+			row := ob[r*ow : (r+1)*ow]
+			copy(row[left:], src)
+			for c := 0; c < left; c += p.size {
+				copy(row[c:c+p.size], src[:p.size])
+			}
+			for c := left + iw; c < ow; c += p.size {
+				copy(row[c:c+p.size], src[iw-p.size:])
+			}
+		}
+	}
+}
+
+func clamp(i, n int) int { return min(max(i, 0), n-1) }
+
+// fillConstant fills outer with value and copies inner into place.
+func (p padding) fillConstant(out, in []byte, dtype DType, value float64) error {
+	cell, err := encodeValue(dtype, value)
+	if err != nil {
+		return err
+	}
+	for c := 0; c < len(out); c += p.size {
+		copy(out[c:], cell)
+	}
+	ow, iw := int(p.outer.Cols)*p.size, int(p.inner.Cols)*p.size
+	left := int(p.inner.ColOff-p.outer.ColOff) * p.size
+	top := int(p.inner.RowOff - p.outer.RowOff)
+	for b := 0; b < p.bands; b++ {
+		for r := 0; r < int(p.inner.Rows); r++ {
+			dst := out[(b*int(p.outer.Rows)+top+r)*ow+left:]
+			copy(dst[:iw], in[(b*int(p.inner.Rows)+r)*iw:][:iw])
+		}
+	}
+	return nil
+}
+
+// encodeValue is value as one cell of dtype in native (little-endian on
+// every platform GDAL's Debian build targets) byte order.
+func encodeValue(dtype DType, v float64) ([]byte, error) {
+	b := make([]byte, 8)
+	le := binary.LittleEndian
+	switch dtype {
+	case Byte:
+		b[0] = byte(v)
+	case UInt16:
+		le.PutUint16(b, uint16(v))
+	case Int16:
+		le.PutUint16(b, uint16(int16(v)))
+	case UInt32:
+		le.PutUint32(b, uint32(v))
+	case Int32:
+		le.PutUint32(b, uint32(int32(v)))
+	case Float32:
+		le.PutUint32(b, math.Float32bits(float32(v)))
+	case Float64:
+		le.PutUint64(b, math.Float64bits(v))
+	default:
+		return nil, errorf(StatusUnsupported, "cannot fill %s cells", dtype)
+	}
+	return b[:dtype.Size()], nil
+}

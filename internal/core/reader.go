@@ -1,0 +1,246 @@
+package core
+
+import (
+	"runtime"
+	"sync"
+)
+
+// Edge says how a halo is filled beyond the raster's edge.
+type Edge int
+
+const (
+	EdgeReplicate Edge = 0 // repeat the outermost row or column
+	EdgeNoData    Edge = 1 // the raster's nodata value
+)
+
+// ReaderOptions are the parameters of a TileReader; zero values take the
+// defaults.
+type ReaderOptions struct {
+	TileRows, TileCols, Overlap int64
+	Halo                        int64 // cells added on every side of each tile
+	Edge                        Edge
+	Spec                        ReadSpec
+	Workers                     int // goroutines decoding; default: the core count
+	Prefetch                    int // tiles decoded ahead; default: 2 x Workers
+}
+
+// Tile is one decoded tile: Window is the tile_windows window; Padded is
+// the area the data covers, Window grown by the halo on every side.
+type Tile struct {
+	Window, Padded Window
+}
+
+type tileJob struct {
+	tile Tile
+	buf  []byte
+	err  error
+	done chan struct{}
+}
+
+// TileReader decodes the tiles of a raster ahead of the caller, in parallel,
+// and hands them out in tile_windows order. Memory stays bounded by
+// Prefetch + 1 tiles, whatever the raster size.
+type TileReader struct {
+	ds     *Dataset
+	tiling *Tiling
+	opts   ReaderOptions
+	fill   float64
+
+	order chan *tileJob // jobs in tiling order; its capacity bounds read-ahead
+	stop  chan struct{}
+	wg    sync.WaitGroup
+	pool  sync.Pool
+
+	mu     sync.Mutex // Next and Close
+	next   uint64
+	closed bool
+	failed error
+}
+
+// OpenTileReader opens name and starts decoding its tiles.
+func OpenTileReader(name string, o ReaderOptions) (*TileReader, error) {
+	ds, err := OpenDataset(name)
+	if err != nil {
+		return nil, err
+	}
+	r, err := newTileReader(ds, o)
+	if err != nil {
+		ds.Close()
+		return nil, err
+	}
+	return r, nil
+}
+
+func newTileReader(ds *Dataset, o ReaderOptions) (*TileReader, error) {
+	info := ds.Info()
+	tiling, err := NewTiling(info.Rows, info.Cols, o.TileRows, o.TileCols, o.Overlap)
+	if err != nil {
+		return nil, err
+	}
+	if o.Halo < 0 || o.Halo > MaxRasterSide {
+		return nil, errorf(StatusInvalidArgument, "halo must be in 0..%d, got %d", MaxRasterSide, o.Halo)
+	}
+	if o.Edge != EdgeReplicate && o.Edge != EdgeNoData {
+		return nil, errorf(StatusInvalidArgument, "unknown edge mode %d (0 = replicate, 1 = nodata)", o.Edge)
+	}
+	if o.Edge == EdgeNoData && o.Halo > 0 && !info.HasNoData {
+		return nil, errorf(StatusInvalidArgument, "edge mode nodata needs a nodata value, and %q has none: use edge replicate", ds.Name())
+	}
+	if o.Spec, err = o.Spec.resolve(info); err != nil {
+		return nil, err
+	}
+	if o.Workers < 0 || o.Prefetch < 0 {
+		return nil, errorf(StatusInvalidArgument, "workers and prefetch must be >= 0 (0 picks the default)")
+	}
+	if o.Workers == 0 {
+		o.Workers = runtime.NumCPU()
+	}
+	if o.Prefetch == 0 {
+		o.Prefetch = 2 * o.Workers
+	}
+	r := &TileReader{ds: ds, tiling: tiling, opts: o, fill: info.NoData,
+		order: make(chan *tileJob, o.Prefetch), stop: make(chan struct{})}
+	jobs := make(chan *tileJob)
+	r.wg.Add(1 + o.Workers)
+	go r.dispatch(jobs)
+	for i := 0; i < o.Workers; i++ {
+		go r.work(jobs)
+	}
+	return r, nil
+}
+
+// Info describes the raster being read.
+func (r *TileReader) Info() Info { return r.ds.Info() }
+
+// Len is the number of tiles.
+func (r *TileReader) Len() uint64 { return r.tiling.Len() }
+
+// BufferLen is the size of the largest tile's buffer.
+func (r *TileReader) BufferLen() int64 {
+	return r.opts.Spec.BufferLen(Window{Rows: r.opts.TileRows + 2*r.opts.Halo, Cols: r.opts.TileCols + 2*r.opts.Halo})
+}
+
+func (r *TileReader) tile(i uint64) Tile {
+	w := r.tiling.At(i)
+	h := r.opts.Halo
+	return Tile{Window: w, Padded: Window{RowOff: w.RowOff - h, ColOff: w.ColOff - h, Rows: w.Rows + 2*h, Cols: w.Cols + 2*h}}
+}
+
+func (r *TileReader) dispatch(jobs chan<- *tileJob) {
+	defer r.wg.Done()
+	defer close(jobs)
+	defer close(r.order)
+	for i := uint64(0); i < r.tiling.Len(); i++ {
+		job := &tileJob{tile: r.tile(i), done: make(chan struct{})}
+		select {
+		case r.order <- job:
+		case <-r.stop:
+			return
+		}
+		select {
+		case jobs <- job:
+		case <-r.stop:
+			job.err = errorf(StatusCancelled, "reader closed")
+			close(job.done)
+			return
+		}
+	}
+}
+
+// work decodes jobs with a GDAL handle of its own.
+func (r *TileReader) work(jobs <-chan *tileJob) {
+	defer r.wg.Done()
+	h, err := r.ds.acquire()
+	for job := range jobs {
+		if err != nil {
+			job.err = err
+		} else {
+			job.buf = r.buffer(r.opts.Spec.BufferLen(job.tile.Padded))
+			job.err = r.readPadded(func(w Window, buf []byte) error {
+				return readInto(h, r.ds.name, w, r.opts.Spec, buf)
+			}, job.tile.Padded, job.buf)
+		}
+		close(job.done)
+	}
+	if h != nil {
+		r.ds.release(h)
+	}
+}
+
+func (r *TileReader) buffer(n int64) []byte {
+	if b, ok := r.pool.Get().([]byte); ok && int64(cap(b)) >= n {
+		return b[:n]
+	}
+	return make([]byte, n, r.BufferLen())
+}
+
+// readPadded reads the part of padded inside the raster and fills the rest
+// as the edge mode says.
+func (r *TileReader) readPadded(read func(Window, []byte) error, padded Window, buf []byte) error {
+	info := r.ds.Info()
+	inner := Window{RowOff: max(padded.RowOff, 0), ColOff: max(padded.ColOff, 0)}
+	inner.Rows = min(padded.RowOff+padded.Rows, info.Rows) - inner.RowOff
+	inner.Cols = min(padded.ColOff+padded.Cols, info.Cols) - inner.ColOff
+	if inner == padded {
+		return read(padded, buf)
+	}
+	tmp := make([]byte, r.opts.Spec.BufferLen(inner))
+	if err := read(inner, tmp); err != nil {
+		return err
+	}
+	pad := padding{size: r.opts.Spec.DType.Size(), bands: len(r.opts.Spec.Bands), outer: padded, inner: inner}
+	if r.opts.Edge == EdgeNoData {
+		return pad.fillConstant(buf, tmp, r.opts.Spec.DType, r.fill)
+	}
+	pad.replicate(buf, tmp)
+	return nil
+}
+
+// Next copies the next tile into buf (at least the tile's size, see
+// BufferLen) band-sequential and row-major, and returns it; ok is false
+// after the last tile.
+func (r *TileReader) Next(buf []byte) (t Tile, ok bool, err error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	switch {
+	case r.closed:
+		return t, false, errorf(StatusInvalidArgument, "reader is closed")
+	case r.failed != nil:
+		return t, false, r.failed
+	case r.next >= r.tiling.Len():
+		return t, false, nil
+	}
+	t = r.tile(r.next)
+	if need := r.opts.Spec.BufferLen(t.Padded); int64(len(buf)) < need {
+		return t, false, errorf(StatusInvalidArgument, "buffer holds %d bytes, but tile %d (row_off=%d, col_off=%d, n_rows=%d, n_cols=%d) needs %d",
+			len(buf), r.next, t.Window.RowOff, t.Window.ColOff, t.Window.Rows, t.Window.Cols, need)
+	}
+	job := <-r.order
+	<-job.done
+	if job.err != nil {
+		r.failed = job.err
+		return t, false, job.err
+	}
+	copy(buf, job.buf)
+	r.pool.Put(job.buf[:cap(job.buf)])
+	r.next++
+	return t, true, nil
+}
+
+// Close stops the workers and releases the raster. Closing twice is an
+// error.
+func (r *TileReader) Close() error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.closed {
+		return errorf(StatusInvalidArgument, "reader is already closed")
+	}
+	r.closed = true
+	close(r.stop)
+	go func() { // unblock the dispatcher and let the workers finish their jobs
+		for range r.order {
+		}
+	}()
+	r.wg.Wait()
+	return r.ds.Close()
+}
