@@ -180,9 +180,13 @@ func (d *Dataset) ReadWindow(w Window, spec ReadSpec, buf []byte) error {
 }
 
 func readInto(h *godal.Dataset, name string, w Window, spec ReadSpec, buf []byte) error {
+	zeroBased := make([]int, len(spec.Bands)) // godal counts bands from 0
+	for i, b := range spec.Bands {
+		zeroBased[i] = b - 1
+	}
 	var ge gdalErrors
 	err := h.Read(int(w.ColOff), int(w.RowOff), typedSlice(buf, spec.DType), int(w.Cols), int(w.Rows),
-		godal.Bands(spec.Bands...), godal.BandInterleaved(), godal.ErrLogger(ge.handler()))
+		godal.Bands(zeroBased...), godal.BandInterleaved(), godal.ErrLogger(ge.handler()))
 	if err != nil {
 		return ge.err(fmt.Sprintf("cannot read window (row_off=%d, col_off=%d, n_rows=%d, n_cols=%d) of %q", w.RowOff, w.ColOff, w.Rows, w.Cols, name), StatusIO)
 	}
