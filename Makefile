@@ -29,7 +29,7 @@ VALGRIND  := valgrind --error-exitcode=9 --leak-check=full --errors-for-leak-kin
 DEBIAN_PACKAGES := gcc g++ make pkg-config libgdal-dev gdal-bin python3 python3-gdal \
 	python3-numpy python3-pytest python3-hypothesis python3-venv python3-pip valgrind
 
-.PHONY: all bootstrap test test-go test-c test-python demo bench install clean
+.PHONY: all examples bootstrap test test-go test-c test-python demo bench install clean
 
 all: $(LIB) $(BUILD)/cloudio.pc
 
@@ -73,7 +73,12 @@ test-c: $(BUILD)/c_api_test $(BUILD)/cpp_api_test
 	cd $(BUILD) && $(VALGRIND) ./c_api_test
 	cd $(BUILD) && $(VALGRIND) ./cpp_api_test
 
-test-python: all
+$(BUILD)/stream_slope: examples/stream_slope.c include/cloudio.h $(LIB)
+	$(CC) -std=c99 -D_DEFAULT_SOURCE -O2 -Wall -Wextra -Werror -pedantic -Iinclude -o $@ $< $(LDFLAGS_T)
+
+examples: $(BUILD)/stream_slope
+
+test-python: all examples
 	PYTHONPATH=python $(PYTHON) -m pytest -q -p no:cacheprovider tests/python
 
 # ---- the main job and benchmarks ---------------------------------------------
