@@ -151,19 +151,25 @@ func (r *TileReader) dispatch(jobs chan<- *tileJob) {
 func (r *TileReader) work(jobs <-chan *tileJob) {
 	defer r.wg.Done()
 	h, err := r.ds.acquire()
+	if h != nil {
+		defer r.ds.release(h)
+	}
+	raw := openRawReader(r.ds.name, r.opts.Spec, r.ds.Info())
+	defer raw.close()
+	read := func(w Window, buf []byte) error {
+		if raw != nil {
+			return raw.read(w, r.opts.Spec.Bands, buf, r.ds.name)
+		}
+		return readInto(h, r.ds.name, w, r.opts.Spec, buf)
+	}
 	for job := range jobs {
 		if err != nil {
 			job.err = err
 		} else {
 			job.buf = r.buffer(r.opts.Spec.BufferLen(job.tile.Padded))
-			job.err = r.readPadded(func(w Window, buf []byte) error {
-				return readInto(h, r.ds.name, w, r.opts.Spec, buf)
-			}, job.tile.Padded, job.buf)
+			job.err = r.readPadded(read, job.tile.Padded, job.buf)
 		}
 		close(job.done)
-	}
-	if h != nil {
-		r.ds.release(h)
 	}
 }
 
