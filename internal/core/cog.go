@@ -14,7 +14,6 @@ import (
 	"os"
 	"runtime"
 	"strings"
-	"unicode/utf8"
 	"unsafe"
 
 	"github.com/airbusgeo/godal"
@@ -41,13 +40,14 @@ type COGOptions struct {
 // atomically.
 func WriteCOG(src, dst string, o COGOptions) error {
 	Init()
-	if err := checkName("source", src); err != nil {
+	src, err := inputName("source", src)
+	if err != nil {
 		return err
 	}
-	if err := checkName("destination", dst); err != nil {
+	if dst, err = outputName("destination", dst); err != nil {
 		return err
 	}
-	if sameFile(src, dst) {
+	if src == dst || sameFile(src, dst) {
 		return errorf(StatusInvalidArgument, "destination %q is the source: write the COG to another path", dst)
 	}
 	dtype, err := probeDType(src)
@@ -72,7 +72,8 @@ func WriteCOGBuffer(buf []byte, dtype DType, bands, rows, cols int64, g Georef, 
 	if !ok || uint64(len(buf)) != want {
 		return errorf(StatusInvalidArgument, "buffer holds %d bytes, but %d x %d x %d %s values need %d", len(buf), bands, rows, cols, dtype, want)
 	}
-	if err := checkName("destination", dst); err != nil {
+	dst, err := outputName("destination", dst)
+	if err != nil {
 		return err
 	}
 	wkt, err := crsWKT(g.CRS)
@@ -171,16 +172,6 @@ func findOption(opts []Option, key string) (string, bool) {
 		}
 	}
 	return "", false
-}
-
-func checkName(what, name string) error {
-	if name == "" {
-		return errorf(StatusInvalidArgument, "%s path is empty", what)
-	}
-	if !utf8.ValidString(name) {
-		return errorf(StatusInvalidArgument, "%s path %q is not valid UTF-8", what, name)
-	}
-	return nil
 }
 
 func sameFile(a, b string) bool {

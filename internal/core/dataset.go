@@ -35,7 +35,8 @@ type Dataset struct {
 // OpenDataset opens a raster (a path or GDAL name) for reading.
 func OpenDataset(name string) (*Dataset, error) {
 	Init()
-	if err := checkName("dataset", name); err != nil {
+	name, err := inputName("dataset", name)
+	if err != nil {
 		return nil, err
 	}
 	h, err := openRaster(name)

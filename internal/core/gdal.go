@@ -126,3 +126,26 @@ func unlinkVSI(name string) {
 	defer C.free(unsafe.Pointer(cname))
 	C.VSIUnlink(cname)
 }
+
+func vsiRename(from, to string) error {
+	cfrom, cto := C.CString(from), C.CString(to)
+	defer C.free(unsafe.Pointer(cfrom))
+	defer C.free(unsafe.Pointer(cto))
+	if C.cloudioRename(cfrom, cto) != 0 {
+		return errorf(StatusIO, "cannot rename %q to %q", from, to)
+	}
+	return nil
+}
+
+// upload copies a local file to an object store; the object appears only if
+// the whole upload succeeds.
+func upload(local, dst string) error {
+	csrc, cdst := C.CString(local), C.CString(dst)
+	defer C.free(unsafe.Pointer(csrc))
+	defer C.free(unsafe.Pointer(cdst))
+	var errs C.cloudioErrors
+	if C.cloudioUpload(csrc, cdst, &errs) != 0 {
+		return errorf(classify(int(errs.code), StatusIO), "cannot upload %q: %s", dst, C.GoString(&errs.msg[0]))
+	}
+	return nil
+}

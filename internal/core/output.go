@@ -6,25 +6,37 @@ import (
 	"errors"
 	"io/fs"
 	"os"
+	pathpkg "path"
 	"path/filepath"
 	"strings"
 )
 
-// atomicOutput is a destination written under a temporary name in the same
-// directory and renamed over the destination once complete, so that a
-// reader never sees a partial file and a failed write leaves nothing.
+// atomicOutput is a destination written under a temporary name and
+// published only once complete, so that a reader never sees a partial file
+// and a failed write leaves nothing:
+//   - a local path: a temporary file in the same directory, fsynced and
+//     renamed over the destination;
+//   - an object store (which cannot rename, and publishes an object only
+//     when its upload completes): a local temporary file, uploaded at commit;
+//   - another GDAL virtual file system (/vsimem/, ...): a temporary name
+//     beside the destination, renamed through GDAL.
 type atomicOutput struct {
 	dst, tmp string
 }
 
-func isVSI(name string) bool { return strings.HasPrefix(name, "/vsi") }
-
 // newAtomicOutput checks that dst can be written and picks the temporary
-// name. Object stores and other GDAL virtual file systems publish a file
-// only when it is complete; they are written in place.
+// name.
 func newAtomicOutput(dst string) (*atomicOutput, error) {
+	suffix, err := randomSuffix()
+	if err != nil {
+		return nil, err
+	}
+	if isObjectStore(dst) {
+		return &atomicOutput{dst: dst, tmp: filepath.Join(os.TempDir(), ".cloudio-upload-"+suffix+".tif")}, nil
+	}
 	if isVSI(dst) {
-		return &atomicOutput{dst: dst, tmp: dst}, nil
+		dir, base := pathpkg.Split(dst)
+		return &atomicOutput{dst: dst, tmp: dir + "." + base + "." + suffix + ".cloudio-tmp"}, nil
 	}
 	dir := filepath.Dir(dst)
 	st, err := os.Stat(dir)
@@ -39,25 +51,33 @@ func newAtomicOutput(dst string) (*atomicOutput, error) {
 	if st, err := os.Stat(dst); err == nil && st.IsDir() {
 		return nil, errorf(StatusInvalidArgument, "destination %q is a directory", dst)
 	}
-	var suffix [6]byte
-	if _, err := rand.Read(suffix[:]); err != nil {
-		return nil, errorf(StatusInternal, "no randomness for a temporary name: %v", err)
-	}
-	tmp := filepath.Join(dir, "."+filepath.Base(dst)+"."+hex.EncodeToString(suffix[:])+".cloudio-tmp")
-	return &atomicOutput{dst: dst, tmp: tmp}, nil
+	return &atomicOutput{dst: dst, tmp: filepath.Join(dir, "."+filepath.Base(dst)+"."+suffix+".cloudio-tmp")}, nil
 }
 
-// commit makes the finished temporary file durable and moves it to dst.
+func randomSuffix() (string, error) {
+	var b [6]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return "", errorf(StatusInternal, "no randomness for a temporary name: %v", err)
+	}
+	return hex.EncodeToString(b[:]), nil
+}
+
+// commit publishes the finished temporary file at dst.
 func (o *atomicOutput) commit() error {
-	if o.tmp == o.dst {
+	defer o.discard()
+	switch {
+	case isObjectStore(o.dst):
+		return upload(o.tmp, o.dst)
+	case isVSI(o.dst):
+		if vsiRename(o.tmp, o.dst) != nil {
+			return errorf(StatusIO, "cannot move the finished file to %q", o.dst)
+		}
 		return nil
 	}
 	if err := syncPath(o.tmp); err != nil {
-		o.discard()
 		return errorf(StatusIO, "cannot flush %q: %v", o.dst, err)
 	}
 	if err := os.Rename(o.tmp, o.dst); err != nil {
-		o.discard()
 		return errorf(StatusIO, "cannot move the finished file to %q: %v", o.dst, err)
 	}
 	_ = syncPath(filepath.Dir(o.dst)) // the rename's durability; best effort where dirs cannot be synced
@@ -67,9 +87,11 @@ func (o *atomicOutput) commit() error {
 // discard removes the temporary file and any side files GDAL made next to
 // it (the COG driver writes overviews to "<name>.ovr.tmp" first).
 func (o *atomicOutput) discard() {
-	if o.tmp == o.dst {
-		if pathExists(o.dst) {
-			unlinkVSI(o.dst)
+	if isVSI(o.tmp) {
+		for _, p := range []string{o.tmp, o.tmp + ".ovr.tmp", o.tmp + ".aux.xml"} {
+			if pathExists(p) {
+				unlinkVSI(p)
+			}
 		}
 		return
 	}
@@ -82,7 +104,7 @@ func (o *atomicOutput) discard() {
 // friendly replaces the temporary name with the destination in a message.
 func (o *atomicOutput) friendly(err error) error {
 	var e *Error
-	if o.tmp == o.dst || !errors.As(err, &e) {
+	if !errors.As(err, &e) {
 		return err
 	}
 	return &Error{Status: e.Status, Msg: strings.ReplaceAll(e.Msg, o.tmp, o.dst)}

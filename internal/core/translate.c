@@ -19,7 +19,7 @@
 
 #include "_cgo_export.h"
 
-static void CPL_STDCALL collect(CPLErr cls, CPLErrorNum num, const char *msg) {
+void CPL_STDCALL cloudioCollectErrors(CPLErr cls, CPLErrorNum num, const char *msg) {
   cloudioErrors *errs = (cloudioErrors *)CPLGetErrorHandlerUserData();
   if (cls < CE_Failure || errs == NULL) {
     return;
@@ -43,7 +43,7 @@ static void fail(int code, const char *msg) { CPLError(CE_Failure, code, "%s", m
 int cloudioTranslate(const char *src, const cloudioGeoref *georef, const char *dst,
                      char **argv, void *progress, cloudioErrors *errs) {
   memset(errs, 0, sizeof *errs);
-  CPLPushErrorHandlerEx(collect, errs);
+  CPLPushErrorHandlerEx(cloudioCollectErrors, errs);
   CPLErrorReset();
 
   unsigned flags = GDAL_OF_RASTER | GDAL_OF_VERBOSE_ERROR | (georef ? GDAL_OF_UPDATE : GDAL_OF_READONLY);

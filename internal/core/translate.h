@@ -4,6 +4,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <cpl_error.h>
+
 /* Georeferencing to set on a source before translating it (an in-memory
  * MEM::: source has none of its own). */
 typedef struct {
@@ -27,5 +29,15 @@ int cloudioTranslate(const char *src, const cloudioGeoref *georef, const char *d
 
 /* Whether GDAL's virtual file system finds name (a local path or /vsi...). */
 int cloudioPathExists(const char *name);
+
+/* Rename through GDAL's virtual file system (works for /vsimem/ too). */
+int cloudioRename(const char *from, const char *to);
+
+/* Copy local file src to dst (any GDAL name); returns non-zero on failure. */
+int cloudioUpload(const char *src, const char *dst, cloudioErrors *errs);
+
+/* The error handler of cloudioTranslate and cloudioUpload; user data is a
+ * cloudioErrors. */
+void CPL_STDCALL cloudioCollectErrors(CPLErr cls, CPLErrorNum num, const char *msg);
 
 #endif

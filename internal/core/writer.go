@@ -3,6 +3,7 @@ package core
 import (
 	"fmt"
 	"os"
+	"path/filepath"
 	"sync"
 
 	"github.com/airbusgeo/godal"
@@ -42,7 +43,8 @@ var stagingOptions = []string{"TILED=YES", "BLOCKXSIZE=512", "BLOCKYSIZE=512", "
 // bad options fail before any tile is computed.
 func CreateTileWriter(dst string, spec WriterSpec, o COGOptions) (*TileWriter, error) {
 	Init()
-	if err := checkName("destination", dst); err != nil {
+	dst, err := outputName("destination", dst)
+	if err != nil {
 		return nil, err
 	}
 	if err := checkDType(spec.DType); err != nil {
@@ -67,8 +69,8 @@ func CreateTileWriter(dst string, spec WriterSpec, o COGOptions) (*TileWriter, e
 		return nil, err
 	}
 	staging := out.tmp + ".staging.tif"
-	if isVSI(dst) {
-		staging = fmt.Sprintf("%s/.cloudio-staging-%d-%p.tif", os.TempDir(), os.Getpid(), out)
+	if isVSI(out.tmp) {
+		staging = filepath.Join(os.TempDir(), filepath.Base(out.tmp)+".staging.tif")
 	}
 	var ge gdalErrors
 	h, err := godal.Create(godal.GTiff, staging, int(spec.Bands), godal.DataType(spec.DType), int(spec.Cols), int(spec.Rows),

@@ -1,0 +1,79 @@
+package core
+
+import (
+	"strings"
+	"unicode/utf8"
+)
+
+// scheme maps a URL prefix users write to GDAL's virtual file system.
+type scheme struct {
+	prefix  string
+	vsi     string // replaces the prefix
+	keepURL bool   // /vsicurl/ takes the whole URL after it
+}
+
+// The one place where URLs become GDAL names.
+var schemes = []scheme{
+	{"s3://", "/vsis3/", false},
+	{"gs://", "/vsigs/", false},
+	{"gcs://", "/vsigs/", false},
+	{"az://", "/vsiaz/", false},
+	{"azure://", "/vsiaz/", false},
+	{"http://", "/vsicurl/", true},
+	{"https://", "/vsicurl/", true},
+	{"file://", "", false},
+}
+
+// objectStores publish an object only when its upload completes; they
+// cannot rename.
+var objectStores = []string{"/vsis3/", "/vsigs/", "/vsiaz/", "/vsiadls/", "/vsioss/", "/vsiswift/", "/vsiwebhdfs/"}
+
+// GDALName maps s3://, gs://, az://, http(s):// and file:// URLs to GDAL's
+// names for them; anything else (a path, a /vsi... name, a driver-prefixed
+// name) is returned as it is.
+func GDALName(name string) string {
+	for _, s := range schemes {
+		if len(name) <= len(s.prefix) || !strings.EqualFold(name[:len(s.prefix)], s.prefix) {
+			continue
+		}
+		if s.keepURL {
+			return s.vsi + name
+		}
+		return s.vsi + name[len(s.prefix):]
+	}
+	return name
+}
+
+// inputName validates and maps a name to read from.
+func inputName(what, name string) (string, error) {
+	if name == "" {
+		return "", errorf(StatusInvalidArgument, "%s path is empty", what)
+	}
+	if !utf8.ValidString(name) {
+		return "", errorf(StatusInvalidArgument, "%s path %q is not valid UTF-8", what, name)
+	}
+	return GDALName(name), nil
+}
+
+// outputName validates and maps a name to write to; HTTP is read-only.
+func outputName(what, name string) (string, error) {
+	mapped, err := inputName(what, name)
+	if err != nil {
+		return "", err
+	}
+	if strings.HasPrefix(mapped, "/vsicurl/") || strings.HasPrefix(mapped, "/vsicurl_streaming/") {
+		return "", errorf(StatusInvalidArgument, "%s %q is read-only: HTTP URLs cannot be written", what, name)
+	}
+	return mapped, nil
+}
+
+func isObjectStore(name string) bool {
+	for _, p := range objectStores {
+		if strings.HasPrefix(name, p) {
+			return true
+		}
+	}
+	return false
+}
+
+func isVSI(name string) bool { return strings.HasPrefix(name, "/vsi") }
