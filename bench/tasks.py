@@ -1,0 +1,128 @@
+"""One benchmark task per process: `python bench/tasks.py TASK ARGS...`.
+
+bench.py runs each task in a fresh process (so peak RSS is the task's own)
+and compares the ones that do the same job. Every task prints a checksum of
+what it computed, so that the runs are checked to agree.
+
+Tasks:
+  read-cloudio SRC            cloudio.read_tiles, 1024 x 1024 tiles, sum
+  read-gdal SRC               a ReadAsArray loop through the GDAL bindings
+                              (run it with and without GDAL_NUM_THREADS)
+  read-rasterio SRC           a rasterio window loop
+  read-rioxarray SRC          rioxarray + Dask (threads), sum
+  slope-cloudio SRC DST       cloudio.map_tiles(slope, halo=1) -> COG
+  slope-rioxarray SRC DST     rioxarray + dask map_overlap -> tiled GTiff
+                              (rioxarray's to_raster) -> gdal_translate -of COG
+"""
+import os
+import subprocess
+import sys
+import tempfile
+
+import numpy as np
+
+TILE = 1024
+
+
+def slope_core(padded: np.ndarray, cell_x: float, cell_y: float) -> np.ndarray:
+    """Slope in degrees of the core of a tile padded by one cell."""
+    z = padded.astype(np.float64)
+    dzdx = (z[1:-1, 2:] - z[1:-1, :-2]) / (2.0 * cell_x)
+    dzdy = (z[2:, 1:-1] - z[:-2, 1:-1]) / (2.0 * cell_y)
+    return np.degrees(np.arctan(np.hypot(dzdx, dzdy))).astype(np.float32)
+
+
+def cell_size(path):
+    from osgeo import gdal
+    ds = gdal.Open(path)
+    gt = ds.GetGeoTransform()
+    return abs(gt[1]), abs(gt[5])
+
+
+def read_cloudio(src):
+    import cloudio
+    return sum(float(a.sum(dtype=np.float64)) for _, a in cloudio.read_tiles(src, TILE, TILE))
+
+
+def read_gdal(src):
+    from osgeo import gdal
+    ds = gdal.Open(src)
+    band = ds.GetRasterBand(1)
+    total = 0.0
+    for r in range(0, ds.RasterYSize, TILE):
+        for c in range(0, ds.RasterXSize, TILE):
+            a = band.ReadAsArray(c, r, min(TILE, ds.RasterXSize - c), min(TILE, ds.RasterYSize - r))
+            total += float(a.sum(dtype=np.float64))
+    return total
+
+
+def read_rasterio(src):
+    import rasterio
+    from rasterio.windows import Window
+    total = 0.0
+    with rasterio.open(src) as ds:
+        for r in range(0, ds.height, TILE):
+            for c in range(0, ds.width, TILE):
+                a = ds.read(1, window=Window(c, r, min(TILE, ds.width - c), min(TILE, ds.height - r)))
+                total += float(a.sum(dtype=np.float64))
+    return total
+
+
+def read_rioxarray(src):
+    import dask
+    import rioxarray
+    da = rioxarray.open_rasterio(src, chunks={"band": 1, "y": TILE, "x": TILE}, lock=False)
+    with dask.config.set(scheduler="threads"):
+        return float(da.data.sum(dtype=np.float64).compute())
+
+
+def slope_cloudio(src, dst):
+    import cloudio
+    cx, cy = cell_size(src)
+    cloudio.map_tiles(src, lambda t: slope_core(t, cx, cy), dst, tile_rows=TILE, tile_cols=TILE,
+                      halo=1, dtype="float32", workers=os.cpu_count())
+    return checksum(dst)
+
+
+def slope_rioxarray(src, dst):
+    import dask
+    import rioxarray
+    cx, cy = cell_size(src)
+    da = rioxarray.open_rasterio(src, chunks={"band": 1, "y": TILE, "x": TILE}, lock=False).squeeze("band", drop=True)
+
+    def block_slope(block):
+        return np.pad(slope_core(block, cx, cy), 1, mode="edge")
+
+    slope = da.data.map_overlap(block_slope, depth=1, boundary="nearest", dtype=np.float32)
+    out = da.copy(data=slope)
+    out.rio.write_nodata(None, inplace=True)
+    with tempfile.TemporaryDirectory(dir=os.path.dirname(os.path.abspath(dst))) as tmp:
+        staging = os.path.join(tmp, "slope.tif")
+        with dask.config.set(scheduler="threads"):
+            # What rioxarray users write: a tiled, compressed GTiff, chunks
+            # written concurrently under a lock, then GDAL's COG driver.
+            out.rio.to_raster(staging, tiled=True, compress="DEFLATE", predictor=3, lock=True,
+                              windowed=True, num_threads="all_cpus")
+        subprocess.run(["gdal_translate", "-q", "-of", "COG", "-co", "COMPRESS=DEFLATE", "-co", "PREDICTOR=FLOATING_POINT",
+                        "-co", "NUM_THREADS=ALL_CPUS", "-co", "BIGTIFF=IF_SAFER", staging, dst], check=True)
+    return checksum(dst)
+
+
+def checksum(path):
+    from osgeo import gdal
+    ds = gdal.Open(path)
+    return float(ds.GetRasterBand(1).ReadAsArray().astype(np.float64).sum())
+
+
+TASKS = {
+    "read-cloudio": read_cloudio,
+    "read-gdal": read_gdal,
+    "read-rasterio": read_rasterio,
+    "read-rioxarray": read_rioxarray,
+    "slope-cloudio": slope_cloudio,
+    "slope-rioxarray": slope_rioxarray,
+}
+
+if __name__ == "__main__":
+    task = TASKS[sys.argv[1]]
+    print(f"checksum {task(*sys.argv[2:]):.6e}")

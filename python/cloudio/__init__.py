@@ -1,0 +1,29 @@
+"""cloudio: cloud-optimised raster I/O for DEM pipelines.
+
+A drop-in replacement for ``digitalrivers.cloud_io``::
+
+    from cloudio import tile_windows, write_cog
+
+backed by libcloudio (Go over GDAL). The library is loaded on first use.
+"""
+from __future__ import annotations
+
+from . import _lib
+from .cog import write_cog
+from .errors import (CancelledError, CloudIOError, InternalError, InvalidArgumentError, NotFoundError,
+                     ReadWriteError, UnsupportedError)
+from .windows import TileWindow, tile_windows
+
+__version__ = "0.1.0"
+
+
+def version() -> str:
+    """The library's version and the GDAL it runs on, e.g. ``"0.1.0 (GDAL 3.6.2)"``."""
+    return _lib.library().cloudio_version().decode()
+
+
+__all__ = [
+    "TileWindow", "tile_windows", "write_cog", "version",
+    "CloudIOError", "InvalidArgumentError", "NotFoundError", "ReadWriteError", "UnsupportedError",
+    "CancelledError", "InternalError",
+]
