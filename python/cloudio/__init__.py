@@ -12,6 +12,7 @@ from . import _lib
 from .cog import write_cog
 from .errors import (CancelledError, CloudIOError, InternalError, InvalidArgumentError, NotFoundError,
                      ReadWriteError, UnsupportedError)
+from .stream import map_tiles, read_tiles, read_window
 from .windows import TileWindow, tile_windows
 
 __version__ = "0.1.0"
@@ -23,7 +24,7 @@ def version() -> str:
 
 
 __all__ = [
-    "TileWindow", "tile_windows", "write_cog", "version",
+    "TileWindow", "tile_windows", "write_cog", "read_window", "read_tiles", "map_tiles", "version",
     "CloudIOError", "InvalidArgumentError", "NotFoundError", "ReadWriteError", "UnsupportedError",
     "CancelledError", "InternalError",
 ]
