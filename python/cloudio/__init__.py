@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from . import _lib
 from .cog import write_cog
+from ._dask import dask_backend, to_cog
 from .errors import (CancelledError, CloudIOError, InternalError, InvalidArgumentError, NotFoundError,
                      ReadWriteError, UnsupportedError)
 from .stream import map_tiles, read_tiles, read_window
@@ -24,7 +25,8 @@ def version() -> str:
 
 
 __all__ = [
-    "TileWindow", "tile_windows", "write_cog", "read_window", "read_tiles", "map_tiles", "version",
+    "TileWindow", "tile_windows", "write_cog", "read_window", "read_tiles", "map_tiles",
+    "dask_backend", "to_cog", "version",
     "CloudIOError", "InvalidArgumentError", "NotFoundError", "ReadWriteError", "UnsupportedError",
     "CancelledError", "InternalError",
 ]
