@@ -188,7 +188,8 @@ def test_map_tiles_dtype_and_nodata(dem, tmp_path):
     assert ds.GetRasterBand(1).DataType == gdal.GDT_Byte and ds.GetRasterBand(1).GetNoDataValue() == 255
     np.testing.assert_array_equal(ds.ReadAsArray(), (data > 1000).astype(np.uint8))
     out = map_tiles(path, lambda t: t, str(tmp_path / "f64.tif"), dtype="float64")
-    assert gdal.Open(out).GetRasterBand(1).DataType == gdal.GDT_Float64
+    ds = gdal.Open(out)  # kept: a band must not outlive its dataset
+    assert ds.GetRasterBand(1).DataType == gdal.GDT_Float64
 
 
 def listing(directory):

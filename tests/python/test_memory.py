@@ -1,0 +1,81 @@
+"""Memory stays bounded whatever the raster size: a 32768 x 32768 Float32
+raster (4 GiB uncompressed; smooth data, so a few MB on disk) is written by
+to_cog, then streamed through read_tiles and map_tiles, each in its own
+process whose peak RSS (resource.getrusage) must stay under 512 MB."""
+import os
+import subprocess
+import sys
+import textwrap
+
+import pytest
+from osgeo import gdal
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+SIDE = 32768
+LIMIT_MB = 512
+
+
+def run_measured(code):
+    """Run code in a fresh interpreter; return (its stdout, peak RSS in MB)."""
+    script = textwrap.dedent(code) + textwrap.dedent("""
+        import resource
+        print("PEAK_RSS_MB", resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+    """)
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=900,
+                            env=dict(os.environ, PYTHONPATH=os.path.join(ROOT, "python")))
+    assert result.returncode == 0, result.stdout + result.stderr
+    peak = float(result.stdout.split("PEAK_RSS_MB")[1])
+    return result.stdout, peak
+
+
+@pytest.fixture(scope="module")
+def big(tmp_path_factory):
+    path = str(tmp_path_factory.mktemp("big") / "big.tif")
+    out, peak = run_measured(f"""
+        import dask, dask.array as da, numpy as np, cloudio
+        def ramp(block_id=None, block_info=None):
+            (r0, r1), (c0, c1) = block_info[None]["array-location"]
+            y, x = np.mgrid[r0:r1, c0:c1]
+            return (y * 0.01 + x * 0.02).astype(np.float32)
+        arr = da.map_blocks(ramp, chunks=((1024,) * {SIDE // 1024}, (1024,) * {SIDE // 1024}), dtype=np.float32)
+        assert arr.nbytes >= 4 * 2**30
+        with dask.config.set(scheduler="threads"):
+            cloudio.to_cog(arr, {path!r}, geotransform=(0, 1, 0, 0, 0, -1), crs=3857)
+    """)
+    return path, peak
+
+
+def test_to_cog_4gib_bounded(big):
+    path, peak = big
+    ds = gdal.Open(path)
+    assert (ds.RasterYSize, ds.RasterXSize) == (SIDE, SIDE)
+    assert ds.GetRasterBand(1).GetOverviewCount() > 0
+    corner = ds.GetRasterBand(1).ReadAsArray(SIDE - 2, SIDE - 1, 2, 1)[0]
+    assert corner.tolist() == pytest.approx([(SIDE - 1) * 0.01 + (SIDE - 2) * 0.02,
+                                             (SIDE - 1) * 0.01 + (SIDE - 1) * 0.02], rel=1e-6)
+    assert peak < LIMIT_MB, f"to_cog peak RSS {peak:.0f} MB"
+
+
+def test_read_tiles_4gib_bounded(big):
+    path, _ = big
+    out, peak = run_measured(f"""
+        import cloudio
+        n = 0
+        for win, tile in cloudio.read_tiles({path!r}, 1024, 1024):
+            n += 1
+        print("TILES", n)
+    """)
+    assert f"TILES {(SIDE // 1024) ** 2}" in out
+    assert peak < LIMIT_MB, f"read_tiles peak RSS {peak:.0f} MB"
+
+
+def test_map_tiles_4gib_bounded(big, tmp_path):
+    path, _ = big
+    dst = str(tmp_path / "plus1.tif")
+    out, peak = run_measured(f"""
+        import cloudio
+        cloudio.map_tiles({path!r}, lambda t: t[1:-1, 1:-1] + 1, {dst!r}, halo=1)
+    """)
+    ds = gdal.Open(dst)  # kept: a band must not outlive its dataset
+    assert ds.GetRasterBand(1).ReadAsArray(100, 200, 1, 1)[0, 0] == pytest.approx(200 * 0.01 + 100 * 0.02 + 1, rel=1e-6)
+    assert peak < LIMIT_MB, f"map_tiles peak RSS {peak:.0f} MB"
