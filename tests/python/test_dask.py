@@ -1,0 +1,190 @@
+"""dask_backend and to_cog on Dask's threaded and processes schedulers and
+on a real dask.distributed LocalCluster with worker processes."""
+import os
+import subprocess
+import sys
+import textwrap
+
+import dask
+import dask.array as da
+import distributed
+import numpy as np
+import pytest
+from osgeo import gdal, osr
+
+import cloudio
+from cloudio import dask_backend, to_cog, write_cog
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+GT = (500000.0, 30.0, 0.0, 4500000.0, 0.0, -30.0)
+
+
+def slope(padded, cell=30.0):
+    z = padded.astype(np.float64)
+    dzdx = (z[1:-1, 2:] - z[1:-1, :-2]) / (2 * cell)
+    dzdy = (z[2:, 1:-1] - z[:-2, 1:-1]) / (2 * cell)
+    return np.degrees(np.arctan(np.hypot(dzdx, dzdy))).astype(np.float32)
+
+
+def block_slope(block):
+    return np.pad(slope(block), 1, mode="edge")
+
+
+def terrain(rows, cols, seed=0):
+    rng = np.random.default_rng(seed)
+    y, x = np.mgrid[0:rows, 0:cols]
+    return (800 + 200 * np.sin(x / 29.0) * np.cos(y / 17.0) + rng.normal(0, 1, (rows, cols))).astype(np.float32)
+
+
+@pytest.fixture(scope="module")
+def dem(tmp_path_factory):
+    d = tmp_path_factory.mktemp("dask")
+    data = terrain(900, 700)
+    path = write_cog(data, str(d / "dem.tif"), geotransform=GT, crs=32633, nodata=-9999,
+                     options={"BLOCKSIZE": 256})
+    return path, data
+
+
+@pytest.fixture(scope="module")
+def dem3(tmp_path_factory):
+    d = tmp_path_factory.mktemp("dask3")
+    data = np.stack([terrain(257, 311, s).astype(np.int16) for s in range(3)])
+    return write_cog(data, str(d / "dem3.tif"), geotransform=GT, crs=32633), data
+
+
+def test_default_chunks_follow_blocks(dem):
+    path, _ = dem
+    assert dask_backend(path).chunks == ((900,), (700,))  # 1024 x 1024, clipped to the raster
+    assert cloudio._dask.default_chunks(256, 256) == (1024, 1024)
+    assert cloudio._dask.default_chunks(512, 512) == (1024, 1024)
+    assert cloudio._dask.default_chunks(1, 700) == (1024, 700)
+
+
+@pytest.mark.parametrize("chunks", [(None, None), (300, 350), (256, 256), (899, 1), (1000, 1000)])
+def test_values_equal_gdal(dem, chunks):
+    path, data = dem
+    arr = dask_backend(path, *chunks)
+    assert arr.shape == data.shape and arr.dtype == np.float32
+    np.testing.assert_array_equal(arr.compute(), gdal.Open(path).ReadAsArray())
+
+
+def test_several_bands(dem3):
+    path, data = dem3
+    arr = dask_backend(path, 100, 128)
+    assert arr.shape == (3, 257, 311) and arr.dtype == np.int16
+    np.testing.assert_array_equal(arr.compute(), data)
+    np.testing.assert_array_equal(dask_backend(path, 64, 64, bands=[3, 1]).compute(), data[[2, 0]])
+    np.testing.assert_array_equal(dask_backend(path, 64, 64, bands=2).compute(), data[1])
+
+
+def test_map_overlap_slope_to_cog_bit_identical(dem, tmp_path):
+    path, data = dem
+    arr = dask_backend(path, 333, 256)
+    result = arr.map_overlap(block_slope, depth=1, boundary="nearest", dtype=np.float32)
+    out = to_cog(result, str(tmp_path / "slope.tif"))
+    ds = gdal.Open(out)
+    np.testing.assert_array_equal(ds.ReadAsArray(), slope(np.pad(data, 1, mode="edge")))
+    assert ds.GetGeoTransform() == GT
+    assert osr.SpatialReference(wkt=ds.GetProjection()).GetAuthorityCode(None) == "32633"
+    assert ds.GetRasterBand(1).GetNoDataValue() == -9999
+    assert subprocess.run([sys.executable, "-m", "osgeo_utils.samples.validate_cloud_optimized_geotiff", out]).returncode == 0
+
+
+def test_processes_scheduler(dem, tmp_path):
+    path, data = dem
+    arr = dask_backend(path, 300, 300)
+    with dask.config.set(scheduler="processes", num_workers=2):
+        assert float(arr.astype(np.float64).sum().compute()) == pytest.approx(float(data.astype(np.float64).sum()))
+        out = to_cog(arr + 1, str(tmp_path / "plus1.tif"))
+    np.testing.assert_array_equal(gdal.Open(out).ReadAsArray(), data + 1)
+
+
+def test_xarray_dataarray(dem, tmp_path):
+    path, data = dem
+    xda = dask_backend(path, 256, 256, xarray=True)
+    assert xda.dims == ("y", "x")
+    assert xda.x.values[0] == GT[0] + GT[1] / 2 and xda.y.values[0] == GT[3] + GT[5] / 2
+    out = to_cog(xda * 2, str(tmp_path / "x2.tif"))
+    np.testing.assert_array_equal(gdal.Open(out).ReadAsArray(), data * 2)
+
+
+def test_to_cog_explicit_georef_and_plain_arrays(tmp_path):
+    arr = da.from_array(terrain(130, 90), chunks=50)
+    out = to_cog(arr, str(tmp_path / "plain.tif"), geotransform=(1, 2, 0, 3, 0, -2), crs=4326, nodata=0)
+    ds = gdal.Open(out)
+    assert ds.GetGeoTransform() == (1, 2, 0, 3, 0, -2) and ds.GetRasterBand(1).GetNoDataValue() == 0
+    np.testing.assert_array_equal(ds.ReadAsArray(), arr.compute())
+
+
+def test_to_cog_errors_leave_nothing(dem, tmp_path):
+    path, _ = dem
+    arr = dask_backend(path, 300, 300)
+    with pytest.raises(ValueError, match="2-D"):
+        to_cog(da.zeros((2, 2, 2, 2)), str(tmp_path / "a.tif"))
+    with pytest.raises(ValueError, match="compress"):
+        to_cog(arr, str(tmp_path / "b.tif"), compress="nope")
+
+    def boom(block):
+        raise ZeroDivisionError("in a task")
+    with pytest.raises(ZeroDivisionError):
+        to_cog(arr.map_blocks(boom, dtype=np.float32), str(tmp_path / "c.tif"))
+    with pytest.raises(cloudio.CancelledError):
+        to_cog(arr, str(tmp_path / "d.tif"), progress=lambda f: f < 0.5)
+    assert os.listdir(tmp_path) == []
+
+
+def test_task_errors_keep_type_and_name_window(dem, tmp_path):
+    path, data = dem
+    copy = tmp_path / "copy.tif"
+    copy.write_bytes(open(path, "rb").read())
+    arr = dask_backend(str(copy), 300, 300)
+    os.truncate(copy, os.path.getsize(copy) // 4)
+    cloudio._datasets._cache.clear()  # a fresh handle sees the truncated file
+    with pytest.raises(cloudio.ReadWriteError, match=r"window \(\d+, \d+, \d+, \d+\)"):
+        arr.compute(scheduler="sync")
+    with pytest.raises(FileNotFoundError):
+        dask_backend(str(tmp_path / "missing.tif"))
+    with pytest.raises(ValueError, match="tile_rows"):
+        dask_backend(path, 0, 10)
+    with pytest.raises(ValueError, match="in memory"):
+        dask_backend(data)
+
+
+def test_local_cluster_two_processes(dem, tmp_path):
+    """A 2-process LocalCluster: a sum, and a COG whose every pixel and every
+    overview level equals GDAL's own COG of the same data."""
+    path, data = dem
+    reference = str(tmp_path / "gdal.tif")
+    mem = gdal.GetDriverByName("MEM").Create("", data.shape[1], data.shape[0], 1, gdal.GDT_Float32)
+    mem.GetRasterBand(1).WriteArray(data)
+    gdal.Translate(reference, mem, format="COG", creationOptions=["COMPRESS=DEFLATE"])
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster, \
+            distributed.Client(cluster):
+        arr = dask_backend(path, 256, 200)
+        assert float(arr.astype(np.float64).sum().compute()) == pytest.approx(float(data.astype(np.float64).sum()))
+        out = to_cog(arr, str(tmp_path / "cluster.tif"))
+    ours, theirs = gdal.Open(out), gdal.Open(reference)
+    np.testing.assert_array_equal(ours.ReadAsArray(), theirs.ReadAsArray())
+    b1, b2 = ours.GetRasterBand(1), theirs.GetRasterBand(1)
+    assert b1.GetOverviewCount() == b2.GetOverviewCount() > 0
+    for i in range(b1.GetOverviewCount()):
+        np.testing.assert_array_equal(b1.GetOverview(i).ReadAsArray(), b2.GetOverview(i).ReadAsArray())
+
+
+def test_import_without_dask():
+    code = textwrap.dedent("""
+        import sys
+        class Block:
+            def find_spec(self, name, path=None, target=None):
+                if name == "dask" or name.startswith("dask.") or name == "distributed":
+                    raise ImportError("blocked for the test")
+        sys.meta_path.insert(0, Block())
+        import cloudio
+        try:
+            cloudio.dask_backend("x.tif")
+        except ImportError as e:
+            print("IMPORTERROR", e)
+    """)
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
+                            env=dict(os.environ, PYTHONPATH=os.path.join(ROOT, "python")))
+    assert "IMPORTERROR" in result.stdout and "pip install" in result.stdout, result.stdout + result.stderr
