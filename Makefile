@@ -24,7 +24,7 @@ CFLAGS_T  := -std=c99 -Wall -Wextra -Werror -pedantic -g -Iinclude
 CXXFLAGS_T:= -std=c++17 -Wall -Wextra -Werror -pedantic -g -Iinclude
 LDFLAGS_T := -L$(BUILD) -Wl,-rpath,'$$ORIGIN' -lcloudio -lm
 VALGRIND  := valgrind --error-exitcode=9 --leak-check=full --errors-for-leak-kinds=definite \
-             --suppressions=tests/valgrind.supp --quiet
+             --suppressions=../tests/valgrind.supp --quiet
 
 DEBIAN_PACKAGES := gcc g++ make pkg-config libgdal-dev gdal-bin python3 python3-gdal \
 	python3-numpy python3-pytest python3-hypothesis python3-venv python3-pip valgrind

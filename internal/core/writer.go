@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"sync"
 
 	"github.com/airbusgeo/godal"
@@ -89,6 +90,9 @@ func CreateTileWriter(dst string, spec WriterSpec, o COGOptions) (*TileWriter, e
 func crsWKT(crs string) (string, error) {
 	if crs == "" {
 		return "", nil
+	}
+	if _, err := strconv.ParseUint(crs, 10, 32); err == nil {
+		crs = "EPSG:" + crs // OSRSetFromUserInput takes no bare codes
 	}
 	sr, err := godal.NewSpatialRef(crs)
 	if err != nil {
