@@ -76,7 +76,7 @@ def tile_windows(dataset, tile_rows: int = 1024, tile_cols: int = 1024, overlap:
         - Overlapping tiles for neighbourhood operators (here 1 cell):
 
             >>> [tuple(w) for w in tile_windows(np.zeros((4, 4)), tile_rows=3, tile_cols=4, overlap=1)]
-            [(0, 0, 3, 4), (2, 0, 2, 4)]
+            [(0, 0, 3, 4), (0, 3, 3, 1), (2, 0, 2, 4), (2, 3, 2, 1)]
 
         - Non-positive tile sizes raise ``ValueError``:
 
