@@ -14,7 +14,7 @@ REPO = os.path.dirname(HERE)
 class BuildWithLibrary(build_py):
     def run(self):
         super().run()
-        target = os.path.join(self.build_lib, "cloudio")
+        target = os.path.abspath(os.path.join(self.build_lib, "cloudio"))
         os.makedirs(target, exist_ok=True)
         if shutil.which("go") is None:
             raise SystemExit("building cloudio needs Go >= 1.23 on PATH (and libgdal-dev): https://go.dev/dl/")

@@ -138,3 +138,22 @@ def test_without_gdal_python_bindings(tmp_path):
         print("ok", "osgeo" in sys.modules)
     """)
     assert result.stdout.strip() == "ok False", result.stdout + result.stderr
+
+
+def test_pip_install_puts_the_library_in_the_package(tmp_path):
+    """`pip install ./python` builds libcloudio into the package: the
+    installed cloudio works from anywhere, with no checkout on its path."""
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--system-site-packages", str(venv)], check=True)
+    build = subprocess.run([str(venv / "bin" / "pip"), "install", "-q", "--no-build-isolation", "--no-deps",
+                            os.path.join(ROOT, "python")], capture_output=True, text=True, timeout=600)
+    assert build.returncode == 0, build.stdout + build.stderr
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "CLOUDIO_LIBRARY")}
+    result = subprocess.run([str(venv / "bin" / "python"), "-c",
+                             "import cloudio, os; print(os.path.dirname(cloudio._lib.candidates()[0])); "
+                             "print(cloudio.version()); print(len(list(cloudio.tile_windows((10, 10), 3, 3))))"],
+                            capture_output=True, text=True, cwd=str(tmp_path), env=env, timeout=60)
+    lines = result.stdout.split()
+    assert result.returncode == 0, result.stderr
+    assert lines[0].startswith(str(venv)) and os.path.exists(os.path.join(lines[0], "libcloudio.so"))
+    assert "GDAL" in result.stdout and lines[-1] == "16"
