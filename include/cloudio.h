@@ -322,6 +322,40 @@ int cloudio_writer_close(cloudio_writer *writer, cloudio_progress_fn progress, v
 /* Discard everything written and release the writer. */
 int cloudio_writer_abort(cloudio_writer *writer, char *err, size_t err_len);
 
+/* ---- Cloud storage -------------------------------------------------------- */
+
+/* Every function that takes a path also takes s3://bucket/key,
+ * gs://bucket/key, az://container/key, http(s)://... (read-only) and GDAL's
+ * own /vsi... names; file:// is a local path. */
+
+/* Scope GDAL configuration options to every name under url, a prefix such as
+ * "s3://bucket" or "s3://bucket/folder/" (GDAL's VSISetPathSpecificOption):
+ * credentials and endpoints for two prefixes live side by side, and nothing
+ * reaches GDAL's global configuration. options are GDAL configuration
+ * "KEY=VALUE" pairs (AWS_S3_ENDPOINT, AWS_ACCESS_KEY_ID,
+ * AWS_SECRET_ACCESS_KEY, AWS_HTTPS, AWS_VIRTUAL_HOSTING, GS_..., AZURE_...,
+ * GDAL_HTTP_TIMEOUT, ...), NULL-terminated, or NULL. Defaults that bound
+ * requests to an unreachable endpoint (GDAL_HTTP_CONNECTTIMEOUT=10,
+ * GDAL_HTTP_TIMEOUT=60, GDAL_HTTP_MAX_RETRY=2, GDAL_HTTP_RETRY_DELAY=0.5) and
+ * CPL_VSIL_USE_TEMP_FILE_FOR_RANDOM_WRITE=YES come first; options override
+ * them. Calling it again for the same prefix replaces its options.
+ * Returns CLOUDIO_ERR_INVALID_ARGUMENT for a url that is not remote or an
+ * option that is not KEY=VALUE. */
+int cloudio_storage_configure(const char *url, const char *const *options, char *err, size_t err_len);
+
+/* The names under url, relative to it, sorted, separated by '\n' (all keys
+ * below the prefix for object stores). Sizes as in cloudio_dataset_crs:
+ * *needed (when not NULL) receives the size the listing needs, NUL included.
+ * Returns CLOUDIO_ERR_NOT_FOUND for a missing directory, prefix or bucket. */
+int cloudio_storage_list(const char *url, char *buf, size_t buf_len, size_t *needed, char *err, size_t err_len);
+
+/* *exists = 1 when url names an existing file or object, else 0. */
+int cloudio_storage_exists(const char *url, int *exists, char *err, size_t err_len);
+
+/* Delete one file or object. CLOUDIO_ERR_NOT_FOUND when it does not exist;
+ * CLOUDIO_ERR_INVALID_ARGUMENT for an HTTP URL (read-only). */
+int cloudio_storage_delete(const char *url, char *err, size_t err_len);
+
 #ifdef __cplusplus
 } /* extern "C" */
 #endif

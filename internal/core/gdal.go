@@ -71,12 +71,16 @@ const (
 // gdalErrors collects the failures GDAL raises during one godal call;
 // warnings are not failures (godal's default treats them as errors).
 type gdalErrors struct {
-	code int
-	msgs []string
+	code    int
+	msgs    []string
+	warning string // the last warning: GDAL reports HTTP failures (403, ...) only so
 }
 
 func (g *gdalErrors) handler() godal.ErrorHandler {
 	return func(ec godal.ErrorCategory, code int, msg string) error {
+		if ec == godal.CE_Warning {
+			g.warning = msg
+		}
 		if ec < godal.CE_Failure {
 			return nil
 		}
@@ -92,10 +96,28 @@ func (g *gdalErrors) handler() godal.ErrorHandler {
 // refined by the CPLE number of the first failure; nil when none was raised
 // and call succeeded.
 func (g *gdalErrors) err(context string, fallback Status) error {
-	if len(g.msgs) == 0 {
+	msg := strings.Join(g.msgs, "; ")
+	if g.warning != "" {
+		msg += " (GDAL warned: " + g.warning + ")"
+	}
+	if msg == "" {
 		return errorf(fallback, "%s", context)
 	}
-	return errorf(classify(g.code, fallback), "%s: %s", context, strings.Join(g.msgs, "; "))
+	status := classify(g.code, fallback)
+	if deniedAccess(msg) {
+		status = StatusIO // the object may well exist: these credentials may not see it
+	}
+	return errorf(status, "%s: %s", context, strings.TrimPrefix(msg, " "))
+}
+
+// deniedAccess recognises an object store refusing the credentials.
+func deniedAccess(msg string) bool {
+	for _, s := range []string{"signature we calculated does not match", "Access Denied", "AccessDenied", "InvalidAccessKeyId", ": 403", ": 401"} {
+		if strings.Contains(msg, s) {
+			return true
+		}
+	}
+	return false
 }
 
 func classify(code int, fallback Status) Status {

@@ -77,3 +77,20 @@ func isObjectStore(name string) bool {
 }
 
 func isVSI(name string) bool { return strings.HasPrefix(name, "/vsi") }
+
+// bucketOf is the bucket (or container) part of an object-store name:
+// "/vsis3/bucket/a/b.tif" -> "/vsis3/bucket".
+func bucketOf(name string) string {
+	for _, p := range objectStores {
+		if rest, ok := strings.CutPrefix(name, p); ok {
+			bucket, _, _ := strings.Cut(rest, "/")
+			return p + bucket
+		}
+	}
+	return name
+}
+
+// isRemote: reads are latency-bound, so readers keep more requests in flight.
+func isRemote(name string) bool {
+	return isObjectStore(name) || strings.HasPrefix(name, "/vsicurl")
+}

@@ -13,6 +13,10 @@ const (
 	EdgeNoData    Edge = 1 // the raster's nodata value
 )
 
+// remoteWorkersPerCore: a worker waiting on a network round trip uses no
+// CPU, so object stores and HTTP get this many workers per core by default.
+const remoteWorkersPerCore = 8
+
 // ReaderOptions are the parameters of a TileReader; zero values take the
 // defaults.
 type ReaderOptions struct {
@@ -94,6 +98,9 @@ func newTileReader(ds *Dataset, o ReaderOptions) (*TileReader, error) {
 	}
 	if o.Workers == 0 {
 		o.Workers = runtime.NumCPU()
+		if isRemote(ds.Name()) {
+			o.Workers *= remoteWorkersPerCore
+		}
 	}
 	if o.Prefetch == 0 {
 		o.Prefetch = 2 * o.Workers

@@ -21,7 +21,14 @@
 
 void CPL_STDCALL cloudioCollectErrors(CPLErr cls, CPLErrorNum num, const char *msg) {
   cloudioErrors *errs = (cloudioErrors *)CPLGetErrorHandlerUserData();
-  if (cls < CE_Failure || errs == NULL) {
+  if (errs == NULL) {
+    return;
+  }
+  if (cls == CE_Warning) {
+    snprintf(errs->warning, sizeof errs->warning, "%s", msg ? msg : "");
+    return;
+  }
+  if (cls < CE_Failure) {
     return;
   }
   if (!errs->failed) {

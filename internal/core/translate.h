@@ -22,6 +22,7 @@ typedef struct {
   int failed;
   int code;
   char msg[2048];
+  char warning[512]; /* the last warning: GDAL reports some HTTP failures only so */
 } cloudioErrors;
 
 int cloudioTranslate(const char *src, const cloudioGeoref *georef, const char *dst,
@@ -35,6 +36,16 @@ int cloudioRename(const char *from, const char *to);
 
 /* Copy local file src to dst (any GDAL name); returns non-zero on failure. */
 int cloudioUpload(const char *src, const char *dst, cloudioErrors *errs);
+
+/* Per-prefix GDAL configuration (credentials, endpoints, timeouts). */
+void cloudioSetPathOption(const char *prefix, const char *key, const char *value);
+void cloudioClearPathOptions(const char *prefix);
+
+/* Names under prefix; free with CSLDestroy. */
+char **cloudioList(const char *prefix, int recursive, cloudioErrors *errs);
+
+/* Delete one file or object; non-zero on failure. */
+int cloudioUnlink(const char *name, cloudioErrors *errs);
 
 /* The error handler of cloudioTranslate and cloudioUpload; user data is a
  * cloudioErrors. */

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include <cpl_error.h>
+#include <cpl_string.h>
 #include <cpl_vsi.h>
 
 /* VSIStatBufL is a struct stat64, which cgo cannot allocate. */
@@ -50,5 +51,43 @@ int cloudioUpload(const char *src, const char *dst, cloudioErrors *errs) {
     VSIFCloseL(in);
   }
   CPLPopErrorHandler();
+  VSICurlPartialClearCache(dst); /* later stats and listings must see the new object */
+  return errs->failed;
+}
+
+void cloudioSetPathOption(const char *prefix, const char *key, const char *value) {
+  VSISetPathSpecificOption(prefix, key, value);
+}
+
+void cloudioClearPathOptions(const char *prefix) {
+  VSIClearPathSpecificOptions(prefix);
+  VSICurlPartialClearCache(prefix); /* listings and stats made with other credentials */
+}
+
+/* Names under prefix (recursively for object stores), NULL-terminated, to be
+ * freed with CSLDestroy; failures land in errs. */
+char **cloudioList(const char *prefix, int recursive, cloudioErrors *errs) {
+  memset(errs, 0, sizeof *errs);
+  CPLPushErrorHandlerEx(cloudioCollectErrors, errs);
+  CPLErrorReset();
+  char **names = recursive ? VSIReadDirRecursive(prefix) : VSIReadDir(prefix);
+  if (names == NULL && !cloudioPathExists(prefix) && !errs->failed) {
+    CPLError(CE_Failure, CPLE_FileIO, "%s", errs->warning[0] ? errs->warning : "no such directory, prefix or bucket");
+    errs->code = strstr(errs->warning, ": 403") || strstr(errs->warning, ": 401") ? CPLE_FileIO : CPLE_OpenFailed;
+  }
+  CPLPopErrorHandler();
+  return names;
+}
+
+int cloudioUnlink(const char *name, cloudioErrors *errs) {
+  memset(errs, 0, sizeof *errs);
+  CPLPushErrorHandlerEx(cloudioCollectErrors, errs);
+  CPLErrorReset();
+  int rc = VSIUnlink(name);
+  if (rc != 0 && !errs->failed) {
+    CPLError(CE_Failure, CPLE_FileIO, "cannot delete %s", name);
+  }
+  CPLPopErrorHandler();
+  VSICurlPartialClearCache(name);
   return errs->failed;
 }

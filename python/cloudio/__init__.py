@@ -13,6 +13,7 @@ from .cog import write_cog
 from ._dask import dask_backend, to_cog
 from .errors import (CancelledError, CloudIOError, InternalError, InvalidArgumentError, NotFoundError,
                      ReadWriteError, UnsupportedError)
+from .storage import Store, cloud_storage
 from .stream import map_tiles, read_tiles, read_window
 from .windows import TileWindow, tile_windows
 
@@ -26,7 +27,7 @@ def version() -> str:
 
 __all__ = [
     "TileWindow", "tile_windows", "write_cog", "read_window", "read_tiles", "map_tiles",
-    "dask_backend", "to_cog", "version",
+    "dask_backend", "to_cog", "cloud_storage", "Store", "version",
     "CloudIOError", "InvalidArgumentError", "NotFoundError", "ReadWriteError", "UnsupportedError",
     "CancelledError", "InternalError",
 ]

@@ -1,0 +1,75 @@
+package main
+
+/*
+#include <stdint.h>
+#include <stdlib.h>
+#include "capi.h"
+*/
+import "C"
+
+import (
+	"strings"
+
+	"github.com/cloudio-dem/cloudio/internal/core"
+)
+
+//export cloudio_storage_configure
+func cloudio_storage_configure(url *C.char, options **C.char, errBuf *C.char, errLen C.size_t) (rc C.int) {
+	defer contain(&rc, errBuf, errLen)
+	if url == nil {
+		return status(nullArg("url"), errBuf, errLen)
+	}
+	_, err := core.ConfigureStorage(C.GoString(url), goStrings(options))
+	return status(err, errBuf, errLen)
+}
+
+//export cloudio_storage_list
+func cloudio_storage_list(url *C.char, buf *C.char, bufLen C.size_t, needed *C.size_t, errBuf *C.char, errLen C.size_t) (rc C.int) {
+	defer contain(&rc, errBuf, errLen)
+	if url == nil {
+		return status(nullArg("url"), errBuf, errLen)
+	}
+	names, err := core.List(C.GoString(url))
+	if err != nil {
+		return status(err, errBuf, errLen)
+	}
+	text := strings.Join(names, "\n")
+	if needed != nil {
+		*needed = C.size_t(len(text) + 1)
+	}
+	if buf != nil && bufLen > 0 {
+		if C.size_t(len(text)) >= bufLen {
+			return status(&core.Error{Status: core.StatusInvalidArgument, Msg: "buffer too small for the listing: see *needed"}, errBuf, errLen)
+		}
+		writeErr(buf, bufLen, text)
+	}
+	return status(nil, errBuf, errLen)
+}
+
+//export cloudio_storage_exists
+func cloudio_storage_exists(url *C.char, exists *C.int, errBuf *C.char, errLen C.size_t) (rc C.int) {
+	defer contain(&rc, errBuf, errLen)
+	if url == nil {
+		return status(nullArg("url"), errBuf, errLen)
+	}
+	if exists == nil {
+		return status(nullArg("exists"), errBuf, errLen)
+	}
+	ok, err := core.Exists(C.GoString(url))
+	if err == nil {
+		*exists = 0
+		if ok {
+			*exists = 1
+		}
+	}
+	return status(err, errBuf, errLen)
+}
+
+//export cloudio_storage_delete
+func cloudio_storage_delete(url *C.char, errBuf *C.char, errLen C.size_t) (rc C.int) {
+	defer contain(&rc, errBuf, errLen)
+	if url == nil {
+		return status(nullArg("url"), errBuf, errLen)
+	}
+	return status(core.Delete(C.GoString(url)), errBuf, errLen)
+}

@@ -1,0 +1,130 @@
+package core
+
+/*
+#include <stdlib.h>
+#include <cpl_string.h>
+#include "translate.h"
+*/
+import "C"
+
+import (
+	"sort"
+	"strings"
+	"unsafe"
+)
+
+// StorageDefaults bound how long a request to an unreachable or failing
+// endpoint can take; a caller's options override them.
+var StorageDefaults = []Option{
+	{"GDAL_HTTP_CONNECTTIMEOUT", "10"},
+	{"GDAL_HTTP_TIMEOUT", "60"},
+	{"GDAL_HTTP_MAX_RETRY", "2"},
+	{"GDAL_HTTP_RETRY_DELAY", "0.5"},
+	// Writing a COG (random access) to an object store goes through a local
+	// temporary file on GDAL 3.6.
+	{"CPL_VSIL_USE_TEMP_FILE_FOR_RANDOM_WRITE", "YES"},
+}
+
+// ConfigureStorage scopes GDAL configuration options (credentials, endpoint,
+// timeouts) to every name under url's prefix, with VSISetPathSpecificOption:
+// two prefixes with different credentials work side by side, and nothing
+// reaches GDAL's global configuration. Earlier options for the prefix are
+// replaced. It returns the GDAL prefix.
+func ConfigureStorage(url string, options []string) (string, error) {
+	Init()
+	prefix, err := inputName("storage URL", url)
+	if err != nil {
+		return "", err
+	}
+	if !isVSI(prefix) {
+		return "", errorf(StatusInvalidArgument, "storage URL %q is not an object store or HTTP URL (s3://, gs://, az://, http(s)://, or a /vsi... prefix)", url)
+	}
+	opts, err := ParseOptions(options)
+	if err != nil {
+		return "", err
+	}
+	merged := append([]Option(nil), StorageDefaults...)
+	for _, o := range opts {
+		merged = setOption(merged, o)
+	}
+	// GDAL matches path-specific options by prefix; a bucket's own listing
+	// request names it without the trailing slash.
+	prefix = strings.TrimSuffix(prefix, "/")
+	cprefix := C.CString(prefix)
+	defer C.free(unsafe.Pointer(cprefix))
+	C.cloudioClearPathOptions(cprefix)
+	for _, o := range merged {
+		ck, cv := C.CString(o.Key), C.CString(o.Value)
+		C.cloudioSetPathOption(cprefix, ck, cv)
+		C.free(unsafe.Pointer(ck))
+		C.free(unsafe.Pointer(cv))
+	}
+	return prefix, nil
+}
+
+// List returns the names under url (relative to it), sorted; recursively for
+// object stores, where "directories" are only key prefixes.
+func List(url string) ([]string, error) {
+	Init()
+	name, err := inputName("URL", url)
+	if err != nil {
+		return nil, err
+	}
+	cname := C.CString(name)
+	defer C.free(unsafe.Pointer(cname))
+	var errs C.cloudioErrors
+	list := C.cloudioList(cname, C.int(boolInt(isObjectStore(name))), &errs)
+	defer C.CSLDestroy(list)
+	if errs.failed != 0 {
+		status := StatusIO
+		if errs.code == cpleOpenFailed {
+			status = StatusNotFound
+		}
+		return nil, errorf(status, "cannot list %q: %s", url, C.GoString(&errs.msg[0]))
+	}
+	var out []string
+	for p := list; p != nil && *p != nil; p = (**C.char)(unsafe.Add(unsafe.Pointer(p), unsafe.Sizeof(p))) {
+		n := C.GoString(*p)
+		if n != "." && n != ".." && !strings.HasSuffix(n, "/") {
+			out = append(out, n)
+		}
+	}
+	sort.Strings(out)
+	return out, nil
+}
+
+// Exists reports whether url names an existing file or object.
+func Exists(url string) (bool, error) {
+	Init()
+	name, err := inputName("URL", url)
+	if err != nil {
+		return false, err
+	}
+	return pathExists(name), nil
+}
+
+// Delete removes one file or object.
+func Delete(url string) error {
+	Init()
+	name, err := outputName("URL", url)
+	if err != nil {
+		return err
+	}
+	if !pathExists(name) {
+		return errorf(StatusNotFound, "%q does not exist", url)
+	}
+	cname := C.CString(name)
+	defer C.free(unsafe.Pointer(cname))
+	var errs C.cloudioErrors
+	if C.cloudioUnlink(cname, &errs) != 0 {
+		return errorf(classify(int(errs.code), StatusIO), "cannot delete %q: %s", url, C.GoString(&errs.msg[0]))
+	}
+	return nil
+}
+
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}

@@ -1,0 +1,260 @@
+"""Cloud storage against real servers on 127.0.0.1: MinIO for S3 (started
+here, data in a temporary folder) and a counting HTTP Range server of our own
+(tests/rangeserver) for /vsicurl/."""
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+
+import numpy as np
+import pytest
+from osgeo import gdal
+
+import cloudio
+from cloudio import cloud_storage, map_tiles, read_tiles, read_window, write_cog
+from cloudio._datasets import open_dataset
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+MINIO = os.path.join(ROOT, ".tools", "minio")
+USER, SECRET = "cloudio-test", "cloudio-test-secret-8f3a"
+GT = (500000.0, 30.0, 0.0, 4500000.0, 0.0, -30.0)
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_http(url, timeout=60):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        try:
+            urllib.request.urlopen(url, timeout=2)
+            return
+        except OSError:
+            time.sleep(0.2)
+    raise RuntimeError(f"{url} did not come up")
+
+
+class MinIO:
+    def __init__(self, data):
+        self.data, self.port = str(data), free_port()
+        self.proc = None
+
+    def start(self):
+        env = dict(os.environ, MINIO_ROOT_USER=USER, MINIO_ROOT_PASSWORD=SECRET, MINIO_BROWSER="off")
+        self.proc = subprocess.Popen([MINIO, "server", self.data, "--address", f"127.0.0.1:{self.port}", "--quiet"],
+                                     env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        wait_http(f"http://127.0.0.1:{self.port}/minio/health/live")
+
+    def stop(self):
+        self.proc.kill()
+        self.proc.wait()
+
+    def options(self, secret=SECRET):
+        return dict(AWS_S3_ENDPOINT=f"127.0.0.1:{self.port}", AWS_HTTPS=False, AWS_VIRTUAL_HOSTING=False,
+                    AWS_ACCESS_KEY_ID=USER, AWS_SECRET_ACCESS_KEY=secret)
+
+
+@pytest.fixture(scope="module")
+def minio(tmp_path_factory):
+    data = tmp_path_factory.mktemp("minio")
+    for bucket in ("dems", "results"):
+        os.mkdir(data / bucket)  # a folder in the data directory is a bucket
+    server = MinIO(data)
+    server.start()
+    yield server
+    server.stop()
+
+
+def terrain(rows, cols, seed=0):
+    rng = np.random.default_rng(seed)
+    y, x = np.mgrid[0:rows, 0:cols]
+    return (900 + 300 * np.sin(x / 41.0) * np.cos(y / 29.0) + rng.normal(0, 1, (rows, cols))).astype(np.float32)
+
+
+@pytest.fixture(scope="module")
+def local_dem(tmp_path_factory):
+    data = terrain(1100, 900)
+    path = write_cog(data, str(tmp_path_factory.mktemp("local") / "dem.tif"), geotransform=GT, crs=32633,
+                     nodata=-9999)
+    return path, data
+
+
+def slope(padded):
+    z = padded.astype(np.float64)
+    dzdx = (z[1:-1, 2:] - z[1:-1, :-2]) / 60.0
+    dzdy = (z[2:, 1:-1] - z[:-2, 1:-1]) / 60.0
+    return np.degrees(np.arctan(np.hypot(dzdx, dzdy))).astype(np.float32)
+
+
+def test_s3_round_trip(minio, local_dem):
+    path, data = local_dem
+    store = cloud_storage("s3://dems", mode="w", **minio.options())
+    url = store.write_cog(path, "alps/dem.tif")
+    assert url == "s3://dems/alps/dem.tif"
+    assert store.exists("alps/dem.tif") and not store.exists("alps/other.tif")
+    assert store.list() == ["alps/dem.tif"] and store.list("alps") == ["dem.tif"]
+    for win, tile in read_tiles(url, 256, 300):
+        np.testing.assert_array_equal(tile, data[win.slices])
+    ds = open_dataset(url)
+    assert ds.georef.geotransform == GT and ds.georef.nodata == -9999 and "32633" in ds.crs
+    assert float(store.dask("alps/dem.tif", 512, 512).sum(dtype=np.float64).compute()) == \
+        pytest.approx(float(data.astype(np.float64).sum()))
+    store.delete("alps/dem.tif")
+    assert not store.exists("alps/dem.tif")
+    with pytest.raises(FileNotFoundError):
+        store.delete("alps/dem.tif")
+
+
+def test_map_tiles_object_store_to_object_store(minio, local_dem):
+    path, data = local_dem
+    dems = cloud_storage("s3://dems", mode="w", **minio.options())
+    results = cloud_storage("s3://results", mode="w", **minio.options())
+    src = dems.write_cog(path, "src.tif")
+    out = map_tiles(src, slope, results.url("slope.tif"), tile_rows=400, tile_cols=300, halo=1)
+    assert results.exists("slope.tif")
+    np.testing.assert_array_equal(read_window(out, (0, 0, 1100, 900)), slope(np.pad(data, 1, mode="edge")))
+
+
+def test_numpy_to_s3_and_validator(minio, tmp_path):
+    store = cloud_storage("s3://results", mode="w", **minio.options())
+    data = terrain(700, 600)
+    store.write_cog(data, "np.tif", geotransform=GT, crs=32633)
+    local = str(tmp_path / "copy.tif")
+    write_cog(store.url("np.tif"), local)  # S3 -> local
+    assert subprocess.run([sys.executable, "-m", "osgeo_utils.samples.validate_cloud_optimized_geotiff", local]).returncode == 0
+    np.testing.assert_array_equal(gdal.Open(local).ReadAsArray(), data)
+
+
+def test_wrong_credentials_never_show_the_secret(minio, local_dem):
+    path, _ = local_dem
+    good = cloud_storage("s3://dems", mode="w", **minio.options())
+    good.write_cog(path, "private.tif")
+    wrong_secret = "this-is-the-wrong-secret-42"
+    bad = cloud_storage("s3://dems", mode="w", **minio.options(secret=wrong_secret))
+    assert wrong_secret not in repr(bad) and "***" in repr(bad)
+    for attempt in (bad.list, lambda: list(bad.read_tiles("private.tif")),
+                    lambda: bad.write_cog(path, "other.tif")):
+        with pytest.raises(cloudio.CloudIOError) as info:
+            attempt()
+        assert wrong_secret not in str(info.value) and SECRET not in str(info.value)
+    cloud_storage("s3://dems", mode="w", **minio.options())  # the right credentials again
+
+
+def test_missing_bucket_is_not_found(minio, local_dem):
+    path, _ = local_dem
+    store = cloud_storage("s3://no-such-bucket", mode="w", **minio.options())
+    with pytest.raises(FileNotFoundError, match="no-such-bucket"):
+        store.write_cog(path, "x.tif")
+    with pytest.raises(FileNotFoundError):
+        list(store.read_tiles("x.tif"))
+    with pytest.raises(FileNotFoundError):
+        store.list()
+
+
+def test_read_only_store_refuses_writes(minio, local_dem):
+    path, _ = local_dem
+    store = cloud_storage("s3://dems", **minio.options())
+    with pytest.raises(ValueError, match="mode='r'"):
+        store.write_cog(path, "ro.tif")
+    with pytest.raises(ValueError, match="mode='r'"):
+        store.delete("ro.tif")
+    with pytest.raises(ValueError, match="read-only"):
+        cloud_storage("https://example.com/data", mode="w")
+    with pytest.raises(ValueError):
+        cloud_storage("/tmp/local")
+    with pytest.raises(ValueError):
+        cloud_storage("s3://dems", mode="x")
+    with pytest.raises(ValueError):
+        cloud_storage("s3://dems", aws_region="lowercase")
+
+
+def test_unreachable_endpoint_fails_in_bounded_time(local_dem):
+    store = cloud_storage("s3://dems", mode="w", AWS_S3_ENDPOINT=f"127.0.0.1:{free_port()}", AWS_HTTPS=False,
+                          AWS_VIRTUAL_HOSTING=False, AWS_ACCESS_KEY_ID=USER, AWS_SECRET_ACCESS_KEY=SECRET)
+    t0 = time.time()
+    with pytest.raises(cloudio.CloudIOError):
+        store.write_cog(local_dem[0], "x.tif")
+    with pytest.raises(cloudio.CloudIOError):
+        list(store.read_tiles("x.tif"))
+    assert time.time() - t0 < 60
+
+
+def test_server_stopped_during_upload_leaves_no_object(tmp_path):
+    data_dir = tmp_path / "minio"
+    os.makedirs(data_dir / "dems")
+    server = MinIO(data_dir)
+    server.start()
+    try:
+        store = cloud_storage("s3://dems", mode="w", **server.options())
+        big = np.random.default_rng(1).random((3000, 3000), dtype=np.float32)  # incompressible: a long upload
+
+        def stop_server(fraction):
+            if fraction >= 1.0 and server.proc.poll() is None:
+                server.stop()  # the COG is complete locally; its upload is next
+        with pytest.raises(cloudio.ReadWriteError):
+            store.write_cog(big, "big.tif", progress=stop_server)
+    finally:
+        if server.proc.poll() is not None:
+            server.start()
+    store = cloud_storage("s3://dems", mode="w", **server.options())
+    assert not store.exists("big.tif")
+    assert store.list() == []
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def http_server(tmp_path_factory):
+    root = tmp_path_factory.mktemp("http")
+    data = np.add.outer(np.arange(8192, dtype=np.float32) * 0.5, np.arange(8192, dtype=np.float32))
+    write_cog(data, str(root / "dem8k.tif"), geotransform=GT, crs=32633)
+    exe = os.path.join(ROOT, "build", "rangeserver")
+    subprocess.run(["go", "build", "-o", exe, "./tests/rangeserver"], cwd=ROOT, check=True)
+    proc = subprocess.Popen([exe, str(root)], stdout=subprocess.PIPE, text=True)
+    base = proc.stdout.readline().strip()
+    yield base, root, data
+    proc.terminate()
+    proc.wait()
+
+
+def stats(base, reset=False):
+    if reset:
+        urllib.request.urlopen(urllib.request.Request(base + "/__reset", method="POST"))
+        return None
+    return json.load(urllib.request.urlopen(base + "/__stats"))
+
+
+def test_http_one_block_reads_a_sliver(http_server):
+    base, root, data = http_server
+    size = os.path.getsize(root / "dem8k.tif")
+    cloud_storage(base, GDAL_DISABLE_READDIR_ON_OPEN="EMPTY_DIR")
+    stats(base, reset=True)
+    block = read_window(base + "/dem8k.tif", (4096, 2048, 512, 512))
+    s = stats(base)
+    np.testing.assert_array_equal(block, data[4096:4608, 2048:2560])
+    print("one block:", s, "file bytes:", size)
+    assert s["requests"] <= 4, s
+    assert s["bytes"] < 0.02 * size, (s, size)
+
+
+def test_http_whole_file_reads_each_byte_about_once(http_server):
+    base, root, data = http_server
+    size = os.path.getsize(root / "dem8k.tif")
+    cloud_storage(base, GDAL_DISABLE_READDIR_ON_OPEN="EMPTY_DIR")
+    cloudio._datasets._cache.clear()
+    stats(base, reset=True)
+    total = 0.0
+    for win, tile in read_tiles(base + "/dem8k.tif", 1024, 1024):
+        total += float(tile.sum(dtype=np.float64))
+    s = stats(base)
+    print("whole file:", s, "file bytes:", size)
+    assert total == pytest.approx(float(data.astype(np.float64).sum()))
+    assert s["bytes"] < 1.25 * size, (s, size)
+    with pytest.raises(ValueError, match="read-only"):
+        write_cog(data[:10, :10], base + "/x.tif")
