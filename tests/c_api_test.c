@@ -287,7 +287,7 @@ static void test_write_cog(void) {
   remove(dst2);
   free(ints);
   free(data);
-  (void)src;
+  remove(src);
 }
 
 static void test_dataset_reader_writer(void) {
@@ -431,6 +431,45 @@ static void test_dataset_reader_writer(void) {
   remove(src);
 }
 
+static void test_storage(void) {
+  const char *const opts[] = {"AWS_S3_ENDPOINT=127.0.0.1:1", "AWS_SECRET_ACCESS_KEY=x", NULL};
+  const char *const bad[] = {"NOT AN OPTION", NULL};
+  CHECK_STATUS(cloudio_storage_configure("s3://cloudio-c-test", opts, err, sizeof err), CLOUDIO_OK);
+  CHECK_STATUS(cloudio_storage_configure("s3://cloudio-c-test", bad, err, sizeof err), CLOUDIO_ERR_INVALID_ARGUMENT);
+  CHECK_STATUS(cloudio_storage_configure("/tmp/local", opts, err, sizeof err), CLOUDIO_ERR_INVALID_ARGUMENT);
+  CHECK_STATUS(cloudio_storage_configure(NULL, opts, err, sizeof err), CLOUDIO_ERR_INVALID_ARGUMENT);
+
+  char a[300], b[300];
+  path_in(a, sizeof a, "a.tif");
+  path_in(b, sizeof b, "b.tif");
+  const float cell = 1;
+  CHECK_STATUS(cloudio_write_cog_buffer(&cell, sizeof cell, CLOUDIO_FLOAT32, 1, 1, 1, NULL, NULL, NULL, a, NULL, NULL,
+                                        NULL, NULL, err, sizeof err),
+               CLOUDIO_OK);
+  CHECK_STATUS(cloudio_write_cog_buffer(&cell, sizeof cell, CLOUDIO_FLOAT32, 1, 1, 1, NULL, NULL, NULL, b, NULL, NULL,
+                                        NULL, NULL, err, sizeof err),
+               CLOUDIO_OK);
+  size_t needed = 0;
+  CHECK_STATUS(cloudio_storage_list(dir, NULL, 0, &needed, err, sizeof err), CLOUDIO_OK);
+  CHECK(needed == strlen("a.tif\nb.tif") + 1);
+  char listing[64], tiny[4];
+  CHECK_STATUS(cloudio_storage_list(dir, listing, sizeof listing, NULL, err, sizeof err), CLOUDIO_OK);
+  CHECK(strcmp(listing, "a.tif\nb.tif") == 0);
+  CHECK_STATUS(cloudio_storage_list(dir, tiny, sizeof tiny, NULL, err, sizeof err), CLOUDIO_ERR_INVALID_ARGUMENT);
+  CHECK_STATUS(cloudio_storage_list("/nonexistent-dir/", listing, sizeof listing, NULL, err, sizeof err),
+               CLOUDIO_ERR_NOT_FOUND);
+  int there = -1;
+  CHECK_STATUS(cloudio_storage_exists(a, &there, err, sizeof err), CLOUDIO_OK);
+  CHECK(there == 1);
+  CHECK_STATUS(cloudio_storage_delete(a, err, sizeof err), CLOUDIO_OK);
+  CHECK_STATUS(cloudio_storage_exists(a, &there, err, sizeof err), CLOUDIO_OK);
+  CHECK(there == 0);
+  CHECK_STATUS(cloudio_storage_delete(a, err, sizeof err), CLOUDIO_ERR_NOT_FOUND);
+  CHECK_STATUS(cloudio_storage_delete("https://example.com/x.tif", err, sizeof err), CLOUDIO_ERR_INVALID_ARGUMENT);
+  CHECK_STATUS(cloudio_storage_exists(a, NULL, err, sizeof err), CLOUDIO_ERR_INVALID_ARGUMENT);
+  CHECK_STATUS(cloudio_storage_delete(b, err, sizeof err), CLOUDIO_OK);
+}
+
 int main(void) {
   snprintf(dir, sizeof dir, "/tmp/cloudio-c-test-XXXXXX");
   if (mkdtemp(dir) == NULL) {
@@ -441,6 +480,7 @@ int main(void) {
   test_tile_windows();
   test_write_cog();
   test_dataset_reader_writer();
+  test_storage();
   rmdir(dir);
   printf("%d passed, %d failed\n", passed, failed);
   return failed != 0;

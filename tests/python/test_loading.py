@@ -10,7 +10,7 @@ import textwrap
 import pytest
 
 import cloudio
-from cloudio import _dask, _lib, cog, errors, stream, windows
+from cloudio import _dask, _lib, cog, errors, storage, stream, windows
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -20,7 +20,7 @@ def run(code, timeout=60, **env):
                           timeout=timeout, env=dict(os.environ, PYTHONPATH=os.path.join(ROOT, "python"), **env))
 
 
-@pytest.mark.parametrize("module", [windows, cog, stream, _dask])
+@pytest.mark.parametrize("module", [windows, cog, stream, _dask, storage])
 def test_doctests(module):
     result = doctest.testmod(module, optionflags=doctest.ELLIPSIS)
     assert result.attempted > 0 and result.failed == 0
