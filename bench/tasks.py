@@ -13,6 +13,9 @@ Tasks:
   slope-cloudio SRC DST       cloudio.map_tiles(slope, halo=1) -> COG
   slope-rioxarray SRC DST     rioxarray + dask map_overlap -> tiled GTiff
                               (rioxarray's to_raster) -> gdal_translate -of COG
+  dask-sum-{cloudio,rioxarray} SRC SCHED      sum of the DEM as a Dask array
+  dask-slope-{cloudio,rioxarray} SRC SCHED    sum of map_overlap(slope)
+      SCHED: "threads", or "cluster" (a 2-process dask.distributed LocalCluster)
 """
 import os
 import subprocess
@@ -114,6 +117,43 @@ def checksum(path):
     return float(ds.GetRasterBand(1).ReadAsArray().astype(np.float64).sum())
 
 
+def dask_array(src, library):
+    """The DEM as a Dask array of 1024 x 1024 chunks, from cloudio or rioxarray."""
+    if library == "cloudio":
+        import cloudio
+        return cloudio.dask_backend(src, TILE, TILE)
+    import rioxarray
+    return rioxarray.open_rasterio(src, chunks={"band": 1, "y": TILE, "x": TILE}, lock=False).data[0]
+
+
+def on_scheduler(sched, compute):
+    import dask
+    if sched == "threads":
+        with dask.config.set(scheduler="threads"):
+            return compute()
+    from distributed import Client, LocalCluster
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster, \
+            Client(cluster):
+        return compute()
+
+
+def dask_sum(library):
+    def task(src, sched):
+        arr = dask_array(src, library)
+        return on_scheduler(sched, lambda: float(arr.sum(dtype=np.float64).compute()))
+    return task
+
+
+def dask_slope(library):
+    def task(src, sched):
+        cx, cy = cell_size(src)
+        arr = dask_array(src, library)
+        result = arr.map_overlap(lambda b: np.pad(slope_core(b, cx, cy), 1, mode="edge"), depth=1,
+                                 boundary="nearest", dtype=np.float32)
+        return on_scheduler(sched, lambda: float(result.sum(dtype=np.float64).compute()))
+    return task
+
+
 TASKS = {
     "read-cloudio": read_cloudio,
     "read-gdal": read_gdal,
@@ -121,6 +161,10 @@ TASKS = {
     "read-rioxarray": read_rioxarray,
     "slope-cloudio": slope_cloudio,
     "slope-rioxarray": slope_rioxarray,
+    "dask-sum-cloudio": dask_sum("cloudio"),
+    "dask-sum-rioxarray": dask_sum("rioxarray"),
+    "dask-slope-cloudio": dask_slope("cloudio"),
+    "dask-slope-rioxarray": dask_slope("rioxarray"),
 }
 
 if __name__ == "__main__":

@@ -28,8 +28,29 @@ type Dataset struct {
 	crs  string
 
 	mu     sync.Mutex
-	free   []*godal.Dataset
+	free   []*handle
 	closed bool
+}
+
+// handle is one thread's access to the raster: a GDAL dataset, and the
+// direct block decoder when the layout allows it.
+type handle struct {
+	gdal *godal.Dataset
+	raw  *rawReader
+}
+
+func (h *handle) close() {
+	h.raw.close()
+	h.gdal.Close()
+}
+
+// read reads a window of spec (resolved) into buf: through the direct
+// decoder when it can serve the spec, else through GDAL.
+func (h *handle) read(name string, info Info, w Window, spec ReadSpec, buf []byte) error {
+	if h.raw != nil && spec.DType == info.DType {
+		return h.raw.read(w, spec.Bands, buf, name)
+	}
+	return readInto(h.gdal, name, w, spec, buf)
 }
 
 // OpenDataset opens a raster (a path or GDAL name) for reading.
@@ -54,7 +75,7 @@ func OpenDataset(name string) (*Dataset, error) {
 		info.GeoTransform, info.HasGeoTransform = gt, true
 	}
 	info.NoData, info.HasNoData = h.Bands()[0].NoData()
-	return &Dataset{name: name, info: info, crs: h.Projection(), free: []*godal.Dataset{h}}, nil
+	return &Dataset{name: name, info: info, crs: h.Projection(), free: []*handle{{gdal: h, raw: openRawReader(name)}}}, nil
 }
 
 func ignoreErrors(godal.ErrorCategory, int, string) error { return nil }
@@ -68,7 +89,7 @@ func (d *Dataset) Info() Info { return d.info }
 // CRS is the raster's coordinate reference system as WKT, "" when it has none.
 func (d *Dataset) CRS() string { return d.crs }
 
-func (d *Dataset) acquire() (*godal.Dataset, error) {
+func (d *Dataset) acquire() (*handle, error) {
 	d.mu.Lock()
 	if d.closed {
 		d.mu.Unlock()
@@ -81,14 +102,18 @@ func (d *Dataset) acquire() (*godal.Dataset, error) {
 		return h, nil
 	}
 	d.mu.Unlock()
-	return openRaster(d.name)
+	g, err := openRaster(d.name)
+	if err != nil {
+		return nil, err
+	}
+	return &handle{gdal: g, raw: openRawReader(d.name)}, nil
 }
 
-func (d *Dataset) release(h *godal.Dataset) {
+func (d *Dataset) release(h *handle) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if d.closed {
-		h.Close()
+		h.close()
 		return
 	}
 	d.free = append(d.free, h)
@@ -104,7 +129,7 @@ func (d *Dataset) Close() error {
 	}
 	d.closed = true
 	for _, h := range d.free {
-		h.Close()
+		h.close()
 	}
 	d.free = nil
 	return nil
@@ -177,7 +202,7 @@ func (d *Dataset) ReadWindow(w Window, spec ReadSpec, buf []byte) error {
 		return err
 	}
 	defer d.release(h)
-	return readInto(h, d.name, w, spec, buf)
+	return h.read(d.name, d.info, w, spec, buf)
 }
 
 func readInto(h *godal.Dataset, name string, w Window, spec ReadSpec, buf []byte) error {

@@ -21,8 +21,8 @@ type rawReader struct {
 	c *C.cloudioRaw
 }
 
-func openRawReader(name string, spec ReadSpec, info Info) *rawReader {
-	if !directDecode || spec.DType != info.DType {
+func openRawReader(name string) *rawReader {
+	if !directDecode {
 		return nil
 	}
 	cname := C.CString(name)

@@ -161,14 +161,8 @@ func (r *TileReader) work(jobs <-chan *tileJob) {
 	if h != nil {
 		defer r.ds.release(h)
 	}
-	raw := openRawReader(r.ds.name, r.opts.Spec, r.ds.Info())
-	defer raw.close()
-	read := func(w Window, buf []byte) error {
-		if raw != nil {
-			return raw.read(w, r.opts.Spec.Bands, buf, r.ds.name)
-		}
-		return readInto(h, r.ds.name, w, r.opts.Spec, buf)
-	}
+	info := r.ds.Info()
+	read := func(w Window, buf []byte) error { return h.read(r.ds.name, info, w, r.opts.Spec, buf) }
 	for job := range jobs {
 		if err != nil {
 			job.err = err
