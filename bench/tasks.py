@@ -47,9 +47,14 @@ def read_cloudio(src):
     return sum(float(a.sum(dtype=np.float64)) for _, a in cloudio.read_tiles(src, TILE, TILE))
 
 
+def gdal_name(src):
+    """s3://bucket/key as GDAL's /vsis3/bucket/key, for the tools that take GDAL names."""
+    return "/vsis3/" + src[len("s3://"):] if src.startswith("s3://") else src
+
+
 def read_gdal(src):
     from osgeo import gdal
-    ds = gdal.Open(src)
+    ds = gdal.Open(gdal_name(src))
     band = ds.GetRasterBand(1)
     total = 0.0
     for r in range(0, ds.RasterYSize, TILE):
@@ -63,7 +68,7 @@ def read_rasterio(src):
     import rasterio
     from rasterio.windows import Window
     total = 0.0
-    with rasterio.open(src) as ds:
+    with rasterio.open(gdal_name(src)) as ds:
         for r in range(0, ds.height, TILE):
             for c in range(0, ds.width, TILE):
                 a = ds.read(1, window=Window(c, r, min(TILE, ds.width - c), min(TILE, ds.height - r)))
