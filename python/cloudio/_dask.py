@@ -6,8 +6,8 @@ cloudio in whatever process runs it (the library loads lazily there). Results
 are written by one streaming writer in the calling process, so a COG written
 from a cluster can neither miss tiles nor end up with zero overviews.
 
-Dask and distributed are imported here only, so ``import cloudio`` works
-without them.
+Dask is imported on first use only: ``import cloudio`` neither needs it nor
+pays for importing it.
 """
 from __future__ import annotations
 
@@ -23,13 +23,6 @@ from ._datasets import Georef, open_dataset
 from .errors import CloudIOError, error_for
 from .stream import _Writer, _band_list, _name_or_array, _progress_callable
 
-try:
-    import dask
-    import dask.array as da
-    from dask.highlevelgraph import HighLevelGraph
-except ImportError:  # pragma: no cover - exercised by a test in a dask-less subprocess
-    dask = None
-
 _PREFIX = "cloudio-read-"
 # Georeferencing of the arrays dask_backend made, by graph layer name: an
 # array derived from one (elementwise ops, map_overlap) still has that layer.
@@ -37,10 +30,15 @@ _georefs: dict = {}
 _georefs_lock = threading.Lock()
 
 
-def _require_dask() -> None:
-    if dask is None:
+def _require_dask():
+    """dask and dask.array, or an ImportError that says what to install."""
+    try:
+        import dask
+        import dask.array as da
+    except ImportError:
         raise ImportError("cloudio.dask_backend needs Dask: install it with `pip install 'dask[array]'` "
-                          "(or Debian's python3-dask), and `distributed` for clusters")
+                          "(or Debian's python3-dask), and `distributed` for clusters") from None
+    return dask, da
 
 
 def default_chunks(block_rows: int, block_cols: int, target: int = 1024) -> Tuple[int, int]:
@@ -93,7 +91,8 @@ def dask_backend(dataset, tile_rows: Optional[int] = None, tile_cols: Optional[i
     >>> float(arr.sum().compute())
     60000.0
     """
-    _require_dask()
+    _, da = _require_dask()
+    from dask.highlevelgraph import HighLevelGraph
     name, array = _name_or_array(dataset)
     if name is None:
         raise ValueError("dask_backend reads rasters by name, so that tasks can run in other processes; this "
@@ -195,7 +194,7 @@ def to_cog(darr, path, *, compress: str = "deflate", geotransform: Optional[Sequ
     batches and sent back to this process, which alone writes the file, so
     no locks or shared file system are needed. Returns ``path`` as a string.
     """
-    _require_dask()
+    dask, da = _require_dask()
     attrs = getattr(darr, "attrs", None)
     if attrs is not None and hasattr(darr, "data"):  # an xarray DataArray
         geotransform = geotransform if geotransform is not None else attrs.get("transform")
@@ -232,7 +231,7 @@ def to_cog(darr, path, *, compress: str = "deflate", geotransform: Optional[Sequ
         if _streams_in_process():
             da.store(darr, _Target(writer, darr.ndim, on_chunk), lock=False, compute=True)
         else:
-            _gather_in_batches(darr, _Target(writer, darr.ndim, on_chunk))
+            _gather_in_batches(dask, darr, _Target(writer, darr.ndim, on_chunk))
         writer.close(report, scale=(0.8, 1.0))
     except BaseException:
         writer.abort()
@@ -249,7 +248,7 @@ def _streams_in_process() -> bool:
     return scheduler in (None, dask.threaded.get, dask.local.get_sync)
 
 
-def _gather_in_batches(darr, target: _Target) -> None:
+def _gather_in_batches(dask, darr, target: _Target) -> None:
     """Compute chunks on other processes a few at a time, in row-major order,
     and write them here."""
     grid = darr.to_delayed()
