@@ -117,9 +117,12 @@ def slope_rioxarray(src, dst):
 
 
 def checksum(path):
+    """Sum of band 1, read in strips so that it adds little memory to the task."""
     from osgeo import gdal
     ds = gdal.Open(path)
-    return float(ds.GetRasterBand(1).ReadAsArray().astype(np.float64).sum())
+    band = ds.GetRasterBand(1)
+    return sum(float(band.ReadAsArray(0, r, ds.RasterXSize, min(TILE, ds.RasterYSize - r)).sum(dtype=np.float64))
+               for r in range(0, ds.RasterYSize, TILE))
 
 
 def dask_array(src, library):
