@@ -27,7 +27,7 @@ VALGRIND  := valgrind --error-exitcode=9 --leak-check=full --errors-for-leak-kin
              --suppressions=../tests/valgrind.supp --quiet
 
 DEBIAN_PACKAGES := gcc g++ make pkg-config libgdal-dev gdal-bin python3 python3-gdal \
-	python3-numpy python3-pytest python3-hypothesis python3-venv python3-pip python3-setuptools valgrind \
+	python3-numpy python3-pytest python3-hypothesis python3-venv python3-pip python3-setuptools valgrind time \
 	python3-dask python3-distributed python3-xarray python3-rasterio python3-rioxarray
 # MinIO, the S3 server the storage tests start on 127.0.0.1 (built from the Go module proxy).
 MINIO_VERSION := v0.0.0-20260212201848-7aac2a2c5b7c

@@ -499,15 +499,24 @@ GROUPS = [WRITE_COG, WRITE_COG_ENV, WRITE_COG_OPTIONS, PYTHON_OVERHEAD, READ_TIL
 def run_once(argv: Sequence[str], env: Dict[str, str], log: str) -> Tuple[float, float, int, int]:
     """Spawn argv (no fork of this process), wait for it; (wall seconds, CPU
     seconds (user + system), peak RSS in KiB, exit status). Its stdout and
-    stderr go to log."""
+    stderr go to log.
+
+    The peak RSS comes from GNU time, which runs the command: a process
+    spawned from this one inherits this one's high-water mark at exec (Linux
+    folds the old address space's into ru_maxrss), and this one grows while
+    it checks outputs."""
+    rss_file = log + ".rss"
     actions = [(os.POSIX_SPAWN_OPEN, 1, log, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644),
                (os.POSIX_SPAWN_DUP2, 1, 2),
                (os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0)]
     t0 = time.perf_counter()
-    pid = os.posix_spawnp(argv[0], list(argv), env, file_actions=actions)
+    pid = os.posix_spawnp("/usr/bin/time", ["/usr/bin/time", "-f", "%M", "-o", rss_file] + list(argv), env,
+                          file_actions=actions)
     _, status, usage = os.wait4(pid, 0)
     seconds = time.perf_counter() - t0
-    return seconds, usage.ru_utime + usage.ru_stime, usage.ru_maxrss, os.waitstatus_to_exitcode(status)
+    with open(rss_file) as f:
+        rss = int(f.read().split()[-1])
+    return seconds, usage.ru_utime + usage.ru_stime, rss, os.waitstatus_to_exitcode(status)
 
 
 def base_env() -> Dict[str, str]:
