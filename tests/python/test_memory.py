@@ -25,6 +25,7 @@ def run_measured(code):
                             env=dict(os.environ, PYTHONPATH=os.path.join(ROOT, "python")))
     assert result.returncode == 0, result.stdout + result.stderr
     peak = float(result.stdout.split("PEAK_RSS_MB")[1])
+    print(f"peak RSS {peak:.0f} MB")
     return result.stdout, peak
 
 
