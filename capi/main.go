@@ -112,8 +112,11 @@ func cloudio_write_cog_buffer(data unsafe.Pointer, dataLen C.size_t, dtype C.int
 	case dst == nil:
 		return status(nullArg("dst"), errBuf, errLen)
 	}
-	buf := unsafe.Slice((*byte)(data), int(dataLen))
-	err := core.WriteCOGBuffer(buf, core.DType(dtype), int64(bands), int64(rows), int64(cols), georef(geotransform, crs, nodata), C.GoString(dst),
+	buf, err := goBytes(data, dataLen)
+	if err != nil {
+		return status(err, errBuf, errLen)
+	}
+	err = core.WriteCOGBuffer(buf, core.DType(dtype), int64(bands), int64(rows), int64(cols), georef(geotransform, crs, nodata), C.GoString(dst),
 		core.COGOptions{Compress: goString(compress), Options: goStrings(options), Progress: progressFunc(progress, progressUser)})
 	return status(err, errBuf, errLen)
 }

@@ -8,6 +8,8 @@ package main
 import "C"
 
 import (
+	"fmt"
+	"math"
 	"unsafe"
 
 	pointer "github.com/mattn/go-pointer"
@@ -40,11 +42,16 @@ func goInts(p *C.int, n C.size_t) []int {
 	return out
 }
 
-func goBytes(p unsafe.Pointer, n C.size_t) []byte {
-	if p == nil || n == 0 {
-		return nil
+// goBytes views a caller's buffer; a length no buffer can have is an error,
+// never a slice that wraps around.
+func goBytes(p unsafe.Pointer, n C.size_t) ([]byte, error) {
+	if uint64(n) > math.MaxInt64/2 {
+		return nil, &core.Error{Status: core.StatusInvalidArgument, Msg: fmt.Sprintf("buffer length %d is not a real buffer size", uint64(n))}
 	}
-	return unsafe.Slice((*byte)(p), int(n))
+	if p == nil || n == 0 {
+		return nil, nil
+	}
+	return unsafe.Slice((*byte)(p), int(n)), nil
 }
 
 func georef(geotransform *C.double, crs *C.char, nodata *C.double) core.Georef {
@@ -64,11 +71,11 @@ func georef(geotransform *C.double, crs *C.char, nodata *C.double) core.Georef {
 func cInfo(i core.Info) C.cloudio_info {
 	out := C.cloudio_info{rows: C.int64_t(i.Rows), cols: C.int64_t(i.Cols), bands: C.int64_t(i.Bands), dtype: C.int(i.DType),
 		block_rows: C.int64_t(i.BlockRows), block_cols: C.int64_t(i.BlockCols), nodata: C.double(i.NoData)}
+	for k, v := range i.GeoTransform {
+		out.geotransform[k] = C.double(v)
+	}
 	if i.HasGeoTransform {
 		out.has_geotransform = 1
-		for k, v := range i.GeoTransform {
-			out.geotransform[k] = C.double(v)
-		}
 	}
 	if i.HasNoData {
 		out.has_nodata = 1
@@ -144,7 +151,10 @@ func cloudio_dataset_read(h unsafe.Pointer, rowOff, colOff, nRows, nCols C.int64
 	if bands == nil && nBands > 0 {
 		return status(nullArg("bands (with n_bands > 0)"), errBuf, errLen)
 	}
-	err = ds.ReadWindow(window(rowOff, colOff, nRows, nCols), core.ReadSpec{Bands: goInts(bands, nBands), DType: core.DType(dtype)}, goBytes(buf, bufLen))
+	b, err := goBytes(buf, bufLen)
+	if err == nil {
+		err = ds.ReadWindow(window(rowOff, colOff, nRows, nCols), core.ReadSpec{Bands: goInts(bands, nBands), DType: core.DType(dtype)}, b)
+	}
 	return status(err, errBuf, errLen)
 }
 
@@ -221,7 +231,11 @@ func cloudio_reader_next(h unsafe.Pointer, win *C.int64_t, buf unsafe.Pointer, b
 	if buf == nil {
 		return status(nullArg("buf"), errBuf, errLen)
 	}
-	t, ok, err := r.Next(goBytes(buf, bufLen))
+	b, err := goBytes(buf, bufLen)
+	if err != nil {
+		return status(err, errBuf, errLen)
+	}
+	t, ok, err := r.Next(b)
 	out := unsafe.Slice((*int64)(unsafe.Pointer(win)), 8)
 	if !ok {
 		for i := range out {
@@ -274,7 +288,11 @@ func cloudio_writer_write(h unsafe.Pointer, rowOff, colOff, nRows, nCols C.int64
 	if buf == nil {
 		return status(nullArg("buf"), errBuf, errLen)
 	}
-	return status(w.Write(window(rowOff, colOff, nRows, nCols), goBytes(buf, bufLen)), errBuf, errLen)
+	b, err := goBytes(buf, bufLen)
+	if err == nil {
+		err = w.Write(window(rowOff, colOff, nRows, nCols), b)
+	}
+	return status(err, errBuf, errLen)
 }
 
 //export cloudio_writer_close

@@ -50,11 +50,11 @@ func WriteCOG(src, dst string, o COGOptions) error {
 	if src == dst || sameFile(src, dst) {
 		return errorf(StatusInvalidArgument, "destination %q is the source: write the COG to another path", dst)
 	}
-	dtype, err := probeDType(src)
+	dtype, bands, err := probe(src)
 	if err != nil {
 		return err
 	}
-	return writeCOG(src, nil, dst, dtype, o)
+	return writeCOG(src, nil, dst, dtype, bands, o)
 }
 
 // WriteCOGBuffer writes bands x rows x cols values of dtype, band-sequential
@@ -100,7 +100,7 @@ func WriteCOGBuffer(buf []byte, dtype DType, bands, rows, cols int64, g Georef, 
 	if g.NoData != nil {
 		cg.has_nodata, cg.nodata = 1, C.double(*g.NoData)
 	}
-	return writeCOG(name, &cg, dst, dtype, o)
+	return writeCOG(name, &cg, dst, dtype, bands, o)
 }
 
 func bufferSize(dtype DType, bands, rows, cols int64) (uint64, bool) {
@@ -110,8 +110,8 @@ func bufferSize(dtype DType, bands, rows, cols int64) (uint64, bool) {
 	return n, hi1|hi2|hi3 == 0
 }
 
-func writeCOG(src string, georef *C.cloudioGeoref, dst string, dtype DType, o COGOptions) error {
-	opts, err := COGCreationOptions(o.Compress, dtype, o.Options)
+func writeCOG(src string, georef *C.cloudioGeoref, dst string, dtype DType, bands int64, o COGOptions) error {
+	opts, err := COGCreationOptions(o.Compress, dtype, bands, o.Options)
 	if err != nil {
 		return err
 	}
@@ -131,8 +131,9 @@ var predictorMethods = []string{"LZW", "DEFLATE", "ZSTD"}
 
 // COGCreationOptions merges cloudio's defaults for dtype with the caller's
 // compress and options (which override every default) and validates the
-// result against what the installed COG driver declares.
-func COGCreationOptions(compress string, dtype DType, extra []string) ([]Option, error) {
+// result against what the installed COG driver declares and against what
+// the method can encode.
+func COGCreationOptions(compress string, dtype DType, bands int64, extra []string) ([]Option, error) {
 	schema, err := COGSchema()
 	if err != nil {
 		return nil, err
@@ -152,9 +153,13 @@ func COGCreationOptions(compress string, dtype DType, extra []string) ([]Option,
 	for _, u := range user {
 		opts = setOption(opts, u)
 	}
+	effective, _ := findOption(opts, "COMPRESS")
+	effective = strings.ToUpper(strings.TrimSpace(effective))
+	if err := compressionSuits(effective, dtype, bands); err != nil {
+		return nil, err
+	}
 	if _, set := findOption(user, "PREDICTOR"); !set {
-		effective, _ := findOption(opts, "COMPRESS")
-		if contains(predictorMethods, strings.ToUpper(effective)) {
+		if contains(predictorMethods, effective) {
 			predictor := "STANDARD"
 			if dtype.IsFloat() {
 				predictor = "FLOATING_POINT"
@@ -180,15 +185,32 @@ func sameFile(a, b string) bool {
 	return errA == nil && errB == nil && os.SameFile(sa, sb)
 }
 
-// probeDType opens src to tell a missing input from an unreadable one and to
-// learn the data type that picks the predictor.
-func probeDType(src string) (DType, error) {
+// probe opens src to tell a missing input from an unreadable one and to
+// learn the data type and band count that the options depend on.
+func probe(src string) (DType, int64, error) {
 	ds, err := openRaster(src)
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	defer ds.Close()
-	return DType(ds.Structure().DataType), nil
+	st := ds.Structure()
+	return DType(st.DataType), int64(st.NBands), nil
+}
+
+// compressionSuits rejects a method the data cannot take. It must be checked
+// up front: GDAL compresses tiles on worker threads (NUM_THREADS), whose
+// errors escape the calling thread's error handler, and the write would
+// "succeed" with blank tiles.
+func compressionSuits(method string, dtype DType, bands int64) error {
+	switch {
+	case method == "JPEG" && (dtype != Byte || (bands != 1 && bands != 3 && bands != 4)):
+		return errorf(StatusInvalidArgument, "compress JPEG needs Byte data with 1, 3 or 4 bands, not %d band(s) of %s", bands, dtype)
+	case method == "WEBP" && (dtype != Byte || (bands != 3 && bands != 4)):
+		return errorf(StatusInvalidArgument, "compress WEBP needs Byte data with 3 or 4 bands, not %d band(s) of %s", bands, dtype)
+	case strings.HasPrefix(method, "LERC") && (dtype == Int64 || dtype == UInt64):
+		return errorf(StatusInvalidArgument, "compress %s cannot encode 64-bit integers (%s): use DEFLATE or ZSTD", method, dtype)
+	}
+	return nil
 }
 
 // openRaster opens a raster read-only, with failures classified: a name that

@@ -71,7 +71,9 @@ func OpenDataset(name string) (*Dataset, error) {
 	}
 	info := Info{Rows: int64(st.SizeY), Cols: int64(st.SizeX), Bands: int64(st.NBands),
 		DType: DType(st.DataType), BlockRows: int64(st.BlockSizeY), BlockCols: int64(st.BlockSizeX)}
-	if gt, err := h.GeoTransform(godal.ErrLogger(ignoreErrors)); err == nil {
+	info.GeoTransform = [6]float64{0, 1, 0, 0, 0, 1} // GDAL's default, for rasters without one
+	var noGeoTransform gdalErrors
+	if gt, err := h.GeoTransform(godal.ErrLogger(noGeoTransform.handler())); err == nil {
 		info.GeoTransform, info.HasGeoTransform = gt, true
 	}
 	info.NoData, info.HasNoData = h.Bands()[0].NoData()
@@ -137,7 +139,9 @@ func (d *Dataset) Close() error {
 
 // CheckWindow reports a window that is empty or reaches outside the raster.
 func (i Info) CheckWindow(w Window) error {
-	if w.Rows <= 0 || w.Cols <= 0 || w.RowOff < 0 || w.ColOff < 0 || w.RowOff+w.Rows > i.Rows || w.ColOff+w.Cols > i.Cols {
+	// Subtractions, not sums, so that huge offsets cannot wrap around.
+	if w.Rows <= 0 || w.Cols <= 0 || w.RowOff < 0 || w.ColOff < 0 || w.Rows > i.Rows || w.Cols > i.Cols ||
+		w.RowOff > i.Rows-w.Rows || w.ColOff > i.Cols-w.Cols {
 		return errorf(StatusInvalidArgument, "window (row_off=%d, col_off=%d, n_rows=%d, n_cols=%d) is not inside the %d x %d raster",
 			w.RowOff, w.ColOff, w.Rows, w.Cols, i.Rows, i.Cols)
 	}

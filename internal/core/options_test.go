@@ -76,7 +76,7 @@ func TestCOGCreationOptions(t *testing.T) {
 		{"deflate", Float32, []string{"PREDICTOR=NO", "NUM_THREADS=1", "BIGTIFF=YES"}, map[string]string{"PREDICTOR": "NO", "NUM_THREADS": "1", "BIGTIFF": "YES"}},
 		{"deflate", Float32, []string{"compress=zstd"}, map[string]string{"COMPRESS": "ZSTD", "PREDICTOR": "FLOATING_POINT"}},
 	} {
-		opts, err := COGCreationOptions(c.compress, c.dtype, c.extra)
+		opts, err := COGCreationOptions(c.compress, c.dtype, 1, c.extra)
 		if err != nil {
 			t.Fatalf("%+v: %v", c, err)
 		}
@@ -86,12 +86,22 @@ func TestCOGCreationOptions(t *testing.T) {
 			}
 		}
 	}
-	_, err := COGCreationOptions("brotli", Float32, nil)
+	_, err := COGCreationOptions("brotli", Float32, 1, nil)
 	if StatusOf(err) != StatusInvalidArgument || !strings.Contains(err.Error(), "DEFLATE") || !strings.Contains(err.Error(), "BROTLI") {
 		t.Fatalf("unknown compress: %v", err)
 	}
-	if _, err := COGCreationOptions("", Float32, []string{"NOT_AN_OPTION=1"}); StatusOf(err) != StatusInvalidArgument {
+	if _, err := COGCreationOptions("", Float32, 1, []string{"NOT_AN_OPTION=1"}); StatusOf(err) != StatusInvalidArgument {
 		t.Fatalf("unknown option: %v", err)
+	}
+	for _, c := range []struct {
+		compress string
+		dtype    DType
+		bands    int64
+	}{{"jpeg", Float32, 1}, {"JPEG", Byte, 2}, {"webp", Byte, 1}, {"WEBP", Int16, 3}, {"lerc", Int64, 1}, {"deflate", Byte, 1}} {
+		_, err := COGCreationOptions("", c.dtype, c.bands, []string{"COMPRESS=" + c.compress})
+		if unsuitable := c.compress != "deflate"; unsuitable != (StatusOf(err) == StatusInvalidArgument) {
+			t.Errorf("%+v: %v", c, err)
+		}
 	}
 	methods, err := CompressMethods()
 	if err != nil || !contains(methods, "DEFLATE") || !contains(methods, "ZSTD") {

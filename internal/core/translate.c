@@ -64,7 +64,15 @@ int cloudioTranslate(const char *src, const cloudioGeoref *georef, const char *d
     }
     if (georef->has_nodata) {
       for (int b = 1; b <= GDALGetRasterCount(in); b++) {
-        GDALSetRasterNoDataValue(GDALGetRasterBand(in, b), georef->nodata);
+        GDALRasterBandH band = GDALGetRasterBand(in, b);
+        /* GDAL 3.5+ keeps 64-bit integer nodata apart from the double one. */
+        if (GDALGetRasterDataType(band) == GDT_Int64) {
+          GDALSetRasterNoDataValueAsInt64(band, (int64_t)georef->nodata);
+        } else if (GDALGetRasterDataType(band) == GDT_UInt64) {
+          GDALSetRasterNoDataValueAsUInt64(band, (uint64_t)georef->nodata);
+        } else {
+          GDALSetRasterNoDataValue(band, georef->nodata);
+        }
       }
     }
   }

@@ -57,7 +57,7 @@ func CreateTileWriter(dst string, spec WriterSpec, o COGOptions) (*TileWriter, e
 	if spec.Rows <= 0 || spec.Cols <= 0 || spec.Bands <= 0 || spec.Rows > MaxRasterSide || spec.Cols > MaxRasterSide || spec.Bands > 65535 {
 		return nil, errorf(StatusInvalidArgument, "raster shape bands=%d rows=%d cols=%d is out of range", spec.Bands, spec.Rows, spec.Cols)
 	}
-	cog, err := COGCreationOptions(o.Compress, spec.DType, o.Options)
+	cog, err := COGCreationOptions(o.Compress, spec.DType, spec.Bands, o.Options)
 	if err != nil {
 		return nil, err
 	}

@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import ctypes
+import math
+import numbers
 import os
 from typing import Any, Callable, Iterable, Mapping, Optional, Sequence, Union
 
@@ -11,133 +13,197 @@ from . import _lib
 from ._datasets import Georef, dtype_code, file_name, in_memory_pixels, is_gdal_dataset, is_path, unwrap
 
 Options = Union[None, Mapping[str, Any], Iterable[str]]
+Progress = Optional[Callable[[float], Any]]
 
 
-def write_cog(dataset, path, compress: str = "deflate", *, geotransform: Optional[Sequence[float]] = None,
-              crs: Union[None, int, str] = None, nodata: Optional[float] = None, options: Options = None,
-              progress: Optional[Callable[[float], Any]] = None) -> str:
-    """Write ``dataset`` as a Cloud-Optimised GeoTIFF at ``path``; return the path.
+def write_cog(dataset: Any, path: Union[str, "os.PathLike[str]"], compress: str = "deflate", *,
+              geotransform: Optional[Sequence[float]] = None, crs: Union[None, int, str] = None,
+              nodata: Optional[float] = None, options: Options = None, progress: Progress = None) -> str:
+    """Cloud-Optimised GeoTIFF writer.
 
-    The COG passes GDAL's validator, keeps every band, the data type,
-    geotransform, CRS and nodata, and has internal overviews when larger than
-    one block. The write is atomic: on any failure (or cancellation) nothing
-    is left at ``path`` and an existing file there is untouched.
+    Writes ``dataset`` at ``path`` with GDAL's COG driver, through libcloudio.
+    COG is the standard cloud-native format for raster data: internally
+    tiled, internally overviewed, and indexable by HTTP range requests.
+
+    The COG passes GDAL's COG validator and keeps every band, the data type,
+    the geotransform, the CRS and the nodata value; it has internal overviews
+    when it is larger than one block. The write is atomic: the file is
+    written next to ``path`` and renamed over it only once complete, so on
+    any failure -- a bad argument, a GDAL error, a cancellation, Ctrl-C --
+    nothing is left at ``path`` and an existing file there is untouched.
 
     Args:
-        dataset: a path or URL, a GDAL dataset, a pyramids Dataset, or a
-            numpy array (rows x cols, or bands x rows x cols) georeferenced
-            by the keyword arguments below.
-        path: where to write (a path, or an object-store URL such as
-            ``s3://bucket/dem.tif``).
-        compress: a COMPRESS method of GDAL's COG driver, any case
-            (``deflate``, ``zstd``, ``lzw``, ``lerc``, ...). Unknown names
-            raise ``ValueError``.
-        geotransform: GDAL's 6-tuple, for a numpy array.
-        crs: an EPSG code (``32633``), ``"EPSG:32633"`` or WKT, for a numpy array.
-        nodata: the nodata value, for a numpy array.
-        options: extra COG creation options, ``{"BLOCKSIZE": 256}`` or
-            ``["BLOCKSIZE=256"]``; they override cloudio's defaults
-            (predictor by data type, ``NUM_THREADS=ALL_CPUS``, ``BIGTIFF=IF_SAFER``).
-        progress: called with the fraction done; return ``False`` to cancel
-            (``cloudio.CancelledError``). An exception it raises cancels the
-            write and propagates.
+        dataset: What to write:
+
+            - a path or URL (str or os.PathLike), read by the library;
+            - a GDAL dataset (``osgeo.gdal.Dataset`` or look-alike): by its
+              file name when it has one on disk (pending writes are flushed
+              first), otherwise (MEM driver, ``/vsimem/``) as its pixels plus
+              its geotransform, projection and band 1's nodata;
+            - a pyramids ``Dataset`` (any object whose ``.raster`` holds a
+              GDAL dataset), as its GDAL dataset;
+            - a numpy array, rows x cols or bands x rows x cols, of uint8,
+              uint16, int16, uint32, int32, uint64, int64, float32 or
+              float64 (any byte order or memory layout), georeferenced by
+              the keyword arguments below.
+        path: Output ``.tif`` path (str or os.PathLike), or an object-store
+            URL such as ``s3://bucket/dem.tif``.
+        compress: A COMPRESS method of the installed GDAL's COG driver,
+            case-insensitive: ``"deflate"`` (default), ``"lzw"``, ``"zstd"``,
+            ``"lerc"``, ``"none"``, ... An unknown name raises
+            ``ValueError``, never writes an uncompressed file.
+        geotransform: GDAL's six affine coefficients, for an array (or an
+            in-memory GDAL dataset, overriding its own).
+        crs: An EPSG code (``4326``), ``"EPSG:4326"``, WKT, or anything
+            GDAL's ``SetFromUserInput`` accepts, for an array.
+        nodata: The nodata value, for an array.
+        options: Extra COG creation options, as ``{"BLOCKSIZE": 256}`` or
+            ``["BLOCKSIZE=256"]`` (``True`` / ``False`` become ``YES`` /
+            ``NO``). They override cloudio's defaults: ``PREDICTOR`` from the
+            data type for LZW, DEFLATE and ZSTD (2 for integers, 3 for
+            floats), ``NUM_THREADS=ALL_CPUS``, ``BIGTIFF=IF_SAFER``.
+        progress: Called with the fraction done, in [0, 1]. Returning
+            ``False`` cancels the write (``cloudio.CancelledError``); an
+            exception it raises cancels the write and propagates unchanged.
+
+    Returns:
+        The output path, as a str.
+
+    Raises:
+        ValueError: A bad argument (``cloudio.InvalidArgumentError`` when the
+            library found it): unknown compress or option, unsupported dtype
+            or shape, a geotransform without 6 numbers, a crs GDAL cannot
+            parse, ``path`` equal to the source, a path that is not UTF-8.
+        FileNotFoundError: The input, or the output's directory, does not
+            exist (``cloudio.NotFoundError``).
+        cloudio.CloudIOError: The write failed: ``ReadWriteError`` (also an
+            ``OSError``) when GDAL cannot read the input or write the output,
+            ``CancelledError`` when ``progress`` returned ``False``.
+        KeyboardInterrupt: Ctrl-C during the write, which was cancelled.
 
     Examples:
-        - Write a small array as a COG and read it back:
+        - Write a 5x5 DEM as a COG:
 
-            >>> import os, tempfile
             >>> import numpy as np
+            >>> from pyramids.dataset import Dataset
             >>> from cloudio import write_cog
-            >>> z = np.arange(64, dtype=np.float32).reshape(8, 8)
-            >>> out = os.path.join(tempfile.mkdtemp(), "out.tif")
-            >>> written = write_cog(z, out, geotransform=(0.0, 1.0, 0.0, 0.0, 0.0, -1.0), crs=4326)
-            >>> written == out and os.path.getsize(out) > 0
+            >>> import tempfile, os
+            >>> arr = np.arange(25, dtype=np.float32).reshape(5, 5)
+            >>> ds = Dataset.create_from_array(
+            ...     arr, top_left_corner=(0, 0), cell_size=1.0, epsg=4326,
+            ... )
+            >>> with tempfile.TemporaryDirectory() as tmpdir:
+            ...     out_path = os.path.join(tmpdir, "out.tif")
+            ...     result = write_cog(ds, out_path)
+            ...     os.path.exists(result)
             True
+
+        - A numpy array, georeferenced by keywords, with progress:
+
+            >>> z = np.arange(64, dtype=np.float32).reshape(8, 8)
+            >>> seen = []
+            >>> with tempfile.TemporaryDirectory() as tmpdir:
+            ...     out = write_cog(z, os.path.join(tmpdir, "z.tif"), "zstd",
+            ...                     geotransform=(0.0, 1.0, 0.0, 8.0, 0.0, -1.0), crs=4326, nodata=-9999,
+            ...                     progress=seen.append)
+            ...     os.path.basename(out), seen[-1]
+            ('z.tif', 1.0)
 
         - Unknown compression names are errors, never an uncompressed file:
 
-            >>> write_cog(z, out, compress="nope")
+            >>> write_cog(z, "never-written.tif", compress="bogus")  # doctest: +ELLIPSIS
             Traceback (most recent call last):
                 ...
-            cloudio.errors.InvalidArgumentError: unknown compress "NOPE": this GDAL's COG driver offers NONE, LZW, JPEG, DEFLATE, LZMA, ZSTD, WEBP, LERC, LERC_DEFLATE, LERC_ZSTD
+            cloudio.errors.InvalidArgumentError: unknown compress "BOGUS": this GDAL's COG driver offers NONE, ...
+            >>> os.path.exists("never-written.tif")
+            False
     """
-    if not is_path(path):
-        raise ValueError(f"path must be a str or os.PathLike, not {type(path).__name__}")
-    if compress is None or not isinstance(compress, str):
-        raise ValueError(f"compress must be a string such as 'deflate', not {compress!r}")
-    source = unwrap(dataset)
+    dst = _lib.fspath(path, "path")
+    if not isinstance(compress, str) or not compress.strip():
+        raise ValueError(f"compress must be a COMPRESS method name such as 'deflate', not {compress!r}")
+    adapter = _lib.ProgressAdapter(progress)
+    opts = _lib.options_array(options)
     georef = Georef(geotransform, crs, nodata)
+    source = unwrap(dataset)
     if is_gdal_dataset(source):
         name = file_name(source)
-        if name is None:
-            array, own = in_memory_pixels(source)
-            source, georef = array, Georef(*(mine if mine is not None else theirs for mine, theirs in zip(georef, own)))
-        else:
+        if name is not None:
             source = name
-    adapter = _lib.ProgressAdapter(progress)
-    try:
-        if is_path(source):
-            if any(v is not None for v in (geotransform, crs, nodata)):
-                raise ValueError("geotransform, crs and nodata apply to numpy arrays; a file keeps its own")
-            _lib.call("cloudio_write_cog", _lib.fspath(source), _lib.fspath(path), compress.encode(),
-                      _lib.options_array(options), adapter.c_fn, None)
-        elif isinstance(source, np.ndarray):
-            _write_array(source, path, compress, georef, options, adapter)
         else:
-            raise ValueError("dataset must be a path or URL, a GDAL or pyramids dataset, or a numpy array, not "
-                             f"{type(dataset).__name__}")
-    except BaseException:
-        adapter.reraise()
-        raise
-    adapter.reraise()
+            source, own = in_memory_pixels(source)
+            georef = Georef(*(mine if mine is not None else theirs for mine, theirs in zip(georef, own)))
+    if is_path(source):
+        if any(v is not None for v in (geotransform, crs, nodata)):
+            raise ValueError("geotransform, crs and nodata apply to numpy arrays and in-memory datasets; "
+                             f"the file {os.fsdecode(source)!r} keeps its own")
+        adapter.run("cloudio_write_cog", _lib.fspath(source, "dataset"), dst, compress.encode(), opts)
+    elif isinstance(source, np.ndarray):
+        data = as_bands(source)
+        gt = geotransform_array(georef.geotransform)
+        crs_value = crs_text(georef.crs)
+        nd = nodata_pointer(georef.nodata)
+        adapter.run("cloudio_write_cog_buffer", data.ctypes.data_as(ctypes.c_void_p), data.nbytes,
+                    dtype_code(data.dtype), *data.shape, gt, crs_value.encode() if crs_value else None,
+                    ctypes.byref(nd) if nd is not None else None, dst, compress.encode(), opts)
+    else:
+        raise ValueError("dataset must be a path or URL, a GDAL or pyramids dataset, or a numpy array, not "
+                         f"{type(dataset).__name__}")
     return os.fsdecode(path)
 
 
-def crs_text(crs: Union[None, int, str]) -> Optional[str]:
-    """An EPSG code, "EPSG:xxxx" or WKT as the text the library parses."""
-    if crs is None or crs == "":
+def crs_text(crs: Any) -> Optional[str]:
+    """An EPSG code, "EPSG:xxxx", WKT (or an ``osr.SpatialReference`` /
+    ``pyproj.CRS``) as the text the library parses; None for no CRS."""
+    if crs is None or (isinstance(crs, str) and not crs.strip()):
         return None
-    if isinstance(crs, bool):
+    if isinstance(crs, (bool, np.bool_)):
         raise ValueError(f"crs must be an EPSG code, 'EPSG:xxxx' or WKT, not {crs!r}")
     if isinstance(crs, (int, np.integer)):
         return f"EPSG:{int(crs)}"
     if isinstance(crs, str):
         return crs
-    if hasattr(crs, "ExportToWkt"):  # an osr.SpatialReference
-        return crs.ExportToWkt()
+    for method in ("ExportToWkt", "to_wkt"):  # osr.SpatialReference, pyproj.CRS
+        if callable(getattr(crs, method, None)):
+            return getattr(crs, method)()
     raise ValueError(f"crs must be an EPSG code, 'EPSG:xxxx' or WKT, not {type(crs).__name__}")
 
 
-def geotransform_array(geotransform) -> Optional[ctypes.Array]:
+def geotransform_array(geotransform: Any) -> Optional[ctypes.Array]:
+    """GDAL's six affine coefficients as a ``double[6]`` (None for none).
+    Accepts a sequence or an object with ``to_gdal()`` (``affine.Affine``)."""
     if geotransform is None:
         return None
-    gt = tuple(float(v) for v in geotransform)
-    if len(gt) != 6:
-        raise ValueError(f"geotransform must have 6 numbers (GDAL's affine coefficients), got {len(gt)}")
-    return (ctypes.c_double * 6)(*gt)
+    if callable(getattr(geotransform, "to_gdal", None)):
+        geotransform = geotransform.to_gdal()
+    try:
+        values = list(geotransform)
+    except TypeError:
+        raise ValueError(f"geotransform must be GDAL's 6 affine coefficients, not {type(geotransform).__name__}") \
+            from None
+    if len(values) != 6:
+        raise ValueError(f"geotransform must have 6 numbers (GDAL's affine coefficients), got {len(values)}")
+    if not all(isinstance(v, numbers.Real) and not isinstance(v, bool) and math.isfinite(v) for v in values):
+        raise ValueError(f"geotransform must hold 6 finite numbers, got {tuple(values)!r}")
+    return (ctypes.c_double * 6)(*(float(v) for v in values))
 
 
-def nodata_pointer(nodata) -> Optional[ctypes.c_double]:
-    return None if nodata is None else ctypes.c_double(float(nodata))
+def nodata_pointer(nodata: Any) -> Optional[ctypes.c_double]:
+    """The nodata value as a ``double`` (None for none); NaN is allowed."""
+    if nodata is None:
+        return None
+    if not isinstance(nodata, numbers.Real) or isinstance(nodata, (bool, np.bool_)):
+        raise ValueError(f"nodata must be a number, not {type(nodata).__name__} {nodata!r}")
+    return ctypes.c_double(float(nodata))
 
 
 def as_bands(array: np.ndarray, what: str = "dataset") -> np.ndarray:
-    """A C-contiguous, native-order bands x rows x cols view or copy."""
+    """A C-contiguous, native-byte-order bands x rows x cols view (or copy)."""
     if array.ndim == 2:
         array = array[np.newaxis]
     if array.ndim != 3:
-        raise ValueError(f"{what} array must be 2-D (rows x cols) or 3-D (bands x rows x cols), got shape {array.shape}")
+        raise ValueError(f"{what} array must be 2-D (rows x cols) or 3-D (bands x rows x cols), "
+                         f"got shape {array.shape}")
     if 0 in array.shape:
         raise ValueError(f"{what} array must not be empty, got shape {array.shape}")
     dtype_code(array.dtype, f"{what} dtype")
     return np.ascontiguousarray(array, dtype=array.dtype.newbyteorder("="))
-
-
-def _write_array(array, path, compress, georef, options, adapter) -> None:
-    data = as_bands(array)
-    crs = crs_text(georef.crs)
-    nodata = nodata_pointer(georef.nodata)
-    _lib.call("cloudio_write_cog_buffer", data.ctypes.data_as(ctypes.c_void_p), data.nbytes, dtype_code(data.dtype),
-              *data.shape, geotransform_array(georef.geotransform), crs.encode() if crs else None,
-              ctypes.byref(nodata) if nodata is not None else None, _lib.fspath(path), compress.encode(),
-              _lib.options_array(options), adapter.c_fn, None)
