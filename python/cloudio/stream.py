@@ -228,14 +228,9 @@ class _Writer:
         _lib.call("cloudio_writer_write", self.handle, *win, data.ctypes.data_as(ctypes.c_void_p), data.nbytes)
 
     def close(self, progress: Optional[Callable[[float], Any]], scale=(0.0, 1.0)) -> None:
-        adapter = _lib.ProgressAdapter(progress, scale)
+        """Finish the COG; a Ctrl-C while GDAL builds it cancels cleanly."""
         handle, self.handle = self.handle, None
-        try:
-            _lib.call("cloudio_writer_close", handle, adapter.c_fn, None)
-        except BaseException:
-            adapter.reraise()
-            raise
-        adapter.reraise()
+        _lib.ProgressAdapter(progress, scale).run("cloudio_writer_close", handle)
 
     def abort(self) -> None:
         if self.handle:
