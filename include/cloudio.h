@@ -28,7 +28,7 @@
  * or "/vsicurl/https://...").
  *
  * Memory: GDAL's block cache is bounded. Unless the environment sets
- * GDAL_CACHEMAX, the library sets it to 64 MB when it is first used.
+ * GDAL_CACHEMAX, the library sets it to 32 MB when it is first used.
  */
 #ifndef CLOUDIO_H
 #define CLOUDIO_H

@@ -26,7 +26,7 @@ const Version = "0.1.0"
 
 // DefaultCacheMax bounds GDAL's block cache (GDAL's own default is 5% of RAM,
 // over a gigabyte on a large machine) unless the user set GDAL_CACHEMAX.
-const DefaultCacheMax = "64MB"
+const DefaultCacheMax = "32MB"
 
 var initOnce sync.Once
 
