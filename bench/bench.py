@@ -272,7 +272,7 @@ WRITE_COG_ENV = Group(
     commands=[
         Command("tuned", ["gdal_translate", "-q", "-of", "COG"] + TUNED + ["{src}", "{dst}"],
                 "hand-tuned, GDAL's default cache (5% of RAM)"),
-        Command("tuned-cache64", ["gdal_translate", "-q", "-of", "COG"] + TUNED + ["{src}", "{dst}"],
+        Command("tuned-cache32", ["gdal_translate", "-q", "-of", "COG"] + TUNED + ["{src}", "{dst}"],
                 "hand-tuned, GDAL_CACHEMAX=32MB (cloudio's default)", env={"GDAL_CACHEMAX": "32MB"}),
         Command("tuned-fsync", ["sh", "-c", "gdal_translate -q -of COG " + " ".join(TUNED) + ' "$0" "$1" && sync "$1"',
                                 "{src}", "{dst}"],
@@ -287,7 +287,7 @@ WRITE_COG_ENV = Group(
                 "cloudio_write_cog, GDAL_NUM_THREADS=ALL_CPUS", env={"GDAL_NUM_THREADS": "ALL_CPUS"}),
     ],
     ratios=[
-        Ratio("tuned-cache64", "tuned", None, "effect of a 32 MB block cache on gdal_translate"),
+        Ratio("tuned-cache32", "tuned", None, "effect of a 32 MB block cache on gdal_translate"),
         Ratio("tuned-fsync", "tuned", None, "cost of the fsync"),
         Ratio("tuned-gdalthreads", "tuned", None, "effect of GDAL_NUM_THREADS on gdal_translate"),
         Ratio("cloudio-C", "tuned-fsync", ("<=", 1.05), "library vs the same work done by hand"),
