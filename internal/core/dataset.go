@@ -2,6 +2,7 @@ package core
 
 import (
 	"fmt"
+	"math"
 	"sync"
 	"unsafe"
 
@@ -23,9 +24,10 @@ type Info struct {
 // handle must not be used by two threads at once, so every read borrows a
 // handle of its own from a free list, opening another when none is free.
 type Dataset struct {
-	name string
-	info Info
-	crs  string
+	name   string
+	info   Info
+	crs    string
+	noData []bandNoData // by band, from 0
 
 	mu     sync.Mutex
 	free   []*handle
@@ -76,8 +78,19 @@ func OpenDataset(name string) (*Dataset, error) {
 	if gt, err := h.GeoTransform(godal.ErrLogger(noGeoTransform.handler())); err == nil {
 		info.GeoTransform, info.HasGeoTransform = gt, true
 	}
-	info.NoData, info.HasNoData = h.Bands()[0].NoData()
-	return &Dataset{name: name, info: info, crs: h.Projection(), free: []*handle{{gdal: h, raw: openRawReader(name)}}}, nil
+	var noData []bandNoData
+	for _, b := range h.Bands() {
+		v, ok := b.NoData()
+		noData = append(noData, bandNoData{v, ok})
+	}
+	info.NoData, info.HasNoData = noData[0].value, noData[0].ok
+	return &Dataset{name: name, info: info, crs: h.Projection(), noData: noData,
+		free: []*handle{{gdal: h, raw: openRawReader(name)}}}, nil
+}
+
+type bandNoData struct {
+	value float64
+	ok    bool
 }
 
 func ignoreErrors(godal.ErrorCategory, int, string) error { return nil }
@@ -182,9 +195,14 @@ func (s ReadSpec) resolve(info Info) (ReadSpec, error) {
 	return out, nil
 }
 
-// BufferLen is the size in bytes of a window of the spec's bands.
+// BufferLen is the size in bytes of a window of the spec's bands; a size
+// that overflows is math.MaxInt64, more than any buffer holds.
 func (s ReadSpec) BufferLen(w Window) int64 {
-	return int64(len(s.Bands)) * w.Rows * w.Cols * int64(s.DType.Size())
+	n, ok := bufferSize(s.DType, int64(len(s.Bands)), w.Rows, w.Cols)
+	if !ok || n > math.MaxInt64 {
+		return math.MaxInt64
+	}
+	return int64(n)
 }
 
 // ReadWindow reads window w of the spec's bands into buf, band-sequential

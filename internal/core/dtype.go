@@ -1,5 +1,7 @@
 package core
 
+import "math"
+
 // DType is a pixel data type; the values are GDAL's GDALDataType values.
 type DType int
 
@@ -16,13 +18,16 @@ const (
 )
 
 var dtypeInfo = map[DType]struct {
-	name  string
-	size  int
-	float bool
+	name     string
+	size     int
+	float    bool
+	min, max float64 // integer types' range
 }{
-	Byte: {"Byte", 1, false}, UInt16: {"UInt16", 2, false}, Int16: {"Int16", 2, false},
-	UInt32: {"UInt32", 4, false}, Int32: {"Int32", 4, false}, Float32: {"Float32", 4, true},
-	Float64: {"Float64", 8, true}, UInt64: {"UInt64", 8, false}, Int64: {"Int64", 8, false},
+	Byte: {"Byte", 1, false, 0, math.MaxUint8}, UInt16: {"UInt16", 2, false, 0, math.MaxUint16},
+	Int16:  {"Int16", 2, false, math.MinInt16, math.MaxInt16},
+	UInt32: {"UInt32", 4, false, 0, math.MaxUint32}, Int32: {"Int32", 4, false, math.MinInt32, math.MaxInt32},
+	Float32: {"Float32", 4, true, 0, 0}, Float64: {"Float64", 8, true, 0, 0},
+	UInt64: {"UInt64", 8, false, 0, math.MaxUint64}, Int64: {"Int64", 8, false, math.MinInt64, math.MaxInt64},
 }
 
 // Valid reports whether the library handles this data type.
@@ -47,4 +52,18 @@ func checkDType(d DType) error {
 		return errorf(StatusInvalidArgument, "unknown data type %d (expected a GDAL data type: 1-7, 12 or 13)", int(d))
 	}
 	return nil
+}
+
+// convert is v as GDAL's GDALCopyWords converts a cell to d: integer types
+// round half away from zero and clamp to their range, NaN becomes 0.
+func (d DType) convert(v float64) float64 {
+	switch {
+	case d == Float32:
+		return float64(float32(v))
+	case d.IsFloat():
+		return v
+	case math.IsNaN(v):
+		return 0
+	}
+	return math.Min(math.Max(math.Round(v), dtypeInfo[d].min), dtypeInfo[d].max)
 }

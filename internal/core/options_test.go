@@ -1,58 +1,215 @@
 package core
 
 import (
+	"reflect"
+	"sort"
 	"strings"
 	"testing"
+
+	"github.com/airbusgeo/godal"
 )
 
 func TestParseOptions(t *testing.T) {
-	opts, err := ParseOptions([]string{"blocksize=256", "COMPRESS=LZW", "compress=ZSTD", "EMPTY="})
-	if err != nil {
-		t.Fatal(err)
+	for _, c := range []struct {
+		name string
+		in   []string
+		want []Option
+	}{
+		{"nil", nil, nil},
+		{"upper-cased keys, values kept", []string{"blocksize=256", "Compress=zstd", "tiTLe=Mixed Case"},
+			[]Option{{"BLOCKSIZE", "256"}, {"COMPRESS", "zstd"}, {"TITLE", "Mixed Case"}}},
+		{"duplicates: the last wins, in the first's place", []string{"A=1", "B=2", "a=3", "A=4"},
+			[]Option{{"A", "4"}, {"B", "2"}}},
+		{"empty value", []string{"EMPTY="}, []Option{{"EMPTY", ""}}},
+		{"value with '='", []string{"EXTENT=a=b=c"}, []Option{{"EXTENT", "a=b=c"}}},
+		{"spaces around the key are trimmed", []string{"  level\t=9"}, []Option{{"LEVEL", "9"}}},
+		{"spaces in values are kept", []string{"TITLE= a b "}, []Option{{"TITLE", " a b "}}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			got, err := ParseOptions(c.in)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(got) != len(c.want) || (len(got) > 0 && !reflect.DeepEqual(got, c.want)) {
+				t.Fatalf("got %v, want %v", got, c.want)
+			}
+		})
 	}
-	want := []Option{{"BLOCKSIZE", "256"}, {"COMPRESS", "ZSTD"}, {"EMPTY", ""}}
-	if len(opts) != len(want) {
-		t.Fatalf("got %v", opts)
-	}
-	for i := range want {
-		if opts[i] != want[i] {
-			t.Fatalf("got %v, want %v", opts, want)
+	for _, bad := range []string{"NOEQUALS", "", "=value", " =x", "\t=x", "TWO WORDS=1", "TAB\tKEY=1", "NEW\nLINE=1", "CR\rKEY=1"} {
+		got, err := ParseOptions([]string{"GOOD=1", bad})
+		if StatusOf(err) != StatusInvalidArgument || got != nil {
+			t.Errorf("%q: got %v, %v; want INVALID_ARGUMENT", bad, got, err)
+			continue
+		}
+		if !strings.Contains(err.Error(), "KEY=VALUE") {
+			t.Errorf("%q: message %q does not say what is expected", bad, err)
 		}
 	}
-	for _, bad := range []string{"NOEQUALS", "=value", "TWO WORDS=1", " =x"} {
-		if _, err := ParseOptions([]string{bad}); StatusOf(err) != StatusInvalidArgument {
-			t.Errorf("%q: %v", bad, err)
-		}
+	if got := (Option{"A", "b=c"}).String(); got != "A=b=c" {
+		t.Errorf("String %q", got)
 	}
 }
 
 const smallSchema = `<CreationOptionList>
-  <Option name='COMPRESS' type='string-select'><Value>NONE</Value><Value>DEFLATE</Value></Option>
-  <Option name='PREDICTOR' type='string-select'><Value>YES</Value><Value alias='2'>STANDARD</Value></Option>
-  <Option name='LEVEL' type='int'/>
+  <Option name='COMPRESS' type='string-select' default='NONE'>
+     <Value>NONE</Value>
+     <Value> DEFLATE </Value>
+     <Value>zstd</Value>
+  </Option>
+  <Option name='PREDICTOR' type='string-select'><Value>YES</Value><Value alias='2'>STANDARD</Value><Value alias='3'>FLOATING_POINT</Value></Option>
+  <Option name='level' type='int' description='lower-case name'/>
   <Option name='MAX_Z_ERROR' type='float'/>
   <Option name='TITLE' type='string'/>
+  <Option name='SPARSE_OK' type='boolean'/>
 </CreationOptionList>`
 
-func TestSchemaValidate(t *testing.T) {
+func TestParseOptionSchema(t *testing.T) {
 	s, err := ParseOptionSchema(smallSchema)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := strings.Join(s.Choices("PREDICTOR"), ","); got != "YES,STANDARD,2" {
-		t.Fatalf("choices %s", got)
+	var names []string
+	for k := range s {
+		names = append(names, k)
 	}
-	ok, err := s.Validate([]Option{{"COMPRESS", "deflate"}, {"PREDICTOR", "2"}, {"LEVEL", "9"}, {"MAX_Z_ERROR", "0.5"}, {"TITLE", "any"}})
-	if err != nil || ok[0].Value != "DEFLATE" {
-		t.Fatalf("%v %v", ok, err)
+	sort.Strings(names)
+	if want := []string{"COMPRESS", "LEVEL", "MAX_Z_ERROR", "PREDICTOR", "SPARSE_OK", "TITLE"}; !reflect.DeepEqual(names, want) {
+		t.Fatalf("names %v, want %v", names, want)
 	}
-	for _, bad := range []Option{{"NOPE", "1"}, {"COMPRESS", "BROTLI"}, {"LEVEL", "high"}, {"MAX_Z_ERROR", "x"}} {
-		if _, err := s.Validate([]Option{bad}); StatusOf(err) != StatusInvalidArgument || !strings.Contains(err.Error(), bad.Key) {
-			t.Errorf("%v: %v", bad, err)
+	for key, want := range map[string][]string{
+		"COMPRESS":  {"NONE", "DEFLATE", "ZSTD"},
+		"PREDICTOR": {"YES", "STANDARD", "2", "FLOATING_POINT", "3"},
+		"LEVEL":     nil,
+		"MISSING":   nil,
+	} {
+		if got := s.Choices(key); !reflect.DeepEqual(got, want) {
+			t.Errorf("Choices(%s) = %q, want %q", key, got, want)
 		}
 	}
-	if _, err := ParseOptionSchema("<not xml"); err == nil {
-		t.Fatal("bad XML accepted")
+	if s["LEVEL"].Type != "int" || s["MAX_Z_ERROR"].Type != "float" || s["TITLE"].Type != "string" {
+		t.Errorf("types: %+v", s)
+	}
+	for _, bad := range []string{"<not xml", "<CreationOptionList><Option name='A'></CreationOptionList>"} {
+		if _, err := ParseOptionSchema(bad); err == nil {
+			t.Errorf("%q accepted", bad)
+		}
+	}
+	if s, err := ParseOptionSchema("<CreationOptionList/>"); err != nil || len(s) != 0 {
+		t.Errorf("empty list: %v %v", s, err)
+	}
+}
+
+func TestCOGSchema(t *testing.T) {
+	s, err := COGSchema()
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, _ := COGSchema()
+	if !reflect.DeepEqual(s, again) {
+		t.Fatal("COGSchema differs between calls")
+	}
+	drv, ok := godal.RasterDriver("COG")
+	if !ok {
+		t.Fatal("no COG driver")
+	}
+	direct, err := ParseOptionSchema(drv.Metadata("DMD_CREATIONOPTIONLIST"))
+	if err != nil || !reflect.DeepEqual(direct, s) {
+		t.Fatalf("COGSchema is not the driver's list: %v", err)
+	}
+	compress := s.Choices("COMPRESS")
+	for _, m := range []string{"NONE", "LZW", "DEFLATE", "ZSTD", "LERC", "LERC_DEFLATE", "LERC_ZSTD", "JPEG", "WEBP", "LZMA"} {
+		if !contains(compress, m) {
+			t.Errorf("COMPRESS choices %v lack %s", compress, m)
+		}
+	}
+	methods, err := CompressMethods()
+	if err != nil || !reflect.DeepEqual(methods, compress) {
+		t.Errorf("CompressMethods %v %v", methods, err)
+	}
+	if p := s.Choices("PREDICTOR"); !reflect.DeepEqual(p, []string{"YES", "NO", "STANDARD", "2", "FLOATING_POINT", "3"}) {
+		t.Errorf("PREDICTOR choices %v", p)
+	}
+	for key, typ := range map[string]string{"BLOCKSIZE": "int", "LEVEL": "int", "MAX_Z_ERROR": "float", "NUM_THREADS": "string", "BIGTIFF": "string-select", "OVERVIEWS": "string-select"} {
+		if s[key].Type != typ {
+			t.Errorf("%s has type %q, want %q", key, s[key].Type, typ)
+		}
+	}
+}
+
+func TestValidate(t *testing.T) {
+	s, err := ParseOptionSchema(smallSchema)
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := []Option{{"COMPRESS", " deflate "}, {"PREDICTOR", "2"}, {"LEVEL", " 9 "}, {"MAX_Z_ERROR", "1e-3"}, {"TITLE", "any Thing"}, {"SPARSE_OK", "yes"}, {"COMPRESS", "Zstd"}}
+	inCopy := append([]Option(nil), in...)
+	got, err := s.Validate(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []Option{{"COMPRESS", "DEFLATE"}, {"PREDICTOR", "2"}, {"LEVEL", "9"}, {"MAX_Z_ERROR", "1e-3"}, {"TITLE", "any Thing"}, {"SPARSE_OK", "yes"}, {"COMPRESS", "ZSTD"}}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("got %v, want %v", got, want)
+	}
+	if !reflect.DeepEqual(in, inCopy) {
+		t.Fatalf("Validate changed its input: %v", in)
+	}
+	for _, alias := range []string{"2", "3", "standard", "FLOATING_POINT", "yes"} {
+		if _, err := s.Validate([]Option{{"PREDICTOR", alias}}); err != nil {
+			t.Errorf("PREDICTOR=%s: %v", alias, err)
+		}
+	}
+	if got, err := s.Validate(nil); err != nil || len(got) != 0 {
+		t.Errorf("no options: %v %v", got, err)
+	}
+	for _, c := range []struct {
+		opt      Option
+		contains []string
+	}{
+		{Option{"NOPE", "1"}, []string{`"NOPE"`, "COMPRESS", "LEVEL", "PREDICTOR", "TITLE"}},
+		{Option{"compress", "DEFLATE"}, []string{`"compress"`}}, // keys must come upper-cased, as ParseOptions makes them
+		{Option{"COMPRESS", "BROTLI"}, []string{`"BROTLI"`, "COMPRESS", "NONE, DEFLATE, ZSTD"}},
+		{Option{"COMPRESS", ""}, []string{"COMPRESS"}},
+		{Option{"PREDICTOR", "4"}, []string{`"4"`, "STANDARD, 2"}},
+		{Option{"LEVEL", "high"}, []string{`"high"`, "LEVEL", "integer"}},
+		{Option{"LEVEL", "1.5"}, []string{"LEVEL", "integer"}},
+		{Option{"LEVEL", ""}, []string{"LEVEL"}},
+		{Option{"LEVEL", "99999999999999999999"}, []string{"LEVEL"}},
+		{Option{"MAX_Z_ERROR", "x"}, []string{`"x"`, "MAX_Z_ERROR", "number"}},
+		{Option{"MAX_Z_ERROR", "1,5"}, []string{"MAX_Z_ERROR"}},
+	} {
+		_, err := s.Validate([]Option{{"TITLE", "ok"}, c.opt})
+		if StatusOf(err) != StatusInvalidArgument {
+			t.Errorf("%v: %v, want INVALID_ARGUMENT", c.opt, err)
+			continue
+		}
+		for _, sub := range c.contains {
+			if !strings.Contains(err.Error(), sub) {
+				t.Errorf("%v: message %q lacks %q", c.opt, err, sub)
+			}
+		}
+	}
+}
+
+func TestValidateCOGSchema(t *testing.T) {
+	s, err := COGSchema()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ok, err := s.Validate([]Option{{"BLOCKSIZE", "256"}, {"PREDICTOR", "2"}, {"OVERVIEWS", "ignore_existing"}, {"RESAMPLING", "average"}, {"BIGTIFF", "if_safer"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v := find(ok, "OVERVIEWS"); v != "IGNORE_EXISTING" {
+		t.Errorf("OVERVIEWS=%q", v)
+	}
+	if v := find(ok, "RESAMPLING"); v != "average" {
+		t.Errorf("a string option changed: RESAMPLING=%q", v)
+	}
+	for _, bad := range []Option{{"BLOCKSIZE", "big"}, {"PREDICTOR", "7"}, {"MAX_Z_ERROR", "none"}, {"TILED", "YES"}, {"BIGTIFF", "maybe"}} {
+		if _, err := s.Validate([]Option{bad}); StatusOf(err) != StatusInvalidArgument {
+			t.Errorf("%v: %v", bad, err)
+		}
 	}
 }
 
@@ -61,77 +218,227 @@ func find(opts []Option, key string) string {
 	return v
 }
 
-func TestCOGCreationOptions(t *testing.T) {
+func optionMap(t *testing.T, opts []Option) map[string]string {
+	t.Helper()
+	m := map[string]string{}
+	for _, o := range opts {
+		if _, dup := m[o.Key]; dup {
+			t.Fatalf("%s appears twice in %v", o.Key, opts)
+		}
+		m[o.Key] = o.Value
+	}
+	return m
+}
+
+func TestCOGCreationOptionsDefaults(t *testing.T) {
+	ints := []DType{Byte, UInt16, Int16, UInt32, Int32, UInt64, Int64}
+	floats := []DType{Float32, Float64}
+	for _, dt := range append(append([]DType{}, ints...), floats...) {
+		predictor := "STANDARD"
+		if dt.IsFloat() {
+			predictor = "FLOATING_POINT"
+		}
+		for _, compress := range []string{"", "deflate", "DEFLATE", " Deflate ", "lzw", "ZsTd"} {
+			opts, err := COGCreationOptions(compress, dt, 1, nil)
+			if err != nil {
+				t.Fatalf("%s %q: %v", dt, compress, err)
+			}
+			method := strings.ToUpper(strings.TrimSpace(compress))
+			if method == "" {
+				method = "DEFLATE"
+			}
+			want := map[string]string{"COMPRESS": method, "NUM_THREADS": "ALL_CPUS", "BIGTIFF": "IF_SAFER", "PREDICTOR": predictor}
+			if got := optionMap(t, opts); !reflect.DeepEqual(got, want) {
+				t.Errorf("%s %q: %v, want %v", dt, compress, got, want)
+			}
+		}
+		for _, compress := range []string{"none", "lerc", "LERC_DEFLATE", "lerc_zstd", "lzma"} {
+			if strings.HasPrefix(strings.ToUpper(compress), "LERC") && (dt == Int64 || dt == UInt64) {
+				continue
+			}
+			opts, err := COGCreationOptions(compress, dt, 1, nil)
+			if err != nil {
+				t.Fatalf("%s %q: %v", dt, compress, err)
+			}
+			want := map[string]string{"COMPRESS": strings.ToUpper(compress), "NUM_THREADS": "ALL_CPUS", "BIGTIFF": "IF_SAFER"}
+			if got := optionMap(t, opts); !reflect.DeepEqual(got, want) {
+				t.Errorf("%s %q: %v, want %v (no predictor)", dt, compress, got, want)
+			}
+		}
+	}
+	opts, err := COGCreationOptions("jpeg", Byte, 3, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, set := findOption(opts, "PREDICTOR"); set || find(opts, "COMPRESS") != "JPEG" {
+		t.Errorf("JPEG: %v", opts)
+	}
+	// the first three are in a fixed order
+	opts, _ = COGCreationOptions("", Float32, 1, nil)
+	if len(opts) < 3 || opts[0] != (Option{"COMPRESS", "DEFLATE"}) || opts[1] != (Option{"NUM_THREADS", "ALL_CPUS"}) || opts[2] != (Option{"BIGTIFF", "IF_SAFER"}) {
+		t.Errorf("order: %v", opts)
+	}
+}
+
+func TestCOGCreationOptionsOverrides(t *testing.T) {
 	for _, c := range []struct {
 		compress string
 		dtype    DType
 		extra    []string
 		want     map[string]string
 	}{
-		{"", Float32, nil, map[string]string{"COMPRESS": "DEFLATE", "PREDICTOR": "FLOATING_POINT", "NUM_THREADS": "ALL_CPUS", "BIGTIFF": "IF_SAFER"}},
-		{"zstd", Int16, nil, map[string]string{"COMPRESS": "ZSTD", "PREDICTOR": "STANDARD"}},
-		{"LzW", Byte, nil, map[string]string{"COMPRESS": "LZW", "PREDICTOR": "STANDARD"}},
-		{"lerc", Float32, nil, map[string]string{"COMPRESS": "LERC", "PREDICTOR": ""}},
-		{"none", Float64, nil, map[string]string{"COMPRESS": "NONE", "PREDICTOR": ""}},
-		{"deflate", Float32, []string{"PREDICTOR=NO", "NUM_THREADS=1", "BIGTIFF=YES"}, map[string]string{"PREDICTOR": "NO", "NUM_THREADS": "1", "BIGTIFF": "YES"}},
-		{"deflate", Float32, []string{"compress=zstd"}, map[string]string{"COMPRESS": "ZSTD", "PREDICTOR": "FLOATING_POINT"}},
+		{"deflate", Float32, []string{"PREDICTOR=NO", "NUM_THREADS=1", "BIGTIFF=YES"},
+			map[string]string{"COMPRESS": "DEFLATE", "PREDICTOR": "NO", "NUM_THREADS": "1", "BIGTIFF": "YES"}},
+		{"deflate", Int16, []string{"predictor=2"}, map[string]string{"COMPRESS": "DEFLATE", "PREDICTOR": "2", "NUM_THREADS": "ALL_CPUS", "BIGTIFF": "IF_SAFER"}},
+		{"", Float32, []string{"compress=zstd"}, map[string]string{"COMPRESS": "ZSTD", "PREDICTOR": "FLOATING_POINT", "NUM_THREADS": "ALL_CPUS", "BIGTIFF": "IF_SAFER"}},
+		{"zstd", Float32, []string{"COMPRESS=lerc"}, map[string]string{"COMPRESS": "LERC", "NUM_THREADS": "ALL_CPUS", "BIGTIFF": "IF_SAFER"}},
+		{"lerc", Int32, []string{"COMPRESS=LZW"}, map[string]string{"COMPRESS": "LZW", "PREDICTOR": "STANDARD", "NUM_THREADS": "ALL_CPUS", "BIGTIFF": "IF_SAFER"}},
+		{"", UInt16, []string{"COMPRESS=NONE"}, map[string]string{"COMPRESS": "NONE", "NUM_THREADS": "ALL_CPUS", "BIGTIFF": "IF_SAFER"}},
+		{"", Float64, []string{"num_threads=4", "NUM_THREADS=2", "blocksize=256", "LEVEL=9"},
+			map[string]string{"COMPRESS": "DEFLATE", "PREDICTOR": "FLOATING_POINT", "NUM_THREADS": "2", "BIGTIFF": "IF_SAFER", "BLOCKSIZE": "256", "LEVEL": "9"}},
+		{"lerc", Float32, []string{"MAX_Z_ERROR=0.01"}, map[string]string{"COMPRESS": "LERC", "NUM_THREADS": "ALL_CPUS", "BIGTIFF": "IF_SAFER", "MAX_Z_ERROR": "0.01"}},
+		{"", Byte, []string{"PREDICTOR=YES"}, map[string]string{"COMPRESS": "DEFLATE", "PREDICTOR": "YES", "NUM_THREADS": "ALL_CPUS", "BIGTIFF": "IF_SAFER"}},
 	} {
 		opts, err := COGCreationOptions(c.compress, c.dtype, 1, c.extra)
 		if err != nil {
-			t.Fatalf("%+v: %v", c, err)
+			t.Errorf("%+v: %v", c, err)
+			continue
 		}
-		for k, v := range c.want {
-			if got := find(opts, k); got != v {
-				t.Errorf("%+v: %s=%q, want %q (all: %v)", c, k, got, v, opts)
+		if got := optionMap(t, opts); !reflect.DeepEqual(got, c.want) {
+			t.Errorf("%q %s %v: %v, want %v", c.compress, c.dtype, c.extra, got, c.want)
+		}
+	}
+}
+
+func TestCOGCreationOptionsErrors(t *testing.T) {
+	methods, err := CompressMethods()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, bad := range []string{"brotli", "gzip", "deflate9", "LERC_LZW", "-"} {
+		_, err := COGCreationOptions(bad, Float32, 1, nil)
+		if StatusOf(err) != StatusInvalidArgument {
+			t.Errorf("compress %q: %v", bad, err)
+			continue
+		}
+		if !strings.Contains(err.Error(), strings.ToUpper(bad)) {
+			t.Errorf("compress %q: message %q does not name it", bad, err)
+		}
+		for _, m := range methods {
+			if !strings.Contains(err.Error(), m) {
+				t.Errorf("compress %q: message %q does not list %s", bad, err, m)
 			}
 		}
-	}
-	_, err := COGCreationOptions("brotli", Float32, 1, nil)
-	if StatusOf(err) != StatusInvalidArgument || !strings.Contains(err.Error(), "DEFLATE") || !strings.Contains(err.Error(), "BROTLI") {
-		t.Fatalf("unknown compress: %v", err)
-	}
-	if _, err := COGCreationOptions("", Float32, 1, []string{"NOT_AN_OPTION=1"}); StatusOf(err) != StatusInvalidArgument {
-		t.Fatalf("unknown option: %v", err)
 	}
 	for _, c := range []struct {
 		compress string
 		dtype    DType
 		bands    int64
-	}{{"jpeg", Float32, 1}, {"JPEG", Byte, 2}, {"webp", Byte, 1}, {"WEBP", Int16, 3}, {"lerc", Int64, 1}, {"deflate", Byte, 1}} {
-		_, err := COGCreationOptions("", c.dtype, c.bands, []string{"COMPRESS=" + c.compress})
-		if unsuitable := c.compress != "deflate"; unsuitable != (StatusOf(err) == StatusInvalidArgument) {
-			t.Errorf("%+v: %v", c, err)
+		extra    []string
+	}{
+		{"", Float32, 1, []string{"NOT_AN_OPTION=1"}},
+		{"", Float32, 1, []string{"NOEQUALS"}},
+		{"", Float32, 1, []string{"=1"}},
+		{"", Float32, 1, []string{"BLOCKSIZE=x"}},
+		{"", Float32, 1, []string{"MAX_Z_ERROR=much"}},
+		{"", Float32, 1, []string{"PREDICTOR=7"}},
+		{"", Float32, 1, []string{"COMPRESS=brotli"}},
+		{"", Float32, 1, []string{"BIGTIFF=PERHAPS"}},
+		{"", Float32, 1, []string{"TILED=YES"}}, // a GTiff option, not a COG one
+		// methods the data cannot take
+		{"jpeg", Float32, 1, nil},
+		{"JPEG", Byte, 2, nil},
+		{"JPEG", UInt16, 1, nil},
+		{"webp", Byte, 1, nil},
+		{"WEBP", Int16, 3, nil},
+		{"lerc", Int64, 1, nil},
+		{"lerc_zstd", UInt64, 1, nil},
+		{"", Float32, 1, []string{"COMPRESS=JPEG"}},
+		{"", Int64, 1, []string{"compress=lerc_deflate"}},
+	} {
+		if _, err := COGCreationOptions(c.compress, c.dtype, c.bands, c.extra); StatusOf(err) != StatusInvalidArgument {
+			t.Errorf("%q %s x%d %v: %v, want INVALID_ARGUMENT", c.compress, c.dtype, c.bands, c.extra, err)
 		}
 	}
-	methods, err := CompressMethods()
-	if err != nil || !contains(methods, "DEFLATE") || !contains(methods, "ZSTD") {
-		t.Fatalf("methods %v %v", methods, err)
+	for _, c := range []struct {
+		compress string
+		dtype    DType
+		bands    int64
+	}{{"jpeg", Byte, 1}, {"jpeg", Byte, 3}, {"jpeg", Byte, 4}, {"webp", Byte, 3}, {"webp", Byte, 4}, {"lerc", Float64, 1}, {"lerc", Int32, 2}} {
+		if _, err := COGCreationOptions(c.compress, c.dtype, c.bands, nil); err != nil {
+			t.Errorf("%q %s x%d: %v", c.compress, c.dtype, c.bands, err)
+		}
 	}
 }
 
 func FuzzParseOptions(f *testing.F) {
-	for _, s := range []string{"BLOCKSIZE=256", "compress=zstd", "=x", "A==B", "NO_EQUALS", " K =v", "PREDICTOR=2\x00", "\xff=\xfe"} {
-		f.Add(s)
+	for _, s := range []string{"BLOCKSIZE=256", "compress=zstd", "=x", "A==B", "NO_EQUALS", " K =v", "PREDICTOR=2\x00", "\xff=\xfe",
+		"predictor=floating_point", "LEVEL=-1", "MAX_Z_ERROR=NaN", "ǅ=1", "ß=x", "\u00a0=1", "A\u00a0B=1", "bigtiff=if_safer", "OVERVIEWS=", ""} {
+		f.Add(s, "compress=deflate")
 	}
+	f.Add("a=1", "A=2")
 	schema, err := COGSchema()
 	if err != nil {
 		f.Fatal(err)
 	}
-	f.Fuzz(func(t *testing.T, s string) {
-		opts, err := ParseOptions([]string{s})
+	small, err := ParseOptionSchema(smallSchema)
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Fuzz(func(t *testing.T, a, b string) {
+		opts, err := ParseOptions([]string{a, b})
 		if err != nil {
 			if StatusOf(err) != StatusInvalidArgument {
-				t.Fatalf("%q: status %v", s, StatusOf(err))
+				t.Fatalf("%q %q: status %v", a, b, StatusOf(err))
+			}
+			if opts != nil {
+				t.Fatalf("%q %q: options %v with an error", a, b, opts)
 			}
 			return
 		}
+		if len(opts) < 1 || len(opts) > 2 {
+			t.Fatalf("%q %q: %d options", a, b, len(opts))
+		}
 		for _, o := range opts {
-			if o.Key == "" || o.Key != strings.ToUpper(o.Key) || strings.Contains(o.Key, "=") {
-				t.Fatalf("%q: key %q", s, o.Key)
+			if o.Key == "" || o.Key != strings.ToUpper(o.Key) || strings.Contains(o.Key, "=") || strings.TrimSpace(o.Key) != o.Key {
+				t.Fatalf("%q %q: key %q", a, b, o.Key)
 			}
 		}
-		if _, err := schema.Validate(opts); err != nil && StatusOf(err) != StatusInvalidArgument {
-			t.Fatalf("%q: validate status %v", s, StatusOf(err))
+		_, va, _ := strings.Cut(a, "=")
+		_, vb, _ := strings.Cut(b, "=")
+		if opts[len(opts)-1].Value != vb {
+			t.Fatalf("%q %q: the last value is %q, want %q", a, b, opts[len(opts)-1].Value, vb)
+		}
+		if len(opts) == 2 && opts[0].Value != va {
+			t.Fatalf("%q %q: the first value is %q, want %q", a, b, opts[0].Value, va)
+		}
+		if len(opts) == 1 && opts[0].Key != strings.ToUpper(strings.TrimSpace(strings.SplitN(a, "=", 2)[0])) {
+			t.Fatalf("%q %q: merged into %q", a, b, opts[0].Key)
+		}
+		for _, s := range []OptionSchema{schema, small} {
+			out, err := s.Validate(opts)
+			if err != nil {
+				if StatusOf(err) != StatusInvalidArgument {
+					t.Fatalf("%q %q: validate status %v", a, b, StatusOf(err))
+				}
+				continue
+			}
+			if len(out) != len(opts) {
+				t.Fatalf("%q %q: validate returned %v for %v", a, b, out, opts)
+			}
+			for i := range out {
+				if out[i].Key != opts[i].Key {
+					t.Fatalf("%q %q: validate renamed %q to %q", a, b, opts[i].Key, out[i].Key)
+				}
+			}
+		}
+		// with defaults, every valid set of options either merges or fails cleanly
+		if merged, err := COGCreationOptions("", Float32, 1, []string{a, b}); err != nil {
+			if StatusOf(err) != StatusInvalidArgument {
+				t.Fatalf("%q %q: COGCreationOptions status %v", a, b, StatusOf(err))
+			}
+		} else if find(merged, "COMPRESS") == "" {
+			t.Fatalf("%q %q: no COMPRESS in %v", a, b, merged)
 		}
 	})
 }

@@ -37,25 +37,22 @@ func (p padding) replicate(out, in []byte) {
 
 func clamp(i, n int) int { return min(max(i, 0), n-1) }
 
-// fillConstant fills outer with value and copies inner into place.
-func (p padding) fillConstant(out, in []byte, dtype DType, value float64) error {
-	cell, err := encodeValue(dtype, value)
-	if err != nil {
-		return err
-	}
-	for c := 0; c < len(out); c += p.size {
-		copy(out[c:], cell)
-	}
+// fillConstant fills each band of outer with that band's cell and copies
+// inner into place.
+func (p padding) fillConstant(out, in []byte, cells [][]byte) {
 	ow, iw := int(p.outer.Cols)*p.size, int(p.inner.Cols)*p.size
 	left := int(p.inner.ColOff-p.outer.ColOff) * p.size
 	top := int(p.inner.RowOff - p.outer.RowOff)
 	for b := 0; b < p.bands; b++ {
+		band := out[b*int(p.outer.Rows)*ow : (b+1)*int(p.outer.Rows)*ow]
+		for c := 0; c < len(band); c += p.size {
+			copy(band[c:], cells[b])
+		}
 		for r := 0; r < int(p.inner.Rows); r++ {
-			dst := out[(b*int(p.outer.Rows)+top+r)*ow+left:]
+			dst := band[(top+r)*ow+left:]
 			copy(dst[:iw], in[(b*int(p.inner.Rows)+r)*iw:][:iw])
 		}
 	}
-	return nil
 }
 
 // encodeValue is value as one cell of dtype in native (little-endian on

@@ -1,8 +1,10 @@
 package core
 
 import (
+	"math"
 	"runtime"
 	"sync"
+	"syscall"
 )
 
 // Edge says how a halo is filled beyond the raster's edge.
@@ -48,7 +50,7 @@ type TileReader struct {
 	ds     *Dataset
 	tiling *Tiling
 	opts   ReaderOptions
-	fill   float64
+	fill   [][]byte // EdgeNoData: one cell of each band's nodata, in the buffer type
 
 	order chan *tileJob // jobs in tiling order; its capacity bounds read-ahead
 	stop  chan struct{}
@@ -87,11 +89,14 @@ func newTileReader(ds *Dataset, o ReaderOptions) (*TileReader, error) {
 	if o.Edge != EdgeReplicate && o.Edge != EdgeNoData {
 		return nil, errorf(StatusInvalidArgument, "unknown edge mode %d (0 = replicate, 1 = nodata)", o.Edge)
 	}
-	if o.Edge == EdgeNoData && o.Halo > 0 && !info.HasNoData {
-		return nil, errorf(StatusInvalidArgument, "edge mode nodata needs a nodata value, and %q has none: use edge replicate", ds.Name())
-	}
 	if o.Spec, err = o.Spec.resolve(info); err != nil {
 		return nil, err
+	}
+	var fill [][]byte
+	if o.Edge == EdgeNoData && o.Halo > 0 {
+		if fill, err = haloFill(ds, o.Spec); err != nil {
+			return nil, err
+		}
 	}
 	if o.Workers < 0 || o.Prefetch < 0 {
 		return nil, errorf(StatusInvalidArgument, "workers and prefetch must be >= 0 (0 picks the default)")
@@ -105,8 +110,12 @@ func newTileReader(ds *Dataset, o ReaderOptions) (*TileReader, error) {
 	if o.Prefetch == 0 {
 		o.Prefetch = 2 * o.Workers
 	}
-	r := &TileReader{ds: ds, tiling: tiling, opts: o, fill: info.NoData,
+	r := &TileReader{ds: ds, tiling: tiling, opts: o, fill: fill,
 		order: make(chan *tileJob, o.Prefetch), stop: make(chan struct{})}
+	if n := r.BufferLen(); n > physicalMemory() {
+		return nil, errorf(StatusInvalidArgument, "a %d x %d tile with a halo of %d needs %d bytes, more than this machine's memory: use smaller tiles or a smaller halo",
+			min(o.TileRows, info.Rows), min(o.TileCols, info.Cols), o.Halo, n)
+	}
 	jobs := make(chan *tileJob)
 	r.wg.Add(1 + o.Workers)
 	go r.dispatch(jobs)
@@ -122,9 +131,30 @@ func (r *TileReader) Info() Info { return r.ds.Info() }
 // Len is the number of tiles.
 func (r *TileReader) Len() uint64 { return r.tiling.Len() }
 
-// BufferLen is the size of the largest tile's buffer.
+// BufferLen is the size of the largest tile's buffer; tiles are clipped at
+// the raster's edge.
 func (r *TileReader) BufferLen() int64 {
-	return r.opts.Spec.BufferLen(Window{Rows: r.opts.TileRows + 2*r.opts.Halo, Cols: r.opts.TileCols + 2*r.opts.Halo})
+	info := r.ds.Info()
+	return r.opts.Spec.BufferLen(Window{Rows: min(r.opts.TileRows, info.Rows) + 2*r.opts.Halo, Cols: min(r.opts.TileCols, info.Cols) + 2*r.opts.Halo})
+}
+
+// haloFill is each band's nodata as the reader's buffers hold it: stored in
+// the raster's type, then converted to the buffer's type as GDAL converts
+// the nodata cells inside the raster.
+func haloFill(ds *Dataset, spec ReadSpec) ([][]byte, error) {
+	fill := make([][]byte, len(spec.Bands))
+	for i, b := range spec.Bands {
+		nd := ds.noData[b-1]
+		if !nd.ok {
+			return nil, errorf(StatusInvalidArgument, "edge mode nodata needs a nodata value, and band %d of %q has none: use edge replicate", b, ds.Name())
+		}
+		cell, err := encodeValue(spec.DType, spec.DType.convert(ds.Info().DType.convert(nd.value)))
+		if err != nil {
+			return nil, err
+		}
+		fill[i] = cell
+	}
+	return fill, nil
 }
 
 func (r *TileReader) tile(i uint64) Tile {
@@ -197,7 +227,8 @@ func (r *TileReader) readPadded(read func(Window, []byte) error, padded Window, 
 	}
 	pad := padding{size: r.opts.Spec.DType.Size(), bands: len(r.opts.Spec.Bands), outer: padded, inner: inner}
 	if r.opts.Edge == EdgeNoData {
-		return pad.fillConstant(buf, tmp, r.opts.Spec.DType, r.fill)
+		pad.fillConstant(buf, tmp, r.fill)
+		return nil
 	}
 	pad.replicate(buf, tmp)
 	return nil
@@ -250,4 +281,14 @@ func (r *TileReader) Close() error {
 	}()
 	r.wg.Wait()
 	return r.ds.Close()
+}
+
+// physicalMemory bounds a tile buffer: a larger allocation would kill the
+// process on a worker goroutine, where it cannot be reported.
+func physicalMemory() int64 {
+	var si syscall.Sysinfo_t
+	if syscall.Sysinfo(&si) != nil {
+		return math.MaxInt64
+	}
+	return int64(si.Totalram) * int64(si.Unit)
 }

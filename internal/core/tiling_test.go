@@ -1,117 +1,332 @@
 package core
 
 import (
+	"math/rand"
 	"reflect"
 	"testing"
 )
 
-// reference is the algorithm of DESIGN.md, as the original wrote it.
-func reference(rows, cols, tileRows, tileCols, overlap int64) []Window {
-	stepR, stepC := max(1, tileRows-overlap), max(1, tileCols-overlap)
-	var out []Window
-	for r := int64(0); r < rows; r += stepR {
-		for c := int64(0); c < cols; c += stepC {
-			out = append(out, Window{r, c, min(tileRows, rows-r), min(tileCols, cols-c)})
+// referenceTiles is the loop of DESIGN.md, written as literally as Go
+// allows: validate, step, nested while loops, clip.
+func referenceTiles(rows, cols, tileRows, tileCols, overlap int64) ([]Window, string) {
+	if !(tileRows > 0 && tileCols > 0) {
+		return nil, "tile_rows and tile_cols must be positive"
+	}
+	if !(overlap >= 0) {
+		return nil, "overlap must be >= 0"
+	}
+	stepR := max(1, tileRows-overlap)
+	stepC := max(1, tileCols-overlap)
+	out := []Window{}
+	for rOff := int64(0); rOff < rows; rOff += stepR {
+		nRows := min(tileRows, rows-rOff)
+		for cOff := int64(0); cOff < cols; cOff += stepC {
+			nCols := min(tileCols, cols-cOff)
+			out = append(out, Window{rOff, cOff, nRows, nCols})
 		}
 	}
-	return out
+	return out, ""
 }
 
-func all(t *Tiling) []Window {
-	var out []Window
+// allWindows lists a tiling through At.
+func allWindows(t *Tiling) []Window {
+	out := []Window{}
 	for i := uint64(0); i < t.Len(); i++ {
 		out = append(out, t.At(i))
 	}
 	return out
 }
 
-func TestTilingExample(t *testing.T) {
-	tl, err := NewTiling(5, 5, 3, 3, 0)
-	if err != nil {
-		t.Fatal(err)
+// quads flattens windows the way Page writes them.
+func quads(ws []Window) []int64 {
+	out := make([]int64, 0, 4*len(ws))
+	for _, w := range ws {
+		out = append(out, w.RowOff, w.ColOff, w.Rows, w.Cols)
 	}
-	want := []Window{{0, 0, 3, 3}, {0, 3, 3, 2}, {3, 0, 2, 3}, {3, 3, 2, 2}}
-	if got := all(tl); !reflect.DeepEqual(got, want) {
-		t.Fatalf("got %v, want %v", got, want)
-	}
-	page := make([]int64, 8)
-	if n := tl.Page(1, page); n != 2 || !reflect.DeepEqual(page, []int64{0, 3, 3, 2, 3, 0, 2, 3}) {
-		t.Fatalf("page from 1: n=%d %v", n, page)
-	}
-	if n := tl.Page(4, page); n != 0 {
-		t.Fatalf("page past the end wrote %d", n)
-	}
+	return out
 }
 
-func TestTilingErrors(t *testing.T) {
-	for _, c := range []struct {
-		rows, cols, tr, tc, ov int64
-		msg                    string
-	}{
-		{5, 5, 0, 3, 0, "tile_rows and tile_cols must be positive"},
-		{5, 5, 3, -2, 0, "tile_rows and tile_cols must be positive"},
-		{5, 5, 3, 3, -1, "overlap must be >= 0"},
-		{-1, 5, 3, 3, 0, "raster size must be >= 0, got rows=-1 cols=5"},
-		{MaxRasterSide + 1, 5, 3, 3, 0, "raster size rows=2147483649 cols=5 exceeds the maximum side of 2147483648"},
-	} {
-		_, err := NewTiling(c.rows, c.cols, c.tr, c.tc, c.ov)
-		if err == nil || err.Error() != c.msg || StatusOf(err) != StatusInvalidArgument {
-			t.Errorf("NewTiling(%d, %d, %d, %d, %d) = %v, want %q", c.rows, c.cols, c.tr, c.tc, c.ov, err, c.msg)
-		}
-	}
-}
-
-func TestTilingHugeIsConstantTime(t *testing.T) {
-	tl, err := NewTiling(MaxRasterSide, MaxRasterSide, 1, 1, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if tl.Len() != 1<<62 {
-		t.Fatalf("len %d", tl.Len())
-	}
-	if w := tl.At(tl.Len() - 1); w != (Window{MaxRasterSide - 1, MaxRasterSide - 1, 1, 1}) {
-		t.Fatalf("last window %v", w)
-	}
-}
-
-func checkAgainstReference(t *testing.T, rows, cols, tr, tc, ov int64) {
+// checkTiling compares NewTiling, Len, At, PageLen and Page with the
+// reference for one shape; pages start at the given firsts.
+func checkTiling(t *testing.T, rows, cols, tr, tc, ov int64, firsts []uint64, capacities []int) {
+	t.Helper()
+	want, msg := referenceTiles(rows, cols, tr, tc, ov)
 	tl, err := NewTiling(rows, cols, tr, tc, ov)
+	if msg != "" {
+		if err == nil || err.Error() != msg || StatusOf(err) != StatusInvalidArgument {
+			t.Fatalf("NewTiling(%d, %d, %d, %d, %d) = %v, want error %q", rows, cols, tr, tc, ov, err, msg)
+		}
+		return
+	}
 	if err != nil {
 		t.Fatalf("NewTiling(%d, %d, %d, %d, %d): %v", rows, cols, tr, tc, ov, err)
 	}
-	want := reference(rows, cols, tr, tc, ov)
-	if got := all(tl); !reflect.DeepEqual(got, want) && !(len(got) == 0 && len(want) == 0) {
-		t.Fatalf("(%d, %d, %d, %d, %d): got %v, want %v", rows, cols, tr, tc, ov, got, want)
+	if tl.Len() != uint64(len(want)) {
+		t.Fatalf("(%d, %d, %d, %d, %d): Len %d, want %d", rows, cols, tr, tc, ov, tl.Len(), len(want))
 	}
-	first := uint64(len(want) / 3)
-	page := make([]int64, 4*5)
-	n := tl.Page(first, page)
-	for k := uint64(0); k < n; k++ {
-		w := want[first+k]
-		if page[4*k] != w.RowOff || page[4*k+1] != w.ColOff || page[4*k+2] != w.Rows || page[4*k+3] != w.Cols {
-			t.Fatalf("page at %d differs at %d", first, k)
+	if got := allWindows(tl); !reflect.DeepEqual(got, want) {
+		t.Fatalf("(%d, %d, %d, %d, %d): windows\n got %v\nwant %v", rows, cols, tr, tc, ov, got, want)
+	}
+	for _, first := range firsts {
+		for _, capacity := range capacities {
+			out := make([]int64, 4*capacity)
+			for i := range out {
+				out[i] = -7 // untouched cells must stay so
+			}
+			n := tl.Page(first, out)
+			var exp []Window
+			if first < uint64(len(want)) {
+				exp = want[first:min(uint64(len(want)), first+uint64(capacity))]
+			}
+			if n != uint64(len(exp)) || tl.PageLen(first, uint64(capacity)) != n {
+				t.Fatalf("(%d, %d, %d, %d, %d) page at %d cap %d: wrote %d (PageLen %d), want %d",
+					rows, cols, tr, tc, ov, first, capacity, n, tl.PageLen(first, uint64(capacity)), len(exp))
+			}
+			if !reflect.DeepEqual(out[:4*n], quads(exp)) && len(exp) > 0 {
+				t.Fatalf("(%d, %d, %d, %d, %d) page at %d cap %d: %v, want %v", rows, cols, tr, tc, ov, first, capacity, out[:4*n], quads(exp))
+			}
+			for _, v := range out[4*n:] {
+				if v != -7 {
+					t.Fatalf("page at %d cap %d wrote past its %d windows: %v", first, capacity, n, out)
+				}
+			}
 		}
 	}
 }
 
 func TestTilingTable(t *testing.T) {
-	for _, c := range [][5]int64{{0, 0, 1, 1, 0}, {0, 7, 3, 3, 0}, {10, 7, 4, 3, 0}, {10, 10, 4, 4, 1}, {3, 2, 2, 2, 5},
-		{1, 1, 1, 1, 0}, {33, 17, 32, 16, 31}, {100, 1, 7, 7, 2}} {
-		checkAgainstReference(t, c[0], c[1], c[2], c[3], c[4])
+	for _, c := range []struct {
+		name                   string
+		rows, cols, tr, tc, ov int64
+		want                   []Window
+	}{
+		{"design example", 5, 5, 3, 3, 0, []Window{{0, 0, 3, 3}, {0, 3, 3, 2}, {3, 0, 2, 3}, {3, 3, 2, 2}}},
+		{"empty raster", 0, 0, 3, 3, 0, []Window{}},
+		{"no rows", 0, 7, 3, 3, 0, []Window{}},
+		{"no cols", 7, 0, 3, 3, 0, []Window{}},
+		{"one cell", 1, 1, 1, 1, 0, []Window{{0, 0, 1, 1}}},
+		{"tile larger than raster", 2, 3, 100, 200, 0, []Window{{0, 0, 2, 3}}},
+		{"exact division", 4, 6, 2, 3, 0, []Window{{0, 0, 2, 3}, {0, 3, 2, 3}, {2, 0, 2, 3}, {2, 3, 2, 3}}},
+		{"overlap 1", 5, 4, 3, 3, 1, []Window{{0, 0, 3, 3}, {0, 2, 3, 2}, {2, 0, 3, 3}, {2, 2, 3, 2}, {4, 0, 1, 3}, {4, 2, 1, 2}}},
+		{"overlap == tile: step 1", 3, 2, 2, 2, 2, []Window{{0, 0, 2, 2}, {0, 1, 2, 1}, {1, 0, 2, 2}, {1, 1, 2, 1}, {2, 0, 1, 2}, {2, 1, 1, 1}}},
+		{"overlap > tile: step 1", 2, 2, 2, 2, 9, []Window{{0, 0, 2, 2}, {0, 1, 2, 1}, {1, 0, 1, 2}, {1, 1, 1, 1}}},
+		{"single row", 1, 5, 1, 2, 0, []Window{{0, 0, 1, 2}, {0, 2, 1, 2}, {0, 4, 1, 1}}},
+		{"single column tiles", 3, 1, 2, 1, 0, []Window{{0, 0, 2, 1}, {2, 0, 1, 1}}},
+		{"non-square", 3, 7, 3, 4, 0, []Window{{0, 0, 3, 4}, {0, 4, 3, 3}}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			tl, err := NewTiling(c.rows, c.cols, c.tr, c.tc, c.ov)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := allWindows(tl); !reflect.DeepEqual(got, c.want) {
+				t.Fatalf("got %v, want %v", got, c.want)
+			}
+			ref, _ := referenceTiles(c.rows, c.cols, c.tr, c.tc, c.ov)
+			if !reflect.DeepEqual(ref, c.want) {
+				t.Fatalf("the reference disagrees with the table: %v", ref)
+			}
+			checkTiling(t, c.rows, c.cols, c.tr, c.tc, c.ov, []uint64{0, 1, 2, 3, 5, 100}, []int{0, 1, 2, 3, 10})
+		})
+	}
+}
+
+func TestTilingErrors(t *testing.T) {
+	const tilesMsg, overlapMsg = "tile_rows and tile_cols must be positive", "overlap must be >= 0"
+	for _, c := range []struct {
+		rows, cols, tr, tc, ov int64
+		msg                    string // "" : any message
+	}{
+		{5, 5, 0, 3, 0, tilesMsg},
+		{5, 5, 3, 0, 0, tilesMsg},
+		{5, 5, -1, 3, 0, tilesMsg},
+		{5, 5, 3, -2, 0, tilesMsg},
+		{5, 5, -1 << 63, 3, 0, tilesMsg},
+		{5, 5, 3, 3, -1, overlapMsg},
+		{5, 5, 3, 3, -1 << 63, overlapMsg},
+		{0, 0, 0, 0, -1, tilesMsg}, // tile sizes are checked first, as the original did
+		{-1, 5, 0, 3, 0, tilesMsg},
+		{-1, 5, 3, 3, -1, overlapMsg},
+		{-1, 5, 3, 3, 0, ""},
+		{5, -1, 3, 3, 0, ""},
+		{-1 << 63, -1 << 63, 3, 3, 0, ""},
+		{MaxRasterSide + 1, 5, 3, 3, 0, ""},
+		{5, MaxRasterSide + 1, 3, 3, 0, ""},
+		{1 << 62, 1 << 62, 1, 1, 0, ""},
+		{1<<63 - 1, 1, 1, 1, 0, ""},
+	} {
+		tl, err := NewTiling(c.rows, c.cols, c.tr, c.tc, c.ov)
+		if err == nil || tl != nil || StatusOf(err) != StatusInvalidArgument {
+			t.Errorf("NewTiling(%d, %d, %d, %d, %d) = %v, %v; want an INVALID_ARGUMENT error", c.rows, c.cols, c.tr, c.tc, c.ov, tl, err)
+			continue
+		}
+		if c.msg != "" && err.Error() != c.msg {
+			t.Errorf("NewTiling(%d, %d, %d, %d, %d): message %q, want %q", c.rows, c.cols, c.tr, c.tc, c.ov, err.Error(), c.msg)
+		}
+		if c.msg == "" && (err.Error() == tilesMsg || err.Error() == overlapMsg) {
+			t.Errorf("NewTiling(%d, %d, %d, %d, %d): a size error reported as %q", c.rows, c.cols, c.tr, c.tc, c.ov, err.Error())
+		}
+	}
+	// the largest side is accepted
+	for _, c := range [][2]int64{{MaxRasterSide, 1}, {1, MaxRasterSide}, {MaxRasterSide, MaxRasterSide}} {
+		if _, err := NewTiling(c[0], c[1], 1024, 1024, 0); err != nil {
+			t.Errorf("%v: %v", c, err)
+		}
+	}
+}
+
+// Counts and windows of huge rasters come from arithmetic alone.
+func TestTilingHuge(t *testing.T) {
+	tl, err := NewTiling(MaxRasterSide, MaxRasterSide, 1, 1, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tl.Len() != 1<<62 {
+		t.Fatalf("Len %d, want 2^62", tl.Len())
+	}
+	last := tl.Len() - 1
+	if w := tl.At(last); w != (Window{MaxRasterSide - 1, MaxRasterSide - 1, 1, 1}) {
+		t.Fatalf("At(total-1) = %v, want the last cell", w)
+	}
+	if w := tl.At(0); w != (Window{0, 0, 1, 1}) {
+		t.Fatalf("At(0) = %v", w)
+	}
+	// window i of a 1x1 tiling is cell (i / cols, i % cols)
+	rng := rand.New(rand.NewSource(1))
+	for k := 0; k < 1000; k++ {
+		i := rng.Uint64() % tl.Len()
+		want := Window{int64(i / uint64(MaxRasterSide)), int64(i % uint64(MaxRasterSide)), 1, 1}
+		if w := tl.At(i); w != want {
+			t.Fatalf("At(%d) = %v, want %v", i, w, want)
+		}
+	}
+	out := make([]int64, 4*3)
+	if n := tl.Page(last-1, out); n != 2 || !reflect.DeepEqual(out[:8], []int64{MaxRasterSide - 1, MaxRasterSide - 2, 1, 1, MaxRasterSide - 1, MaxRasterSide - 1, 1, 1}) {
+		t.Fatalf("last page: n=%d %v", n, out)
+	}
+	if n := tl.Page(tl.Len(), out); n != 0 {
+		t.Fatalf("page at total wrote %d", n)
+	}
+	if n := tl.Page(^uint64(0), out); n != 0 {
+		t.Fatalf("page at 2^64-1 wrote %d", n)
+	}
+	if n := tl.PageLen(last, ^uint64(0)); n != 1 {
+		t.Fatalf("PageLen(last, 2^64-1) = %d", n)
+	}
+
+	// 400k x 400k with overlap near the tile size: step 1
+	tl, err = NewTiling(400000, 400000, 1024, 1024, 1023)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tl.Len() != 400000*400000 {
+		t.Fatalf("Len %d", tl.Len())
+	}
+	if w := tl.At(tl.Len() - 1); w != (Window{399999, 399999, 1, 1}) {
+		t.Fatalf("last %v", w)
+	}
+	if w := tl.At(400000*2 + 398976); w != (Window{2, 398976, 1024, 1024}) {
+		t.Fatalf("interior %v", w)
+	}
+	if w := tl.At(400000*398977 + 398977); w != (Window{398977, 398977, 1023, 1023}) {
+		t.Fatalf("clipped %v", w)
+	}
+
+	// the largest side in tiles of one row: 2^31 windows of a full row
+	tl, err = NewTiling(MaxRasterSide, MaxRasterSide, 1, MaxRasterSide, 0)
+	if err != nil || tl.Len() != 1<<31 {
+		t.Fatalf("%v %v", tl, err)
+	}
+	if w := tl.At(1<<31 - 1); w != (Window{MaxRasterSide - 1, 0, 1, MaxRasterSide}) {
+		t.Fatalf("%v", w)
+	}
+}
+
+// Page at any first equals the reference's slice, for random shapes.
+func TestTilingPagesMatchReference(t *testing.T) {
+	rng := rand.New(rand.NewSource(7))
+	for k := 0; k < 400; k++ {
+		rows, cols := int64(rng.Intn(60)), int64(rng.Intn(60))
+		tr, tc := 1+int64(rng.Intn(25)), 1+int64(rng.Intn(25))
+		ov := int64(rng.Intn(30))
+		want, _ := referenceTiles(rows, cols, tr, tc, ov)
+		firsts := []uint64{0, uint64(len(want)), uint64(len(want)) + 1}
+		for j := 0; j < 5 && len(want) > 0; j++ {
+			firsts = append(firsts, uint64(rng.Intn(len(want))))
+		}
+		checkTiling(t, rows, cols, tr, tc, ov, firsts, []int{0, 1, 1 + rng.Intn(7), len(want) + 2})
+	}
+}
+
+// A page buffer whose length is not a multiple of 4 holds the whole
+// quadruples that fit.
+func TestTilingPageOddBuffer(t *testing.T) {
+	tl, _ := NewTiling(5, 5, 3, 3, 0)
+	out := []int64{-1, -1, -1, -1, -1, -1, -1}
+	if n := tl.Page(0, out); n != 1 || !reflect.DeepEqual(out, []int64{0, 0, 3, 3, -1, -1, -1}) {
+		t.Fatalf("n=%d %v", n, out)
+	}
+	if n := tl.Page(0, nil); n != 0 {
+		t.Fatalf("nil page wrote %d", n)
 	}
 }
 
 func FuzzTiling(f *testing.F) {
-	for _, c := range [][5]int64{{5, 5, 3, 3, 0}, {10, 10, 4, 4, 1}, {0, 3, 1, 1, 0}, {300, 299, 7, 300, 299}, {17, 3, 2, 5, 9}} {
-		f.Add(c[0], c[1], c[2], c[3], c[4])
+	for _, c := range [][5]int64{
+		{5, 5, 3, 3, 0}, {10, 10, 4, 4, 1}, {0, 3, 1, 1, 0}, {300, 299, 7, 300, 299}, {17, 3, 2, 5, 9},
+		{1, 1, 1, 1, 0}, {300, 300, 1, 1, 0}, {5, 5, 0, 3, 0}, {5, 5, 3, 3, -1}, {-1, 5, 3, 3, 0},
+		{MaxRasterSide, MaxRasterSide, 1, 1, 0}, {MaxRasterSide + 1, 1, 1, 1, 0}, {123, 45, 1 << 40, 7, 1 << 50},
+	} {
+		f.Add(c[0], c[1], c[2], c[3], c[4], uint64(c[0]*3+c[1]))
 	}
-	f.Fuzz(func(t *testing.T, rows, cols, tr, tc, ov int64) {
-		if rows < 0 || cols < 0 || rows > 300 || cols > 300 || tr < 1 || tc < 1 || tr > 400 || tc > 400 || ov < 0 || ov > 500 {
-			if _, err := NewTiling(rows, cols, tr, tc, ov); err == nil && (tr < 1 || tc < 1 || ov < 0 || rows < 0 || cols < 0) {
-				t.Fatalf("invalid sizes accepted: %d %d %d %d %d", rows, cols, tr, tc, ov)
+	f.Fuzz(func(t *testing.T, rows, cols, tr, tc, ov int64, first uint64) {
+		_, msg := referenceTiles(0, 0, tr, tc, ov)
+		if msg != "" || rows < 0 || cols < 0 || rows > MaxRasterSide || cols > MaxRasterSide {
+			tl, err := NewTiling(rows, cols, tr, tc, ov)
+			if err == nil || tl != nil || StatusOf(err) != StatusInvalidArgument || (msg != "" && err.Error() != msg) {
+				t.Fatalf("NewTiling(%d, %d, %d, %d, %d) = %v, %v; want INVALID_ARGUMENT %q", rows, cols, tr, tc, ov, tl, err, msg)
 			}
 			return
 		}
-		checkAgainstReference(t, rows, cols, tr, tc, ov)
+		if rows > 300 || cols > 300 {
+			// too big for the reference: check the count and the ends
+			tl, err := NewTiling(rows, cols, tr, tc, ov)
+			if err != nil {
+				t.Fatalf("NewTiling(%d, %d, %d, %d, %d): %v", rows, cols, tr, tc, ov, err)
+			}
+			stepR, stepC := max(1, tr-ov), max(1, tc-ov)
+			down, across := uint64(0), uint64(0)
+			if rows > 0 {
+				down = uint64((rows + stepR - 1) / stepR)
+			}
+			if cols > 0 {
+				across = uint64((cols + stepC - 1) / stepC)
+			}
+			if tl.Len() != down*across {
+				t.Fatalf("Len %d, want %d x %d", tl.Len(), down, across)
+			}
+			if tl.Len() > 0 {
+				lastR, lastC := int64(down-1)*stepR, int64(across-1)*stepC
+				if w := tl.At(tl.Len() - 1); w != (Window{lastR, lastC, min(tr, rows-lastR), min(tc, cols-lastC)}) {
+					t.Fatalf("last window %v", w)
+				}
+				if w := tl.At(0); w != (Window{0, 0, min(tr, rows), min(tc, cols)}) {
+					t.Fatalf("first window %v", w)
+				}
+			}
+			return
+		}
+		if tr > 1000 {
+			tr = 1000 + tr%1000
+		}
+		if tc > 1000 {
+			tc = 1000 + tc%1000
+		}
+		ref, _ := referenceTiles(rows, cols, tr, tc, ov)
+		firsts := []uint64{0, first}
+		if len(ref) > 0 {
+			firsts = append(firsts, first%uint64(len(ref)))
+		}
+		checkTiling(t, rows, cols, tr, tc, ov, firsts, []int{0, 1, 3, int(first % 50)})
 	})
 }

@@ -1,0 +1,467 @@
+package core
+
+import (
+	"bytes"
+	"fmt"
+	"math"
+	"math/rand"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+)
+
+// writeTiles writes the windows of a tiling of data (band-sequential, the
+// whole raster) from several goroutines in random order, skipping the
+// windows skip says.
+func writeTiles(t *testing.T, w *TileWriter, data []byte, dtype DType, bands, rows, cols int, tiling *Tiling, seed int64, skip func(Window) bool) {
+	t.Helper()
+	order := rand.New(rand.NewSource(seed)).Perm(int(tiling.Len()))
+	jobs := make(chan Window)
+	var wg sync.WaitGroup
+	errs := make(chan error, len(order))
+	for g := 0; g < 6; g++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for win := range jobs {
+				if err := w.Write(win, subWindow(data, dtype.Size(), rows, cols, win, seq(bands))); err != nil {
+					errs <- fmt.Errorf("window %v: %w", win, err)
+				}
+			}
+		}()
+	}
+	for _, i := range order {
+		if win := tiling.At(uint64(i)); skip == nil || !skip(win) {
+			jobs <- win
+		}
+	}
+	close(jobs)
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+}
+
+func inside(w Window, r, c int64) bool {
+	return r >= w.RowOff && r < w.RowOff+w.Rows && c >= w.ColOff && c < w.ColOff+w.Cols
+}
+
+func TestTileWriterRoundTrip(t *testing.T) {
+	gt := [6]float64{600000, 25, 0, 5000000, 0, -25}
+	for _, c := range []struct {
+		dtype             DType
+		bands, rows, cols int
+		tile              int64
+		compress          string
+		nodata            *float64
+		crs               string
+	}{
+		{Float32, 2, 300, 250, 64, "zstd", ptr(-1), "EPSG:3857"},
+		{Int16, 1, 700, 650, 100, "", ptr(-32768), "EPSG:32633"}, // larger than one block: overviews
+		{Byte, 3, 130, 170, 40, "lzw", nil, ""},
+		{UInt16, 1, 90, 80, 33, "deflate", ptr(0), "EPSG:4326"},
+		{Float64, 1, 120, 110, 50, "lerc", ptr(math.NaN()), "EPSG:3035"},
+		{Int32, 2, 64, 64, 64, "none", nil, "EPSG:4326"},
+	} {
+		t.Run(fmt.Sprintf("%s_x%d_%dx%d", c.dtype, c.bands, c.rows, c.cols), func(t *testing.T) {
+			dir := t.TempDir()
+			data := cells(c.dtype, c.bands, c.rows, c.cols, int64(c.rows))
+			dst := filepath.Join(dir, "w.tif")
+			w, err := CreateTileWriter(dst, WriterSpec{Rows: int64(c.rows), Cols: int64(c.cols), Bands: int64(c.bands), DType: c.dtype,
+				Georef: Georef{GeoTransform: &gt, CRS: c.crs, NoData: c.nodata}}, COGOptions{Compress: c.compress})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := os.Stat(dst); err == nil {
+				t.Fatal("the destination exists before Close")
+			}
+			tiling, _ := NewTiling(int64(c.rows), int64(c.cols), c.tile, c.tile, 0)
+			writeTiles(t, w, data, c.dtype, c.bands, c.rows, c.cols, tiling, 1, nil)
+			if _, err := os.Stat(dst); err == nil {
+				t.Fatal("the destination exists before Close")
+			}
+			var progress progressLog
+			if err := w.Close(progress.fn); err != nil {
+				t.Fatal(err)
+			}
+			progress.check(t)
+			checkCOG(t, dst, data, c.dtype, c.bands, c.rows, c.cols, &gt, c.crs, c.nodata)
+			wantDir(t, dir, "w.tif")
+		})
+	}
+}
+
+// Cells never written read as nodata when the writer has one, else 0:
+// whole blocks never touched, and the rest of blocks partly written.
+func TestTileWriterUnwrittenCells(t *testing.T) {
+	const rows, cols = 1100, 600 // staging blocks are 512 x 512
+	for _, c := range []struct {
+		dtype  DType
+		nodata *float64
+	}{{Float32, ptr(-9999)}, {Float32, ptr(math.NaN())}, {Int16, ptr(-5)}, {UInt16, nil}, {Float64, nil}} {
+		t.Run(fmt.Sprintf("%s_%v", c.dtype, c.nodata != nil), func(t *testing.T) {
+			dir := t.TempDir()
+			data := cells(c.dtype, 1, rows, cols, 3)
+			dst := filepath.Join(dir, "u.tif")
+			w, err := CreateTileWriter(dst, WriterSpec{Rows: rows, Cols: cols, Bands: 1, DType: c.dtype, Georef: Georef{NoData: c.nodata}}, COGOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			tiling, _ := NewTiling(rows, cols, 100, 100, 0)
+			holes := []Window{tiling.At(7), {0, 500, 100, 100}}
+			skip := func(win Window) bool {
+				return win.RowOff >= 600 || win == holes[0] || win == holes[1] // rows 600.. never written: whole blocks stay empty
+			}
+			writeTiles(t, w, data, c.dtype, 1, rows, cols, tiling, 2, skip)
+			if err := w.Close(nil); err != nil {
+				t.Fatal(err)
+			}
+			validateCOG(t, dst)
+			got, _, _, _, _ := gdalReadAll(t, dst)
+			fill := encodeRef(c.dtype, 0)
+			if c.nodata != nil {
+				fill = encodeRef(c.dtype, *c.nodata)
+			}
+			size := int64(c.dtype.Size())
+			for r := int64(0); r < rows; r++ {
+				for col := int64(0); col < cols; col++ {
+					i := (r*cols + col) * size
+					want := data[i : i+size]
+					if r >= 600 || inside(holes[0], r, col) || inside(holes[1], r, col) {
+						want = fill
+					}
+					if !bytes.Equal(got[i:i+size], want) {
+						t.Fatalf("cell (%d, %d) = %v, want %v", r, col, got[i:i+size], want)
+					}
+				}
+			}
+		})
+	}
+}
+
+// Windows may overlap; the last write wins, and a window may be any
+// rectangle, a single cell included.
+func TestTileWriterOverlappingWrites(t *testing.T) {
+	dir := t.TempDir()
+	dst := filepath.Join(dir, "o.tif")
+	const rows, cols = 40, 50
+	w, err := CreateTileWriter(dst, WriterSpec{Rows: rows, Cols: cols, Bands: 2, DType: Int32}, COGOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := make([]byte, 2*rows*cols*4)
+	put := func(win Window, v int32) {
+		buf := make([]byte, 0, 2*win.Rows*win.Cols*4)
+		for b := 0; b < 2; b++ {
+			for r := win.RowOff; r < win.RowOff+win.Rows; r++ {
+				for c := win.ColOff; c < win.ColOff+win.Cols; c++ {
+					cell := encodeRef(Int32, float64(v+int32(b)*1000))
+					buf = append(buf, cell...)
+					copy(want[((int64(b)*rows+r)*cols+c)*4:], cell)
+				}
+			}
+		}
+		if err := w.Write(win, buf); err != nil {
+			t.Fatal(err)
+		}
+	}
+	put(Window{0, 0, rows, cols}, 1)
+	put(Window{10, 10, 20, 20}, 2)
+	put(Window{15, 5, 10, 40}, 3)
+	put(Window{39, 49, 1, 1}, 4)
+	put(Window{0, 0, 1, cols}, 5)
+	if err := w.Close(nil); err != nil {
+		t.Fatal(err)
+	}
+	checkCOG(t, dst, want, Int32, 2, rows, cols, nil, "", nil)
+}
+
+func TestTileWriterWriteErrors(t *testing.T) {
+	dir := t.TempDir()
+	dst := filepath.Join(dir, "e.tif")
+	w, err := CreateTileWriter(dst, WriterSpec{Rows: 30, Cols: 20, Bands: 2, DType: Float32}, COGOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const big = int64(math.MaxInt64)
+	for _, c := range []struct {
+		name string
+		win  Window
+		n    int
+	}{
+		{"past the bottom", Window{25, 0, 10, 10}, 2 * 10 * 10 * 4},
+		{"past the right", Window{0, 15, 10, 10}, 2 * 10 * 10 * 4},
+		{"negative offset", Window{-1, 0, 2, 2}, 32},
+		{"zero rows", Window{0, 0, 0, 2}, 0},
+		{"negative size", Window{5, 5, -1, 2}, 16},
+		{"huge offset", Window{big, big, 1, 1}, 8},
+		{"huge size", Window{0, 0, big, big}, 8},
+		{"wrong length, short", Window{0, 0, 2, 2}, 31},
+		{"wrong length, long", Window{0, 0, 2, 2}, 33},
+		{"one band's worth", Window{0, 0, 2, 2}, 16},
+		{"empty", Window{0, 0, 2, 2}, 0},
+	} {
+		err, panicked := catch(func() error { return w.Write(c.win, make([]byte, c.n)) })
+		if panicked != nil {
+			t.Errorf("%s: panic %v", c.name, panicked)
+			continue
+		}
+		wantStatus(t, err, StatusInvalidArgument, c.name)
+	}
+	// a bad write does not spoil the writer
+	data := cells(Float32, 2, 30, 20, 1)
+	if err := w.Write(Window{0, 0, 30, 20}, data); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Close(nil); err != nil {
+		t.Fatal(err)
+	}
+	checkCOG(t, dst, data, Float32, 2, 30, 20, nil, "", nil)
+	wantStatus(t, w.Write(Window{0, 0, 1, 1}, make([]byte, 8)), StatusInvalidArgument, "write after close")
+	wantStatus(t, w.Close(nil), StatusInvalidArgument, "double close")
+	wantStatus(t, w.Abort(), StatusInvalidArgument, "abort after close")
+	checkCOG(t, dst, data, Float32, 2, 30, 20, nil, "", nil) // untouched by the calls after Close
+	wantDir(t, dir, "e.tif")
+}
+
+// Abort, cancellation and a panicking callback leave nothing at the
+// destination, no staging files, and an existing destination untouched.
+func TestTileWriterAbortCancel(t *testing.T) {
+	dir := t.TempDir()
+	existing := filepath.Join(dir, "existing.tif")
+	if err := WriteCOGBuffer(cells(Byte, 1, 8, 8, 1), Byte, 1, 8, 8, Georef{}, existing, COGOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	existingBytes := readFile(t, existing)
+	spec := WriterSpec{Rows: 1200, Cols: 1000, Bands: 1, DType: Int16}
+	finishes := []struct {
+		name   string
+		finish func(*TileWriter) error
+		status Status
+	}{
+		{"abort", func(w *TileWriter) error { return w.Abort() }, StatusOK},
+		{"cancel at once", func(w *TileWriter) error { p, _ := cancelAt(0); return w.Close(p) }, StatusCancelled},
+		{"cancel midway", func(w *TileWriter) error { p, _ := cancelAt(0.5); return w.Close(p) }, StatusCancelled},
+		{"cancel at the end", func(w *TileWriter) error { p, _ := cancelAt(1); return w.Close(p) }, StatusCancelled},
+		{"panicking callback", func(w *TileWriter) error {
+			return w.Close(func(f float64, _ string) bool {
+				if f > 0.3 {
+					panic("callback bug")
+				}
+				return true
+			})
+		}, StatusInternal},
+	}
+	for _, f := range finishes {
+		for _, dst := range []string{filepath.Join(dir, "new.tif"), existing} {
+			w, err := CreateTileWriter(dst, spec, COGOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(listDir(t, dir)) < 2 {
+				t.Fatalf("%s: no staging file while writing: %v", f.name, listDir(t, dir))
+			}
+			tiling, _ := NewTiling(spec.Rows, spec.Cols, 300, 300, 0)
+			writeTiles(t, w, cells(Int16, 1, 1200, 1000, 1), Int16, 1, 1200, 1000, tiling, 3, nil)
+			wantStatus(t, f.finish(w), f.status, f.name)
+			wantDir(t, dir, "existing.tif")
+			if !bytes.Equal(readFile(t, existing), existingBytes) {
+				t.Fatalf("%s changed the existing destination", f.name)
+			}
+			wantStatus(t, w.Abort(), StatusInvalidArgument, f.name+", then abort")
+			wantStatus(t, w.Close(nil), StatusInvalidArgument, f.name+", then close")
+			wantStatus(t, w.Write(Window{0, 0, 1, 1}, make([]byte, 2)), StatusInvalidArgument, f.name+", then write")
+			wantDir(t, dir, "existing.tif")
+		}
+	}
+	// an aborted writer that never wrote anything
+	w, err := CreateTileWriter(filepath.Join(dir, "none.tif"), spec, COGOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Abort(); err != nil {
+		t.Fatal(err)
+	}
+	wantDir(t, dir, "existing.tif")
+}
+
+// A disk that fills up while tiles are written or while the COG is built
+// fails the writer with an IO error and leaves nothing behind. Run in a
+// child: the file size limit is per process.
+func TestTileWriterDiskFull(t *testing.T) {
+	out, ok := isolated(t, "disk-full", func() error {
+		dir, err := os.MkdirTemp("", "cloudio-full-")
+		if err != nil {
+			return err
+		}
+		defer os.RemoveAll(dir)
+		const rows, cols = 1500, 1300
+		data := cells(Float32, 1, rows, cols, 2)
+		tiling, _ := NewTiling(rows, cols, 256, 256, 0)
+		for _, limit := range []uint64{32 << 10, 1 << 20, 4 << 20} {
+			if err := setFileSizeLimit(limit); err != nil {
+				return err
+			}
+			dst := filepath.Join(dir, "w.tif")
+			w, err := CreateTileWriter(dst, WriterSpec{Rows: rows, Cols: cols, Bands: 1, DType: Float32}, COGOptions{})
+			if err != nil {
+				return err
+			}
+			var writeErr error
+			for i := uint64(0); i < tiling.Len() && writeErr == nil; i++ {
+				win := tiling.At(i)
+				writeErr = w.Write(win, subWindow(data, 4, rows, cols, win, []int{1}))
+			}
+			if writeErr != nil && StatusOf(writeErr) != StatusIO {
+				return fmt.Errorf("limit %d: write: %v", limit, writeErr)
+			}
+			closeErr := w.Close(nil)
+			if StatusOf(closeErr) != StatusIO {
+				return fmt.Errorf("limit %d: write %v, close %v; want an IO error", limit, writeErr, closeErr)
+			}
+			if names := listDir(t, dir); len(names) != 0 {
+				return fmt.Errorf("limit %d: left behind %v", limit, names)
+			}
+			if err := w.Abort(); StatusOf(err) != StatusInvalidArgument {
+				return fmt.Errorf("abort after a failed close: %v", err)
+			}
+		}
+		return nil
+	})
+	if !ok {
+		t.Fatal(firstLines(out, 20))
+	}
+}
+
+// A writer to a GDAL virtual path stages in the temporary directory and
+// leaves nothing there.
+func TestTileWriterVSIMem(t *testing.T) {
+	tmp := t.TempDir()
+	t.Setenv("TMPDIR", tmp)
+	data := cells(Float32, 1, 64, 48, 1)
+	for _, abort := range []bool{false, true} {
+		dst := fmt.Sprintf("/vsimem/cloudio-writer-test/%v.tif", abort)
+		w, err := CreateTileWriter(dst, WriterSpec{Rows: 64, Cols: 48, Bands: 1, DType: Float32}, COGOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := w.Write(Window{0, 0, 64, 48}, data); err != nil {
+			t.Fatal(err)
+		}
+		if abort {
+			err = w.Abort()
+		} else {
+			err = w.Close(nil)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		wantDir(t, tmp)
+		names, _ := List("/vsimem/cloudio-writer-test")
+		if want := "false.tif"; strings.Join(names, ",") != want {
+			t.Fatalf("/vsimem/ holds %v, want %s", names, want)
+		}
+	}
+	got, _, _, _, _ := gdalReadAll(t, "/vsimem/cloudio-writer-test/false.tif")
+	unlinkVSI("/vsimem/cloudio-writer-test/false.tif")
+	if !bytes.Equal(got, data) {
+		t.Fatal("/vsimem/ pixels differ")
+	}
+}
+
+func TestCreateTileWriterErrors(t *testing.T) {
+	dir := t.TempDir()
+	sub := filepath.Join(dir, "sub")
+	os.Mkdir(sub, 0o755)
+	ok := WriterSpec{Rows: 10, Cols: 10, Bands: 1, DType: Byte}
+	with := func(f func(*WriterSpec)) WriterSpec { s := ok; f(&s); return s }
+	for _, c := range []struct {
+		name   string
+		dst    string
+		spec   WriterSpec
+		o      COGOptions
+		status Status
+	}{
+		{"zero rows", "a.tif", with(func(s *WriterSpec) { s.Rows = 0 }), COGOptions{}, StatusInvalidArgument},
+		{"negative cols", "a.tif", with(func(s *WriterSpec) { s.Cols = -1 }), COGOptions{}, StatusInvalidArgument},
+		{"zero bands", "a.tif", with(func(s *WriterSpec) { s.Bands = 0 }), COGOptions{}, StatusInvalidArgument},
+		{"too many bands", "a.tif", with(func(s *WriterSpec) { s.Bands = 65536 }), COGOptions{}, StatusInvalidArgument},
+		{"rows above 2^31", "a.tif", with(func(s *WriterSpec) { s.Rows = MaxRasterSide + 1 }), COGOptions{}, StatusInvalidArgument},
+		{"unknown dtype", "a.tif", with(func(s *WriterSpec) { s.DType = 99 }), COGOptions{}, StatusInvalidArgument},
+		{"dtype 0", "a.tif", with(func(s *WriterSpec) { s.DType = 0 }), COGOptions{}, StatusInvalidArgument},
+		{"Int64", "a.tif", with(func(s *WriterSpec) { s.DType = Int64 }), COGOptions{}, StatusUnsupported},
+		{"UInt64", "a.tif", with(func(s *WriterSpec) { s.DType = UInt64 }), COGOptions{}, StatusUnsupported},
+		{"bad CRS", "a.tif", with(func(s *WriterSpec) { s.Georef.CRS = "EPSG:nope" }), COGOptions{}, StatusInvalidArgument},
+		{"unknown compress", "a.tif", ok, COGOptions{Compress: "brotli"}, StatusInvalidArgument},
+		{"unsuitable compress", "a.tif", with(func(s *WriterSpec) { s.DType = Float32 }), COGOptions{Compress: "jpeg"}, StatusInvalidArgument},
+		{"bad option", "a.tif", ok, COGOptions{Options: []string{"BLOCKSIZE=big"}}, StatusInvalidArgument},
+		{"unknown option", "a.tif", ok, COGOptions{Options: []string{"TILED=YES"}}, StatusInvalidArgument},
+		{"missing directory", filepath.Join("nodir", "a.tif"), ok, COGOptions{}, StatusNotFound},
+		{"destination is a directory", "sub", ok, COGOptions{}, StatusInvalidArgument},
+		{"empty destination", "", ok, COGOptions{}, StatusInvalidArgument},
+		{"destination not UTF-8", "\xff.tif", ok, COGOptions{}, StatusInvalidArgument},
+		{"HTTP destination", "https://example.com/a.tif", ok, COGOptions{}, StatusInvalidArgument},
+	} {
+		dst := c.dst
+		if dst != "" && !strings.Contains(dst, "://") {
+			dst = filepath.Join(dir, dst)
+		}
+		w, err := CreateTileWriter(dst, c.spec, c.o)
+		if w != nil {
+			w.Abort()
+			t.Errorf("%s: accepted", c.name)
+		}
+		wantStatus(t, err, c.status, c.name)
+		wantDir(t, dir, "sub")
+	}
+}
+
+// Writers of several rasters at once, each from several goroutines.
+func TestTileWritersConcurrently(t *testing.T) {
+	dir := t.TempDir()
+	var wg sync.WaitGroup
+	errs := make([]error, 4)
+	for i := 0; i < 4; i++ {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			dtype := []DType{Float32, Int16, Byte, Float64}[i]
+			data := cells(dtype, 1, 150, 140, int64(i))
+			w, err := CreateTileWriter(filepath.Join(dir, fmt.Sprintf("%d.tif", i)), WriterSpec{Rows: 150, Cols: 140, Bands: 1, DType: dtype}, COGOptions{})
+			if err != nil {
+				errs[i] = err
+				return
+			}
+			tiling, _ := NewTiling(150, 140, 32, 32, 0)
+			var inner sync.WaitGroup
+			for g := 0; g < 3; g++ {
+				inner.Add(1)
+				go func(g int) {
+					defer inner.Done()
+					for k := uint64(g); k < tiling.Len(); k += 3 {
+						win := tiling.At(k)
+						if err := w.Write(win, subWindow(data, dtype.Size(), 150, 140, win, []int{1})); err != nil {
+							errs[i] = err
+						}
+					}
+				}(g)
+			}
+			inner.Wait()
+			if err := w.Close(nil); err != nil && errs[i] == nil {
+				errs[i] = err
+			}
+		}(i)
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Fatalf("writer %d: %v", i, err)
+		}
+		dtype := []DType{Float32, Int16, Byte, Float64}[i]
+		checkCOG(t, filepath.Join(dir, fmt.Sprintf("%d.tif", i)), cells(dtype, 1, 150, 140, int64(i)), dtype, 1, 150, 140, nil, "", nil)
+	}
+	wantDir(t, dir, "0.tif", "1.tif", "2.tif", "3.tif")
+}
