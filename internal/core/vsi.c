@@ -58,13 +58,8 @@ int cloudioCanList(const char *name) {
 
 int cloudioRename(const char *from, const char *to) { return VSIRename(from, to); }
 
-/* Copy a local file to any GDAL file name (an object store URL included),
- * in one pass. Errors GDAL raises, up to and including the close that
- * completes an upload, land in errs. */
-int cloudioUpload(const char *src, const char *dst, cloudioErrors *errs) {
-  memset(errs, 0, sizeof *errs);
-  CPLPushErrorHandlerEx(cloudioCollectErrors, errs);
-  CPLErrorReset();
+/* One pass through a write handle; errors land in the pushed handler. */
+static void cloudioCopyStream(const char *src, const char *dst, cloudioErrors *errs) {
   VSILFILE *in = VSIFOpenL(src, "rb");
   VSILFILE *out = in ? VSIFOpenExL(dst, "wb", TRUE) : NULL;
   if (in == NULL || out == NULL) {
@@ -90,6 +85,34 @@ int cloudioUpload(const char *src, const char *dst, cloudioErrors *errs) {
   }
   if (in != NULL) {
     VSIFCloseL(in);
+  }
+}
+
+/* GDAL 3.6 writes a file opened for writing on /vsiaz/ as an append blob:
+ * the object is visible from its first block on, and left behind, partial,
+ * when the upload fails. VSISync in chunks uploads a block blob instead,
+ * committed at the end by one Put Block List, so the object appears only
+ * once complete (uncommitted blocks expire on their own). OVERWRITE: a
+ * target of the same size is replaced, not judged up to date. */
+static void cloudioSyncBlocks(const char *src, const char *dst, cloudioErrors *errs) {
+  const char *const options[] = {"CHUNK_SIZE=16777216", "NUM_THREADS=2", "SYNC_STRATEGY=OVERWRITE", NULL};
+  if (!VSISync(src, dst, options, NULL, NULL, NULL) && !errs->failed) {
+    CPLError(CE_Failure, CPLE_FileIO, "could not complete the upload to %s", dst);
+  }
+}
+
+/* Copy a local file to any GDAL file name (an object store URL included),
+ * publishing it only once complete where the store allows. Errors GDAL
+ * raises, up to and including the close that completes an upload, land in
+ * errs. */
+int cloudioUpload(const char *src, const char *dst, cloudioErrors *errs) {
+  memset(errs, 0, sizeof *errs);
+  CPLPushErrorHandlerEx(cloudioCollectErrors, errs);
+  CPLErrorReset();
+  if (STARTS_WITH(dst, "/vsiaz/")) {
+    cloudioSyncBlocks(src, dst, errs);
+  } else {
+    cloudioCopyStream(src, dst, errs);
   }
   CPLPopErrorHandler();
   VSICurlPartialClearCache(dst); /* later stats and listings must see the new object */

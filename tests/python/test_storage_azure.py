@@ -2,8 +2,10 @@
 on 127.0.0.1 with its data in a temporary folder (the Makefile installs it
 into .tools/azurite from the npm registry)."""
 import os
+import signal
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -152,3 +154,41 @@ def test_azure_missing_container_is_not_found(azurite, local_dem):
     with pytest.raises(cloudio.NotFoundError):
         store.list()
     assert not store.exists("x.tif")
+
+
+def test_azure_failed_upload_leaves_no_blob(tmp_path, monkeypatch):
+    """GDAL 3.6 streams a file written to /vsiaz/ into an append blob, which
+    is visible, and stays partial, from its first block on; cloudio uploads
+    a block blob, committed only once every block arrived. The server is
+    frozen in the middle of the upload, so that the client times out, then
+    thawed with everything it stored: no blob may be left at the key."""
+    # GDAL 3.6 applies only the global timeouts to /vsiaz/ uploads, not the
+    # per-container ones cloud_storage sets: without these it waits forever.
+    monkeypatch.setenv("GDAL_HTTP_TIMEOUT", "3")
+    monkeypatch.setenv("GDAL_HTTP_MAX_RETRY", "0")
+    server = Azurite(tmp_path / "azurite")
+    server.start()
+    try:
+        server.create_containers("dems")
+        store = cloud_storage("az://dems", mode="w", **server.options())
+        big = np.random.default_rng(1).random((3000, 3000), dtype=np.float32)  # 36 MB, incompressible
+        stop_watching = threading.Event()
+
+        def freeze_once_data_arrives():
+            while not stop_watching.wait(0.01):
+                stored = sum(f.stat().st_size for f in (tmp_path / "azurite").rglob("*") if f.is_file())
+                if stored > 4 << 20:
+                    os.kill(server.proc.pid, signal.SIGSTOP)
+                    return
+        watcher = threading.Thread(target=freeze_once_data_arrives)
+        watcher.start()
+        try:
+            with pytest.raises(cloudio.ReadWriteError):
+                store.write_cog(big, "big.tif")
+        finally:
+            stop_watching.set()
+            watcher.join()
+            os.kill(server.proc.pid, signal.SIGCONT)
+        assert not store.exists("big.tif") and store.list() == []
+    finally:
+        server.stop()
