@@ -92,8 +92,10 @@ static void cloudioCopyStream(const char *src, const char *dst, cloudioErrors *e
  * the object is visible from its first block on, and left behind, partial,
  * when the upload fails. VSISync in chunks uploads a block blob instead,
  * committed at the end by one Put Block List, so the object appears only
- * once complete (uncommitted blocks expire on their own). OVERWRITE: a
- * target of the same size is replaced, not judged up to date. */
+ * once complete (uncommitted blocks expire on their own). GDAL takes that
+ * path only with NUM_THREADS > 1; its worker threads report their errors
+ * through GDAL's default handler, so errs gets the overall failure.
+ * OVERWRITE: a target of the same size is replaced, not judged up to date. */
 static void cloudioSyncBlocks(const char *src, const char *dst, cloudioErrors *errs) {
   const char *const options[] = {"CHUNK_SIZE=16777216", "NUM_THREADS=2", "SYNC_STRATEGY=OVERWRITE", NULL};
   if (!VSISync(src, dst, options, NULL, NULL, NULL) && !errs->failed) {
