@@ -346,13 +346,15 @@ int cloudio_storage_configure(const char *url, const char *const *options, char 
 /* The names under url, relative to it, sorted, separated by '\n' (all keys
  * below the prefix for object stores). Sizes as in cloudio_dataset_crs:
  * *needed (when not NULL) receives the size the listing needs, NUL included.
- * Returns CLOUDIO_ERR_NOT_FOUND for a missing directory, prefix or bucket. */
+ * Returns CLOUDIO_ERR_NOT_FOUND for a missing directory, prefix or bucket,
+ * CLOUDIO_ERR_IO when the server refuses the credentials. */
 int cloudio_storage_list(const char *url, char *buf, size_t buf_len, size_t *needed, char *err, size_t err_len);
 
 /* *exists = 1 when url names an existing file or object, else 0. */
 int cloudio_storage_exists(const char *url, int *exists, char *err, size_t err_len);
 
 /* Delete one file or object. CLOUDIO_ERR_NOT_FOUND when it does not exist;
+ * CLOUDIO_ERR_IO when the server refuses the credentials;
  * CLOUDIO_ERR_INVALID_ARGUMENT for an HTTP URL (read-only). */
 int cloudio_storage_delete(const char *url, char *err, size_t err_len);
 

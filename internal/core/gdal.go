@@ -142,6 +142,20 @@ func pathExists(name string) bool {
 	return C.cloudioPathExists(cname) != 0
 }
 
+// checkContainer fails unless an object store's bucket or container
+// (bucketOf's answer) exists and these credentials can list it.
+func checkContainer(bucket string) error {
+	cname := C.CString(bucket)
+	defer C.free(unsafe.Pointer(cname))
+	switch C.cloudioCanList(cname) {
+	case C.CLOUDIO_LIST_OK:
+		return nil
+	case C.CLOUDIO_LIST_REFUSED:
+		return errorf(StatusIO, "the server refused these credentials for bucket or container %q", bucket)
+	}
+	return errorf(StatusNotFound, "bucket or container %q does not exist (or these credentials cannot see it)", bucket)
+}
+
 // unlinkVSI removes a file through GDAL's virtual file system.
 func unlinkVSI(name string) {
 	cname := C.CString(name)

@@ -32,8 +32,8 @@ func newAtomicOutput(dst string) (*atomicOutput, error) {
 		return nil, err
 	}
 	if isObjectStore(dst) {
-		if bucket := bucketOf(dst); !pathExists(bucket) {
-			return nil, errorf(StatusNotFound, "bucket or container %q does not exist (or these credentials cannot see it)", strings.TrimSuffix(bucket, "/"))
+		if err := checkContainer(bucketOf(dst)); err != nil {
+			return nil, err
 		}
 		return &atomicOutput{dst: dst, tmp: filepath.Join(os.TempDir(), ".cloudio-upload-"+suffix+".tif")}, nil
 	}

@@ -111,6 +111,12 @@ func Delete(url string) error {
 		return err
 	}
 	if !pathExists(name) {
+		if isObjectStore(name) {
+			// Refused credentials look like a missing object to a stat.
+			if err := checkContainer(bucketOf(name)); err != nil {
+				return err
+			}
+		}
 		return errorf(StatusNotFound, "%q does not exist", url)
 	}
 	cname := C.CString(name)

@@ -31,6 +31,11 @@ int cloudioTranslate(const char *src, const cloudioGeoref *georef, const char *d
 /* Whether GDAL's virtual file system finds name (a local path or /vsi...). */
 int cloudioPathExists(const char *name);
 
+/* Whether a directory, or an object store's bucket, container or prefix,
+ * can be listed with the options scoped to it: one of CLOUDIO_LIST_*. */
+enum { CLOUDIO_LIST_MISSING = 0, CLOUDIO_LIST_OK = 1, CLOUDIO_LIST_REFUSED = 2 };
+int cloudioCanList(const char *name);
+
 /* Rename through GDAL's virtual file system (works for /vsimem/ too). */
 int cloudioRename(const char *from, const char *to);
 

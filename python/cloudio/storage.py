@@ -11,7 +11,10 @@ from .errors import CloudIOError, InvalidArgumentError, error_for
 
 _SCHEMES = ("s3://", "gs://", "gcs://", "az://", "azure://", "http://", "https://", "/vsi")
 # Option names whose values are secrets: never shown, never in messages.
-_SECRET = re.compile(r"SECRET|TOKEN|PASSWORD|CONNECTION_STRING|SAS|PRIVATE_KEY|ACCOUNT_KEY|CREDENTIALS")
+# (AZURE_STORAGE_ACCESS_KEY is a secret; AWS_ACCESS_KEY_ID is a user name.)
+_SECRET = re.compile(r"SECRET|TOKEN|PASSWORD|CONNECTION_STRING|SAS|PRIVATE_KEY|ACCOUNT_KEY|ACCESS_KEY(?!_ID)|CREDENTIALS")
+# The secret fields of an Azure connection string, which may show up alone.
+_CONNECTION_STRING_SECRET = re.compile(r"(?:AccountKey|SharedAccessSignature)=([^;]+)", re.IGNORECASE)
 
 
 class Store:
@@ -39,11 +42,7 @@ class Store:
         try:
             _lib.call(name, *args)
         except CloudIOError as exc:
-            message = str(exc)
-            for key, value in self._options.items():
-                if _SECRET.search(key) and value:
-                    message = message.replace(str(value), "***")
-            raise error_for(exc.status, message) from None
+            raise error_for(exc.status, self._scrub(str(exc))) from None
 
     def _writable(self) -> None:
         if self.mode != "w":
@@ -90,9 +89,10 @@ class Store:
         return dask_backend(self.url(key), *args, **kwargs)
 
     def _scrub(self, message: str) -> str:
-        for key, value in self._options.items():
-            if _SECRET.search(key) and value:
-                message = message.replace(str(value), "***")
+        secrets = [value for key, value in self._options.items() if _SECRET.search(key) and value]
+        secrets += [field for value in secrets for field in _CONNECTION_STRING_SECRET.findall(value)]
+        for secret in secrets:
+            message = message.replace(secret, "***")
         return message
 
 
