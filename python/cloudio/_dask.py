@@ -2,9 +2,20 @@
 
 Tasks are small and serialisable: each carries the raster's name, a window,
 the bands and the data type, never arrays or handles, and reads through
-cloudio in whatever process runs it (the library loads lazily there). Results
-are written by one streaming writer in the calling process, so a COG written
-from a cluster can neither miss tiles nor end up with zero overviews.
+cloudio in whatever process runs it (the library loads lazily there, once per
+process, and each process keeps its opened datasets). Results are written by
+one streaming writer in the calling process, so a COG written from a cluster
+can neither miss tiles nor end up with zero overviews.
+
+Worker processes and fork: the Go runtime inside libcloudio does not survive
+``fork()``, so a process forked after the library was loaded raises
+:class:`~cloudio.CloudIOError` from its first call instead of hanging (see
+``_lib``). Dask's processes scheduler (``multiprocessing.context``) and
+dask.distributed's workers (``distributed.worker.multiprocessing-method``)
+start their processes with "spawn" by default, which is safe; so is
+"forkserver". Set either to "fork" after ``dask_backend`` (which loads the
+library to read the raster's size) and the first chunk fails at once with a
+CloudIOError that names its window and says to use "spawn".
 
 Dask is imported on first use only: ``import cloudio`` neither needs it nor
 pays for importing it.
@@ -80,6 +91,8 @@ def dask_backend(dataset, tile_rows: Optional[int] = None, tile_cols: Optional[i
     :func:`to_cog`, also through elementwise operations and ``map_overlap``.
     With ``xarray=True`` the result is an ``xarray.DataArray`` with ``y`` /
     ``x`` cell-centre coordinates, like ``rioxarray.open_rasterio``.
+    Worker processes must be spawned, not forked (Dask's default; see the
+    module's notes on fork).
 
     >>> import os, tempfile
     >>> import numpy as np
@@ -190,11 +203,22 @@ def to_cog(darr, path, *, compress: str = "deflate", geotransform: Optional[Sequ
     it came from :func:`dask_backend` (directly or through operations that
     keep its shape), or from an xarray DataArray's ``transform`` / ``crs`` /
     ``nodata`` attributes. Memory stays bounded by the chunks in flight; the
-    write is atomic, as for :func:`write_cog`. On the threaded and
-    synchronous schedulers chunks stream straight into the writer; on the
-    processes scheduler and dask.distributed they are computed in small
-    batches and sent back to this process, which alone writes the file, so
-    no locks or shared file system are needed. Returns ``path`` as a string.
+    write is atomic, as for :func:`write_cog`, and only this process writes
+    the file, so no locks or shared file system are needed. How the chunks
+    get here depends on the active scheduler:
+
+    - threaded or synchronous: they stream straight into the writer;
+    - dask.distributed: at most ``chunks_in_flight`` chunks are computed at a
+      time (default: twice the cluster's threads), in row-major order, and
+      each is written as soon as it arrives. Tasks that several chunks need
+      (the reads feeding map_overlap halos) run once; the workers keep their
+      results until the last chunk needing them has been submitted (about two
+      rows of source tiles for map_overlap). A failing chunk cancels the rest
+      and its exception keeps its type, with the window added as a note
+      (Python 3.11+);
+    - Dask's processes scheduler: in small batches.
+
+    Returns ``path`` as a string.
     """
     dask, da = _require_dask()
     if chunks_in_flight is not None and (isinstance(chunks_in_flight, bool) or
