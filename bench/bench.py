@@ -418,9 +418,11 @@ DASK = Group(
         task(f"{op}-{lib}-{sched}", f"{lib}, {'threads' if sched == 'threads' else '2-process LocalCluster'}",
              f"dask-{op}-{lib}", "{cog}", sched)
         for sched in ("threads", "cluster") for op in ("sum", "slope") for lib in ("cloudio", "rioxarray")
-    ],
+    ] + [task("floor-cluster", "zeros, no raster, 2-process LocalCluster: start, compute, stop", "dask-floor", "{cog}",
+              "cluster")],
     ratios=[Ratio(f"{op}-rioxarray-{sched}", f"{op}-cloudio-{sched}", (">=", 1.2), "dask_backend vs open_rasterio")
-            for sched in ("threads", "cluster") for op in ("sum", "slope")],
+            for sched in ("threads", "cluster") for op in ("sum", "slope")]
+    + [Ratio("floor-cluster", "sum-cloudio-cluster", None, "share of the cluster sum that is the cluster's own")],
     prepare=prepare_stream,
 )
 

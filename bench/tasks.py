@@ -16,6 +16,8 @@ Tasks:
   dask-sum-{cloudio,rioxarray} SRC SCHED      sum of the DEM as a Dask array
   dask-slope-{cloudio,rioxarray} SRC SCHED    sum of map_overlap(slope)
       SCHED: "threads", or "cluster" (a 2-process dask.distributed LocalCluster)
+  dask-floor SRC SCHED        the same scheduler summing an array of zeros with the same
+                              chunks and no raster: what any library pays for the scheduler
 """
 import os
 import subprocess
@@ -173,6 +175,12 @@ def dask_slope(library):
     return task
 
 
+def dask_floor(src, sched):
+    import dask.array as da
+    arr = da.zeros((8192, 8192), chunks=TILE, dtype=np.float32)
+    return on_scheduler(sched, lambda: float(arr.sum(dtype=np.float64).compute()))
+
+
 TASKS = {
     "read-cloudio": read_cloudio,
     "read-gdal": read_gdal,
@@ -184,6 +192,7 @@ TASKS = {
     "dask-sum-rioxarray": dask_sum("rioxarray"),
     "dask-slope-cloudio": dask_slope("cloudio"),
     "dask-slope-rioxarray": dask_slope("rioxarray"),
+    "dask-floor": dask_floor,
 }
 
 if __name__ == "__main__":
