@@ -100,10 +100,15 @@ class Result:
     seconds: List[float] = field(default_factory=list)
     cpu: List[float] = field(default_factory=list)
     rss_kb: List[int] = field(default_factory=list)
+    compute: List[float] = field(default_factory=list)  # reported by the task, when it does
 
     @property
     def median(self) -> float:
         return statistics.median(self.seconds)
+
+    @property
+    def median_compute(self) -> float:
+        return statistics.median(self.compute)
 
 
 # ---- inputs -----------------------------------------------------------------
@@ -413,9 +418,11 @@ DASK = Group(
         task(f"{op}-{lib}-{sched}", f"{lib}, {'threads' if sched == 'threads' else '2-process LocalCluster'}",
              f"dask-{op}-{lib}", "{cog}", sched)
         for sched in ("threads", "cluster") for op in ("sum", "slope") for lib in ("cloudio", "rioxarray")
-    ],
+    ] + [task("floor-cluster", "zeros, no raster, 2-process LocalCluster: start, compute, stop", "dask-floor", "{cog}",
+              "cluster")],
     ratios=[Ratio(f"{op}-rioxarray-{sched}", f"{op}-cloudio-{sched}", (">=", 1.2), "dask_backend vs open_rasterio")
-            for sched in ("threads", "cluster") for op in ("sum", "slope")],
+            for sched in ("threads", "cluster") for op in ("sum", "slope")]
+    + [Ratio("floor-cluster", "sum-cloudio-cluster", None, "share of the cluster sum that is the cluster's own")],
     prepare=prepare_stream,
 )
 
@@ -561,10 +568,14 @@ def run_group(group: Group, args: argparse.Namespace) -> List[str]:
                 results[c.name].cpu.append(cpu)
                 results[c.name].rss_kb.append(rss)
                 this_round[c.name] = seconds
+                compute = compute_seconds(log)
+                if compute is not None:
+                    results[c.name].compute.append(compute)
+                    this_round["compute:" + c.name] = compute
         if timed:
             rounds.append(this_round)
         label = f"warm-up {i + 1}/{warmup}" if not timed else f"round {i - warmup + 1}/{runs}"
-        times = "  ".join(f"{name} {this_round[name]:.2f}s" for name in this_round) if timed else "done"
+        times = "  ".join(f"{name} {this_round[name]:.2f}s" for name in this_round if ":" not in name) if timed else "done"
         print(f"  {label}: {times}", flush=True)
     print(f"  ({time.perf_counter() - t_group:.0f} s)")
 
@@ -592,11 +603,42 @@ def run_group(group: Group, args: argparse.Namespace) -> List[str]:
             met = "yes" if ok else "**no**"
         lines.append(f"| {q.num} / {q.den} | {of_medians:.2f} | {paired:.2f} | {of_cpu:.2f} | {target} | {met} | "
                      f"{q.why} |")
+    lines += compute_table(group, results, rounds)
     lines += ["", "Runs (s): " + "; ".join(f"{r.command.name} " + " ".join(f"{s:.2f}" for s in r.seconds)
                                           for r in results.values())]
     if not args.no_check and group.check is not None:
         print("  checking outputs ...", flush=True)
         lines += ["", "Outputs of the last round:", ""] + group.check(places, group.commands)
+    return lines
+
+
+def compute_seconds(log: str) -> Optional[float]:
+    """The seconds a task (bench/tasks.py) reported for its compute call, if any."""
+    from tasks import COMPUTE_SECONDS
+    with open(log) as f:
+        for line in f:
+            if line.startswith(COMPUTE_SECONDS):
+                return float(line[len(COMPUTE_SECONDS):])
+    return None
+
+
+def compute_table(group: Group, results: Dict[str, Result], rounds: List[Dict[str, float]]) -> List[str]:
+    """The compute call alone, as the tasks that report it timed it: what is
+    left of the end-to-end time without interpreter start-up, imports, and a
+    cluster's start and stop (which cost every library the same)."""
+    timed = {name: r for name, r in results.items() if r.compute}
+    if not timed:
+        return []
+    lines = ["", "The compute() call alone, timed inside the task (no interpreter start-up, imports, or "
+             "cluster start and stop):", "", "| command | median s | min s | max s |", "|---|---:|---:|---:|"]
+    lines += [f"| {name} | {r.median_compute:.2f} | {min(r.compute):.2f} | {max(r.compute):.2f} |"
+              for name, r in timed.items()]
+    lines += ["", "| ratio (compute / compute) | of medians | paired |", "|---|---:|---:|"]
+    for q in group.ratios:
+        if q.num in timed and q.den in timed:
+            paired = statistics.median(r["compute:" + q.num] / r["compute:" + q.den] for r in rounds)
+            lines.append(f"| {q.num} / {q.den} | {timed[q.num].median_compute / timed[q.den].median_compute:.2f} | "
+                         f"{paired:.2f} |")
     return lines
 
 

@@ -16,15 +16,19 @@ Tasks:
   dask-sum-{cloudio,rioxarray} SRC SCHED      sum of the DEM as a Dask array
   dask-slope-{cloudio,rioxarray} SRC SCHED    sum of map_overlap(slope)
       SCHED: "threads", or "cluster" (a 2-process dask.distributed LocalCluster)
+  dask-floor SRC SCHED        the same scheduler summing an array of zeros with the same
+                              chunks and no raster: what any library pays for the scheduler
 """
 import os
 import subprocess
 import sys
 import tempfile
+import time
 
 import numpy as np
 
 TILE = 1024
+COMPUTE_SECONDS = "compute-seconds "  # bench.py reads this line from the task's output
 
 
 def slope_core(padded: np.ndarray, cell_x: float, cell_y: float) -> np.ndarray:
@@ -135,14 +139,23 @@ def dask_array(src, library):
 
 
 def on_scheduler(sched, compute):
+    """compute() on the scheduler; prints "compute-seconds S", the time of
+    the call alone (no interpreter start-up, imports, or cluster start and
+    stop), which bench.py reports beside the end-to-end time."""
     import dask
+
+    def timed():
+        start = time.perf_counter()
+        result = compute()
+        print(f"{COMPUTE_SECONDS}{time.perf_counter() - start:.3f}")
+        return result
     if sched == "threads":
         with dask.config.set(scheduler="threads"):
-            return compute()
+            return timed()
     from distributed import Client, LocalCluster
     with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster, \
             Client(cluster):
-        return compute()
+        return timed()
 
 
 def dask_sum(library):
@@ -162,6 +175,12 @@ def dask_slope(library):
     return task
 
 
+def dask_floor(src, sched):
+    import dask.array as da
+    arr = da.zeros((8192, 8192), chunks=TILE, dtype=np.float32)
+    return on_scheduler(sched, lambda: float(arr.sum(dtype=np.float64).compute()))
+
+
 TASKS = {
     "read-cloudio": read_cloudio,
     "read-gdal": read_gdal,
@@ -173,6 +192,7 @@ TASKS = {
     "dask-sum-rioxarray": dask_sum("rioxarray"),
     "dask-slope-cloudio": dask_slope("cloudio"),
     "dask-slope-rioxarray": dask_slope("rioxarray"),
+    "dask-floor": dask_floor,
 }
 
 if __name__ == "__main__":

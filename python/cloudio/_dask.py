@@ -2,9 +2,20 @@
 
 Tasks are small and serialisable: each carries the raster's name, a window,
 the bands and the data type, never arrays or handles, and reads through
-cloudio in whatever process runs it (the library loads lazily there). Results
-are written by one streaming writer in the calling process, so a COG written
-from a cluster can neither miss tiles nor end up with zero overviews.
+cloudio in whatever process runs it (the library loads lazily there, once per
+process, and each process keeps its opened datasets). Results are written by
+one streaming writer in the calling process, so a COG written from a cluster
+can neither miss tiles nor end up with zero overviews.
+
+Worker processes and fork: the Go runtime inside libcloudio does not survive
+``fork()``, so a process forked after the library was loaded raises
+:class:`~cloudio.CloudIOError` from its first call instead of hanging (see
+``_lib``). Dask's processes scheduler (``multiprocessing.context``) and
+dask.distributed's workers (``distributed.worker.multiprocessing-method``)
+start their processes with "spawn" by default, which is safe; so is
+"forkserver". Set either to "fork" after ``dask_backend`` (which loads the
+library to read the raster's size) and the first chunk fails at once with a
+CloudIOError that names its window and says to use "spawn".
 
 Dask is imported on first use only: ``import cloudio`` neither needs it nor
 pays for importing it.
@@ -13,6 +24,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import sys
 import threading
 import uuid
 from typing import Any, Callable, Optional, Sequence, Tuple, Union
@@ -79,6 +91,8 @@ def dask_backend(dataset, tile_rows: Optional[int] = None, tile_cols: Optional[i
     :func:`to_cog`, also through elementwise operations and ``map_overlap``.
     With ``xarray=True`` the result is an ``xarray.DataArray`` with ``y`` /
     ``x`` cell-centre coordinates, like ``rioxarray.open_rasterio``.
+    Worker processes must be spawned, not forked (Dask's default; see the
+    module's notes on fork).
 
     >>> import os, tempfile
     >>> import numpy as np
@@ -181,20 +195,35 @@ class _Target:
 
 def to_cog(darr, path, *, compress: str = "deflate", geotransform: Optional[Sequence[float]] = None,
            crs: Union[None, int, str] = None, nodata: Optional[float] = None,
-           progress: Union[None, bool, Callable[[float], Any]] = None) -> str:
+           progress: Union[None, bool, Callable[[float], Any]] = None,
+           chunks_in_flight: Optional[int] = None) -> str:
     """Compute ``darr`` chunk by chunk and stream it into a COG at ``path``.
 
     Georeferencing comes from the arguments, else from the array itself when
     it came from :func:`dask_backend` (directly or through operations that
     keep its shape), or from an xarray DataArray's ``transform`` / ``crs`` /
     ``nodata`` attributes. Memory stays bounded by the chunks in flight; the
-    write is atomic, as for :func:`write_cog`. On the threaded and
-    synchronous schedulers chunks stream straight into the writer; on the
-    processes scheduler and dask.distributed they are computed in small
-    batches and sent back to this process, which alone writes the file, so
-    no locks or shared file system are needed. Returns ``path`` as a string.
+    write is atomic, as for :func:`write_cog`, and only this process writes
+    the file, so no locks or shared file system are needed. How the chunks
+    get here depends on the active scheduler:
+
+    - threaded or synchronous: they stream straight into the writer;
+    - dask.distributed: at most ``chunks_in_flight`` chunks are computed at a
+      time (default: twice the cluster's threads), in row-major order, and
+      each is written as soon as it arrives. Tasks that several chunks need
+      (the reads feeding map_overlap halos) run once; the workers keep their
+      results until the last chunk needing them has been submitted (about two
+      rows of source tiles for map_overlap). A failing chunk cancels the rest
+      and its exception keeps its type, with the window added as a note
+      (Python 3.11+);
+    - Dask's processes scheduler: in small batches.
+
+    Returns ``path`` as a string.
     """
     dask, da = _require_dask()
+    if chunks_in_flight is not None and (isinstance(chunks_in_flight, bool) or
+                                         not isinstance(chunks_in_flight, (int, np.integer)) or chunks_in_flight < 1):
+        raise ValueError(f"chunks_in_flight must be a positive integer or None, not {chunks_in_flight!r}")
     attrs = getattr(darr, "attrs", None)
     if attrs is not None and hasattr(darr, "data"):  # an xarray DataArray
         geotransform = geotransform if geotransform is not None else attrs.get("transform")
@@ -227,11 +256,15 @@ def to_cog(darr, path, *, compress: str = "deflate", geotransform: Optional[Sequ
             if report:
                 report(0.8 * done / total)
 
+    target = _Target(writer, darr.ndim, on_chunk)
     try:
-        if _streams_in_process():
-            da.store(darr, _Target(writer, darr.ndim, on_chunk), lock=False, compute=True)
+        client = _distributed_client()
+        if client is not None:
+            _stream_from_cluster(client, darr, target, chunks_in_flight or 2 * max(1, sum(client.nthreads().values())))
+        elif _streams_in_process():
+            da.store(darr, target, lock=False, compute=True)
         else:
-            _gather_in_batches(dask, darr, _Target(writer, darr.ndim, on_chunk))
+            _gather_in_batches(dask, darr, target)
         writer.close(report, scale=(0.8, 1.0))
     except BaseException:
         writer.abort()
@@ -239,8 +272,19 @@ def to_cog(darr, path, *, compress: str = "deflate", geotransform: Optional[Sequ
     return os.fsdecode(path)
 
 
+def _distributed_client():
+    """The dask.distributed Client that the active scheduler belongs to, or
+    None (also when distributed was never imported: then there is none)."""
+    if "distributed" not in sys.modules:
+        return None
+    from dask.base import get_scheduler
+    from distributed import Client
+    owner = getattr(get_scheduler(), "__self__", None)
+    return owner if isinstance(owner, Client) else None
+
+
 def _streams_in_process() -> bool:
-    """Whether the active scheduler runs tasks in this process."""
+    """Whether the active (non-distributed) scheduler runs tasks in this process."""
     from dask.base import get_scheduler
     scheduler = get_scheduler()
     import dask.local
@@ -248,20 +292,91 @@ def _streams_in_process() -> bool:
     return scheduler in (None, dask.threaded.get, dask.local.get_sync)
 
 
+def _chunk_windows(darr):
+    """(key, (row_slice, col_slice)) of every output chunk, row-major."""
+    row_offs, col_offs = _offsets(darr.chunks[-2]), _offsets(darr.chunks[-1])
+    lead = (0,) * (darr.ndim - 2)
+    for i, j in itertools.product(range(len(row_offs)), range(len(col_offs))):
+        rows = slice(row_offs[i], row_offs[i] + darr.chunks[-2][i])
+        cols = slice(col_offs[j], col_offs[j] + darr.chunks[-1][j])
+        yield (darr.name,) + lead + (i, j), (rows, cols)
+
+
+def _stream_from_cluster(client, darr, target: _Target, chunks_in_flight: int) -> None:
+    """Compute the chunks on a dask.distributed cluster, at most
+    ``chunks_in_flight`` at a time, in row-major order, and write each here as
+    soon as it arrives, whatever the order: no barrier between chunks, and
+    this process holds one chunk at a time.
+
+    The graph is optimised once; each chunk goes to the scheduler with only the
+    tasks it needs. A task that several chunks need (the read of a tile whose
+    edges feed its neighbours' map_overlap halos, say) runs once: this keeps a
+    future on it until the last chunk that needs it has been submitted, so the
+    workers hold those shared results too (for map_overlap, about two rows of
+    source tiles). On failure the chunks still in flight are cancelled and the
+    error keeps its type, with the window noted."""
+    from dask.core import get_dependencies
+    from distributed import as_completed
+    windows = list(_chunk_windows(darr))
+    graph = dict(darr.__dask_optimize__(darr.__dask_graph__(), [key for key, _ in windows]))
+
+    def needed(key) -> dict:
+        sub, todo = {}, [key]
+        while todo:
+            k = todo.pop()
+            if k not in sub:
+                sub[k] = graph[k]
+                todo.extend(get_dependencies(graph, k))
+        return sub
+
+    subgraphs = [needed(key) for key, _ in windows]
+    last_user = {k: n for n, sub in enumerate(subgraphs) for k in sub}
+    shared = {}  # key -> a future that keeps the result until its last user is submitted
+    pending = {}  # chunk key -> (future, window), until written
+    arrived = as_completed(loop=client.loop)
+    submitted = 0
+
+    def submit_next() -> None:
+        nonlocal submitted
+        if submitted == len(windows):
+            return
+        n, (key, window), sub = submitted, windows[submitted], subgraphs[submitted]
+        subgraphs[n], submitted = None, n + 1
+        keep = [k for k in sub if last_user[k] > n and k not in shared]
+        future, *kept = client.get(sub, [key] + keep, sync=False)
+        shared.update(zip(keep, kept))
+        for k in [k for k in sub if last_user[k] == n and k in shared]:
+            shared.pop(k).release()  # the chunk just submitted keeps it alive until it is done
+        pending[key] = future, window
+        arrived.add(future)
+
+    try:
+        for _ in range(chunks_in_flight):
+            submit_next()
+        for future in arrived:
+            rows, cols = window = pending[future.key][1]
+            try:
+                value = future.result()
+            except BaseException as exc:
+                if hasattr(exc, "add_note"):
+                    exc.add_note(f"cloudio.to_cog: computing the chunk at rows {rows.start}:{rows.stop}, "
+                                 f"cols {cols.start}:{cols.stop}")
+                raise
+            target[window] = value
+            del pending[future.key]
+            future.release()
+            submit_next()
+    finally:
+        if pending:  # something failed: stop the chunks still running
+            client.cancel([future for future, _ in pending.values()] + list(shared.values()))
+
+
 def _gather_in_batches(dask, darr, target: _Target) -> None:
-    """Compute chunks on other processes a few at a time, in row-major order,
-    and write them here."""
-    grid = darr.to_delayed()
-    if darr.ndim == 3:
-        grid = grid[0]
-    row_offs = _offsets(darr.chunks[-2])
-    col_offs = _offsets(darr.chunks[-1])
+    """Compute chunks on other processes (Dask's processes scheduler) a few at
+    a time, in row-major order, and write them here."""
+    chunks = darr.to_delayed().reshape(-1)  # row-major, as _chunk_windows
+    windows = [window for _, window in _chunk_windows(darr)]
     batch = max(4, 2 * (os.cpu_count() or 1))
-    cells = [(idx, grid[idx]) for idx in np.ndindex(grid.shape)]
-    for start in range(0, len(cells), batch):
-        part = cells[start:start + batch]
-        results = dask.compute(*[d for _, d in part])
-        for (idx, _), value in zip(part, results):
-            i, j = idx[-2], idx[-1]
-            key = (slice(row_offs[i], row_offs[i] + value.shape[-2]), slice(col_offs[j], col_offs[j] + value.shape[-1]))
-            target[key] = value
+    for start in range(0, len(windows), batch):
+        for window, value in zip(windows[start:start + batch], dask.compute(*chunks[start:start + batch])):
+            target[window] = value

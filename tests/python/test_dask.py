@@ -4,6 +4,7 @@ import os
 import subprocess
 import sys
 import textwrap
+import time
 
 import dask
 import dask.array as da
@@ -188,3 +189,119 @@ def test_import_without_dask():
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
                             env=dict(os.environ, PYTHONPATH=os.path.join(ROOT, "python")))
     assert "IMPORTERROR" in result.stdout and "pip install" in result.stdout, result.stdout + result.stderr
+
+
+# --- to_cog on dask.distributed: bounded futures, shared tasks once, errors; fork ----------------
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    """A 2-process LocalCluster's client, used through dask.config.set(scheduler=...) only: it
+    does not become the default scheduler of the other tests."""
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as lc, \
+            distributed.Client(lc, set_as_default=False) as client:
+        yield client
+
+
+def scheduler_keys(client, name, state=None):
+    """Keys of graph layer ``name`` the scheduler holds (in ``state`` when given); keys are strings
+    on distributed 2022.12 and tuples on later releases."""
+    def keys(dask_scheduler):
+        return [str(ts.key) for ts in dask_scheduler.tasks.values() if state is None or ts.state in state]
+    return [k for k in client.run_on_scheduler(keys) if k.startswith(f"('{name}', ")]
+
+
+def test_cluster_to_cog_bounds_chunks_in_flight_and_runs_shared_reads_once(dem, tmp_path, cluster):
+    path, data = dem
+    arr = dask_backend(path, 128, 128)  # 8 x 6 chunks
+
+    def edge_slope(block):  # defined here, so that workers get it by value
+        z = block.astype(np.float64)
+        dzdx = (z[1:-1, 2:] - z[1:-1, :-2]) / 60.0
+        dzdy = (z[2:, 1:-1] - z[:-2, 1:-1]) / 60.0
+        return np.pad(np.degrees(np.arctan(np.hypot(dzdx, dzdy))).astype(np.float32), 1, mode="edge")
+
+    result = arr.map_overlap(edge_slope, depth=1, boundary="nearest", dtype=np.float32)
+    unfinished = []  # output chunks queued or running, sampled as each chunk but the last is written
+
+    def sample(fraction):
+        if fraction < 0.8:
+            unfinished.append(len(scheduler_keys(cluster, result.name, ("released", "waiting", "queued",
+                                                                         "no-worker", "processing"))))
+    with dask.config.set(scheduler=cluster), distributed.get_task_stream(client=cluster) as stream:
+        out = to_cog(result, str(tmp_path / "slope.tif"), progress=sample, chunks_in_flight=3)
+    np.testing.assert_array_equal(gdal.Open(out).ReadAsArray(), slope(np.pad(data, 1, mode="edge")))
+    assert len(unfinished) == result.npartitions - 1 == 47  # (the last one reports 0.8)
+    # the chunk just written is done: at most 2 others were submitted, and there was overlap
+    assert 1 <= max(unfinished) <= 2, unfinished
+    # every source tile was read once, though its edges feed up to 8 neighbours' halos
+    reads = [t["key"] for t in stream.data if str(t["key"]).startswith("('cloudio-read-")]
+    assert len(reads) == len(set(reads)) == arr.npartitions, sorted(reads)
+    assert scheduler_keys(cluster, result.name) == []  # nothing left behind
+
+
+def test_cluster_to_cog_errors_keep_type_name_the_window_and_cancel_the_rest(dem, tmp_path, cluster):
+    path, _ = dem
+    arr = dask_backend(path, 128, 128)
+
+    def fail_one(block, block_info=None):
+        if block_info[0]["chunk-location"] == (3, 2):
+            raise ZeroDivisionError("chunk (3, 2) failed")
+        return block
+
+    failing = arr.map_blocks(fail_one, dtype=np.float32)
+    out = tmp_path / "out"
+    out.mkdir()
+    with dask.config.set(scheduler=cluster):
+        with pytest.raises(ZeroDivisionError, match=r"chunk \(3, 2\) failed") as info:
+            to_cog(failing, str(out / "c.tif"), chunks_in_flight=4)
+        if sys.version_info >= (3, 11):
+            assert "rows 384:512, cols 256:384" in "".join(info.value.__notes__)
+        copy = tmp_path / "copy.tif"
+        copy.write_bytes(open(path, "rb").read())
+        truncated = dask_backend(str(copy), 128, 128)  # opened here; the workers open it after this:
+        os.truncate(copy, os.path.getsize(copy) // 4)
+        with pytest.raises(cloudio.ReadWriteError, match=r"window \(\d+, \d+, 128, \d+\)"):
+            to_cog(truncated, str(out / "t.tif"))
+        with pytest.raises(ValueError, match="chunks_in_flight"):
+            to_cog(arr, str(out / "v.tif"), chunks_in_flight=0)
+    assert os.listdir(out) == []
+    for name in (failing.name, truncated.name):  # the chunks in flight were cancelled, not left running
+        for _ in range(100):
+            if not scheduler_keys(cluster, name):
+                break
+            time.sleep(0.1)
+        assert scheduler_keys(cluster, name) == []
+
+
+def test_fork_started_workers_fail_fast_with_a_clear_error(dem):
+    """Dask's processes scheduler and dask.distributed spawn their workers; told to fork them
+    from a process that has loaded the library, the first chunk raises CloudIOError at once
+    (no hang), and the forkserver start method works."""
+    path, data = dem
+    code = textwrap.dedent(f"""
+        import time, dask, distributed, numpy as np, cloudio
+        def attempt(label, compute):
+            start = time.monotonic()
+            try:
+                print(label, compute())
+            except cloudio.CloudIOError as e:
+                print(label, type(e).__name__, "spawn" in str(e) and "fork" in str(e) and "window" in str(e),
+                      time.monotonic() - start < 10)
+        if __name__ == "__main__":
+            arr = cloudio.dask_backend({path!r}, 300, 300)  # loads the library here
+            for method in ("fork", "forkserver"):
+                with dask.config.set({{"scheduler": "processes", "num_workers": 2, "multiprocessing.context": method}}):
+                    attempt("processes-" + method, lambda: float(arr.sum(dtype=np.float64).compute()))
+            with dask.config.set({{"distributed.worker.multiprocessing-method": "fork"}}), \\
+                    distributed.LocalCluster(n_workers=1, threads_per_worker=1, dashboard_address=None) as lc, \\
+                    distributed.Client(lc):
+                attempt("distributed-fork", lambda: float(arr.sum(dtype=np.float64).compute()))
+    """)
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                            env=dict(os.environ, PYTHONPATH=os.path.join(ROOT, "python")))
+    total = float(data.astype(np.float64).sum())
+    lines = result.stdout.split("\n")
+    assert lines[0] == "processes-fork CloudIOError True True", result.stdout + result.stderr
+    assert lines[1].split()[0] == "processes-forkserver" and float(lines[1].split()[1]) == pytest.approx(total)
+    assert lines[2] == "distributed-fork CloudIOError True True", result.stdout + result.stderr

@@ -80,3 +80,27 @@ def test_map_tiles_4gib_bounded(big, tmp_path):
     ds = gdal.Open(dst)  # kept: a band must not outlive its dataset
     assert ds.GetRasterBand(1).ReadAsArray(100, 200, 1, 1)[0, 0] == pytest.approx(200 * 0.01 + 100 * 0.02 + 1, rel=1e-6)
     assert peak < LIMIT_MB, f"map_tiles peak RSS {peak:.0f} MB"
+
+
+def test_to_cog_from_a_cluster_bounded(tmp_path):
+    """to_cog on a 2-process LocalCluster: 1 GiB of chunks computed by the workers reaches the
+    writing process (which also runs the scheduler) a few at a time."""
+    side = 16384
+    dst = str(tmp_path / "cluster.tif")
+    out, peak = run_measured(f"""
+        import dask, dask.array as da, distributed, numpy as np, cloudio
+        def ramp(block_info=None):
+            (r0, r1), (c0, c1) = block_info[None]["array-location"]
+            y, x = np.mgrid[r0:r1, c0:c1]
+            return (y * 0.01 + x * 0.02).astype(np.float32)
+        if __name__ == "__main__":
+            arr = da.map_blocks(ramp, chunks=((1024,) * {side // 1024}, (1024,) * {side // 1024}), dtype=np.float32)
+            assert arr.nbytes >= 2**30
+            with distributed.LocalCluster(n_workers=2, threads_per_worker=1, dashboard_address=None) as lc, \\
+                    distributed.Client(lc):
+                cloudio.to_cog(arr, {dst!r}, geotransform=(0, 1, 0, 0, 0, -1), crs=3857)
+    """)
+    ds = gdal.Open(dst)
+    assert (ds.RasterYSize, ds.RasterXSize) == (side, side)
+    assert ds.GetRasterBand(1).ReadAsArray(side - 1, side - 1, 1, 1)[0, 0] == pytest.approx((side - 1) * 0.03, rel=1e-6)
+    assert peak < LIMIT_MB, f"to_cog from a cluster: peak RSS {peak:.0f} MB"
