@@ -50,7 +50,7 @@ func WriteCOG(src, dst string, o COGOptions) error {
 	if src == dst || sameFile(src, dst) {
 		return errorf(StatusInvalidArgument, "destination %q is the source: write the COG to another path", dst)
 	}
-	dtype, bands, err := probe(src)
+	src, dtype, bands, err := probe(src)
 	if err != nil {
 		return err
 	}
@@ -62,45 +62,67 @@ func WriteCOG(src, dst string, o COGOptions) error {
 // dataset over it, during the call only.
 func WriteCOGBuffer(buf []byte, dtype DType, bands, rows, cols int64, g Georef, dst string, o COGOptions) error {
 	Init()
-	if err := checkDType(dtype); err != nil {
+	src, err := newMemSource(buf, dtype, bands, rows, cols, g)
+	if err != nil {
 		return err
 	}
+	defer src.release()
+	if dst, err = outputName("destination", dst); err != nil {
+		return err
+	}
+	return writeCOG(src.name, src.georef, dst, dtype, bands, o)
+}
+
+// memSource is a caller's buffer seen by GDAL as a MEM dataset, in place,
+// with the georeferencing to set on it.
+type memSource struct {
+	name   string
+	georef *C.cloudioGeoref
+	pin    runtime.Pinner
+	wkt    *C.char
+}
+
+// newMemSource validates the buffer's shape and georeferencing; release it
+// when GDAL is done with it.
+func newMemSource(buf []byte, dtype DType, bands, rows, cols int64, g Georef) (*memSource, error) {
+	if err := checkDType(dtype); err != nil {
+		return nil, err
+	}
 	if bands <= 0 || rows <= 0 || cols <= 0 || bands > MaxRasterSide || rows > MaxRasterSide || cols > MaxRasterSide {
-		return errorf(StatusInvalidArgument, "buffer shape bands=%d rows=%d cols=%d: every size must be in 1..%d", bands, rows, cols, MaxRasterSide)
+		return nil, errorf(StatusInvalidArgument, "buffer shape bands=%d rows=%d cols=%d: every size must be in 1..%d", bands, rows, cols, MaxRasterSide)
 	}
 	want, ok := bufferSize(dtype, bands, rows, cols)
 	if !ok || uint64(len(buf)) != want {
-		return errorf(StatusInvalidArgument, "buffer holds %d bytes, but %d x %d x %d %s values need %d", len(buf), bands, rows, cols, dtype, want)
-	}
-	dst, err := outputName("destination", dst)
-	if err != nil {
-		return err
+		return nil, errorf(StatusInvalidArgument, "buffer holds %d bytes, but %d x %d x %d %s values need %d", len(buf), bands, rows, cols, dtype, want)
 	}
 	wkt, err := crsWKT(g.CRS)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	var pin runtime.Pinner
-	pin.Pin(&buf[0])
-	defer pin.Unpin()
+	m := &memSource{georef: &C.cloudioGeoref{}}
+	m.pin.Pin(&buf[0])
 	size := int64(dtype.Size())
-	name := fmt.Sprintf("MEM:::DATAPOINTER=0x%x,PIXELS=%d,LINES=%d,BANDS=%d,DATATYPE=%s,PIXELOFFSET=%d,LINEOFFSET=%d,BANDOFFSET=%d",
+	m.name = fmt.Sprintf("MEM:::DATAPOINTER=0x%x,PIXELS=%d,LINES=%d,BANDS=%d,DATATYPE=%s,PIXELOFFSET=%d,LINEOFFSET=%d,BANDOFFSET=%d",
 		uintptr(unsafe.Pointer(&buf[0])), cols, rows, bands, dtype, size, size*cols, size*cols*rows)
-	cg := C.cloudioGeoref{}
 	if g.GeoTransform != nil {
-		cg.has_geotransform = 1
+		m.georef.has_geotransform = 1
 		for i, v := range g.GeoTransform {
-			cg.geotransform[i] = C.double(v)
+			m.georef.geotransform[i] = C.double(v)
 		}
 	}
 	if wkt != "" {
-		cg.wkt = C.CString(wkt)
-		defer C.free(unsafe.Pointer(cg.wkt))
+		m.wkt = C.CString(wkt)
+		m.georef.wkt = m.wkt
 	}
 	if g.NoData != nil {
-		cg.has_nodata, cg.nodata = 1, C.double(*g.NoData)
+		m.georef.has_nodata, m.georef.nodata = 1, C.double(*g.NoData)
 	}
-	return writeCOG(name, &cg, dst, dtype, bands, o)
+	return m, nil
+}
+
+func (m *memSource) release() {
+	C.free(unsafe.Pointer(m.wkt))
+	m.pin.Unpin()
 }
 
 func bufferSize(dtype DType, bands, rows, cols int64) (uint64, bool) {
@@ -119,7 +141,7 @@ func writeCOG(src string, georef *C.cloudioGeoref, dst string, dtype DType, band
 	if err != nil {
 		return err
 	}
-	if err := translateToCOG(src, georef, out.tmp, opts, o.Progress); err != nil {
+	if err := translate("COG", src, georef, out.tmp, opts, o.Progress); err != nil {
 		out.discard()
 		return out.friendly(err)
 	}
@@ -186,15 +208,16 @@ func sameFile(a, b string) bool {
 }
 
 // probe opens src to tell a missing input from an unreadable one and to
-// learn the data type and band count that the options depend on.
-func probe(src string) (DType, int64, error) {
-	ds, err := openRaster(src)
+// learn the name to open it by (see openResolved) and the data type and
+// band count that the options depend on.
+func probe(src string) (string, DType, int64, error) {
+	ds, resolved, err := openResolved(src)
 	if err != nil {
-		return 0, 0, err
+		return "", 0, 0, err
 	}
 	defer ds.Close()
 	st := ds.Structure()
-	return DType(st.DataType), int64(st.NBands), nil
+	return resolved, DType(st.DataType), int64(st.NBands), nil
 }
 
 // compressionSuits rejects a method the data cannot take. It must be checked
@@ -232,9 +255,9 @@ func openRaster(name string) (*godal.Dataset, error) {
 	return nil, e
 }
 
-// translateToCOG runs GDAL's COG driver from src to dst in one C call.
-func translateToCOG(src string, georef *C.cloudioGeoref, dst string, opts []Option, progress ProgressFunc) error {
-	args := []string{"-of", "COG"}
+// translate runs GDAL's driver format from src to dst in one C call.
+func translate(format, src string, georef *C.cloudioGeoref, dst string, opts []Option, progress ProgressFunc) error {
+	args := []string{"-of", format}
 	for _, o := range opts {
 		args = append(args, "-co", o.String())
 	}
@@ -252,7 +275,7 @@ func translateToCOG(src string, georef *C.cloudioGeoref, dst string, opts []Opti
 		return err
 	}
 	if failed != 0 {
-		return errorf(classify(int(errs.code), StatusIO), "cannot write COG %q: %s", dst, C.GoString(&errs.msg[0]))
+		return errorf(classify(int(errs.code), StatusIO), "cannot write %s %q: %s", format, dst, C.GoString(&errs.msg[0]))
 	}
 	return nil
 }

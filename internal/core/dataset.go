@@ -23,9 +23,10 @@ type Info struct {
 // handle must not be used by two threads at once, so every read borrows a
 // handle of its own from a free list, opening another when none is free.
 type Dataset struct {
-	name string
-	info Info
-	crs  string
+	name     string // as the caller named it (GDAL's name for a URL), for messages
+	gdalName string // what GDAL opens (see openResolved)
+	info     Info
+	crs      string
 
 	mu     sync.Mutex
 	free   []*handle
@@ -60,7 +61,7 @@ func OpenDataset(name string) (*Dataset, error) {
 	if err != nil {
 		return nil, err
 	}
-	h, err := openRaster(name)
+	h, gdalName, err := openResolved(name)
 	if err != nil {
 		return nil, err
 	}
@@ -77,7 +78,7 @@ func OpenDataset(name string) (*Dataset, error) {
 		info.GeoTransform, info.HasGeoTransform = gt, true
 	}
 	info.NoData, info.HasNoData = h.Bands()[0].NoData()
-	return &Dataset{name: name, info: info, crs: h.Projection(), free: []*handle{{gdal: h, raw: openRawReader(name)}}}, nil
+	return &Dataset{name: name, gdalName: gdalName, info: info, crs: h.Projection(), free: []*handle{{gdal: h, raw: openRawReader(gdalName)}}}, nil
 }
 
 func ignoreErrors(godal.ErrorCategory, int, string) error { return nil }
@@ -104,11 +105,11 @@ func (d *Dataset) acquire() (*handle, error) {
 		return h, nil
 	}
 	d.mu.Unlock()
-	g, err := openRaster(d.name)
+	g, err := openRaster(d.gdalName)
 	if err != nil {
 		return nil, err
 	}
-	return &handle{gdal: g, raw: openRawReader(d.name)}, nil
+	return &handle{gdal: g, raw: openRawReader(d.gdalName)}, nil
 }
 
 func (d *Dataset) release(h *handle) {

@@ -54,19 +54,22 @@ type optionSpec struct {
 }
 
 // OptionSchema is what a driver declares about its creation options.
-type OptionSchema map[string]optionSpec
+type OptionSchema struct {
+	Driver string // its short name, for messages
+	specs  map[string]optionSpec
+}
 
-// ParseOptionSchema reads a DMD_CREATIONOPTIONLIST document.
-func ParseOptionSchema(doc string) (OptionSchema, error) {
+// ParseOptionSchema reads driver's DMD_CREATIONOPTIONLIST document.
+func ParseOptionSchema(driver, doc string) (OptionSchema, error) {
 	var list struct {
 		Options []optionSpec `xml:"Option"`
 	}
 	if err := xml.Unmarshal([]byte(doc), &list); err != nil {
-		return nil, errorf(StatusInternal, "cannot parse the driver's creation option list: %v", err)
+		return OptionSchema{}, errorf(StatusInternal, "cannot parse the %s driver's creation option list: %v", driver, err)
 	}
-	s := OptionSchema{}
+	s := OptionSchema{Driver: driver, specs: map[string]optionSpec{}}
 	for _, o := range list.Options {
-		s[strings.ToUpper(o.Name)] = o
+		s.specs[strings.ToUpper(o.Name)] = o
 	}
 	return s, nil
 }
@@ -75,7 +78,7 @@ func ParseOptionSchema(doc string) (OptionSchema, error) {
 // included, upper-cased.
 func (s OptionSchema) Choices(key string) []string {
 	var out []string
-	for _, v := range s[key].Values {
+	for _, v := range s.specs[key].Values {
 		out = append(out, strings.ToUpper(strings.TrimSpace(v.Text)))
 		if v.Alias != "" {
 			out = append(out, strings.ToUpper(v.Alias))
@@ -89,25 +92,25 @@ func (s OptionSchema) Choices(key string) []string {
 func (s OptionSchema) Validate(opts []Option) ([]Option, error) {
 	out := make([]Option, 0, len(opts))
 	for _, o := range opts {
-		spec, ok := s[o.Key]
+		spec, ok := s.specs[o.Key]
 		if !ok {
-			return nil, errorf(StatusInvalidArgument, "unknown COG creation option %q (known: %s)", o.Key, strings.Join(s.names(), ", "))
+			return nil, errorf(StatusInvalidArgument, "unknown %s creation option %q (known: %s)", s.Driver, o.Key, strings.Join(s.names(), ", "))
 		}
 		v := strings.TrimSpace(o.Value)
 		switch spec.Type {
 		case "string-select":
 			choices := s.Choices(o.Key)
 			if !contains(choices, strings.ToUpper(v)) {
-				return nil, errorf(StatusInvalidArgument, "invalid value %q for COG option %s (expected one of %s)", o.Value, o.Key, strings.Join(choices, ", "))
+				return nil, errorf(StatusInvalidArgument, "invalid value %q for %s option %s (expected one of %s)", o.Value, s.Driver, o.Key, strings.Join(choices, ", "))
 			}
 			v = strings.ToUpper(v)
 		case "int":
 			if _, err := strconv.ParseInt(v, 10, 64); err != nil {
-				return nil, errorf(StatusInvalidArgument, "invalid value %q for COG option %s (expected an integer)", o.Value, o.Key)
+				return nil, errorf(StatusInvalidArgument, "invalid value %q for %s option %s (expected an integer)", o.Value, s.Driver, o.Key)
 			}
 		case "float":
 			if _, err := strconv.ParseFloat(v, 64); err != nil {
-				return nil, errorf(StatusInvalidArgument, "invalid value %q for COG option %s (expected a number)", o.Value, o.Key)
+				return nil, errorf(StatusInvalidArgument, "invalid value %q for %s option %s (expected a number)", o.Value, s.Driver, o.Key)
 			}
 		}
 		out = append(out, Option{Key: o.Key, Value: v})
@@ -116,8 +119,8 @@ func (s OptionSchema) Validate(opts []Option) ([]Option, error) {
 }
 
 func (s OptionSchema) names() []string {
-	names := make([]string, 0, len(s))
-	for k := range s {
+	names := make([]string, 0, len(s.specs))
+	for k := range s.specs {
 		names = append(names, k)
 	}
 	sort.Strings(names)
@@ -133,26 +136,39 @@ func contains(list []string, v string) bool {
 	return false
 }
 
-var cogSchema struct {
-	once   sync.Once
-	schema OptionSchema
-	err    error
+var schemas struct {
+	mu    sync.Mutex
+	known map[string]OptionSchema
+}
+
+// driverSchema returns the creation options the installed GDAL's driver
+// declares, read from GDAL once; missing says what a build without the
+// driver lacks.
+func driverSchema(driver, missing string) (OptionSchema, error) {
+	Init()
+	schemas.mu.Lock()
+	defer schemas.mu.Unlock()
+	if s, ok := schemas.known[driver]; ok {
+		return s, nil
+	}
+	drv, ok := godal.RasterDriver(godal.DriverName(driver))
+	if !ok {
+		return OptionSchema{}, errorf(StatusUnsupported, "this GDAL build has no %s driver (%s)", driver, missing)
+	}
+	s, err := ParseOptionSchema(driver, drv.Metadata("DMD_CREATIONOPTIONLIST"))
+	if err != nil {
+		return OptionSchema{}, err
+	}
+	if schemas.known == nil {
+		schemas.known = map[string]OptionSchema{}
+	}
+	schemas.known[driver] = s
+	return s, nil
 }
 
 // COGSchema returns the creation options the installed GDAL's COG driver
-// declares, read from GDAL once.
-func COGSchema() (OptionSchema, error) {
-	Init()
-	cogSchema.once.Do(func() {
-		drv, ok := godal.RasterDriver("COG")
-		if !ok {
-			cogSchema.err = errorf(StatusUnsupported, "this GDAL build has no COG driver (GDAL >= 3.1 is needed)")
-			return
-		}
-		cogSchema.schema, cogSchema.err = ParseOptionSchema(drv.Metadata("DMD_CREATIONOPTIONLIST"))
-	})
-	return cogSchema.schema, cogSchema.err
-}
+// declares.
+func COGSchema() (OptionSchema, error) { return driverSchema("COG", "GDAL >= 3.1 is needed") }
 
 // CompressMethods lists the COMPRESS values the COG driver declares.
 func CompressMethods() ([]string, error) {

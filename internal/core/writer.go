@@ -173,7 +173,7 @@ func (w *TileWriter) Close(progress ProgressFunc) error {
 		return w.out.friendly(ge.err(fmt.Sprintf("cannot flush the staging file of %q", w.out.dst), StatusIO))
 	}
 	w.h = nil
-	err := translateToCOG(w.staging, nil, w.out.tmp, w.cog, progress)
+	err := translate("COG", w.staging, nil, w.out.tmp, w.cog, progress)
 	os.Remove(w.staging)
 	if err != nil {
 		w.out.discard()
