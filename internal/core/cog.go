@@ -141,7 +141,7 @@ func writeCOG(src string, georef *C.cloudioGeoref, dst string, dtype DType, band
 	if err != nil {
 		return err
 	}
-	if err := translate("COG", src, georef, out.tmp, opts, o.Progress); err != nil {
+	if err := translateToCOG(src, georef, out.tmp, opts, o.Progress); err != nil {
 		out.discard()
 		return out.friendly(err)
 	}
@@ -255,9 +255,9 @@ func openRaster(name string) (*godal.Dataset, error) {
 	return nil, e
 }
 
-// translate runs GDAL's driver format from src to dst in one C call.
-func translate(format, src string, georef *C.cloudioGeoref, dst string, opts []Option, progress ProgressFunc) error {
-	args := []string{"-of", format}
+// translateToCOG runs GDAL's COG driver from src to dst in one C call.
+func translateToCOG(src string, georef *C.cloudioGeoref, dst string, opts []Option, progress ProgressFunc) error {
+	args := []string{"-of", "COG"}
 	for _, o := range opts {
 		args = append(args, "-co", o.String())
 	}
@@ -275,7 +275,7 @@ func translate(format, src string, georef *C.cloudioGeoref, dst string, opts []O
 		return err
 	}
 	if failed != 0 {
-		return errorf(classify(int(errs.code), StatusIO), "cannot write %s %q: %s", format, dst, C.GoString(&errs.msg[0]))
+		return errorf(classify(int(errs.code), StatusIO), "cannot write COG %q: %s", dst, C.GoString(&errs.msg[0]))
 	}
 	return nil
 }

@@ -3,7 +3,6 @@ package core
 /*
 #include <stdlib.h>
 #include <cpl_vsi.h>
-#include "translate.h"
 */
 import "C"
 
@@ -19,7 +18,6 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"sync"
 	"unsafe"
 
 	"github.com/airbusgeo/godal"
@@ -63,19 +61,19 @@ func WriteZarr(src, dst string, o ZarrOptions) error {
 	if src == dst || sameFile(src, dst) {
 		return errorf(StatusInvalidArgument, "destination %q is the source: write the Zarr store to another path", dst)
 	}
-	ds, resolved, err := openResolved(src)
+	ds, err := OpenDataset(src)
 	if err != nil {
 		return err
 	}
-	st := ds.Structure()
-	nodata, hasNoData := ds.Bands()[0].NoData()
-	ds.Close()
-	if hasNoData {
-		if err := checkFillValue(nodata, DType(st.DataType)); err != nil {
-			return err
-		}
+	info := ds.Info()
+	g := Georef{CRS: ds.CRS()}
+	if info.HasGeoTransform {
+		g.GeoTransform = &info.GeoTransform
 	}
-	return writeZarr(resolved, nil, dst, int64(st.SizeY), int64(st.SizeX), o)
+	if info.HasNoData {
+		g.NoData = &info.NoData
+	}
+	return writeZarr(ds, g, dst, o)
 }
 
 // WriteZarrBuffer writes bands x rows x cols values of dtype, band-sequential
@@ -91,16 +89,113 @@ func WriteZarrBuffer(buf []byte, dtype DType, bands, rows, cols int64, g Georef,
 	if dst, err = outputName("destination", dst); err != nil {
 		return err
 	}
+	ds, err := OpenDataset(src.name)
+	if err != nil {
+		return err
+	}
+	return writeZarr(ds, g, dst, o)
+}
+
+// writeZarr copies src (which it closes) into a new Zarr store at dst, one
+// whole chunk per write, in row-major chunk order, read ahead in parallel by
+// a TileReader. It does not use GDALTranslate: GDAL 3.6's copy cuts chunks
+// by the source's blocks, and its Zarr driver cannot reread a compressed
+// chunk it wrote in part ("Decompressed tile ... has not expected size
+// after filters", GDAL issue 11016).
+func writeZarr(src *Dataset, g Georef, dst string, o ZarrOptions) (err error) {
+	defer func() {
+		if src != nil {
+			src.Close()
+		}
+	}()
+	info := src.Info()
+	if info.DType == Int64 || info.DType == UInt64 {
+		return errorf(StatusUnsupported, "writing %s rasters to Zarr is not supported yet", info.DType)
+	}
 	if g.NoData != nil {
-		if err := checkFillValue(*g.NoData, dtype); err != nil {
+		if err := checkFillValue(*g.NoData, info.DType); err != nil {
 			return err
 		}
 	}
-	return writeZarr(src.name, src.georef, dst, rows, cols, o)
+	wkt, err := crsWKT(g.CRS)
+	if err != nil {
+		return err
+	}
+	chunkRows, chunkCols, opts, err := ZarrCreationOptions(o, info.Rows, info.Cols, zarrArrayName(dst))
+	if err != nil {
+		return err
+	}
+	out, err := newZarrOutput(dst)
+	if err != nil {
+		return err
+	}
+	reader, err := newTileReader(src, ReaderOptions{TileRows: chunkRows, TileCols: chunkCols})
+	if err != nil {
+		return err
+	}
+	src = nil // the reader closes it
+	defer reader.Close()
+	copied := o.Progress
+	if out.remote && o.Progress != nil {
+		copied = scaledProgress(o.Progress, 0, 0.5) // the upload is the other half
+	}
+	if err := copyChunks(reader, out.tmp, info, g, wkt, opts, copied); err != nil {
+		out.discard()
+		return out.friendly(err)
+	}
+	return out.commit(o.Progress)
+}
+
+func copyChunks(reader *TileReader, path string, info Info, g Georef, wkt string, opts []Option, progress ProgressFunc) error {
+	creation := make([]string, len(opts))
+	for i, o := range opts {
+		creation[i] = o.String()
+	}
+	var ge gdalErrors
+	h, err := godal.Create(godal.DriverName("Zarr"), path, int(info.Bands), godal.DataType(info.DType), int(info.Cols), int(info.Rows),
+		godal.CreationOption(creation...), godal.ErrLogger(ge.handler()))
+	if err != nil {
+		return ge.err(fmt.Sprintf("cannot create Zarr store %q", path), StatusIO)
+	}
+	if err := setGeoref(h, g, wkt); err != nil {
+		h.Close(godal.ErrLogger(ignoreErrors))
+		return err
+	}
+	buf := make([]byte, reader.BufferLen())
+	total := reader.Len()
+	for i := uint64(1); ; i++ {
+		t, ok, err := reader.Next(buf)
+		if err != nil || !ok {
+			if err == nil {
+				break
+			}
+			h.Close(godal.ErrLogger(ignoreErrors))
+			return err
+		}
+		w := t.Window
+		n := int64(len(buf))
+		if need := info.Bands * w.Rows * w.Cols * int64(info.DType.Size()); need < n {
+			n = need
+		}
+		if err := h.Write(int(w.ColOff), int(w.RowOff), typedSlice(buf[:n], info.DType), int(w.Cols), int(w.Rows),
+			godal.BandInterleaved(), godal.ErrLogger(ge.handler())); err != nil {
+			h.Close(godal.ErrLogger(ignoreErrors))
+			return ge.err(fmt.Sprintf("cannot write chunk (row_off=%d, col_off=%d) of Zarr store %q", w.RowOff, w.ColOff, path), StatusIO)
+		}
+		if progress != nil && !progress(float64(i)/float64(total), "") {
+			h.Close(godal.ErrLogger(ignoreErrors))
+			return errorf(StatusCancelled, "cancelled by the progress callback")
+		}
+	}
+	// Chunks still in GDAL's block cache are compressed and written now.
+	if err := h.Close(godal.ErrLogger(ge.handler())); err != nil {
+		return ge.err(fmt.Sprintf("cannot finish Zarr store %q", path), StatusIO)
+	}
+	return nil
 }
 
 var integerRange = map[DType][2]float64{Byte: {0, math.MaxUint8}, UInt16: {0, math.MaxUint16}, Int16: {math.MinInt16, math.MaxInt16},
-	UInt32: {0, math.MaxUint32}, Int32: {math.MinInt32, math.MaxInt32}, UInt64: {0, math.MaxUint64}, Int64: {math.MinInt64, math.MaxInt64}}
+	UInt32: {0, math.MaxUint32}, Int32: {math.MinInt32, math.MaxInt32}}
 
 // checkFillValue rejects a nodata value the array's type cannot hold: Zarr
 // keeps nodata as the array's fill_value, of the array's type, and GDAL
@@ -113,31 +208,10 @@ func checkFillValue(nodata float64, dtype DType) error {
 		return nil
 	}
 	r := integerRange[dtype]
-	lo, hi := r[0], r[1]
-	if math.IsNaN(nodata) || nodata != math.Trunc(nodata) || nodata < lo || nodata > hi {
-		return errorf(StatusInvalidArgument, "nodata %g cannot be stored in a %s Zarr array (its fill_value is a %s value, %g..%g)", nodata, dtype, dtype, lo, hi)
+	if math.IsNaN(nodata) || nodata != math.Trunc(nodata) || nodata < r[0] || nodata > r[1] {
+		return errorf(StatusInvalidArgument, "nodata %g cannot be stored in a %s Zarr array (its fill_value is a %s value, %g..%g)", nodata, dtype, dtype, r[0], r[1])
 	}
 	return nil
-}
-
-func writeZarr(src string, georef *C.cloudioGeoref, dst string, rows, cols int64, o ZarrOptions) error {
-	opts, err := ZarrCreationOptions(o, rows, cols, zarrArrayName(dst))
-	if err != nil {
-		return err
-	}
-	out, err := newZarrOutput(dst)
-	if err != nil {
-		return err
-	}
-	translated := o.Progress
-	if out.remote && o.Progress != nil {
-		translated = scaledProgress(o.Progress, 0, 0.5) // the upload is the other half
-	}
-	if err := translate("Zarr", src, georef, out.tmp, opts, translated); err != nil {
-		out.discard()
-		return out.friendly(err)
-	}
-	return out.commit(o.Progress)
 }
 
 // zarrArrayName names the store's array after the destination ("dem.zarr"
@@ -154,22 +228,23 @@ func zarrArrayName(dst string) string {
 
 // ZarrCreationOptions merges cloudio's defaults (compressor, chunks clipped
 // to the raster, the array's name) with the caller's options and validates
-// them against what the installed Zarr driver declares.
-func ZarrCreationOptions(o ZarrOptions, rows, cols int64, arrayName string) ([]Option, error) {
+// them against what the installed Zarr driver declares. It returns the
+// chunk size too.
+func ZarrCreationOptions(o ZarrOptions, rows, cols int64, arrayName string) (int64, int64, []Option, error) {
 	schema, err := driverSchema("Zarr", "GDAL >= 3.4 with its Zarr driver is needed")
 	if err != nil {
-		return nil, err
+		return 0, 0, nil, err
 	}
 	compress := strings.ToUpper(strings.TrimSpace(o.Compress))
 	if compress == "" {
 		compress = DefaultZarrCompress
 	}
 	if methods := schema.Choices("COMPRESS"); !contains(methods, compress) {
-		return nil, errorf(StatusInvalidArgument, "unknown compress %q: this GDAL's Zarr driver offers %s", compress, strings.Join(methods, ", "))
+		return 0, 0, nil, errorf(StatusInvalidArgument, "unknown compress %q: this GDAL's Zarr driver offers %s", compress, strings.Join(methods, ", "))
 	}
 	chunkRows, chunkCols := o.ChunkRows, o.ChunkCols
 	if chunkRows < 0 || chunkCols < 0 || chunkRows > MaxRasterSide || chunkCols > MaxRasterSide {
-		return nil, errorf(StatusInvalidArgument, "chunk_rows and chunk_cols must be positive (or 0 for the default %d), not %d x %d", DefaultZarrChunk, chunkRows, chunkCols)
+		return 0, 0, nil, errorf(StatusInvalidArgument, "chunk_rows and chunk_cols must be positive (or 0 for the default %d), not %d x %d", DefaultZarrChunk, chunkRows, chunkCols)
 	}
 	if chunkRows == 0 {
 		chunkRows = DefaultZarrChunk
@@ -177,25 +252,27 @@ func ZarrCreationOptions(o ZarrOptions, rows, cols int64, arrayName string) ([]O
 	if chunkCols == 0 {
 		chunkCols = DefaultZarrChunk
 	}
+	chunkRows, chunkCols = min(chunkRows, rows), min(chunkCols, cols)
 	user, err := ParseOptions(o.Options)
 	if err != nil {
-		return nil, err
+		return 0, 0, nil, err
 	}
 	for _, u := range user {
 		switch u.Key {
 		case "BLOCKSIZE":
-			return nil, errorf(StatusInvalidArgument, "option BLOCKSIZE: set the chunk size with chunk_rows and chunk_cols instead")
+			return 0, 0, nil, errorf(StatusInvalidArgument, "option BLOCKSIZE: set the chunk size with chunk_rows and chunk_cols instead")
 		case "APPEND_SUBDATASET":
-			return nil, errorf(StatusInvalidArgument, "option APPEND_SUBDATASET: cloudio writes whole stores atomically and cannot append to one")
+			return 0, 0, nil, errorf(StatusInvalidArgument, "option APPEND_SUBDATASET: cloudio writes whole stores atomically and cannot append to one")
 		}
 	}
 	opts := []Option{{"COMPRESS", compress},
-		{"BLOCKSIZE", fmt.Sprintf("%d,%d", min(chunkRows, rows), min(chunkCols, cols))}, // rows first: Zarr's (y, x) order
+		{"BLOCKSIZE", fmt.Sprintf("%d,%d", chunkRows, chunkCols)}, // rows first: Zarr's (y, x) order
 		{"ARRAY_NAME", arrayName}}
 	for _, u := range user {
 		opts = setOption(opts, u)
 	}
-	return schema.Validate(opts)
+	opts, err = schema.Validate(opts)
+	return chunkRows, chunkCols, opts, err
 }
 
 func scaledProgress(fn ProgressFunc, lo, hi float64) ProgressFunc {
@@ -311,67 +388,48 @@ func storeFiles(root string) ([]string, error) {
 // latency-bound.
 const uploadWorkers = 4
 
-// upload copies every file of the store to the object store, chunks in
-// parallel and metadata last, in order. On failure or cancellation it
+// upload copies every file of the store to the object store, up to
+// uploadWorkers chunks at once, then the metadata one by one in order. It
+// reports progress on the calling goroutine. On failure or cancellation it
 // deletes what it uploaded.
 func (o *zarrOutput) upload(files []string, progress ProgressFunc) error {
-	var (
-		mu       sync.Mutex
-		done     []string
-		failure  error
-		finished int
-	)
-	cancelled := false
-	record := func(f string, err error) {
-		mu.Lock()
-		defer mu.Unlock()
-		if err != nil {
-			if failure == nil {
-				failure = err
+	type result struct {
+		file string
+		err  error
+	}
+	var failure error
+	var done []string
+	handle := func(r result) {
+		switch {
+		case r.err != nil:
+			if failure == nil || StatusOf(failure) == StatusCancelled {
+				failure = r.err
 			}
-			return
-		}
-		done = append(done, f)
-		finished++
-		if progress != nil && !cancelled && failure == nil && !progress(float64(finished)/float64(len(files)), "uploading "+f) {
-			cancelled = true
-			failure = errorf(StatusCancelled, "cancelled by the progress callback")
-		}
-	}
-	stopped := func() bool {
-		mu.Lock()
-		defer mu.Unlock()
-		return failure != nil
-	}
-	put := func(f string) { record(f, upload(filepath.Join(o.tmp, filepath.FromSlash(f)), o.dst+"/"+f)) }
-	chunks := 0
-	for chunks < len(files) && !strings.HasPrefix(pathpkg.Base(files[chunks]), ".") {
-		chunks++
-	}
-	next := make(chan string)
-	var wg sync.WaitGroup
-	for w := 0; w < uploadWorkers; w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for f := range next {
-				put(f)
+		case failure != nil: // finished after the failure: deleted below all the same
+			done = append(done, r.file)
+		default:
+			done = append(done, r.file)
+			if progress != nil && !progress(float64(len(done))/float64(len(files)), "uploading "+r.file) {
+				failure = errorf(StatusCancelled, "cancelled by the progress callback")
 			}
-		}()
-	}
-	for _, f := range files[:chunks] {
-		if stopped() {
-			break
 		}
-		next <- f
 	}
-	close(next)
-	wg.Wait()
-	for _, f := range files[chunks:] {
-		if stopped() {
-			break
+	put := func(f string) result { return result{f, upload(filepath.Join(o.tmp, filepath.FromSlash(f)), o.dst+"/"+f)} }
+	results := make(chan result, uploadWorkers)
+	inFlight, next := 0, 0
+	for ; next < len(files) && !strings.HasPrefix(pathpkg.Base(files[next]), ".") && failure == nil; next++ {
+		if inFlight == uploadWorkers {
+			handle(<-results)
+			inFlight--
 		}
-		put(f)
+		inFlight++
+		go func(f string) { results <- put(f) }(files[next])
+	}
+	for ; inFlight > 0; inFlight-- {
+		handle(<-results)
+	}
+	for ; next < len(files) && failure == nil; next++ {
+		handle(put(files[next]))
 	}
 	clearCache(o.dst) // later stats and listings must see the new store, or its absence
 	if failure == nil {
@@ -387,8 +445,8 @@ func (o *zarrOutput) upload(files []string, progress ProgressFunc) error {
 	clearCache(o.dst)
 	e, _ := failure.(*Error)
 	if len(left) > 0 {
-		return errorf(e.Status, "%s; %d of the %d objects uploaded to %q could not be deleted again (they hold chunks only, no metadata, so no reader opens them as a store): %s",
-			e.Msg, len(left), len(done), o.dst, strings.Join(left, ", "))
+		return errorf(e.Status, "cannot write Zarr store %q: %s; %d of the %d objects uploaded could not be deleted again (chunks only, no metadata, so no reader opens them as a store): %s",
+			o.dst, e.Msg, len(left), len(done), strings.Join(left, ", "))
 	}
 	return errorf(e.Status, "cannot write Zarr store %q: %s", o.dst, e.Msg)
 }

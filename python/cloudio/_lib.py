@@ -84,6 +84,10 @@ _PROTOTYPES = {
     "cloudio_storage_list": (c_int, (c_char_p, c_char_p, c_size_t, POINTER(c_size_t)) + _ERR),
     "cloudio_storage_exists": (c_int, (c_char_p, POINTER(c_int)) + _ERR),
     "cloudio_storage_delete": (c_int, (c_char_p,) + _ERR),
+    "cloudio_write_zarr": (c_int, (c_char_p, c_char_p, c_int64, c_int64, c_char_p, POINTER(c_char_p)) + _PROGRESS + _ERR),
+    "cloudio_write_zarr_buffer": (c_int, (c_void_p, c_size_t, c_int, c_int64, c_int64, c_int64, POINTER(c_double),
+                                          c_char_p, POINTER(c_double), c_char_p, c_int64, c_int64, c_char_p,
+                                          POINTER(c_char_p)) + _PROGRESS + _ERR),
 }
 
 FORK_MESSAGE = (

@@ -72,9 +72,18 @@ class Store:
         """Write a COG at key, as :func:`cloudio.write_cog` does; the object
         appears only once the whole upload succeeded."""
         from .cog import write_cog
+        return self._write(write_cog, dataset, key, compress, **kwargs)
+
+    def write_zarr(self, dataset, key: str, **kwargs) -> str:
+        """Write a Zarr store at key, as :func:`cloudio.write_zarr` does;
+        ``store.read_tiles(key)`` and ``store.dask(key)`` read it back."""
+        from .zarr import write_zarr
+        return self._write(write_zarr, dataset, key, **kwargs)
+
+    def _write(self, writer, dataset, key: str, *args, **kwargs) -> str:
         self._writable()
         try:
-            return write_cog(dataset, self.url(key), compress, **kwargs)
+            return writer(dataset, self.url(key), *args, **kwargs)
         except CloudIOError as exc:
             raise error_for(exc.status, self._scrub(str(exc))) from None
 
