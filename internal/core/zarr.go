@@ -414,7 +414,9 @@ func (o *zarrOutput) upload(files []string, progress ProgressFunc) error {
 			}
 		}
 	}
-	put := func(f string) result { return result{f, upload(filepath.Join(o.tmp, filepath.FromSlash(f)), o.dst+"/"+f)} }
+	put := func(f string) result {
+		return result{f, upload(filepath.Join(o.tmp, filepath.FromSlash(f)), o.dst+"/"+f)}
+	}
 	results := make(chan result, uploadWorkers)
 	inFlight, next := 0, 0
 	for ; next < len(files) && !strings.HasPrefix(pathpkg.Base(files[next]), ".") && failure == nil; next++ {
