@@ -338,10 +338,26 @@ int cloudio_writer_abort(cloudio_writer *writer, char *err, size_t err_len);
  * requests to an unreachable endpoint (GDAL_HTTP_CONNECTTIMEOUT=10,
  * GDAL_HTTP_TIMEOUT=60, GDAL_HTTP_MAX_RETRY=2, GDAL_HTTP_RETRY_DELAY=0.5) and
  * CPL_VSIL_USE_TEMP_FILE_FOR_RANDOM_WRITE=YES come first; options override
- * them. Calling it again for the same prefix replaces its options.
- * Returns CLOUDIO_ERR_INVALID_ARGUMENT for a url that is not remote or an
- * option that is not KEY=VALUE. */
+ * them.
+ *
+ * Configuring the same prefix again with the same options does nothing;
+ * with other options it is CLOUDIO_ERR_INVALID_ARGUMENT (the message names
+ * the options that differ, never their values), because every user of the
+ * prefix in this process would silently get the new ones: replace them with
+ * cloudio_storage_replace. Nested prefixes ("s3://bucket" and
+ * "s3://bucket/folder/") follow GDAL's rule: for each option, the longest
+ * configured prefix of a name that sets it wins; options it does not set
+ * come from the shorter prefixes, then from GDAL's global configuration and
+ * the environment. GDAL compares plain strings, so "s3://dem" also covers
+ * "s3://dems/...": give sibling buckets all of their own options.
+ * Returns CLOUDIO_ERR_INVALID_ARGUMENT for a url that is not remote, an
+ * option that is not KEY=VALUE, or other options for a configured prefix. */
 int cloudio_storage_configure(const char *url, const char *const *options, char *err, size_t err_len);
+
+/* As cloudio_storage_configure, but replaces the options of a prefix that is
+ * already configured (a new endpoint or rotated credentials). Every user of
+ * the prefix in this process sees the new options from then on. */
+int cloudio_storage_replace(const char *url, const char *const *options, char *err, size_t err_len);
 
 /* The names under url, relative to it, sorted, separated by '\n' (all keys
  * below the prefix for object stores). Sizes as in cloudio_dataset_crs:

@@ -1727,8 +1727,16 @@ static void test_storage(void) {
   const char *const opts[] = {"AWS_S3_ENDPOINT=127.0.0.1:1", "AWS_SECRET_ACCESS_KEY=x", "AWS_ACCESS_KEY_ID=y", NULL};
   const char *const none[] = {NULL};
   const char *const bad[] = {"NOT AN OPTION", NULL}, *const no_key[] = {"=x", NULL};
+  const char *const reordered[] = {"AWS_ACCESS_KEY_ID=y", "AWS_S3_ENDPOINT=127.0.0.1:1", "aws_secret_access_key=x", NULL};
   CHECK_OK(cloudio_storage_configure("s3://cloudio-c-test", opts, err, sizeof err));
-  CHECK_OK(cloudio_storage_configure("s3://cloudio-c-test", none, err, sizeof err)); /* replaces */
+  CHECK_OK(cloudio_storage_configure("s3://cloudio-c-test/", reordered, err, sizeof err)); /* the same: nothing to do */
+  /* Other options for a configured prefix: refused, naming the keys, never the values. */
+  CHECK_STATUS(cloudio_storage_configure("s3://cloudio-c-test", none, err, sizeof err), CLOUDIO_ERR_INVALID_ARGUMENT);
+  CHECK(strstr(err, "AWS_SECRET_ACCESS_KEY") != NULL && strstr(err, "=x") == NULL && strstr(err, "replace") != NULL);
+  CHECK_OK(cloudio_storage_replace("s3://cloudio-c-test", none, err, sizeof err));
+  CHECK_OK(cloudio_storage_configure("s3://cloudio-c-test", NULL, err, sizeof err)); /* what replace set */
+  CHECK_STATUS(cloudio_storage_replace(NULL, none, err, sizeof err), CLOUDIO_ERR_INVALID_ARGUMENT);
+  CHECK_STATUS(cloudio_storage_replace("s3://cloudio-c-test", bad, err, sizeof err), CLOUDIO_ERR_INVALID_ARGUMENT);
   CHECK_OK(cloudio_storage_configure("s3://cloudio-c-test/folder/", NULL, err, sizeof err));
   CHECK_OK(cloudio_storage_configure("gs://cloudio-c-test", NULL, err, sizeof err));
   CHECK_OK(cloudio_storage_configure("https://example.com/data/", NULL, err, sizeof err));
