@@ -33,15 +33,7 @@ func cloudio_write_zarr_buffer(data unsafe.Pointer, dataLen C.size_t, dtype C.in
 	compress *C.char, options **C.char, progress C.cloudio_progress_fn, progressUser unsafe.Pointer,
 	errBuf *C.char, errLen C.size_t) (rc C.int) {
 	defer contain(&rc, errBuf, errLen)
-	switch {
-	case data == nil:
-		return status(nullArg("data"), errBuf, errLen)
-	case dataLen == 0:
-		return status(&core.Error{Status: core.StatusInvalidArgument, Msg: "data_len must be > 0"}, errBuf, errLen)
-	case dst == nil:
-		return status(nullArg("dst"), errBuf, errLen)
-	}
-	buf, err := goBytes(data, dataLen)
+	buf, err := bufferArgs(data, dataLen, dst)
 	if err != nil {
 		return status(err, errBuf, errLen)
 	}

@@ -40,15 +40,9 @@ type COGOptions struct {
 // atomically.
 func WriteCOG(src, dst string, o COGOptions) error {
 	Init()
-	src, err := inputName("source", src)
+	src, dst, err := copyNames(src, dst, "COG")
 	if err != nil {
 		return err
-	}
-	if dst, err = outputName("destination", dst); err != nil {
-		return err
-	}
-	if src == dst || sameFile(src, dst) {
-		return errorf(StatusInvalidArgument, "destination %q is the source: write the COG to another path", dst)
 	}
 	src, dtype, bands, err := probe(src)
 	if err != nil {
@@ -199,6 +193,22 @@ func findOption(opts []Option, key string) (string, bool) {
 		}
 	}
 	return "", false
+}
+
+// copyNames validates and maps the names of a copy of src to a new format
+// at dst, which must be another file.
+func copyNames(src, dst, format string) (string, string, error) {
+	src, err := inputName("source", src)
+	if err != nil {
+		return "", "", err
+	}
+	if dst, err = outputName("destination", dst); err != nil {
+		return "", "", err
+	}
+	if src == dst || sameFile(src, dst) {
+		return "", "", errorf(StatusInvalidArgument, "destination %q is the source: write the %s to another path", dst, format)
+	}
+	return src, dst, nil
 }
 
 func sameFile(a, b string) bool {

@@ -51,15 +51,9 @@ type ZarrOptions struct {
 // atomically.
 func WriteZarr(src, dst string, o ZarrOptions) error {
 	Init()
-	src, err := inputName("source", src)
+	src, dst, err := copyNames(src, dst, "Zarr store")
 	if err != nil {
 		return err
-	}
-	if dst, err = outputName("destination", dst); err != nil {
-		return err
-	}
-	if src == dst || sameFile(src, dst) {
-		return errorf(StatusInvalidArgument, "destination %q is the source: write the Zarr store to another path", dst)
 	}
 	ds, err := OpenDataset(src)
 	if err != nil {
