@@ -285,8 +285,11 @@ func TestOpenZarrStores(t *testing.T) {
 	if err := WriteZarrBuffer(data, Int16, 3, 60, 80, Georef{GeoTransform: &zarrGeoTransform}, store, ZarrOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	// One band by GDAL's own name for its array.
-	info, _, got := readAll(t, `ZARR:"`+store+`":/s_band2`)
+	// One band by GDAL's own name for its array, its store a URL too.
+	if got := GDALName(`ZARR:"s3://bucket/s.zarr":/s_band2`); got != `ZARR:"/vsis3/bucket/s.zarr":/s_band2` {
+		t.Errorf("GDALName: %s", got)
+	}
+	info, _, got := readAll(t, `ZARR:"file://`+store+`":/s_band2`)
 	if info.Bands != 1 || !bytes.Equal(got, data[60*80*2:2*60*80*2]) {
 		t.Errorf("band 2 alone: %+v", info)
 	}

@@ -141,10 +141,12 @@ def _configure(prefix: str, options: Tuple[Tuple[str, str], ...], replace: bool)
 
 
 def access_for(name: str) -> Tuple[StoreAccess, ...]:
-    """The configured prefixes that cover name, shortest first (GDAL lets a
-    longer prefix override a shorter one's options, option by option)."""
+    """The configured prefixes that cover name (a URL, or the store in a
+    Zarr array's ``ZARR:"url":/array``), shortest first: GDAL lets a longer
+    prefix override a shorter one's options, option by option."""
+    url = name[len('ZARR:"'):] if name.startswith('ZARR:"') else name
     with _configured_lock:
-        found = [StoreAccess(p, o) for p, o in _configured.items() if name.startswith(p)]
+        found = [StoreAccess(p, o) for p, o in _configured.items() if url.startswith(p)]
     return tuple(sorted(found, key=lambda a: len(a.prefix)))
 
 
