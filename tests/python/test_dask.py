@@ -195,13 +195,10 @@ def test_store_options_reach_worker_processes(dem, tmp_path_factory, monkeypatch
     with the options of the Store that covers the URL, though the workers'
     environment holds no AWS variable: the tasks carry them (never in their
     keys, nor in the graph's repr)."""
-    from test_storage import SECRET, MinIO
+    from test_storage import SECRET, start_minio
     for key in [k for k in os.environ if k.startswith("AWS_")]:
         monkeypatch.delenv(key)
-    data_dir = tmp_path_factory.mktemp("minio-dask")
-    os.mkdir(data_dir / "dask-dems")
-    server = MinIO(data_dir)
-    server.start()
+    server = start_minio(tmp_path_factory, "dask-dems")
     try:
         path, data = dem
         store = cloud_storage("s3://dask-dems", mode="w", **server.options())

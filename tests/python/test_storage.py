@@ -61,13 +61,21 @@ class MinIO:
                     AWS_ACCESS_KEY_ID=USER, AWS_SECRET_ACCESS_KEY=secret)
 
 
-@pytest.fixture(scope="module")
-def minio(tmp_path_factory):
+def start_minio(tmp_path_factory, *buckets):
+    """A MinIO with buckets. Its endpoint differs from every other's, so a
+    test module that starts its own uses buckets of its own: a prefix has
+    one set of options per process."""
     data = tmp_path_factory.mktemp("minio")
-    for bucket in ("dems", "results"):
+    for bucket in buckets:
         os.mkdir(data / bucket)  # a folder in the data directory is a bucket
     server = MinIO(data)
     server.start()
+    return server
+
+
+@pytest.fixture(scope="module")
+def minio(tmp_path_factory):
+    server = start_minio(tmp_path_factory, "dems", "results")
     yield server
     server.stop()
 

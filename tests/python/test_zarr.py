@@ -12,12 +12,19 @@ from osgeo import gdal, osr
 import cloudio
 from cloudio import cloud_storage, dask_backend, read_tiles, read_window, write_cog, write_zarr
 from cloudio._datasets import open_dataset
-from test_storage import minio, terrain  # noqa: F401 (minio is a fixture: a MinIO of this module's own)
+from test_storage import start_minio, terrain
 
 GT = (500000.0, 30.0, 0.0, 4500000.0, 0.0, -30.0)
 ZARR_COMPRESSORS = [v.text.lower() for o in ET.fromstring(
     gdal.GetDriverByName("Zarr").GetMetadataItem("DMD_CREATIONOPTIONLIST")).iter("Option")
     if o.get("name") == "COMPRESS" for v in o.iter("Value")]
+
+
+@pytest.fixture(scope="module")
+def minio(tmp_path_factory):
+    server = start_minio(tmp_path_factory, "zarrs")
+    yield server
+    server.stop()
 
 
 @pytest.fixture(scope="module")
@@ -171,17 +178,17 @@ def test_store_of_unrelated_arrays_is_not_guessed(tmp_path):
 
 
 def test_s3_round_trip(minio, dem, dem3):
-    store = cloud_storage("s3://results", mode="w", **minio.options())
+    store = cloud_storage("s3://zarrs", mode="w", **minio.options())
     path, data = dem
     fractions = []
     url = store.write_zarr(path, "alps/dem.zarr", chunks=(300, 256), compress="zlib", progress=fractions.append)
-    assert url == "s3://results/alps/dem.zarr" and fractions[-1] == 1.0
+    assert url == "s3://zarrs/alps/dem.zarr" and fractions[-1] == 1.0
     listing = store.list("alps/dem.zarr")
     assert {".zgroup", ".zmetadata", "dem/.zarray", "dem/.zattrs", "dem/0.0"} <= set(listing), listing
     assert len([n for n in listing if n.startswith("dem/") and not n.startswith("dem/.")]) == 3 * 3
     # GDAL's bindings share this process's GDAL, and with it the store's
     # path-specific credentials.
-    check_through_gdal("/vsis3/results/alps/dem.zarr", data, -9999, (300, 256))
+    check_through_gdal("/vsis3/zarrs/alps/dem.zarr", data, -9999, (300, 256))
     check_through_cloudio(url, data, (300, 256))
     np.testing.assert_array_equal(store.dask("alps/dem.zarr").compute(), data)
     for win, tile in store.read_tiles("alps/dem.zarr", 256, 256):
@@ -191,7 +198,7 @@ def test_s3_round_trip(minio, dem, dem3):
     check_through_cloudio(store.url("dem3.zarr"), data3, (150, 150))
     band2 = f'ZARR:"{store.url("dem3.zarr")}":/dem3_band2'  # one array, its store by URL
     np.testing.assert_array_equal(dask_backend(band2, 100, 100).compute(), data3[1])
-    assert cloudio.storage.access_for(band2)[0].prefix == "s3://results/"
+    assert cloudio.storage.access_for(band2)[0].prefix == "s3://zarrs/"
     np.testing.assert_array_equal(store.dask("dem3.zarr", 100, 100).compute(), data3)
     with pytest.raises(ValueError, match="already exists"):
         store.write_zarr(path, "alps/dem.zarr")
@@ -199,7 +206,7 @@ def test_s3_round_trip(minio, dem, dem3):
 
 def test_s3_failures_leave_no_object(minio, dem):
     path, _ = dem
-    store = cloud_storage("s3://results", mode="w", **minio.options())
+    store = cloud_storage("s3://zarrs", mode="w", **minio.options())
     before = store.list()
     with pytest.raises(cloudio.CancelledError):  # in the upload, after some chunks are on the server
         store.write_zarr(path, "cancelled.zarr", chunks=64, progress=lambda f: f < 0.75)
@@ -216,11 +223,11 @@ def test_s3_failures_leave_no_object(minio, dem):
 def test_read_only_store_and_missing_bucket(minio, dem):
     path, _ = dem
     with pytest.raises(ValueError, match="mode='r'"):
-        cloud_storage("s3://results", **minio.options()).write_zarr(path, "ro.zarr")
-    missing = cloud_storage("s3://no-such-bucket", mode="w", **minio.options())
-    with pytest.raises(cloudio.NotFoundError, match="no-such-bucket"):
+        cloud_storage("s3://zarrs", **minio.options()).write_zarr(path, "ro.zarr")
+    missing = cloud_storage("s3://no-such-zarr-bucket", mode="w", **minio.options())
+    with pytest.raises(cloudio.NotFoundError, match="no-such-zarr-bucket"):
         missing.write_zarr(path, "x.zarr")
     with pytest.raises(FileNotFoundError):
         list(missing.read_tiles("x.zarr"))
     with pytest.raises(FileNotFoundError):
-        cloud_storage("s3://results", **minio.options()).dask("never-written.zarr")
+        cloud_storage("s3://zarrs", **minio.options()).dask("never-written.zarr")
