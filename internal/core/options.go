@@ -54,22 +54,19 @@ type optionSpec struct {
 }
 
 // OptionSchema is what a driver declares about its creation options.
-type OptionSchema struct {
-	Driver string // its short name, for messages
-	specs  map[string]optionSpec
-}
+type OptionSchema map[string]optionSpec
 
-// ParseOptionSchema reads driver's DMD_CREATIONOPTIONLIST document.
-func ParseOptionSchema(driver, doc string) (OptionSchema, error) {
+// ParseOptionSchema reads a DMD_CREATIONOPTIONLIST document.
+func ParseOptionSchema(doc string) (OptionSchema, error) {
 	var list struct {
 		Options []optionSpec `xml:"Option"`
 	}
 	if err := xml.Unmarshal([]byte(doc), &list); err != nil {
-		return OptionSchema{}, errorf(StatusInternal, "cannot parse the %s driver's creation option list: %v", driver, err)
+		return nil, errorf(StatusInternal, "cannot parse the driver's creation option list: %v", err)
 	}
-	s := OptionSchema{Driver: driver, specs: map[string]optionSpec{}}
+	s := OptionSchema{}
 	for _, o := range list.Options {
-		s.specs[strings.ToUpper(o.Name)] = o
+		s[strings.ToUpper(o.Name)] = o
 	}
 	return s, nil
 }
@@ -78,7 +75,7 @@ func ParseOptionSchema(driver, doc string) (OptionSchema, error) {
 // included, upper-cased.
 func (s OptionSchema) Choices(key string) []string {
 	var out []string
-	for _, v := range s.specs[key].Values {
+	for _, v := range s[key].Values {
 		out = append(out, strings.ToUpper(strings.TrimSpace(v.Text)))
 		if v.Alias != "" {
 			out = append(out, strings.ToUpper(v.Alias))
@@ -87,30 +84,34 @@ func (s OptionSchema) Choices(key string) []string {
 	return out
 }
 
-// Validate checks that every option is declared and has a value of the
+// Validate checks the options of a COG, as ValidateAs does.
+func (s OptionSchema) Validate(opts []Option) ([]Option, error) { return s.ValidateAs("COG", opts) }
+
+// ValidateAs checks that every option is declared and has a value of the
 // declared kind; select values are upper-cased to their canonical spelling.
-func (s OptionSchema) Validate(opts []Option) ([]Option, error) {
+// Messages name the driver's format.
+func (s OptionSchema) ValidateAs(format string, opts []Option) ([]Option, error) {
 	out := make([]Option, 0, len(opts))
 	for _, o := range opts {
-		spec, ok := s.specs[o.Key]
+		spec, ok := s[o.Key]
 		if !ok {
-			return nil, errorf(StatusInvalidArgument, "unknown %s creation option %q (known: %s)", s.Driver, o.Key, strings.Join(s.names(), ", "))
+			return nil, errorf(StatusInvalidArgument, "unknown %s creation option %q (known: %s)", format, o.Key, strings.Join(s.names(), ", "))
 		}
 		v := strings.TrimSpace(o.Value)
 		switch spec.Type {
 		case "string-select":
 			choices := s.Choices(o.Key)
 			if !contains(choices, strings.ToUpper(v)) {
-				return nil, errorf(StatusInvalidArgument, "invalid value %q for %s option %s (expected one of %s)", o.Value, s.Driver, o.Key, strings.Join(choices, ", "))
+				return nil, errorf(StatusInvalidArgument, "invalid value %q for %s option %s (expected one of %s)", o.Value, format, o.Key, strings.Join(choices, ", "))
 			}
 			v = strings.ToUpper(v)
 		case "int":
 			if _, err := strconv.ParseInt(v, 10, 64); err != nil {
-				return nil, errorf(StatusInvalidArgument, "invalid value %q for %s option %s (expected an integer)", o.Value, s.Driver, o.Key)
+				return nil, errorf(StatusInvalidArgument, "invalid value %q for %s option %s (expected an integer)", o.Value, format, o.Key)
 			}
 		case "float":
 			if _, err := strconv.ParseFloat(v, 64); err != nil {
-				return nil, errorf(StatusInvalidArgument, "invalid value %q for %s option %s (expected a number)", o.Value, s.Driver, o.Key)
+				return nil, errorf(StatusInvalidArgument, "invalid value %q for %s option %s (expected a number)", o.Value, format, o.Key)
 			}
 		}
 		out = append(out, Option{Key: o.Key, Value: v})
@@ -119,8 +120,8 @@ func (s OptionSchema) Validate(opts []Option) ([]Option, error) {
 }
 
 func (s OptionSchema) names() []string {
-	names := make([]string, 0, len(s.specs))
-	for k := range s.specs {
+	names := make([]string, 0, len(s))
+	for k := range s {
 		names = append(names, k)
 	}
 	sort.Strings(names)
@@ -153,11 +154,11 @@ func driverSchema(driver, missing string) (OptionSchema, error) {
 	}
 	drv, ok := godal.RasterDriver(godal.DriverName(driver))
 	if !ok {
-		return OptionSchema{}, errorf(StatusUnsupported, "this GDAL build has no %s driver (%s)", driver, missing)
+		return nil, errorf(StatusUnsupported, "this GDAL build has no %s driver (%s)", driver, missing)
 	}
-	s, err := ParseOptionSchema(driver, drv.Metadata("DMD_CREATIONOPTIONLIST"))
+	s, err := ParseOptionSchema(drv.Metadata("DMD_CREATIONOPTIONLIST"))
 	if err != nil {
-		return OptionSchema{}, err
+		return nil, err
 	}
 	if schemas.known == nil {
 		schemas.known = map[string]OptionSchema{}

@@ -35,7 +35,7 @@ const smallSchema = `<CreationOptionList>
 </CreationOptionList>`
 
 func TestSchemaValidate(t *testing.T) {
-	s, err := ParseOptionSchema("COG", smallSchema)
+	s, err := ParseOptionSchema(smallSchema)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -51,7 +51,7 @@ func TestSchemaValidate(t *testing.T) {
 			t.Errorf("%v: %v", bad, err)
 		}
 	}
-	if _, err := ParseOptionSchema("COG", "<not xml"); err == nil {
+	if _, err := ParseOptionSchema("<not xml"); err == nil {
 		t.Fatal("bad XML accepted")
 	}
 }

@@ -265,7 +265,7 @@ func ZarrCreationOptions(o ZarrOptions, rows, cols int64, arrayName string) (int
 	for _, u := range user {
 		opts = setOption(opts, u)
 	}
-	opts, err = schema.Validate(opts)
+	opts, err = schema.ValidateAs("Zarr", opts)
 	return chunkRows, chunkCols, opts, err
 }
 
