@@ -104,19 +104,25 @@ func cloudio_write_cog_buffer(data unsafe.Pointer, dataLen C.size_t, dtype C.int
 	geotransform *C.double, crs *C.char, nodata *C.double, dst, compress *C.char, options **C.char,
 	progress C.cloudio_progress_fn, progressUser unsafe.Pointer, errBuf *C.char, errLen C.size_t) (rc C.int) {
 	defer contain(&rc, errBuf, errLen)
-	switch {
-	case data == nil:
-		return status(nullArg("data"), errBuf, errLen)
-	case dataLen == 0:
-		return status(&core.Error{Status: core.StatusInvalidArgument, Msg: "data_len must be > 0"}, errBuf, errLen)
-	case dst == nil:
-		return status(nullArg("dst"), errBuf, errLen)
-	}
-	buf, err := goBytes(data, dataLen)
+	buf, err := bufferArgs(data, dataLen, dst)
 	if err != nil {
 		return status(err, errBuf, errLen)
 	}
 	err = core.WriteCOGBuffer(buf, core.DType(dtype), int64(bands), int64(rows), int64(cols), georef(geotransform, crs, nodata), C.GoString(dst),
 		core.COGOptions{Compress: goString(compress), Options: goStrings(options), Progress: progressFunc(progress, progressUser)})
 	return status(err, errBuf, errLen)
+}
+
+// bufferArgs checks the arguments every *_buffer writer takes and views
+// data as a Go slice.
+func bufferArgs(data unsafe.Pointer, dataLen C.size_t, dst *C.char) ([]byte, error) {
+	switch {
+	case data == nil:
+		return nil, nullArg("data")
+	case dataLen == 0:
+		return nil, &core.Error{Status: core.StatusInvalidArgument, Msg: "data_len must be > 0"}
+	case dst == nil:
+		return nil, nullArg("dst")
+	}
+	return goBytes(data, dataLen)
 }

@@ -16,10 +16,20 @@ import (
 //export cloudio_storage_configure
 func cloudio_storage_configure(url *C.char, options **C.char, errBuf *C.char, errLen C.size_t) (rc C.int) {
 	defer contain(&rc, errBuf, errLen)
+	return configureStorage(url, options, false, errBuf, errLen)
+}
+
+//export cloudio_storage_replace
+func cloudio_storage_replace(url *C.char, options **C.char, errBuf *C.char, errLen C.size_t) (rc C.int) {
+	defer contain(&rc, errBuf, errLen)
+	return configureStorage(url, options, true, errBuf, errLen)
+}
+
+func configureStorage(url *C.char, options **C.char, replace bool, errBuf *C.char, errLen C.size_t) C.int {
 	if url == nil {
 		return status(nullArg("url"), errBuf, errLen)
 	}
-	_, err := core.ConfigureStorage(C.GoString(url), goStrings(options))
+	_, err := core.ConfigureStorage(C.GoString(url), goStrings(options), replace)
 	return status(err, errBuf, errLen)
 }
 

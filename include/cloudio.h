@@ -338,10 +338,26 @@ int cloudio_writer_abort(cloudio_writer *writer, char *err, size_t err_len);
  * requests to an unreachable endpoint (GDAL_HTTP_CONNECTTIMEOUT=10,
  * GDAL_HTTP_TIMEOUT=60, GDAL_HTTP_MAX_RETRY=2, GDAL_HTTP_RETRY_DELAY=0.5) and
  * CPL_VSIL_USE_TEMP_FILE_FOR_RANDOM_WRITE=YES come first; options override
- * them. Calling it again for the same prefix replaces its options.
- * Returns CLOUDIO_ERR_INVALID_ARGUMENT for a url that is not remote or an
- * option that is not KEY=VALUE. */
+ * them.
+ *
+ * Configuring the same prefix again with the same options does nothing;
+ * with other options it is CLOUDIO_ERR_INVALID_ARGUMENT (the message names
+ * the options that differ, never their values), because every user of the
+ * prefix in this process would silently get the new ones: replace them with
+ * cloudio_storage_replace. Nested prefixes ("s3://bucket" and
+ * "s3://bucket/folder/") follow GDAL's rule: for each option, the longest
+ * configured prefix of a name that sets it wins; options it does not set
+ * come from the shorter prefixes, then from GDAL's global configuration and
+ * the environment. GDAL compares plain strings, so "s3://dem" also covers
+ * "s3://dems/...": give sibling buckets all of their own options.
+ * Returns CLOUDIO_ERR_INVALID_ARGUMENT for a url that is not remote, an
+ * option that is not KEY=VALUE, or other options for a configured prefix. */
 int cloudio_storage_configure(const char *url, const char *const *options, char *err, size_t err_len);
+
+/* As cloudio_storage_configure, but replaces the options of a prefix that is
+ * already configured (a new endpoint or rotated credentials). Every user of
+ * the prefix in this process sees the new options from then on. */
+int cloudio_storage_replace(const char *url, const char *const *options, char *err, size_t err_len);
 
 /* The names under url, relative to it, sorted, separated by '\n' (all keys
  * below the prefix for object stores). Sizes as in cloudio_dataset_crs:
@@ -357,6 +373,62 @@ int cloudio_storage_exists(const char *url, int *exists, char *err, size_t err_l
  * CLOUDIO_ERR_IO when the server refuses the credentials;
  * CLOUDIO_ERR_INVALID_ARGUMENT for an HTTP URL (read-only). */
 int cloudio_storage_delete(const char *url, char *err, size_t err_len);
+
+/* ---- Zarr ------------------------------------------------------------------ */
+
+/* Write the raster at src (a path, URL or GDAL name; a Zarr store too) as a
+ * Zarr (V2) store at dst, a local path or an object-store URL
+ * (s3://bucket/dem.zarr, ...), through GDAL's Zarr driver. Every band, the
+ * data type, geotransform, CRS and nodata are kept, and GDAL reads them back.
+ * On GDAL 3.6 the store holds one 2-D array per band, named after dst
+ * ("dem.zarr" holds "dem", or "dem_band1" ... "dem_bandN"), beside the X and
+ * Y coordinate arrays GDAL writes; every cloudio function that reads a
+ * raster opens such a store, by its path or URL, as one raster of all bands.
+ *
+ * chunk_rows, chunk_cols: the chunk (tile) size, clipped to the raster;
+ * 0 means 512. compress: a COMPRESS method of the installed GDAL's Zarr
+ * driver, case-insensitive (GDAL 3.6: "none", "blosc", "zlib", "gzip",
+ * "lzma", "zstd", "lz4"); NULL means "zstd". An unknown name is
+ * CLOUDIO_ERR_INVALID_ARGUMENT, never an uncompressed store. options: extra
+ * Zarr creation options ("ZSTD_LEVEL=9", "FORMAT=ZARR_V3", ...), NULL-terminated,
+ * or NULL; BLOCKSIZE (use the chunk sizes) and APPEND_SUBDATASET are refused.
+ *
+ * The write is atomic: a failed or cancelled write leaves nothing at dst.
+ * A local store is written to a temporary directory beside dst and renamed
+ * to dst when complete. For an object store it is written to a local
+ * temporary directory and then uploaded, every chunk before any metadata,
+ * so that no reader opens a store with chunks missing; on failure the
+ * objects uploaded are deleted again (if the server has gone away, the error
+ * says which objects are left: chunks only, which no reader opens as a
+ * store). An existing dst is never replaced (CLOUDIO_ERR_INVALID_ARGUMENT):
+ * delete it first. progress may be NULL; for an object store the upload is
+ * the second half of the fractions.
+ *
+ * Returns CLOUDIO_OK; CLOUDIO_ERR_INVALID_ARGUMENT (NULL or empty src/dst,
+ * dst equal to src or existing, negative chunk sizes, unknown compress or
+ * option, a nodata value the data type cannot hold as Zarr's fill_value,
+ * an HTTP dst, a Zarr source whose several arrays are not the bands of one
+ * raster); CLOUDIO_ERR_NOT_FOUND (src missing, dst's directory or bucket
+ * missing); CLOUDIO_ERR_IO (src unreadable, dst not writable, an upload
+ * failed); CLOUDIO_ERR_UNSUPPORTED (no Zarr driver, a /vsi... dst other than
+ * an object store); CLOUDIO_ERR_CANCELLED. */
+int cloudio_write_zarr(const char *src, const char *dst, int64_t chunk_rows, int64_t chunk_cols,
+                       const char *compress, const char *const *options,
+                       cloudio_progress_fn progress, void *progress_user,
+                       char *err, size_t err_len);
+
+/* Write a caller's pixel buffer as a Zarr store at dst: data, data_len,
+ * dtype, the sizes and the georeferencing as in cloudio_write_cog_buffer;
+ * chunk sizes, compress, options, progress, atomicity and status codes as in
+ * cloudio_write_zarr. */
+int cloudio_write_zarr_buffer(const void *data, size_t data_len, int dtype,
+                              int64_t bands, int64_t rows, int64_t cols,
+                              const double *geotransform, const char *crs,
+                              const double *nodata,
+                              const char *dst, int64_t chunk_rows, int64_t chunk_cols,
+                              const char *compress, const char *const *options,
+                              cloudio_progress_fn progress, void *progress_user,
+                              char *err, size_t err_len);
 
 #ifdef __cplusplus
 } /* extern "C" */

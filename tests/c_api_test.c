@@ -1727,8 +1727,16 @@ static void test_storage(void) {
   const char *const opts[] = {"AWS_S3_ENDPOINT=127.0.0.1:1", "AWS_SECRET_ACCESS_KEY=x", "AWS_ACCESS_KEY_ID=y", NULL};
   const char *const none[] = {NULL};
   const char *const bad[] = {"NOT AN OPTION", NULL}, *const no_key[] = {"=x", NULL};
+  const char *const reordered[] = {"AWS_ACCESS_KEY_ID=y", "AWS_S3_ENDPOINT=127.0.0.1:1", "aws_secret_access_key=x", NULL};
   CHECK_OK(cloudio_storage_configure("s3://cloudio-c-test", opts, err, sizeof err));
-  CHECK_OK(cloudio_storage_configure("s3://cloudio-c-test", none, err, sizeof err)); /* replaces */
+  CHECK_OK(cloudio_storage_configure("s3://cloudio-c-test/", reordered, err, sizeof err)); /* the same: nothing to do */
+  /* Other options for a configured prefix: refused, naming the keys, never the values. */
+  CHECK_STATUS(cloudio_storage_configure("s3://cloudio-c-test", none, err, sizeof err), CLOUDIO_ERR_INVALID_ARGUMENT);
+  CHECK(strstr(err, "AWS_SECRET_ACCESS_KEY") != NULL && strstr(err, "=x") == NULL && strstr(err, "replace") != NULL);
+  CHECK_OK(cloudio_storage_replace("s3://cloudio-c-test", none, err, sizeof err));
+  CHECK_OK(cloudio_storage_configure("s3://cloudio-c-test", NULL, err, sizeof err)); /* what replace set */
+  CHECK_STATUS(cloudio_storage_replace(NULL, none, err, sizeof err), CLOUDIO_ERR_INVALID_ARGUMENT);
+  CHECK_STATUS(cloudio_storage_replace("s3://cloudio-c-test", bad, err, sizeof err), CLOUDIO_ERR_INVALID_ARGUMENT);
   CHECK_OK(cloudio_storage_configure("s3://cloudio-c-test/folder/", NULL, err, sizeof err));
   CHECK_OK(cloudio_storage_configure("gs://cloudio-c-test", NULL, err, sizeof err));
   CHECK_OK(cloudio_storage_configure("https://example.com/data/", NULL, err, sizeof err));
@@ -1797,6 +1805,131 @@ static void test_storage(void) {
   CHECK(rmdir(sub.s) == 0);
 }
 
+/* ---- Zarr ------------------------------------------------------------------------------------ */
+
+static void remove_tree(const char *p) {
+  char cmd[900];
+  snprintf(cmd, sizeof cmd, "rm -rf '%s'", p);
+  CHECK(system(cmd) == 0);
+}
+
+static void test_zarr(void) {
+  enum { ROWS = 70, COLS = 90 };
+  size_t zlen;
+  float *z = make_terrain(ROWS, COLS);
+  zlen = (size_t)ROWS * COLS * sizeof *z;
+  path_t src = in_dir("zsrc.tif"), dst = in_dir("dem.zarr");
+  const double nodata = -9999;
+  CHECK_OK(cloudio_write_cog_buffer(z, zlen, CLOUDIO_FLOAT32, 1, ROWS, COLS, gt_utm, "EPSG:32633", &nodata, src.s,
+                                    NULL, NULL, NULL, NULL, err, sizeof err));
+
+  /* A raster to a store, chunks 32 x 48: everything GDAL reads back. */
+  struct progress prog;
+  progress_init(&prog);
+  CHECK_OK(cloudio_write_zarr(src.s, dst.s, 32, 48, "zstd", NULL, on_progress, &prog, err, sizeof err));
+  CHECK(progress_ok(&prog));
+  cloudio_info info;
+  CHECK(info_of(dst.s, &info) && info.rows == ROWS && info.cols == COLS && info.bands == 1 &&
+        info.dtype == CLOUDIO_FLOAT32 && info.block_rows == 32 && info.block_cols == 48);
+  CHECK(info.has_geotransform && memcmp(info.geotransform, gt_utm, sizeof gt_utm) == 0);
+  CHECK(info.has_nodata && info.nodata == nodata);
+  char *wkt = crs_of(dst.s);
+  CHECK(strstr(wkt, "32633") != NULL);
+  free(wkt);
+  CHECK(reads_back(dst.s, z, zlen));
+  path_t array = in_dir("dem.zarr/dem/.zarray");
+  CHECK(exists(array.s));
+
+  /* A buffer of three bands, default chunks (clipped to the raster), every
+   * compressor of GDAL 3.6 and case-insensitive names. */
+  size_t len;
+  void *i16 = make_pixels(CLOUDIO_INT16, 3, 40, 50, &len);
+  const double nd16 = -1;
+  static const char *const methods[] = {"NONE", "blosc", "Zlib", "gzip", "lzma", "ZSTD", "lz4", NULL};
+  path_t bands = in_dir("bands.zarr");
+  for (int i = 0; methods[i] != NULL; i++) {
+    CHECK_OK(cloudio_write_zarr_buffer(i16, len, CLOUDIO_INT16, 3, 40, 50, gt_utm, "32633", &nd16, bands.s, 0, 0,
+                                       methods[i], NULL, NULL, NULL, err, sizeof err));
+    CHECK(info_of(bands.s, &info) && info.bands == 3 && info.dtype == CLOUDIO_INT16 && info.block_rows == 40 &&
+          info.block_cols == 50 && info.nodata == nd16);
+    CHECK(reads_back(bands.s, i16, len));
+    remove_tree(bands.s);
+  }
+  /* A store is a source like any other. */
+  path_t again = in_dir("again.zarr"), cog = in_dir("from-zarr.tif");
+  const char *const level[] = {"ZSTD_LEVEL=3", NULL};
+  CHECK_OK(cloudio_write_zarr(dst.s, again.s, 0, 0, NULL, level, NULL, NULL, err, sizeof err));
+  CHECK(reads_back(again.s, z, zlen));
+  CHECK_OK(cloudio_write_cog(again.s, cog.s, NULL, NULL, NULL, NULL, err, sizeof err));
+  CHECK(valid_cog(cog.s) && reads_back(cog.s, z, zlen));
+  remove(cog.s);
+  remove_tree(again.s);
+
+  /* Cancelled at the first call and at the last: nothing left. */
+  for (int when = 0; when < 2; when++) {
+    progress_init(&prog);
+    if (when == 0) {
+      prog.cancel_after = 1;
+    } else {
+      prog.cancel_from = 1.0;
+    }
+    CHECK_FAILS_CLEANLY(cloudio_write_zarr(src.s, again.s, 16, 16, NULL, NULL, on_progress, &prog, err, sizeof err),
+                        CLOUDIO_ERR_CANCELLED, again.s);
+  }
+
+  /* Errors. */
+  path_t missing = in_dir("missing.tif"), nodir = in_dir("no-such-dir/x.zarr");
+  const char *const blocksize[] = {"BLOCKSIZE=4,4", NULL}, *const unknown[] = {"QUALITY=5", NULL};
+  const char *const bad_level[] = {"ZSTD_LEVEL=high", NULL};
+  CHECK_FAILS_CLEANLY(cloudio_write_zarr(src.s, again.s, 0, 0, "brotli", NULL, NULL, NULL, err, sizeof err),
+                      CLOUDIO_ERR_INVALID_ARGUMENT, again.s);
+  CHECK(strstr(err, "BROTLI") != NULL && strstr(err, "ZSTD") != NULL);
+  CHECK_FAILS_CLEANLY(cloudio_write_zarr(src.s, again.s, -1, 0, NULL, NULL, NULL, NULL, err, sizeof err),
+                      CLOUDIO_ERR_INVALID_ARGUMENT, again.s);
+  CHECK_FAILS_CLEANLY(cloudio_write_zarr(src.s, again.s, 0, 0, NULL, blocksize, NULL, NULL, err, sizeof err),
+                      CLOUDIO_ERR_INVALID_ARGUMENT, again.s);
+  CHECK_FAILS_CLEANLY(cloudio_write_zarr(src.s, again.s, 0, 0, NULL, unknown, NULL, NULL, err, sizeof err),
+                      CLOUDIO_ERR_INVALID_ARGUMENT, again.s);
+  CHECK_FAILS_CLEANLY(cloudio_write_zarr(src.s, again.s, 0, 0, NULL, bad_level, NULL, NULL, err, sizeof err),
+                      CLOUDIO_ERR_INVALID_ARGUMENT, again.s);
+  CHECK_FAILS_CLEANLY(cloudio_write_zarr(NULL, again.s, 0, 0, NULL, NULL, NULL, NULL, err, sizeof err),
+                      CLOUDIO_ERR_INVALID_ARGUMENT, again.s);
+  CHECK_FAILS_CLEANLY(cloudio_write_zarr(src.s, NULL, 0, 0, NULL, NULL, NULL, NULL, err, sizeof err),
+                      CLOUDIO_ERR_INVALID_ARGUMENT, NULL);
+  CHECK_FAILS_CLEANLY(cloudio_write_zarr(src.s, "", 0, 0, NULL, NULL, NULL, NULL, err, sizeof err),
+                      CLOUDIO_ERR_INVALID_ARGUMENT, NULL);
+  CHECK_FAILS_CLEANLY(cloudio_write_zarr(missing.s, again.s, 0, 0, NULL, NULL, NULL, NULL, err, sizeof err),
+                      CLOUDIO_ERR_NOT_FOUND, again.s);
+  CHECK_FAILS_CLEANLY(cloudio_write_zarr(src.s, nodir.s, 0, 0, NULL, NULL, NULL, NULL, err, sizeof err),
+                      CLOUDIO_ERR_NOT_FOUND, nodir.s);
+  CHECK_FAILS_CLEANLY(cloudio_write_zarr(src.s, dst.s, 0, 0, NULL, NULL, NULL, NULL, err, sizeof err),
+                      CLOUDIO_ERR_INVALID_ARGUMENT, NULL); /* exists: kept as it was */
+  CHECK(reads_back(dst.s, z, zlen));
+  CHECK_FAILS_CLEANLY(cloudio_write_zarr(src.s, "https://example.com/x.zarr", 0, 0, NULL, NULL, NULL, NULL, err,
+                                         sizeof err),
+                      CLOUDIO_ERR_INVALID_ARGUMENT, NULL);
+  CHECK_FAILS_CLEANLY(cloudio_write_zarr_buffer(NULL, len, CLOUDIO_INT16, 3, 40, 50, NULL, NULL, NULL, again.s, 0, 0,
+                                                NULL, NULL, NULL, NULL, err, sizeof err),
+                      CLOUDIO_ERR_INVALID_ARGUMENT, again.s);
+  CHECK_FAILS_CLEANLY(cloudio_write_zarr_buffer(i16, len - 1, CLOUDIO_INT16, 3, 40, 50, NULL, NULL, NULL, again.s, 0,
+                                                0, NULL, NULL, NULL, NULL, err, sizeof err),
+                      CLOUDIO_ERR_INVALID_ARGUMENT, again.s);
+  const double bad_nodata = 70000; /* no Int16 value: Zarr keeps nodata as a fill_value of the array's type */
+  CHECK_FAILS_CLEANLY(cloudio_write_zarr_buffer(i16, len, CLOUDIO_INT16, 3, 40, 50, NULL, NULL, &bad_nodata, again.s,
+                                                0, 0, NULL, NULL, NULL, NULL, err, sizeof err),
+                      CLOUDIO_ERR_INVALID_ARGUMENT, again.s);
+  CHECK_FAILS_CLEANLY(cloudio_write_zarr_buffer(i16, len, CLOUDIO_INT16, 3, 40, 50, NULL, "NOT_A_CRS", NULL, again.s,
+                                                0, 0, NULL, NULL, NULL, NULL, err, sizeof err),
+                      CLOUDIO_ERR_INVALID_ARGUMENT, again.s);
+  CHECK_FAILS_CLEANLY(cloudio_write_zarr_buffer(i16, len, CLOUDIO_INT16, 3, 40, 50, NULL, NULL, NULL, NULL, 0, 0, NULL,
+                                                NULL, NULL, NULL, err, sizeof err),
+                      CLOUDIO_ERR_INVALID_ARGUMENT, NULL);
+  free(i16);
+  free(z);
+  remove_tree(dst.s);
+  remove(src.s);
+}
+
 int main(void) {
   const char *tmp = getenv("TMPDIR");
   snprintf(dir, sizeof dir, "%s/cloudio-c-test-XXXXXX", tmp != NULL && tmp[0] != '\0' ? tmp : "/tmp");
@@ -1813,6 +1946,7 @@ int main(void) {
   test_reader();
   test_writer();
   test_storage();
+  test_zarr();
   CHECK(bad_progress_user == 0);
 
   /* Every test removed what it made: anything left is a stray file. */

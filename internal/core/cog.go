@@ -40,17 +40,11 @@ type COGOptions struct {
 // atomically.
 func WriteCOG(src, dst string, o COGOptions) error {
 	Init()
-	src, err := inputName("source", src)
+	src, dst, err := copyNames(src, dst, "COG")
 	if err != nil {
 		return err
 	}
-	if dst, err = outputName("destination", dst); err != nil {
-		return err
-	}
-	if src == dst || sameFile(src, dst) {
-		return errorf(StatusInvalidArgument, "destination %q is the source: write the COG to another path", dst)
-	}
-	dtype, bands, err := probe(src)
+	src, dtype, bands, err := probe(src)
 	if err != nil {
 		return err
 	}
@@ -62,45 +56,67 @@ func WriteCOG(src, dst string, o COGOptions) error {
 // dataset over it, during the call only.
 func WriteCOGBuffer(buf []byte, dtype DType, bands, rows, cols int64, g Georef, dst string, o COGOptions) error {
 	Init()
-	if err := checkDType(dtype); err != nil {
+	src, err := newMemSource(buf, dtype, bands, rows, cols, g)
+	if err != nil {
 		return err
 	}
+	defer src.release()
+	if dst, err = outputName("destination", dst); err != nil {
+		return err
+	}
+	return writeCOG(src.name, src.georef, dst, dtype, bands, o)
+}
+
+// memSource is a caller's buffer seen by GDAL as a MEM dataset, in place,
+// with the georeferencing to set on it.
+type memSource struct {
+	name   string
+	georef *C.cloudioGeoref
+	pin    runtime.Pinner
+	wkt    *C.char
+}
+
+// newMemSource validates the buffer's shape and georeferencing; release it
+// when GDAL is done with it.
+func newMemSource(buf []byte, dtype DType, bands, rows, cols int64, g Georef) (*memSource, error) {
+	if err := checkDType(dtype); err != nil {
+		return nil, err
+	}
 	if bands <= 0 || rows <= 0 || cols <= 0 || bands > MaxRasterSide || rows > MaxRasterSide || cols > MaxRasterSide {
-		return errorf(StatusInvalidArgument, "buffer shape bands=%d rows=%d cols=%d: every size must be in 1..%d", bands, rows, cols, MaxRasterSide)
+		return nil, errorf(StatusInvalidArgument, "buffer shape bands=%d rows=%d cols=%d: every size must be in 1..%d", bands, rows, cols, MaxRasterSide)
 	}
 	want, ok := bufferSize(dtype, bands, rows, cols)
 	if !ok || uint64(len(buf)) != want {
-		return errorf(StatusInvalidArgument, "buffer holds %d bytes, but %d x %d x %d %s values need %d", len(buf), bands, rows, cols, dtype, want)
-	}
-	dst, err := outputName("destination", dst)
-	if err != nil {
-		return err
+		return nil, errorf(StatusInvalidArgument, "buffer holds %d bytes, but %d x %d x %d %s values need %d", len(buf), bands, rows, cols, dtype, want)
 	}
 	wkt, err := crsWKT(g.CRS)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	var pin runtime.Pinner
-	pin.Pin(&buf[0])
-	defer pin.Unpin()
+	m := &memSource{georef: &C.cloudioGeoref{}}
+	m.pin.Pin(&buf[0])
 	size := int64(dtype.Size())
-	name := fmt.Sprintf("MEM:::DATAPOINTER=0x%x,PIXELS=%d,LINES=%d,BANDS=%d,DATATYPE=%s,PIXELOFFSET=%d,LINEOFFSET=%d,BANDOFFSET=%d",
+	m.name = fmt.Sprintf("MEM:::DATAPOINTER=0x%x,PIXELS=%d,LINES=%d,BANDS=%d,DATATYPE=%s,PIXELOFFSET=%d,LINEOFFSET=%d,BANDOFFSET=%d",
 		uintptr(unsafe.Pointer(&buf[0])), cols, rows, bands, dtype, size, size*cols, size*cols*rows)
-	cg := C.cloudioGeoref{}
 	if g.GeoTransform != nil {
-		cg.has_geotransform = 1
+		m.georef.has_geotransform = 1
 		for i, v := range g.GeoTransform {
-			cg.geotransform[i] = C.double(v)
+			m.georef.geotransform[i] = C.double(v)
 		}
 	}
 	if wkt != "" {
-		cg.wkt = C.CString(wkt)
-		defer C.free(unsafe.Pointer(cg.wkt))
+		m.wkt = C.CString(wkt)
+		m.georef.wkt = m.wkt
 	}
 	if g.NoData != nil {
-		cg.has_nodata, cg.nodata = 1, C.double(*g.NoData)
+		m.georef.has_nodata, m.georef.nodata = 1, C.double(*g.NoData)
 	}
-	return writeCOG(name, &cg, dst, dtype, bands, o)
+	return m, nil
+}
+
+func (m *memSource) release() {
+	C.free(unsafe.Pointer(m.wkt))
+	m.pin.Unpin()
 }
 
 func bufferSize(dtype DType, bands, rows, cols int64) (uint64, bool) {
@@ -179,6 +195,22 @@ func findOption(opts []Option, key string) (string, bool) {
 	return "", false
 }
 
+// copyNames validates and maps the names of a copy of src to a new format
+// at dst, which must be another file.
+func copyNames(src, dst, format string) (string, string, error) {
+	src, err := inputName("source", src)
+	if err != nil {
+		return "", "", err
+	}
+	if dst, err = outputName("destination", dst); err != nil {
+		return "", "", err
+	}
+	if src == dst || sameFile(src, dst) {
+		return "", "", errorf(StatusInvalidArgument, "destination %q is the source: write the %s to another path", dst, format)
+	}
+	return src, dst, nil
+}
+
 func sameFile(a, b string) bool {
 	sa, errA := os.Stat(a)
 	sb, errB := os.Stat(b)
@@ -186,15 +218,16 @@ func sameFile(a, b string) bool {
 }
 
 // probe opens src to tell a missing input from an unreadable one and to
-// learn the data type and band count that the options depend on.
-func probe(src string) (DType, int64, error) {
-	ds, err := openRaster(src)
+// learn the name to open it by (see openResolved) and the data type and
+// band count that the options depend on.
+func probe(src string) (string, DType, int64, error) {
+	ds, resolved, err := openResolved(src)
 	if err != nil {
-		return 0, 0, err
+		return "", 0, 0, err
 	}
 	defer ds.Close()
 	st := ds.Structure()
-	return DType(st.DataType), int64(st.NBands), nil
+	return resolved, DType(st.DataType), int64(st.NBands), nil
 }
 
 // compressionSuits rejects a method the data cannot take. It must be checked

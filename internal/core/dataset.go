@@ -24,10 +24,11 @@ type Info struct {
 // handle must not be used by two threads at once, so every read borrows a
 // handle of its own from a free list, opening another when none is free.
 type Dataset struct {
-	name   string
-	info   Info
-	crs    string
-	noData []bandNoData // by band, from 0
+	name     string // as the caller named it (GDAL's name for a URL), for messages
+	gdalName string // what GDAL opens (see openResolved)
+	info     Info
+	crs      string
+	noData   []bandNoData // by band, from 0
 
 	mu     sync.Mutex
 	free   []*handle
@@ -62,7 +63,7 @@ func OpenDataset(name string) (*Dataset, error) {
 	if err != nil {
 		return nil, err
 	}
-	h, err := openRaster(name)
+	h, gdalName, err := openResolved(name)
 	if err != nil {
 		return nil, err
 	}
@@ -84,8 +85,8 @@ func OpenDataset(name string) (*Dataset, error) {
 		noData = append(noData, bandNoData{v, ok})
 	}
 	info.NoData, info.HasNoData = noData[0].value, noData[0].ok
-	return &Dataset{name: name, info: info, crs: h.Projection(), noData: noData,
-		free: []*handle{{gdal: h, raw: openRawReader(name)}}}, nil
+	return &Dataset{name: name, gdalName: gdalName, info: info, crs: h.Projection(), noData: noData,
+		free: []*handle{{gdal: h, raw: openRawReader(gdalName)}}}, nil
 }
 
 type bandNoData struct {
@@ -117,11 +118,11 @@ func (d *Dataset) acquire() (*handle, error) {
 		return h, nil
 	}
 	d.mu.Unlock()
-	g, err := openRaster(d.name)
+	g, err := openRaster(d.gdalName)
 	if err != nil {
 		return nil, err
 	}
-	return &handle{gdal: g, raw: openRawReader(d.name)}, nil
+	return &handle{gdal: g, raw: openRawReader(d.gdalName)}, nil
 }
 
 func (d *Dataset) release(h *handle) {

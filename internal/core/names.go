@@ -29,9 +29,15 @@ var schemes = []scheme{
 var objectStores = []string{"/vsis3/", "/vsigs/", "/vsiaz/", "/vsiadls/", "/vsioss/", "/vsiswift/", "/vsiwebhdfs/"}
 
 // GDALName maps s3://, gs://, az://, http(s):// and file:// URLs to GDAL's
-// names for them; anything else (a path, a /vsi... name, a driver-prefixed
-// name) is returned as it is.
+// names for them, also as the store of a Zarr array's name
+// (ZARR:"s3://bucket/dem.zarr":/dem); anything else (a path, a /vsi...
+// name, another driver-prefixed name) is returned as it is.
 func GDALName(name string) string {
+	if rest, ok := strings.CutPrefix(name, `ZARR:"`); ok {
+		if store, array, ok := strings.Cut(rest, `"`); ok {
+			return `ZARR:"` + GDALName(store) + `"` + array
+		}
+	}
 	for _, s := range schemes {
 		if len(name) <= len(s.prefix) || !strings.EqualFold(name[:len(s.prefix)], s.prefix) {
 			continue

@@ -84,30 +84,34 @@ func (s OptionSchema) Choices(key string) []string {
 	return out
 }
 
-// Validate checks that every option is declared and has a value of the
+// Validate checks the options of a COG, as ValidateAs does.
+func (s OptionSchema) Validate(opts []Option) ([]Option, error) { return s.ValidateAs("COG", opts) }
+
+// ValidateAs checks that every option is declared and has a value of the
 // declared kind; select values are upper-cased to their canonical spelling.
-func (s OptionSchema) Validate(opts []Option) ([]Option, error) {
+// Messages name the driver's format.
+func (s OptionSchema) ValidateAs(format string, opts []Option) ([]Option, error) {
 	out := make([]Option, 0, len(opts))
 	for _, o := range opts {
 		spec, ok := s[o.Key]
 		if !ok {
-			return nil, errorf(StatusInvalidArgument, "unknown COG creation option %q (known: %s)", o.Key, strings.Join(s.names(), ", "))
+			return nil, errorf(StatusInvalidArgument, "unknown %s creation option %q (known: %s)", format, o.Key, strings.Join(s.names(), ", "))
 		}
 		v := strings.TrimSpace(o.Value)
 		switch spec.Type {
 		case "string-select":
 			choices := s.Choices(o.Key)
 			if !contains(choices, strings.ToUpper(v)) {
-				return nil, errorf(StatusInvalidArgument, "invalid value %q for COG option %s (expected one of %s)", o.Value, o.Key, strings.Join(choices, ", "))
+				return nil, errorf(StatusInvalidArgument, "invalid value %q for %s option %s (expected one of %s)", o.Value, format, o.Key, strings.Join(choices, ", "))
 			}
 			v = strings.ToUpper(v)
 		case "int":
 			if _, err := strconv.ParseInt(v, 10, 64); err != nil {
-				return nil, errorf(StatusInvalidArgument, "invalid value %q for COG option %s (expected an integer)", o.Value, o.Key)
+				return nil, errorf(StatusInvalidArgument, "invalid value %q for %s option %s (expected an integer)", o.Value, format, o.Key)
 			}
 		case "float":
 			if _, err := strconv.ParseFloat(v, 64); err != nil {
-				return nil, errorf(StatusInvalidArgument, "invalid value %q for COG option %s (expected a number)", o.Value, o.Key)
+				return nil, errorf(StatusInvalidArgument, "invalid value %q for %s option %s (expected a number)", o.Value, format, o.Key)
 			}
 		}
 		out = append(out, Option{Key: o.Key, Value: v})
@@ -133,26 +137,39 @@ func contains(list []string, v string) bool {
 	return false
 }
 
-var cogSchema struct {
-	once   sync.Once
-	schema OptionSchema
-	err    error
+var schemas struct {
+	mu    sync.Mutex
+	known map[string]OptionSchema
+}
+
+// driverSchema returns the creation options the installed GDAL's driver
+// declares, read from GDAL once; missing says what a build without the
+// driver lacks.
+func driverSchema(driver, missing string) (OptionSchema, error) {
+	Init()
+	schemas.mu.Lock()
+	defer schemas.mu.Unlock()
+	if s, ok := schemas.known[driver]; ok {
+		return s, nil
+	}
+	drv, ok := godal.RasterDriver(godal.DriverName(driver))
+	if !ok {
+		return nil, errorf(StatusUnsupported, "this GDAL build has no %s driver (%s)", driver, missing)
+	}
+	s, err := ParseOptionSchema(drv.Metadata("DMD_CREATIONOPTIONLIST"))
+	if err != nil {
+		return nil, err
+	}
+	if schemas.known == nil {
+		schemas.known = map[string]OptionSchema{}
+	}
+	schemas.known[driver] = s
+	return s, nil
 }
 
 // COGSchema returns the creation options the installed GDAL's COG driver
-// declares, read from GDAL once.
-func COGSchema() (OptionSchema, error) {
-	Init()
-	cogSchema.once.Do(func() {
-		drv, ok := godal.RasterDriver("COG")
-		if !ok {
-			cogSchema.err = errorf(StatusUnsupported, "this GDAL build has no COG driver (GDAL >= 3.1 is needed)")
-			return
-		}
-		cogSchema.schema, cogSchema.err = ParseOptionSchema(drv.Metadata("DMD_CREATIONOPTIONLIST"))
-	})
-	return cogSchema.schema, cogSchema.err
-}
+// declares.
+func COGSchema() (OptionSchema, error) { return driverSchema("COG", "GDAL >= 3.1 is needed") }
 
 // CompressMethods lists the COMPRESS values the COG driver declares.
 func CompressMethods() ([]string, error) {

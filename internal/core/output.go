@@ -32,7 +32,7 @@ func newAtomicOutput(dst string) (*atomicOutput, error) {
 		return nil, err
 	}
 	if isObjectStore(dst) {
-		if err := checkContainer(bucketOf(dst)); err != nil {
+		if err := checkBucket(dst); err != nil {
 			return nil, err
 		}
 		return &atomicOutput{dst: dst, tmp: filepath.Join(os.TempDir(), ".cloudio-upload-"+suffix+".tif")}, nil
@@ -41,20 +41,37 @@ func newAtomicOutput(dst string) (*atomicOutput, error) {
 		dir, base := pathpkg.Split(dst)
 		return &atomicOutput{dst: dst, tmp: dir + "." + base + "." + suffix + ".cloudio-tmp"}, nil
 	}
-	dir := filepath.Dir(dst)
-	st, err := os.Stat(dir)
-	switch {
-	case errors.Is(err, fs.ErrNotExist):
-		return nil, errorf(StatusNotFound, "output directory %q does not exist", dir)
-	case err != nil:
-		return nil, errorf(StatusIO, "cannot use output directory %q: %v", dir, err)
-	case !st.IsDir():
-		return nil, errorf(StatusNotFound, "output directory %q is not a directory", dir)
+	if err := checkOutputDir(dst); err != nil {
+		return nil, err
 	}
 	if st, err := os.Stat(dst); err == nil && st.IsDir() {
 		return nil, errorf(StatusInvalidArgument, "destination %q is a directory", dst)
 	}
-	return &atomicOutput{dst: dst, tmp: filepath.Join(dir, "."+filepath.Base(dst)+"."+suffix+".cloudio-tmp")}, nil
+	return &atomicOutput{dst: dst, tmp: siblingTemp(dst, suffix)}, nil
+}
+
+// checkBucket reports an object-store destination whose bucket is missing.
+func checkBucket(dst string) error { return checkContainer(bucketOf(dst)) }
+
+// checkOutputDir reports a local destination whose directory is missing.
+func checkOutputDir(dst string) error {
+	dir := filepath.Dir(dst)
+	st, err := os.Stat(dir)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return errorf(StatusNotFound, "output directory %q does not exist", dir)
+	case err != nil:
+		return errorf(StatusIO, "cannot use output directory %q: %v", dir, err)
+	case !st.IsDir():
+		return errorf(StatusNotFound, "output directory %q is not a directory", dir)
+	}
+	return nil
+}
+
+// siblingTemp is a hidden temporary name in dst's directory, so that the
+// final rename stays on one file system.
+func siblingTemp(dst, suffix string) string {
+	return filepath.Join(filepath.Dir(dst), "."+filepath.Base(dst)+"."+suffix+".cloudio-tmp")
 }
 
 func randomSuffix() (string, error) {

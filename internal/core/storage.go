@@ -10,6 +10,7 @@ import "C"
 import (
 	"sort"
 	"strings"
+	"sync"
 	"unsafe"
 )
 
@@ -25,12 +26,23 @@ var StorageDefaults = []Option{
 	{"CPL_VSIL_USE_TEMP_FILE_FOR_RANDOM_WRITE", "YES"},
 }
 
+// configured holds the options ConfigureStorage set, by GDAL prefix.
+var configured struct {
+	mu      sync.Mutex
+	options map[string][]Option
+}
+
 // ConfigureStorage scopes GDAL configuration options (credentials, endpoint,
 // timeouts) to every name under url's prefix, with VSISetPathSpecificOption:
 // two prefixes with different credentials work side by side, and nothing
-// reaches GDAL's global configuration. Earlier options for the prefix are
-// replaced. It returns the GDAL prefix.
-func ConfigureStorage(url string, options []string) (string, error) {
+// reaches GDAL's global configuration. It returns the GDAL prefix.
+//
+// Configuring a prefix again with the same options does nothing; with
+// other options it is an error unless replace is set, because every store
+// of the prefix would silently use the new ones. Nested prefixes follow
+// GDAL's rule: for each option, the longest configured prefix of a name
+// that sets it wins, and options it does not set come from shorter ones.
+func ConfigureStorage(url string, options []string, replace bool) (string, error) {
 	Init()
 	prefix, err := inputName("storage URL", url)
 	if err != nil {
@@ -50,6 +62,18 @@ func ConfigureStorage(url string, options []string) (string, error) {
 	// GDAL matches path-specific options by prefix; a bucket's own listing
 	// request names it without the trailing slash.
 	prefix = strings.TrimSuffix(prefix, "/")
+	configured.mu.Lock()
+	defer configured.mu.Unlock()
+	if earlier, ok := configured.options[prefix]; ok {
+		differ := differingKeys(earlier, merged)
+		if len(differ) == 0 {
+			return prefix, nil
+		}
+		if !replace {
+			return "", errorf(StatusInvalidArgument, "storage prefix %q is already configured, with other values for %s: every store of the prefix shares one set of options, so replace them explicitly (replace=True in Python, cloudio_storage_replace in C) or use another prefix",
+				url, strings.Join(differ, ", "))
+		}
+	}
 	cprefix := C.CString(prefix)
 	defer C.free(unsafe.Pointer(cprefix))
 	C.cloudioClearPathOptions(cprefix)
@@ -59,7 +83,35 @@ func ConfigureStorage(url string, options []string) (string, error) {
 		C.free(unsafe.Pointer(ck))
 		C.free(unsafe.Pointer(cv))
 	}
+	if configured.options == nil {
+		configured.options = map[string][]Option{}
+	}
+	configured.options[prefix] = merged
 	return prefix, nil
+}
+
+// differingKeys names the options set in a or b with different values (or
+// in one only), sorted; never the values, which may be secrets.
+func differingKeys(a, b []Option) []string {
+	values := map[string][2]*string{}
+	for i := range a {
+		v := values[a[i].Key]
+		v[0] = &a[i].Value
+		values[a[i].Key] = v
+	}
+	for i := range b {
+		v := values[b[i].Key]
+		v[1] = &b[i].Value
+		values[b[i].Key] = v
+	}
+	var differ []string
+	for k, v := range values {
+		if v[0] == nil || v[1] == nil || *v[0] != *v[1] {
+			differ = append(differ, k)
+		}
+	}
+	sort.Strings(differ)
+	return differ
 }
 
 // List returns the names under url (relative to it), sorted; recursively for

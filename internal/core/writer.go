@@ -106,16 +106,18 @@ func crsWKT(crs string) (string, error) {
 	return wkt, nil
 }
 
-func (w *TileWriter) setGeoref(wkt string) error {
+func (w *TileWriter) setGeoref(wkt string) error { return setGeoref(w.h, w.spec.Georef, wkt) }
+
+// setGeoref gives h the geotransform and nodata of g and the crs wkt.
+func setGeoref(h *godal.Dataset, g Georef, wkt string) error {
 	var ge gdalErrors
-	g := w.spec.Georef
-	if g.GeoTransform != nil && w.h.SetGeoTransform(*g.GeoTransform, godal.ErrLogger(ge.handler())) != nil {
+	if g.GeoTransform != nil && h.SetGeoTransform(*g.GeoTransform, godal.ErrLogger(ge.handler())) != nil {
 		return ge.err("cannot set the geotransform", StatusInvalidArgument)
 	}
-	if wkt != "" && w.h.SetProjection(wkt, godal.ErrLogger(ge.handler())) != nil {
+	if wkt != "" && h.SetProjection(wkt, godal.ErrLogger(ge.handler())) != nil {
 		return ge.err("cannot set the crs", StatusInvalidArgument)
 	}
-	if g.NoData != nil && w.h.SetNoData(*g.NoData, godal.ErrLogger(ge.handler())) != nil {
+	if g.NoData != nil && h.SetNoData(*g.NoData, godal.ErrLogger(ge.handler())) != nil {
 		return ge.err("cannot set the nodata value", StatusInvalidArgument)
 	}
 	return nil

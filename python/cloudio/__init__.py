@@ -18,6 +18,7 @@ from .errors import (CancelledError, CloudIOError, InternalError, InvalidArgumen
 from .storage import Store, cloud_storage
 from .stream import map_tiles, read_tiles, read_window
 from .windows import TileWindow, tile_windows
+from .zarr import write_zarr
 
 __version__ = "0.1.0"
 
@@ -31,7 +32,7 @@ def version() -> str:
 
 
 __all__ = [
-    "TileWindow", "tile_windows", "write_cog", "read_window", "read_tiles", "map_tiles",
+    "TileWindow", "tile_windows", "write_cog", "write_zarr", "read_window", "read_tiles", "map_tiles",
     "dask_backend", "to_cog", "cloud_storage", "Store", "version", "__version__",
     "CloudIOError", "InvalidArgumentError", "NotFoundError", "ReadWriteError", "UnsupportedError",
     "CancelledError", "InternalError", "LibraryLoadError",

@@ -33,6 +33,7 @@ import numpy as np
 
 from ._datasets import Georef, open_dataset
 from .errors import CloudIOError, error_for
+from .storage import StoreAccess, access_for, ensure_configured, scrub
 from .stream import _Writer, _band_list, _name_or_array, _progress_callable
 
 _PREFIX = "cloudio-read-"
@@ -70,12 +71,16 @@ def default_chunks(block_rows: int, block_cols: int, target: int = 1024) -> Tupl
 
 
 def read_chunk(name: str, window: Tuple[int, int, int, int], bands: Tuple[int, ...], dtype: str,
-               squeeze: bool) -> np.ndarray:
-    """One chunk, read in the process that runs the task."""
+               squeeze: bool, access: Tuple[StoreAccess, ...] = ()) -> np.ndarray:
+    """One chunk, read in the process that runs the task, with the options
+    of the stores that cover name (``access``) configured there first."""
     try:
+        ensure_configured(access)
         data = open_dataset(name).read(*window, list(bands), dtype)
     except CloudIOError as exc:
-        raise error_for(exc.status, f"{exc} [cloudio.dask_backend chunk: window {window} of {name}]") from None
+        message = scrub(f"{exc} [cloudio.dask_backend chunk: window {window} of {name}]",
+                        [kv for a in access for kv in a.options])
+        raise error_for(exc.status, message) from None
     return data[0] if squeeze else data
 
 
@@ -125,13 +130,14 @@ def dask_backend(dataset, tile_rows: Optional[int] = None, tile_cols: Optional[i
     row_chunks = _splits(info.rows, int(tr))
     col_chunks = _splits(info.cols, int(tc))
     squeeze = len(band_list) == 1
+    access = access_for(name)  # the tasks carry it: worker processes have none of this one's configuration
     layer = _PREFIX + uuid.uuid4().hex
     graph = {}
     row_offs, col_offs = _offsets(row_chunks), _offsets(col_chunks)
     for (i, r0, nr), (j, c0, nc) in itertools.product(zip(range(len(row_chunks)), row_offs, row_chunks),
                                                       zip(range(len(col_chunks)), col_offs, col_chunks)):
         key = (layer, i, j) if squeeze else (layer, 0, i, j)
-        graph[key] = (read_chunk, name, (r0, c0, nr, nc), band_list, dtype.str, squeeze)
+        graph[key] = (read_chunk, name, (r0, c0, nr, nc), band_list, dtype.str, squeeze, access)
     chunks = (row_chunks, col_chunks) if squeeze else ((len(band_list),), row_chunks, col_chunks)
     hlg = HighLevelGraph.from_collections(layer, graph, dependencies=())
     arr = da.Array(hlg, layer, chunks, dtype=dtype)

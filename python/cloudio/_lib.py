@@ -81,9 +81,14 @@ _PROTOTYPES = {
     "cloudio_writer_close": (c_int, (c_void_p,) + _PROGRESS + _ERR),
     "cloudio_writer_abort": (c_int, (c_void_p,) + _ERR),
     "cloudio_storage_configure": (c_int, (c_char_p, POINTER(c_char_p)) + _ERR),
+    "cloudio_storage_replace": (c_int, (c_char_p, POINTER(c_char_p)) + _ERR),
     "cloudio_storage_list": (c_int, (c_char_p, c_char_p, c_size_t, POINTER(c_size_t)) + _ERR),
     "cloudio_storage_exists": (c_int, (c_char_p, POINTER(c_int)) + _ERR),
     "cloudio_storage_delete": (c_int, (c_char_p,) + _ERR),
+    "cloudio_write_zarr": (c_int, (c_char_p, c_char_p, c_int64, c_int64, c_char_p, POINTER(c_char_p)) + _PROGRESS + _ERR),
+    "cloudio_write_zarr_buffer": (c_int, (c_void_p, c_size_t, c_int, c_int64, c_int64, c_int64, POINTER(c_double),
+                                          c_char_p, POINTER(c_double), c_char_p, c_int64, c_int64, c_char_p,
+                                          POINTER(c_char_p)) + _PROGRESS + _ERR),
 }
 
 FORK_MESSAGE = (

@@ -123,7 +123,20 @@ def write_cog(dataset: Any, path: Union[str, "os.PathLike[str]"], compress: str 
         raise ValueError(f"compress must be a COMPRESS method name such as 'deflate', not {compress!r}")
     adapter = _lib.ProgressAdapter(progress)
     opts = _lib.options_array(options)
-    georef = Georef(geotransform, crs, nodata)
+    source = write_source(dataset, Georef(geotransform, crs, nodata))
+    if isinstance(source, bytes):
+        adapter.run("cloudio_write_cog", source, dst, compress.encode(), opts)
+    else:
+        adapter.run("cloudio_write_cog_buffer", *source, dst, compress.encode(), opts)
+    return os.fsdecode(path)
+
+
+def write_source(dataset: Any, georef: Georef) -> Union[bytes, tuple]:
+    """What a writer of ``dataset`` passes to the library: the name of a
+    raster that has a file (as bytes), or, for pixels that live only in
+    memory, the leading arguments of a ``*_buffer`` function (data, data_len,
+    dtype, bands, rows, cols, geotransform, crs, nodata), georeferenced by
+    ``georef`` over what an in-memory GDAL dataset carries."""
     source = unwrap(dataset)
     if is_gdal_dataset(source):
         name = file_name(source)
@@ -133,22 +146,20 @@ def write_cog(dataset: Any, path: Union[str, "os.PathLike[str]"], compress: str 
             source, own = in_memory_pixels(source)
             georef = Georef(*(mine if mine is not None else theirs for mine, theirs in zip(georef, own)))
     if is_path(source):
-        if any(v is not None for v in (geotransform, crs, nodata)):
+        if any(v is not None for v in georef):
             raise ValueError("geotransform, crs and nodata apply to numpy arrays and in-memory datasets; "
                              f"the file {os.fsdecode(source)!r} keeps its own")
-        adapter.run("cloudio_write_cog", _lib.fspath(source, "dataset"), dst, compress.encode(), opts)
-    elif isinstance(source, np.ndarray):
+        return _lib.fspath(source, "dataset")
+    if isinstance(source, np.ndarray):
         data = as_bands(source)
-        gt = geotransform_array(georef.geotransform)
         crs_value = crs_text(georef.crs)
         nd = nodata_pointer(georef.nodata)
-        adapter.run("cloudio_write_cog_buffer", data.ctypes.data_as(ctypes.c_void_p), data.nbytes,
-                    dtype_code(data.dtype), *data.shape, gt, crs_value.encode() if crs_value else None,
-                    ctypes.byref(nd) if nd is not None else None, dst, compress.encode(), opts)
-    else:
-        raise ValueError("dataset must be a path or URL, a GDAL or pyramids dataset, or a numpy array, not "
-                         f"{type(dataset).__name__}")
-    return os.fsdecode(path)
+        # data, and nd behind its pointer, stay alive as long as the tuple does
+        return (data.ctypes.data_as(ctypes.c_void_p), data.nbytes, dtype_code(data.dtype), *data.shape,
+                geotransform_array(georef.geotransform), crs_value.encode() if crs_value else None,
+                ctypes.pointer(nd) if nd is not None else None)
+    raise ValueError("dataset must be a path or URL, a GDAL or pyramids dataset, or a numpy array, not "
+                     f"{type(dataset).__name__}")
 
 
 def crs_text(crs: Any) -> Optional[str]:

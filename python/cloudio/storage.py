@@ -4,7 +4,8 @@ from __future__ import annotations
 import ctypes
 import os
 import re
-from typing import Any, Iterator, List, Optional
+import threading
+from typing import Any, Dict, Iterator, List, NamedTuple, Optional, Tuple
 
 from . import _lib
 from .errors import CloudIOError, InvalidArgumentError, error_for
@@ -71,9 +72,18 @@ class Store:
         """Write a COG at key, as :func:`cloudio.write_cog` does; the object
         appears only once the whole upload succeeded."""
         from .cog import write_cog
+        return self._write(write_cog, dataset, key, compress, **kwargs)
+
+    def write_zarr(self, dataset, key: str, **kwargs) -> str:
+        """Write a Zarr store at key, as :func:`cloudio.write_zarr` does;
+        ``store.read_tiles(key)`` and ``store.dask(key)`` read it back."""
+        from .zarr import write_zarr
+        return self._write(write_zarr, dataset, key, **kwargs)
+
+    def _write(self, writer, dataset, key: str, *args, **kwargs) -> str:
         self._writable()
         try:
-            return write_cog(dataset, self.url(key), compress, **kwargs)
+            return writer(dataset, self.url(key), *args, **kwargs)
         except CloudIOError as exc:
             raise error_for(exc.status, self._scrub(str(exc))) from None
 
@@ -83,20 +93,79 @@ class Store:
         return read_tiles(self.url(key), *args, **kwargs)
 
     def dask(self, key: str, *args, **kwargs):
-        """:func:`cloudio.dask_backend` of the raster at key (threads scheduler;
-        worker processes need the same options in their environment)."""
+        """:func:`cloudio.dask_backend` of the raster at key; its tasks carry
+        this store's options to whatever process runs them."""
         from ._dask import dask_backend
         return dask_backend(self.url(key), *args, **kwargs)
 
     def _scrub(self, message: str) -> str:
-        secrets = [value for key, value in self._options.items() if _SECRET.search(key) and value]
-        secrets += [field for value in secrets for field in _CONNECTION_STRING_SECRET.findall(value)]
-        for secret in secrets:
-            message = message.replace(secret, "***")
-        return message
+        """message without this store's secrets, nor those of options that
+        replaced them for its prefix."""
+        return scrub(message, list(self._options.items()) + list(_configured.get(self.prefix, ())))
 
 
-def cloud_storage(url: str, *, mode: str = "r", **options: Any) -> Store:
+def scrub(message: str, options) -> str:
+    """message with the values of secret options (``(key, value)`` pairs),
+    and the keys inside connection strings, masked."""
+    secrets = [str(value) for key, value in options if _SECRET.search(key) and value]
+    secrets += [field for value in secrets for field in _CONNECTION_STRING_SECRET.findall(value)]
+    for secret in secrets:
+        message = message.replace(secret, "***")
+    return message
+
+
+class StoreAccess(NamedTuple):
+    """A configured prefix and its options: what a task running in another
+    process (a Dask worker) needs to read under the prefix. Small and
+    picklable; its repr hides secrets, and it never appears in task keys."""
+
+    prefix: str
+    options: Tuple[Tuple[str, str], ...]
+
+    def __repr__(self) -> str:
+        shown = tuple((k, "***" if _SECRET.search(k) else v) for k, v in self.options)
+        return f"StoreAccess({self.prefix!r}, {shown!r})"
+
+
+# The prefixes configured in this process, with their options: dask_backend
+# ships the ones that cover a raster with its tasks (access_for), and a
+# worker process configures them before its first read (ensure_configured).
+_configured: Dict[str, Tuple[Tuple[str, str], ...]] = {}
+_configured_lock = threading.Lock()
+
+
+def _configure(prefix: str, options: Tuple[Tuple[str, str], ...], replace: bool) -> None:
+    """Scope options to prefix in the library, and remember them."""
+    name = "cloudio_storage_replace" if replace else "cloudio_storage_configure"
+    with _configured_lock:
+        try:
+            _lib.call(name, _lib.fspath(prefix), _lib.options_array([f"{k}={v}" for k, v in options]))
+        except CloudIOError as exc:
+            raise error_for(exc.status, scrub(str(exc), options)) from None
+        _configured[prefix] = options
+
+
+def access_for(name: str) -> Tuple[StoreAccess, ...]:
+    """The configured prefixes that cover name (a URL, or the store in a
+    Zarr array's ``ZARR:"url":/array``), shortest first: GDAL lets a longer
+    prefix override a shorter one's options, option by option."""
+    url = name[len('ZARR:"'):] if name.startswith('ZARR:"') else name
+    with _configured_lock:
+        found = [StoreAccess(p, o) for p, o in _configured.items() if url.startswith(p)]
+    return tuple(sorted(found, key=lambda a: len(a.prefix)))
+
+
+def ensure_configured(accesses: Tuple[StoreAccess, ...]) -> None:
+    """Configure in this process the prefixes a task carries, once per
+    process: in the process that made the task, this finds them all done."""
+    for access in accesses:
+        with _configured_lock:
+            current = _configured.get(access.prefix)
+        if current != access.options:
+            _configure(access.prefix, access.options, replace=True)
+
+
+def cloud_storage(url: str, *, mode: str = "r", replace: bool = False, **options: Any) -> Store:
     """A :class:`Store` for the URL prefix ``url``.
 
     ``url`` is ``s3://bucket[/prefix]``, ``gs://bucket``, ``az://container``,
@@ -109,7 +178,16 @@ def cloud_storage(url: str, *, mode: str = "r", **options: Any) -> Store:
     stores with different credentials work side by side and nothing leaks
     into global configuration; anything not given comes from the usual
     environment variables, as GDAL reads them. Timeouts and retries are
-    bounded by default. ``mode="r"`` refuses writes.
+    bounded by default. ``mode="r"`` refuses writes. The options travel
+    with the tasks of :func:`cloudio.dask_backend` arrays under the prefix,
+    so Dask worker processes read with them too.
+
+    A prefix has one set of options per process: a second store for the same
+    prefix with other options raises :class:`cloudio.InvalidArgumentError`
+    (naming the options that differ) unless ``replace=True``, which gives
+    every store of the prefix the new options. For nested prefixes
+    (``s3://bucket`` and ``s3://bucket/folder``), each option comes from the
+    longest prefix of a name that sets it (GDAL's rule).
 
     >>> store = cloud_storage("s3://dem-bucket/tiles", AWS_SECRET_ACCESS_KEY="hunter2")
     >>> store
@@ -130,6 +208,5 @@ def cloud_storage(url: str, *, mode: str = "r", **options: Any) -> Store:
         if not re.fullmatch(r"[A-Z][A-Z0-9_]*", key):
             raise ValueError(f"option {key!r} is not a GDAL configuration option name (upper case, like AWS_S3_ENDPOINT)")
         clean[key] = "YES" if value is True else "NO" if value is False else str(value)
-    store = Store(prefix, mode, clean)
-    store._call("cloudio_storage_configure", _lib.fspath(prefix), _lib.options_array(clean))
-    return store
+    _configure(prefix, tuple(sorted(clean.items())), bool(replace))
+    return Store(prefix, mode, clean)

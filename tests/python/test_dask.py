@@ -14,7 +14,7 @@ import pytest
 from osgeo import gdal, osr
 
 import cloudio
-from cloudio import dask_backend, to_cog, write_cog
+from cloudio import cloud_storage, dask_backend, to_cog, write_cog
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 GT = (500000.0, 30.0, 0.0, 4500000.0, 0.0, -30.0)
@@ -305,3 +305,38 @@ def test_fork_started_workers_fail_fast_with_a_clear_error(dem):
     assert lines[0] == "processes-fork CloudIOError True True", result.stdout + result.stderr
     assert lines[1].split()[0] == "processes-forkserver" and float(lines[1].split()[1]) == pytest.approx(total)
     assert lines[2] == "distributed-fork CloudIOError True True", result.stdout + result.stderr
+
+
+def test_store_options_reach_worker_processes(dem, tmp_path_factory, monkeypatch):
+    """A 2-process LocalCluster and the processes scheduler read from MinIO
+    with the options of the Store that covers the URL, though the workers'
+    environment holds no AWS variable: the tasks carry them (never in their
+    keys, nor in the graph's repr)."""
+    from test_storage import SECRET, start_minio
+    for key in [k for k in os.environ if k.startswith("AWS_")]:
+        monkeypatch.delenv(key)
+    server = start_minio(tmp_path_factory, "dask-dems")
+    try:
+        path, data = dem
+        store = cloud_storage("s3://dask-dems", mode="w", **server.options())
+        url = store.write_cog(path, "dem.tif")
+        zarr = store.write_zarr(path, "dem.zarr", chunks=256)
+        arr = store.dask("dem.tif", 256, 200)
+        assert SECRET not in repr(dict(arr.dask)) and SECRET not in repr(arr.__dask_keys__())
+        with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                      dashboard_address=None) as cluster, distributed.Client(cluster) as client:
+            environments = client.run(lambda: sorted(k for k in os.environ if k.startswith("AWS_")))
+            assert len(environments) == 2 and all(env == [] for env in environments.values())
+            # Without the store's options a worker cannot even reach MinIO.
+            with pytest.raises(cloudio.CloudIOError) as info:
+                client.submit(cloudio._dask.read_chunk, url, (0, 0, 10, 10), (1,), "<f4", True).result()
+            assert SECRET not in str(info.value)
+            np.testing.assert_array_equal(arr.compute(), data)
+            np.testing.assert_array_equal(dask_backend(zarr, 300, 300).compute(), data)
+            pids = client.run(os.getpid)
+            assert os.getpid() not in pids.values()
+        with dask.config.set(scheduler="processes", num_workers=2):
+            assert float(dask_backend(url, 300, 300).astype(np.float64).sum().compute()) == \
+                pytest.approx(float(data.astype(np.float64).sum()))
+    finally:
+        server.stop()

@@ -61,13 +61,21 @@ class MinIO:
                     AWS_ACCESS_KEY_ID=USER, AWS_SECRET_ACCESS_KEY=secret)
 
 
-@pytest.fixture(scope="module")
-def minio(tmp_path_factory):
+def start_minio(tmp_path_factory, *buckets):
+    """A MinIO with buckets. Its endpoint differs from every other's, so a
+    test module that starts its own uses buckets of its own: a prefix has
+    one set of options per process."""
     data = tmp_path_factory.mktemp("minio")
-    for bucket in ("dems", "results"):
+    for bucket in buckets:
         os.mkdir(data / bucket)  # a folder in the data directory is a bucket
     server = MinIO(data)
     server.start()
+    return server
+
+
+@pytest.fixture(scope="module")
+def minio(tmp_path_factory):
+    server = start_minio(tmp_path_factory, "dems", "results")
     yield server
     server.stop()
 
@@ -137,14 +145,18 @@ def test_wrong_credentials_never_show_the_secret(minio, local_dem):
     good = cloud_storage("s3://dems", mode="w", **minio.options())
     good.write_cog(path, "private.tif")
     wrong_secret = "this-is-the-wrong-secret-42"
-    bad = cloud_storage("s3://dems", mode="w", **minio.options(secret=wrong_secret))
+    with pytest.raises(cloudio.InvalidArgumentError, match="AWS_SECRET_ACCESS_KEY.*replace=True") as info:
+        cloud_storage("s3://dems", mode="w", **minio.options(secret=wrong_secret))
+    assert wrong_secret not in str(info.value) and SECRET not in str(info.value)
+    bad = cloud_storage("s3://dems", mode="w", replace=True, **minio.options(secret=wrong_secret))
     assert wrong_secret not in repr(bad) and "***" in repr(bad)
     for attempt in (bad.list, lambda: list(bad.read_tiles("private.tif")),
                     lambda: bad.write_cog(path, "other.tif")):
         with pytest.raises(cloudio.CloudIOError) as info:
             attempt()
         assert wrong_secret not in str(info.value) and SECRET not in str(info.value)
-    cloud_storage("s3://dems", mode="w", **minio.options())  # the right credentials again
+    cloud_storage("s3://dems", mode="w", replace=True, **minio.options())  # the right credentials again
+    assert good.list()  # the old store of the prefix uses them too
 
 
 def test_missing_bucket_is_not_found(minio, local_dem):
@@ -176,7 +188,7 @@ def test_read_only_store_refuses_writes(minio, local_dem):
 
 
 def test_unreachable_endpoint_fails_in_bounded_time(local_dem):
-    store = cloud_storage("s3://dems", mode="w", AWS_S3_ENDPOINT=f"127.0.0.1:{free_port()}", AWS_HTTPS=False,
+    store = cloud_storage("s3://dems", mode="w", replace=True, AWS_S3_ENDPOINT=f"127.0.0.1:{free_port()}", AWS_HTTPS=False,
                           AWS_VIRTUAL_HOSTING=False, AWS_ACCESS_KEY_ID=USER, AWS_SECRET_ACCESS_KEY=SECRET)
     t0 = time.time()
     with pytest.raises(cloudio.CloudIOError):
@@ -192,7 +204,7 @@ def test_server_stopped_during_upload_leaves_no_object(tmp_path):
     server = MinIO(data_dir)
     server.start()
     try:
-        store = cloud_storage("s3://dems", mode="w", **server.options())
+        store = cloud_storage("s3://dems", mode="w", replace=True, **server.options())
         big = np.random.default_rng(1).random((3000, 3000), dtype=np.float32)  # incompressible: a long upload
 
         def stop_server(fraction):
@@ -203,7 +215,7 @@ def test_server_stopped_during_upload_leaves_no_object(tmp_path):
     finally:
         if server.proc.poll() is not None:
             server.start()
-    store = cloud_storage("s3://dems", mode="w", **server.options())
+    store = cloud_storage("s3://dems", mode="w", **server.options())  # the same options: no replace needed
     assert not store.exists("big.tif")
     assert store.list() == []
     server.stop()
@@ -258,3 +270,39 @@ def test_http_whole_file_reads_each_byte_about_once(http_server):
     assert s["bytes"] < 1.25 * size, (s, size)
     with pytest.raises(ValueError, match="read-only"):
         write_cog(data[:10, :10], base + "/x.tif")
+
+
+def path_option(name, key):
+    """What GDAL itself (this process's GDAL, shared with the bindings) uses for key under name."""
+    return gdal.GetPathSpecificOption(name, key)
+
+
+def test_one_set_of_options_per_prefix():
+    """No request is made: only what GDAL is configured with is checked."""
+    first = dict(AWS_S3_ENDPOINT="127.0.0.1:1", AWS_ACCESS_KEY_ID="first-id", AWS_SECRET_ACCESS_KEY="first-secret")
+    cloud_storage("s3://prefix-rules", **first)
+    same = dict(reversed(list(first.items())))
+    cloud_storage("s3://prefix-rules/", mode="w", **same)  # the same options (any order, mode or slash): fine
+    other = dict(first, AWS_SECRET_ACCESS_KEY="second-secret", AWS_S3_ENDPOINT="127.0.0.1:2")
+    with pytest.raises(cloudio.InvalidArgumentError) as info:
+        cloud_storage("s3://prefix-rules", **other)
+    message = str(info.value)
+    assert "AWS_S3_ENDPOINT, AWS_SECRET_ACCESS_KEY" in message and "replace=True" in message
+    assert "first-secret" not in message and "second-secret" not in message
+    assert path_option("/vsis3/prefix-rules/a.tif", "AWS_SECRET_ACCESS_KEY") == "first-secret"  # untouched
+    with pytest.raises(cloudio.InvalidArgumentError):
+        cloud_storage("s3://prefix-rules")  # fewer options are other options too
+    cloud_storage("s3://prefix-rules", replace=True, **other)
+    assert path_option("/vsis3/prefix-rules/a.tif", "AWS_SECRET_ACCESS_KEY") == "second-secret"
+    assert path_option("/vsis3/prefix-rules/a.tif", "AWS_S3_ENDPOINT") == "127.0.0.1:2"
+
+
+def test_nested_prefixes_follow_gdal_longest_prefix_rule():
+    cloud_storage("s3://nested-rules", AWS_S3_ENDPOINT="127.0.0.1:1", AWS_ACCESS_KEY_ID="outer-id")
+    cloud_storage("s3://nested-rules/team", AWS_ACCESS_KEY_ID="inner-id", GDAL_HTTP_TIMEOUT="5")
+    inner, outer = "/vsis3/nested-rules/team/dem.tif", "/vsis3/nested-rules/other/dem.tif"
+    assert path_option(inner, "AWS_ACCESS_KEY_ID") == "inner-id"  # the longest prefix that sets it
+    assert path_option(inner, "AWS_S3_ENDPOINT") == "127.0.0.1:1"  # not set there: from the shorter one
+    assert path_option(inner, "GDAL_HTTP_TIMEOUT") == "5"
+    assert path_option(outer, "AWS_ACCESS_KEY_ID") == "outer-id"
+    assert path_option(outer, "GDAL_HTTP_TIMEOUT") == "60"  # cloudio's default for the outer prefix

@@ -1,0 +1,588 @@
+package core
+
+/*
+#include <stdlib.h>
+#include <cpl_vsi.h>
+*/
+import "C"
+
+import (
+	"encoding/xml"
+	"fmt"
+	"io/fs"
+	"math"
+	"os"
+	pathpkg "path"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"unsafe"
+
+	"github.com/airbusgeo/godal"
+)
+
+// Zarr stores are written with GDAL's Zarr driver (Zarr V2 by default). On
+// GDAL 3.6 its raster (non-multidimensional) writer stores each band as a
+// 2-D array of its own, "<name>" for one band and "<name>_band1" ...
+// "<name>_bandN" for several, next to 1-D X and Y coordinate arrays that
+// carry the geotransform, with the CRS and nodata in the arrays' attributes.
+// openResolved turns such a store back into one raster of N bands.
+
+const (
+	// DefaultZarrChunk is the chunk side when the caller names none: 512 x 512
+	// cells are 1 MiB of float32, a good object size for object stores.
+	DefaultZarrChunk = 512
+	// DefaultZarrCompress is the compressor when the caller names none.
+	DefaultZarrCompress = "ZSTD"
+)
+
+// ZarrOptions are the rare parameters of a Zarr write.
+type ZarrOptions struct {
+	ChunkRows, ChunkCols int64        // chunk (tile) size; 0 means DefaultZarrChunk
+	Compress             string       // the Zarr driver's COMPRESS, any case; "" means DefaultZarrCompress
+	Options              []string     // extra Zarr creation options, KEY=VALUE; they override the defaults
+	Progress             ProgressFunc // may be nil
+}
+
+// WriteZarr writes the raster src (a path, URL or GDAL name, a Zarr store
+// too) as a Zarr store at dst (a local path or an object-store URL),
+// atomically.
+func WriteZarr(src, dst string, o ZarrOptions) error {
+	Init()
+	src, dst, err := copyNames(src, dst, "Zarr store")
+	if err != nil {
+		return err
+	}
+	ds, err := OpenDataset(src)
+	if err != nil {
+		return err
+	}
+	info := ds.Info()
+	g := Georef{CRS: ds.CRS()}
+	if info.HasGeoTransform {
+		g.GeoTransform = &info.GeoTransform
+	}
+	if info.HasNoData {
+		g.NoData = &info.NoData
+	}
+	return writeZarr(ds, g, dst, o)
+}
+
+// WriteZarrBuffer writes bands x rows x cols values of dtype, band-sequential
+// and row-major, as a Zarr store at dst; GDAL reads buf in place during the
+// call only.
+func WriteZarrBuffer(buf []byte, dtype DType, bands, rows, cols int64, g Georef, dst string, o ZarrOptions) error {
+	Init()
+	src, err := newMemSource(buf, dtype, bands, rows, cols, g)
+	if err != nil {
+		return err
+	}
+	defer src.release()
+	if dst, err = outputName("destination", dst); err != nil {
+		return err
+	}
+	ds, err := OpenDataset(src.name)
+	if err != nil {
+		return err
+	}
+	return writeZarr(ds, g, dst, o)
+}
+
+// writeZarr copies src (which it closes) into a new Zarr store at dst, one
+// whole chunk per write, in row-major chunk order, read ahead in parallel by
+// a TileReader. It does not use GDALTranslate: GDAL 3.6's copy cuts chunks
+// by the source's blocks, and its Zarr driver cannot reread a compressed
+// chunk it wrote in part ("Decompressed tile ... has not expected size
+// after filters", GDAL issue 11016).
+func writeZarr(src *Dataset, g Georef, dst string, o ZarrOptions) (err error) {
+	defer func() {
+		if src != nil {
+			src.Close()
+		}
+	}()
+	info := src.Info()
+	if info.DType == Int64 || info.DType == UInt64 {
+		return errorf(StatusUnsupported, "writing %s rasters to Zarr is not supported yet", info.DType)
+	}
+	if g.NoData != nil {
+		if err := checkFillValue(*g.NoData, info.DType); err != nil {
+			return err
+		}
+	}
+	wkt, err := crsWKT(g.CRS)
+	if err != nil {
+		return err
+	}
+	chunkRows, chunkCols, opts, err := ZarrCreationOptions(o, info.Rows, info.Cols, zarrArrayName(dst))
+	if err != nil {
+		return err
+	}
+	out, err := newZarrOutput(dst)
+	if err != nil {
+		return err
+	}
+	reader, err := newTileReader(src, ReaderOptions{TileRows: chunkRows, TileCols: chunkCols})
+	if err != nil {
+		return err
+	}
+	src = nil // the reader closes it
+	defer reader.Close()
+	copied := o.Progress
+	if out.remote && o.Progress != nil {
+		copied = scaledProgress(o.Progress, 0, 0.5) // the upload is the other half
+	}
+	if err := copyChunks(reader, out.tmp, info, g, wkt, opts, copied); err != nil {
+		out.discard()
+		return out.friendly(err)
+	}
+	return out.commit(o.Progress)
+}
+
+func copyChunks(reader *TileReader, path string, info Info, g Georef, wkt string, opts []Option, progress ProgressFunc) error {
+	creation := make([]string, len(opts))
+	for i, o := range opts {
+		creation[i] = o.String()
+	}
+	var ge gdalErrors
+	h, err := godal.Create(godal.DriverName("Zarr"), path, int(info.Bands), godal.DataType(info.DType), int(info.Cols), int(info.Rows),
+		godal.CreationOption(creation...), godal.ErrLogger(ge.handler()))
+	if err != nil {
+		return ge.err(fmt.Sprintf("cannot create Zarr store %q", path), StatusIO)
+	}
+	if err := setGeoref(h, g, wkt); err != nil {
+		h.Close(godal.ErrLogger(ignoreErrors))
+		return err
+	}
+	buf := make([]byte, reader.BufferLen())
+	total := reader.Len()
+	for i := uint64(1); ; i++ {
+		t, ok, err := reader.Next(buf)
+		if err != nil || !ok {
+			if err == nil {
+				break
+			}
+			h.Close(godal.ErrLogger(ignoreErrors))
+			return err
+		}
+		w := t.Window
+		n := int64(len(buf))
+		if need := info.Bands * w.Rows * w.Cols * int64(info.DType.Size()); need < n {
+			n = need
+		}
+		if err := h.Write(int(w.ColOff), int(w.RowOff), typedSlice(buf[:n], info.DType), int(w.Cols), int(w.Rows),
+			godal.BandInterleaved(), godal.ErrLogger(ge.handler())); err != nil {
+			h.Close(godal.ErrLogger(ignoreErrors))
+			return ge.err(fmt.Sprintf("cannot write chunk (row_off=%d, col_off=%d) of Zarr store %q", w.RowOff, w.ColOff, path), StatusIO)
+		}
+		if progress != nil && !progress(float64(i)/float64(total), "") {
+			h.Close(godal.ErrLogger(ignoreErrors))
+			return errorf(StatusCancelled, "cancelled by the progress callback")
+		}
+	}
+	// Chunks still in GDAL's block cache are compressed and written now.
+	if err := h.Close(godal.ErrLogger(ge.handler())); err != nil {
+		return ge.err(fmt.Sprintf("cannot finish Zarr store %q", path), StatusIO)
+	}
+	return nil
+}
+
+var integerRange = map[DType][2]float64{Byte: {0, math.MaxUint8}, UInt16: {0, math.MaxUint16}, Int16: {math.MinInt16, math.MaxInt16},
+	UInt32: {0, math.MaxUint32}, Int32: {math.MinInt32, math.MaxInt32}}
+
+// checkFillValue rejects a nodata value the array's type cannot hold: Zarr
+// keeps nodata as the array's fill_value, of the array's type, and GDAL
+// would otherwise store another value in its place.
+func checkFillValue(nodata float64, dtype DType) error {
+	if dtype.IsFloat() {
+		if dtype == Float32 && !math.IsInf(nodata, 0) && !math.IsNaN(nodata) && math.Abs(nodata) > math.MaxFloat32 {
+			return errorf(StatusInvalidArgument, "nodata %g does not fit in a Float32 Zarr array", nodata)
+		}
+		return nil
+	}
+	r := integerRange[dtype]
+	if math.IsNaN(nodata) || nodata != math.Trunc(nodata) || nodata < r[0] || nodata > r[1] {
+		return errorf(StatusInvalidArgument, "nodata %g cannot be stored in a %s Zarr array (its fill_value is a %s value, %g..%g)", nodata, dtype, dtype, r[0], r[1])
+	}
+	return nil
+}
+
+// zarrArrayName names the store's array after the destination ("dem.zarr"
+// holds "dem"), as GDAL does; left to GDAL it would be named after the
+// temporary directory.
+func zarrArrayName(dst string) string {
+	base := pathpkg.Base(strings.TrimRight(filepath.ToSlash(dst), "/"))
+	name := strings.TrimSuffix(base, pathpkg.Ext(base))
+	if name == "" || name == "." || name == "/" {
+		return "data"
+	}
+	return name
+}
+
+// ZarrCreationOptions merges cloudio's defaults (compressor, chunks clipped
+// to the raster, the array's name) with the caller's options and validates
+// them against what the installed Zarr driver declares. It returns the
+// chunk size too.
+func ZarrCreationOptions(o ZarrOptions, rows, cols int64, arrayName string) (int64, int64, []Option, error) {
+	schema, err := driverSchema("Zarr", "GDAL >= 3.4 with its Zarr driver is needed")
+	if err != nil {
+		return 0, 0, nil, err
+	}
+	compress := strings.ToUpper(strings.TrimSpace(o.Compress))
+	if compress == "" {
+		compress = DefaultZarrCompress
+	}
+	if methods := schema.Choices("COMPRESS"); !contains(methods, compress) {
+		return 0, 0, nil, errorf(StatusInvalidArgument, "unknown compress %q: this GDAL's Zarr driver offers %s", compress, strings.Join(methods, ", "))
+	}
+	chunkRows, chunkCols := o.ChunkRows, o.ChunkCols
+	if chunkRows < 0 || chunkCols < 0 || chunkRows > MaxRasterSide || chunkCols > MaxRasterSide {
+		return 0, 0, nil, errorf(StatusInvalidArgument, "chunk_rows and chunk_cols must be positive (or 0 for the default %d), not %d x %d", DefaultZarrChunk, chunkRows, chunkCols)
+	}
+	if chunkRows == 0 {
+		chunkRows = DefaultZarrChunk
+	}
+	if chunkCols == 0 {
+		chunkCols = DefaultZarrChunk
+	}
+	chunkRows, chunkCols = min(chunkRows, rows), min(chunkCols, cols)
+	user, err := ParseOptions(o.Options)
+	if err != nil {
+		return 0, 0, nil, err
+	}
+	for _, u := range user {
+		switch u.Key {
+		case "BLOCKSIZE":
+			return 0, 0, nil, errorf(StatusInvalidArgument, "option BLOCKSIZE: set the chunk size with chunk_rows and chunk_cols instead")
+		case "APPEND_SUBDATASET":
+			return 0, 0, nil, errorf(StatusInvalidArgument, "option APPEND_SUBDATASET: cloudio writes whole stores atomically and cannot append to one")
+		}
+	}
+	opts := []Option{{"COMPRESS", compress},
+		{"BLOCKSIZE", fmt.Sprintf("%d,%d", chunkRows, chunkCols)}, // rows first: Zarr's (y, x) order
+		{"ARRAY_NAME", arrayName}}
+	for _, u := range user {
+		opts = setOption(opts, u)
+	}
+	opts, err = schema.ValidateAs("Zarr", opts)
+	return chunkRows, chunkCols, opts, err
+}
+
+func scaledProgress(fn ProgressFunc, lo, hi float64) ProgressFunc {
+	return func(fraction float64, message string) bool { return fn(lo+(hi-lo)*fraction, message) }
+}
+
+// zarrOutput is a Zarr store (a directory of many files) written under a
+// temporary name and published only once complete; a failed write leaves
+// nothing at the destination:
+//   - a local path: a temporary directory beside the destination, its files
+//     fsynced, renamed to the destination;
+//   - an object store (no renames; each object appears when its own upload
+//     completes): a local temporary directory, uploaded at commit with every
+//     chunk before any metadata, so that no reader ever opens a store with
+//     chunks missing, and with what was uploaded deleted again on failure.
+//
+// An existing destination is refused, never replaced: a directory of many
+// files cannot be swapped for another atomically, and writing a new store
+// over an old one would mix their chunks.
+type zarrOutput struct {
+	dst, tmp string
+	remote   bool
+}
+
+func newZarrOutput(dst string) (*zarrOutput, error) {
+	suffix, err := randomSuffix()
+	if err != nil {
+		return nil, err
+	}
+	exists := errorf(StatusInvalidArgument, "destination %q already exists: delete it first (a Zarr store is replaced by no write, so that its chunks never mix with another's)", dst)
+	if isObjectStore(dst) {
+		if err := checkBucket(dst); err != nil {
+			return nil, err
+		}
+		if pathExists(dst) {
+			return nil, exists
+		}
+		return &zarrOutput{dst: dst, tmp: filepath.Join(os.TempDir(), ".cloudio-zarr-"+suffix+".zarr"), remote: true}, nil
+	}
+	if isVSI(dst) {
+		return nil, errorf(StatusUnsupported, "Zarr stores can be written to a local path or an object store (s3://, gs://, az://), not to %q", dst)
+	}
+	if err := checkOutputDir(dst); err != nil {
+		return nil, err
+	}
+	if _, err := os.Lstat(dst); err == nil {
+		return nil, exists
+	}
+	return &zarrOutput{dst: dst, tmp: siblingTemp(dst, suffix)}, nil
+}
+
+func (o *zarrOutput) discard() { _ = os.RemoveAll(o.tmp) }
+
+func (o *zarrOutput) friendly(err error) error {
+	return (&atomicOutput{dst: o.dst, tmp: o.tmp}).friendly(err)
+}
+
+// commit publishes the finished store at the destination.
+func (o *zarrOutput) commit(progress ProgressFunc) error {
+	defer o.discard()
+	files, err := storeFiles(o.tmp)
+	if err != nil {
+		return errorf(StatusIO, "cannot list the finished Zarr store for %q: %v", o.dst, err)
+	}
+	if o.remote {
+		var uploaded ProgressFunc
+		if progress != nil {
+			uploaded = scaledProgress(progress, 0.5, 1)
+		}
+		return o.upload(files, uploaded)
+	}
+	for _, f := range files {
+		if err := syncPath(filepath.Join(o.tmp, f)); err != nil {
+			return errorf(StatusIO, "cannot flush %q: %v", filepath.Join(o.dst, f), err)
+		}
+	}
+	if err := os.Rename(o.tmp, o.dst); err != nil {
+		return errorf(StatusIO, "cannot move the finished Zarr store to %q: %v", o.dst, err)
+	}
+	_ = syncPath(filepath.Dir(o.dst))
+	return nil
+}
+
+// storeFiles lists the files of a local store, relative to it, in upload
+// order: chunks, then the arrays' metadata, then the root's, the consolidated
+// .zmetadata last.
+func storeFiles(root string) ([]string, error) {
+	var files []string
+	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		rel, err := filepath.Rel(root, p)
+		files = append(files, filepath.ToSlash(rel))
+		return err
+	})
+	rank := func(f string) int {
+		switch {
+		case !strings.HasPrefix(pathpkg.Base(f), "."):
+			return 0 // a chunk
+		case strings.Contains(f, "/"):
+			return 1
+		case f != ".zmetadata":
+			return 2
+		}
+		return 3
+	}
+	sort.SliceStable(files, func(i, j int) bool { return rank(files[i]) < rank(files[j]) })
+	return files, err
+}
+
+// uploadWorkers keep several chunk uploads in flight: object stores are
+// latency-bound.
+const uploadWorkers = 4
+
+// upload copies every file of the store to the object store, up to
+// uploadWorkers chunks at once, then the metadata one by one in order. It
+// reports progress on the calling goroutine. On failure or cancellation it
+// deletes what it uploaded.
+func (o *zarrOutput) upload(files []string, progress ProgressFunc) error {
+	type result struct {
+		file string
+		err  error
+	}
+	var failure error
+	var done []string
+	handle := func(r result) {
+		switch {
+		case r.err != nil:
+			if failure == nil || StatusOf(failure) == StatusCancelled {
+				failure = r.err
+			}
+		case failure != nil: // finished after the failure: deleted below all the same
+			done = append(done, r.file)
+		default:
+			done = append(done, r.file)
+			if progress != nil && !progress(float64(len(done))/float64(len(files)), "uploading "+r.file) {
+				failure = errorf(StatusCancelled, "cancelled by the progress callback")
+			}
+		}
+	}
+	put := func(f string) result {
+		return result{f, upload(filepath.Join(o.tmp, filepath.FromSlash(f)), o.dst+"/"+f)}
+	}
+	results := make(chan result, uploadWorkers)
+	inFlight, next := 0, 0
+	for ; next < len(files) && !strings.HasPrefix(pathpkg.Base(files[next]), ".") && failure == nil; next++ {
+		if inFlight == uploadWorkers {
+			handle(<-results)
+			inFlight--
+		}
+		inFlight++
+		go func(f string) { results <- put(f) }(files[next])
+	}
+	for ; inFlight > 0; inFlight-- {
+		handle(<-results)
+	}
+	for ; next < len(files) && failure == nil; next++ {
+		handle(put(files[next]))
+	}
+	clearCache(o.dst) // later stats and listings must see the new store, or its absence
+	if failure == nil {
+		return nil
+	}
+	var left []string
+	for _, f := range done {
+		name := o.dst + "/" + f
+		if unlinkVSI(name); pathExists(name) {
+			left = append(left, f)
+		}
+	}
+	clearCache(o.dst)
+	e, _ := failure.(*Error)
+	if len(left) > 0 {
+		return errorf(e.Status, "cannot write Zarr store %q: %s; %d of the %d objects uploaded could not be deleted again (chunks only, no metadata, so no reader opens them as a store): %s",
+			o.dst, e.Msg, len(left), len(done), strings.Join(left, ", "))
+	}
+	return errorf(e.Status, "cannot write Zarr store %q: %s", o.dst, e.Msg)
+}
+
+// clearCache drops GDAL's cached listings and stats of names under prefix.
+func clearCache(prefix string) {
+	cprefix := C.CString(prefix)
+	defer C.free(unsafe.Pointer(cprefix))
+	C.VSICurlPartialClearCache(cprefix)
+}
+
+var (
+	// GDAL's names of the arrays that hold the bands of one raster:
+	// "<name>_band<N>" (or "Band<N>" without ARRAY_NAME) for 2-D arrays...
+	zarrBandArray = regexp.MustCompile(`^ZARR:(".*"):/(.*?)(_band|Band)(\d+)$`)
+	// ... and "<array>:<index>" for the 2-D slices of a 3-D array.
+	zarrArraySlice = regexp.MustCompile(`^ZARR:(".*"):/(.*):(\d+)$`)
+)
+
+// openResolved opens name as openRaster does and returns the name the
+// raster can be opened by again. A Zarr store with one 2-D array opens as
+// it is; one whose arrays are the bands of one raster (GDAL's own layout for
+// several bands, or the slices of one 3-D array) opens as an in-memory VRT
+// that stacks them, so that every reader sees all bands.
+func openResolved(name string) (*godal.Dataset, string, error) {
+	ds, err := openRaster(name)
+	if err != nil {
+		return nil, "", err
+	}
+	if ds.Structure().NBands > 0 || ds.Driver().ShortName() != "Zarr" {
+		return ds, name, nil
+	}
+	subdatasets := ds.Metadatas(godal.Domain("SUBDATASETS"))
+	ds.Close()
+	var arrays []string
+	for i := 1; ; i++ {
+		sub, ok := subdatasets[fmt.Sprintf("SUBDATASET_%d_NAME", i)]
+		if !ok {
+			break
+		}
+		arrays = append(arrays, sub)
+	}
+	bands, err := zarrBands(name, arrays)
+	if err != nil {
+		return nil, "", err
+	}
+	stacked, err := stackBands(name, bands)
+	if err != nil {
+		return nil, "", err
+	}
+	ds, err = openRaster(stacked)
+	if err != nil {
+		return nil, "", err
+	}
+	return ds, stacked, nil
+}
+
+// zarrBands picks, from a store's subdatasets, those that are the bands of
+// one raster, in band order.
+func zarrBands(store string, arrays []string) ([]string, error) {
+	for _, layout := range []struct {
+		re          *regexp.Regexp
+		index, from int // submatch of the band number, and the first number
+	}{{zarrBandArray, 4, 1}, {zarrArraySlice, 3, 0}} {
+		byIndex := map[int]string{}
+		family := ""
+		for _, a := range arrays {
+			m := layout.re.FindStringSubmatch(a)
+			if m == nil {
+				continue
+			}
+			n, err := strconv.Atoi(m[layout.index])
+			if err != nil {
+				continue
+			}
+			key := strings.Join(m[1:layout.index], "\x00")
+			if family == "" {
+				family = key
+			}
+			if key == family {
+				byIndex[n] = a
+			}
+		}
+		var bands []string
+		for n := layout.from; byIndex[n] != ""; n++ {
+			bands = append(bands, byIndex[n])
+		}
+		if len(bands) > 0 && len(bands) == len(byIndex) {
+			return bands, nil
+		}
+	}
+	if len(arrays) == 0 {
+		return nil, errorf(StatusIO, "Zarr store %q holds no raster array", store)
+	}
+	return nil, errorf(StatusInvalidArgument, "Zarr store %q holds several arrays that are not the bands of one raster: open one by its GDAL name, one of %s", store, strings.Join(arrays, ", "))
+}
+
+// stackBands is a VRT (as XML, which GDAL opens as a dataset name) whose
+// bands are the given single-band rasters, which must agree in size and
+// type; georeferencing comes from the first.
+func stackBands(store string, bands []string) (string, error) {
+	var first godal.DatasetStructure
+	var b strings.Builder
+	esc := func(s string) string {
+		var e strings.Builder
+		_ = xml.EscapeText(&e, []byte(s))
+		return e.String()
+	}
+	for i, name := range bands {
+		ds, err := openRaster(name)
+		if err != nil {
+			return "", err
+		}
+		st := ds.Structure()
+		if i == 0 {
+			first = st
+			fmt.Fprintf(&b, `<VRTDataset rasterXSize="%d" rasterYSize="%d">`, st.SizeX, st.SizeY)
+			if wkt := ds.Projection(); wkt != "" {
+				fmt.Fprintf(&b, "<SRS>%s</SRS>", esc(wkt))
+			}
+			if gt, err := ds.GeoTransform(godal.ErrLogger(ignoreErrors)); err == nil {
+				coefficients := make([]string, len(gt))
+				for i, v := range gt {
+					coefficients[i] = strconv.FormatFloat(v, 'g', -1, 64)
+				}
+				fmt.Fprintf(&b, "<GeoTransform>%s</GeoTransform>", strings.Join(coefficients, ","))
+			}
+		}
+		if st.SizeX != first.SizeX || st.SizeY != first.SizeY || st.DataType != first.DataType || st.NBands != 1 {
+			ds.Close()
+			return "", errorf(StatusIO, "Zarr store %q: band array %s is %d x %d %s, unlike the first band's %d x %d %s",
+				store, name, st.SizeY, st.SizeX, DType(st.DataType), first.SizeY, first.SizeX, DType(first.DataType))
+		}
+		fmt.Fprintf(&b, `<VRTRasterBand dataType="%s" band="%d" blockXSize="%d" blockYSize="%d">`, DType(st.DataType), i+1, st.BlockSizeX, st.BlockSizeY)
+		if nodata, ok := ds.Bands()[0].NoData(); ok {
+			fmt.Fprintf(&b, "<NoDataValue>%s</NoDataValue>", strconv.FormatFloat(nodata, 'g', -1, 64))
+		}
+		fmt.Fprintf(&b, `<SimpleSource><SourceFilename relativeToVRT="0">%s</SourceFilename><SourceBand>1</SourceBand></SimpleSource></VRTRasterBand>`, esc(name))
+		ds.Close()
+	}
+	b.WriteString("</VRTDataset>")
+	return b.String(), nil
+}
