@@ -27,30 +27,56 @@ type Dataset struct {
 	info Info
 	crs  string
 
-	mu     sync.Mutex
-	free   []*handle
-	closed bool
+	// raw decodes blocks directly for every reader at once, when the layout
+	// allows it (nil otherwise); GDAL handles serve the rest.
+	raw *rawReader
+
+	mu      sync.Mutex
+	free    []*handle
+	rawUses int // direct reads in progress: raw closes after the last
+	closed  bool
 }
 
-// handle is one thread's access to the raster: a GDAL dataset, and the
-// direct block decoder when the layout allows it.
+// handle is one thread's GDAL dataset.
 type handle struct {
 	gdal *godal.Dataset
-	raw  *rawReader
 }
 
-func (h *handle) close() {
-	h.raw.close()
-	h.gdal.Close()
-}
+func (h *handle) close() { h.gdal.Close() }
+
+// direct reports whether reads of spec (resolved) go through the direct
+// decoder, which needs no GDAL handle.
+func (d *Dataset) direct(spec ReadSpec) bool { return d.raw != nil && spec.DType == d.info.DType }
 
 // read reads a window of spec (resolved) into buf: through the direct
-// decoder when it can serve the spec, else through GDAL.
-func (h *handle) read(name string, info Info, w Window, spec ReadSpec, buf []byte) error {
-	if h.raw != nil && spec.DType == info.DType {
-		return h.raw.read(w, spec.Bands, buf, name)
+// decoder when it can serve the spec, else through h (which may then be nil:
+// read borrows one).
+func (d *Dataset) read(h *handle, w Window, spec ReadSpec, buf []byte) error {
+	if !d.direct(spec) {
+		if h == nil {
+			var err error
+			if h, err = d.acquire(); err != nil {
+				return err
+			}
+			defer d.release(h)
+		}
+		return readInto(h.gdal, d.name, w, spec, buf)
 	}
-	return readInto(h.gdal, name, w, spec, buf)
+	d.mu.Lock()
+	if d.closed {
+		d.mu.Unlock()
+		return errorf(StatusInvalidArgument, "dataset %q is closed", d.name)
+	}
+	d.rawUses++
+	d.mu.Unlock()
+	defer func() {
+		d.mu.Lock()
+		defer d.mu.Unlock()
+		if d.rawUses--; d.rawUses == 0 && d.closed {
+			d.raw.close()
+		}
+	}()
+	return d.raw.read(w, spec.Bands, d.info.Cols, buf)
 }
 
 // OpenDataset opens a raster (a path or GDAL name) for reading.
@@ -77,7 +103,8 @@ func OpenDataset(name string) (*Dataset, error) {
 		info.GeoTransform, info.HasGeoTransform = gt, true
 	}
 	info.NoData, info.HasNoData = h.Bands()[0].NoData()
-	return &Dataset{name: name, info: info, crs: h.Projection(), free: []*handle{{gdal: h, raw: openRawReader(name)}}}, nil
+	return &Dataset{name: name, info: info, crs: h.Projection(), raw: openRawReader(name, defaultWorkers(name)),
+		free: []*handle{{gdal: h}}}, nil
 }
 
 func ignoreErrors(godal.ErrorCategory, int, string) error { return nil }
@@ -108,7 +135,7 @@ func (d *Dataset) acquire() (*handle, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &handle{gdal: g, raw: openRawReader(d.name)}, nil
+	return &handle{gdal: g}, nil
 }
 
 func (d *Dataset) release(h *handle) {
@@ -130,6 +157,9 @@ func (d *Dataset) Close() error {
 		return errorf(StatusInvalidArgument, "dataset %q is already closed", d.name)
 	}
 	d.closed = true
+	if d.rawUses == 0 {
+		d.raw.close()
+	}
 	for _, h := range d.free {
 		h.close()
 	}
@@ -201,12 +231,7 @@ func (d *Dataset) ReadWindow(w Window, spec ReadSpec, buf []byte) error {
 		return errorf(StatusInvalidArgument, "buffer holds %d bytes, but the window needs %d (%d bands x %d x %d %s)",
 			len(buf), want, len(spec.Bands), w.Rows, w.Cols, spec.DType)
 	}
-	h, err := d.acquire()
-	if err != nil {
-		return err
-	}
-	defer d.release(h)
-	return h.read(d.name, d.info, w, spec, buf)
+	return d.read(nil, w, spec, buf)
 }
 
 func readInto(h *godal.Dataset, name string, w Window, spec ReadSpec, buf []byte) error {

@@ -17,6 +17,14 @@ const (
 // CPU, so object stores and HTTP get this many workers per core by default.
 const remoteWorkersPerCore = 8
 
+// defaultWorkers is how many reads of name run at once by default.
+func defaultWorkers(name string) int {
+	if isRemote(name) {
+		return runtime.NumCPU() * remoteWorkersPerCore
+	}
+	return runtime.NumCPU()
+}
+
 // ReaderOptions are the parameters of a TileReader; zero values take the
 // defaults.
 type ReaderOptions struct {
@@ -53,7 +61,7 @@ type TileReader struct {
 	order chan *tileJob // jobs in tiling order; its capacity bounds read-ahead
 	stop  chan struct{}
 	wg    sync.WaitGroup
-	pool  sync.Pool
+	bufs  *buffers
 
 	mu     sync.Mutex // Next and Close
 	next   uint64
@@ -97,16 +105,15 @@ func newTileReader(ds *Dataset, o ReaderOptions) (*TileReader, error) {
 		return nil, errorf(StatusInvalidArgument, "workers and prefetch must be >= 0 (0 picks the default)")
 	}
 	if o.Workers == 0 {
-		o.Workers = runtime.NumCPU()
-		if isRemote(ds.Name()) {
-			o.Workers *= remoteWorkersPerCore
-		}
+		o.Workers = defaultWorkers(ds.Name())
 	}
 	if o.Prefetch == 0 {
 		o.Prefetch = 2 * o.Workers
 	}
 	r := &TileReader{ds: ds, tiling: tiling, opts: o, fill: info.NoData,
 		order: make(chan *tileJob, o.Prefetch), stop: make(chan struct{})}
+	// Tiles decoded ahead, being decoded, and being copied out.
+	r.bufs = newBuffers(o.Prefetch+o.Workers+1, int(r.BufferLen()))
 	jobs := make(chan *tileJob)
 	r.wg.Add(1 + o.Workers)
 	go r.dispatch(jobs)
@@ -154,31 +161,27 @@ func (r *TileReader) dispatch(jobs chan<- *tileJob) {
 	}
 }
 
-// work decodes jobs with a GDAL handle of its own.
+// work decodes jobs: with a GDAL handle of its own, unless the direct
+// decoder (shared by every worker) serves them.
 func (r *TileReader) work(jobs <-chan *tileJob) {
 	defer r.wg.Done()
-	h, err := r.ds.acquire()
-	if h != nil {
-		defer r.ds.release(h)
+	var h *handle
+	var err error
+	if !r.ds.direct(r.opts.Spec) {
+		if h, err = r.ds.acquire(); h != nil {
+			defer r.ds.release(h)
+		}
 	}
-	info := r.ds.Info()
-	read := func(w Window, buf []byte) error { return h.read(r.ds.name, info, w, r.opts.Spec, buf) }
+	read := func(w Window, buf []byte) error { return r.ds.read(h, w, r.opts.Spec, buf) }
 	for job := range jobs {
 		if err != nil {
 			job.err = err
 		} else {
-			job.buf = r.buffer(r.opts.Spec.BufferLen(job.tile.Padded))
+			job.buf = r.bufs.get(int(r.opts.Spec.BufferLen(job.tile.Padded)))
 			job.err = r.readPadded(read, job.tile.Padded, job.buf)
 		}
 		close(job.done)
 	}
-}
-
-func (r *TileReader) buffer(n int64) []byte {
-	if b, ok := r.pool.Get().([]byte); ok && int64(cap(b)) >= n {
-		return b[:n]
-	}
-	return make([]byte, n, r.BufferLen())
 }
 
 // readPadded reads the part of padded inside the raster and fills the rest
@@ -229,7 +232,7 @@ func (r *TileReader) Next(buf []byte) (t Tile, ok bool, err error) {
 		return t, false, job.err
 	}
 	copy(buf, job.buf)
-	r.pool.Put(job.buf[:cap(job.buf)])
+	r.bufs.put(job.buf)
 	r.next++
 	return t, true, nil
 }
