@@ -76,7 +76,7 @@ func (d *Dataset) read(h *handle, w Window, spec ReadSpec, buf []byte) error {
 			d.raw.close()
 		}
 	}()
-	return d.raw.read(w, spec.Bands, d.info.Cols, buf)
+	return d.raw.read(w, spec.Bands, buf)
 }
 
 // OpenDataset opens a raster (a path or GDAL name) for reading.

@@ -154,12 +154,15 @@ decline:
   return NULL;
 }
 
-void cloudioRawLayout(const cloudioRaw *r, int *block_rows, int *block_cols, int *pixel_interleaved,
-                      size_t *scratch_len) {
+void cloudioRawLayout(const cloudioRaw *r, int *rows, int *cols, int *block_rows, int *block_cols,
+                      int *pixel_interleaved, size_t *block_len, size_t *row_len) {
+  *rows = r->rows;
+  *cols = r->cols;
   *block_rows = r->block_rows;
   *block_cols = r->block_cols;
   *pixel_interleaved = r->spp > 1;
-  *scratch_len = r->block_len + r->row_len;
+  *block_len = r->block_len;
+  *row_len = r->row_len;
 }
 
 int cloudioRawBlockRow(cloudioRaw *r, int band, int by, unsigned long long *offsets, unsigned long long *sizes) {
@@ -340,18 +343,21 @@ static void fill_nodata(const cloudioRaw *r, unsigned char *dst, size_t cells) {
   GDALCopyWords(&r->nodata, GDT_Float64, 0, dst, r->dt, r->size, (int)cells);
 }
 
-int cloudioRawDecode(const cloudioRaw *r, const void *data, size_t n, int bx, int by, long long row_off,
-                     long long col_off, long long rows, long long cols, const int *bands, int n_bands, int band_slot,
-                     void *out, void *scratch, char *err, size_t err_len) {
-  const size_t sz = (size_t)r->size;
-  unsigned char *dst = out, *block = scratch;
-  int got_rows = 0;
-  if (n > 0) {
-    int rc = decode_block(r, data, n, by, block, block + r->block_len, &got_rows, err, err_len);
-    if (rc != 0) {
-      return rc;
-    }
+int cloudioRawDecodeBlock(const cloudioRaw *r, const void *data, size_t n, int by, void *block, void *row,
+                          int *rows, char *err, size_t err_len) {
+  *rows = 0;
+  if (n == 0) {
+    return 0;
   }
+  return decode_block(r, data, n, by, block, row, rows, err, err_len);
+}
+
+void cloudioRawPlace(const cloudioRaw *r, const void *decoded, int got_rows, int bx, int by, long long row_off,
+                     long long col_off, long long rows, long long cols, const int *bands, int n_bands, int band_slot,
+                     void *out) {
+  const size_t sz = (size_t)r->size;
+  const unsigned char *block = decoded;
+  unsigned char *dst = out;
   long long r0 = (long long)by * r->block_rows, c0 = (long long)bx * r->block_cols;
   long long ra = r0 > row_off ? r0 : row_off, rb = r0 + r->block_rows < row_off + rows ? r0 + r->block_rows : row_off + rows;
   long long ca = c0 > col_off ? c0 : col_off, cb = c0 + r->block_cols < col_off + cols ? c0 + r->block_cols : col_off + cols;
@@ -377,5 +383,4 @@ int cloudioRawDecode(const cloudioRaw *r, const void *data, size_t n, int bx, in
       }
     }
   }
-  return 0;
 }

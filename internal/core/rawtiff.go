@@ -24,7 +24,11 @@ const (
 	mergeGap = 64 << 10
 	// maxRunBytes caps one request, so that a wide window still fetches in
 	// parallel and no single buffer grows without bound.
-	maxRunBytes = 8 << 20
+	maxRunBytes = 2 << 20
+	// sharedBlockBytes bounds the decoded blocks kept for the windows that
+	// share them: two rows of 1024-row tiles of an 8192-wide striped Float32
+	// raster.
+	sharedBlockBytes = 64 << 20
 )
 
 // rawReader decodes GeoTIFF blocks directly, for every reader of a dataset
@@ -35,15 +39,18 @@ const (
 type rawReader struct {
 	c          *C.cloudioRaw
 	name       string
+	rows, cols int64
 	blockRows  int64
 	blockCols  int64
-	pixel      bool // pixel interleaved: every block holds every band
-	scratchLen int
+	pixel      bool          // pixel interleaved: every block holds every band
+	blockLen   int           // bytes of a decoded block
+	rowLen     int           // bytes of one of its rows
 	requests   chan struct{} // bounds the range reads in flight
-	scratch    *buffers      // decoded blocks
+	scratch    *buffers      // decoded blocks, and a row after each
 	fetched    *buffers      // fetched runs
 	mu         sync.Mutex    // c's offset lookups, and index
 	index      map[[2]int][]blockSpan
+	shared     sharedBlocks
 }
 
 // blockSpan is where a block's bytes are in the file; n == 0 for a sparse
@@ -55,11 +62,6 @@ type blockSpan struct{ off, n uint64 }
 type run struct {
 	off, end uint64
 	blocks   []runBlock
-}
-
-type runBlock struct {
-	bx, by int
-	span   blockSpan
 }
 
 // openRawReader opens name for direct decoding with at most inFlight range
@@ -74,12 +76,13 @@ func openRawReader(name string, inFlight int) *rawReader {
 	if c == nil {
 		return nil
 	}
-	var br, bc, pixel C.int
-	var scratch C.size_t
-	C.cloudioRawLayout(c, &br, &bc, &pixel, &scratch)
-	return &rawReader{c: c, name: name, blockRows: int64(br), blockCols: int64(bc), pixel: pixel != 0,
-		scratchLen: int(scratch), requests: make(chan struct{}, inFlight), index: map[[2]int][]blockSpan{},
-		scratch: newBuffers(2*inFlight, 1), fetched: newBuffers(2*inFlight, 1<<20)}
+	var rows, cols, br, bc, pixel C.int
+	var blockLen, rowLen C.size_t
+	C.cloudioRawLayout(c, &rows, &cols, &br, &bc, &pixel, &blockLen, &rowLen)
+	return &rawReader{c: c, name: name, rows: int64(rows), cols: int64(cols), blockRows: int64(br), blockCols: int64(bc),
+		pixel: pixel != 0, shared: sharedBlocks{blocks: map[blockKey]*sharedBlock{}},
+		blockLen: int(blockLen), rowLen: int(rowLen), requests: make(chan struct{}, inFlight),
+		index: map[[2]int][]blockSpan{}, scratch: newBuffers(inFlight, 1), fetched: newBuffers(inFlight, 1<<20)}
 }
 
 // blockRow returns the spans of block row by of band, looking them up the
@@ -101,39 +104,137 @@ func (r *rawReader) blockRow(band, by int, across int) []blockSpan {
 	return spans
 }
 
-// runs groups the blocks of w in one band into runs, in file order where the
-// blocks allow it.
-func (r *rawReader) runs(band int, w Window, rasterCols int64) []run {
+// blockKey names a block of a band (band 1 for every band when pixel
+// interleaved).
+type blockKey struct{ band, bx, by int }
+
+// sharedBlock is a decoded block that windows other than the one that
+// fetched it also need: a strip wider than the tiles, a block under a halo.
+// The first window to need it fetches and decodes it; the others wait for
+// ready.
+type sharedBlock struct {
+	ready   chan struct{}
+	once    sync.Once
+	decoded []byte
+	rows    int // rows decoded, 0 for a sparse block
+	err     error
+}
+
+// sharedBlocks keeps the last sharedBlockBytes of shared blocks, oldest out
+// first.
+type sharedBlocks struct {
+	mu     sync.Mutex
+	blocks map[blockKey]*sharedBlock
+	fifo   []blockKey
+	bytes  int
+}
+
+// claim returns k's block, and whether the caller must fetch it.
+func (s *sharedBlocks) claim(k blockKey) (*sharedBlock, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if b, ok := s.blocks[k]; ok {
+		return b, false
+	}
+	b := &sharedBlock{ready: make(chan struct{})}
+	s.blocks[k] = b
+	return b, true
+}
+
+// finish publishes k's block (the first call wins); a failed one is
+// forgotten, so that a later read tries again.
+func (s *sharedBlocks) finish(k blockKey, b *sharedBlock, decoded []byte, rows int, err error) {
+	b.once.Do(func() {
+		b.decoded, b.rows, b.err = decoded, rows, err
+		close(b.ready)
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		if err != nil {
+			delete(s.blocks, k)
+			return
+		}
+		s.fifo = append(s.fifo, k)
+		for s.bytes += len(decoded); s.bytes > sharedBlockBytes && len(s.fifo) > 0; s.fifo = s.fifo[1:] {
+			s.bytes -= len(s.blocks[s.fifo[0]].decoded)
+			delete(s.blocks, s.fifo[0])
+		}
+	})
+}
+
+// runBlock is a block a read fetches; shared is set when the read fetches
+// it for other windows too.
+type runBlock struct {
+	key    blockKey
+	span   blockSpan
+	shared *sharedBlock
+}
+
+// waitBlock is a shared block another read fetches.
+type waitBlock struct {
+	key    blockKey
+	shared *sharedBlock
+}
+
+// plan groups the blocks of w in one band into runs, in file order where the
+// blocks allow it, and lists the shared blocks other reads fetch.
+func (r *rawReader) plan(band int, w Window) (runs []run, waits []waitBlock) {
 	by0, by1 := int(w.RowOff/r.blockRows), int((w.RowOff+w.Rows-1)/r.blockRows)
 	bx0, bx1 := int(w.ColOff/r.blockCols), int((w.ColOff+w.Cols-1)/r.blockCols)
-	across := int((rasterCols + r.blockCols - 1) / r.blockCols)
-	var out []run
+	across := int((r.cols + r.blockCols - 1) / r.blockCols)
 	for by := by0; by <= by1; by++ {
 		spans := r.blockRow(band, by, across)
 		for bx := bx0; bx <= bx1; bx++ {
-			b := runBlock{bx: bx, by: by, span: spans[bx]}
+			b := runBlock{key: blockKey{band, bx, by}, span: spans[bx]}
+			if !r.inside(bx, by, w) {
+				var mine bool
+				if b.shared, mine = r.shared.claim(b.key); !mine {
+					waits = append(waits, waitBlock{b.key, b.shared})
+					continue
+				}
+			}
 			if b.span.n == 0 {
-				out = append(out, run{blocks: []runBlock{b}}) // sparse: nothing to fetch
+				runs = append(runs, run{blocks: []runBlock{b}}) // sparse: nothing to fetch
 				continue
 			}
-			if k := len(out) - 1; k >= 0 && out[k].end > 0 && b.span.off >= out[k].end &&
-				b.span.off-out[k].end <= mergeGap && b.span.off+b.span.n-out[k].off <= maxRunBytes {
-				out[k].end = b.span.off + b.span.n
-				out[k].blocks = append(out[k].blocks, b)
+			if k := len(runs) - 1; k >= 0 && runs[k].end > 0 && b.span.off >= runs[k].end &&
+				b.span.off-runs[k].end <= mergeGap && b.span.off+b.span.n-runs[k].off <= maxRunBytes {
+				runs[k].end = b.span.off + b.span.n
+				runs[k].blocks = append(runs[k].blocks, b)
 				continue
 			}
-			out = append(out, run{off: b.span.off, end: b.span.off + b.span.n, blocks: []runBlock{b}})
+			runs = append(runs, run{off: b.span.off, end: b.span.off + b.span.n, blocks: []runBlock{b}})
 		}
 	}
-	return out
+	return runs, waits
+}
+
+// inside reports whether block (bx, by) lies inside w, so that no other
+// window of a tiling needs it.
+func (r *rawReader) inside(bx, by int, w Window) bool {
+	r0, c0 := int64(by)*r.blockRows, int64(bx)*r.blockCols
+	r1, c1 := min(r0+r.blockRows, r.rows), min(c0+r.blockCols, r.cols)
+	return r0 >= w.RowOff && c0 >= w.ColOff && r1 <= w.RowOff+w.Rows && c1 <= w.ColOff+w.Cols
+}
+
+// window is where a read's blocks go.
+type window struct {
+	w     Window
+	bands []C.int
+	buf   []byte
+}
+
+func (r *rawReader) place(dst window, key blockKey, slot int, decoded []byte, rows int) {
+	C.cloudioRawPlace(r.c, unsafe.Pointer(unsafe.SliceData(decoded)), C.int(rows), C.int(key.bx), C.int(key.by),
+		C.longlong(dst.w.RowOff), C.longlong(dst.w.ColOff), C.longlong(dst.w.Rows), C.longlong(dst.w.Cols),
+		&dst.bands[0], C.int(len(dst.bands)), C.int(slot), unsafe.Pointer(unsafe.SliceData(dst.buf)))
 }
 
 // read reads window w of bands (1-based) into buf, band-sequential and
 // row-major, in the raster's own type.
-func (r *rawReader) read(w Window, bands []int, rasterCols int64, buf []byte) error {
-	cb := make([]C.int, len(bands))
+func (r *rawReader) read(w Window, bands []int, buf []byte) error {
+	dst := window{w: w, bands: make([]C.int, len(bands)), buf: buf}
 	for i, b := range bands {
-		cb[i] = C.int(b)
+		dst.bands[i] = C.int(b)
 	}
 	type pass struct{ band, slot int }
 	passes := []pass{{1, 0}}
@@ -145,21 +246,43 @@ func (r *rawReader) read(w Window, bands []int, rasterCols int64, buf []byte) er
 	}
 	var wg sync.WaitGroup
 	errs := make(chan error, 1)
+	report := func(err error) {
+		select {
+		case errs <- err:
+		default:
+		}
+	}
+	type wait struct {
+		waitBlock
+		slot int
+	}
+	var waits []wait
 	for _, p := range passes {
-		for _, rn := range r.runs(p.band, w, rasterCols) {
+		runs, ws := r.plan(p.band, w)
+		for _, wb := range ws {
+			waits = append(waits, wait{wb, p.slot})
+		}
+		for _, rn := range runs {
 			wg.Add(1)
 			go func(rn run, slot int) {
 				defer wg.Done()
-				if err := r.readRun(rn, w, cb, slot, buf); err != nil {
-					select {
-					case errs <- err:
-					default:
-					}
+				if err := r.readRun(rn, dst, slot); err != nil {
+					report(err)
 				}
 			}(rn, p.slot)
 		}
 	}
+	// Every shared block this read fetches is published by now, so that
+	// waiting on the others cannot deadlock.
 	wg.Wait()
+	for _, wb := range waits {
+		<-wb.shared.ready
+		if wb.shared.err != nil {
+			report(wb.shared.err)
+			break
+		}
+		r.place(dst, wb.key, wb.slot, wb.shared.decoded, wb.shared.rows)
+	}
 	select {
 	case err := <-errs:
 		return errorf(StatusIO, "cannot read window (row_off=%d, col_off=%d, n_rows=%d, n_cols=%d) of %q: %s",
@@ -169,8 +292,16 @@ func (r *rawReader) read(w Window, bands []int, rasterCols int64, buf []byte) er
 	}
 }
 
-// readRun fetches one run and decodes its blocks into buf.
-func (r *rawReader) readRun(rn run, w Window, bands []C.int, slot int, buf []byte) error {
+// readRun fetches one run and decodes its blocks into dst, publishing the
+// shared ones.
+func (r *rawReader) readRun(rn run, dst window, slot int) (err error) {
+	defer func() { // a failed run still publishes its shared blocks, with the error
+		for _, b := range rn.blocks {
+			if b.shared != nil {
+				r.shared.finish(b.key, b.shared, nil, 0, err)
+			}
+		}
+	}()
 	var msg [512]C.char
 	var data []byte
 	if rn.end > 0 {
@@ -186,19 +317,27 @@ func (r *rawReader) readRun(rn run, w Window, bands []C.int, slot int, buf []byt
 			return errors.New(C.GoString(&msg[0]))
 		}
 	}
-	scratch := r.scratch.get(r.scratchLen)
+	scratch := r.scratch.get(r.blockLen + r.rowLen)
 	defer r.scratch.put(scratch)
+	row := scratch[r.blockLen:]
 	for _, b := range rn.blocks {
+		decoded := scratch[:r.blockLen]
+		if b.shared != nil {
+			decoded = make([]byte, r.blockLen)
+		}
 		var p unsafe.Pointer
 		if b.span.n > 0 {
 			p = unsafe.Pointer(&data[b.span.off-rn.off])
 		}
-		if C.cloudioRawDecode(r.c, p, C.size_t(b.span.n), C.int(b.bx), C.int(b.by),
-			C.longlong(w.RowOff), C.longlong(w.ColOff), C.longlong(w.Rows), C.longlong(w.Cols),
-			&bands[0], C.int(len(bands)), C.int(slot), unsafe.Pointer(unsafe.SliceData(buf)),
-			unsafe.Pointer(unsafe.SliceData(scratch)), &msg[0], C.size_t(len(msg))) != 0 {
+		var rows C.int
+		if C.cloudioRawDecodeBlock(r.c, p, C.size_t(b.span.n), C.int(b.key.by), unsafe.Pointer(unsafe.SliceData(decoded)),
+			unsafe.Pointer(unsafe.SliceData(row)), &rows, &msg[0], C.size_t(len(msg))) != 0 {
 			return errors.New(C.GoString(&msg[0]))
 		}
+		if b.shared != nil {
+			r.shared.finish(b.key, b.shared, decoded, int(rows), nil)
+		}
+		r.place(dst, b.key, slot, decoded, int(rows))
 	}
 	return nil
 }

@@ -58,7 +58,7 @@ func TestDirectDecodeMatchesGDAL(t *testing.T) {
 						got := make([]byte, len(want))
 						if raw != nil {
 							direct++
-							if err := raw.read(w, resolved.Bands, int64(cols), got); err != nil {
+							if err := raw.read(w, resolved.Bands, got); err != nil {
 								t.Fatalf("%s %v: %v", dtype, o, err)
 							}
 						} else if err := ds.ReadWindow(w, resolved, got); err != nil && StatusOf(err) != StatusInvalidArgument {
