@@ -229,10 +229,11 @@ static void prefix_bytes(unsigned char *p, size_t n) {
   }
 }
 
-/* Undo the floating-point predictor (TIFF technical note 3) on one row of
- * wc samples of size bytes: bytes are differenced with stride spp, and
- * stored as planes from the most significant byte. */
-static void undo_float_predictor(unsigned char *row, unsigned char *tmp, size_t wc, int size, int spp) {
+/* The floating-point predictor (TIFF technical note 3) differences the
+ * bytes of a row of wc samples of size bytes with stride spp, after storing
+ * them as byte planes from the most significant byte. Undoing it is a
+ * prefix sum (float_prefix) and then interleaving the planes (unshuffle). */
+static void float_prefix(unsigned char *row, size_t wc, int size, int spp) {
   size_t n = wc * (size_t)size;
   if (spp == 1) {
     prefix_bytes(row, n);
@@ -241,17 +242,21 @@ static void undo_float_predictor(unsigned char *row, unsigned char *tmp, size_t 
       row[i] = (unsigned char)(row[i] + row[i - (size_t)spp]);
     }
   }
-  memcpy(tmp, row, n);
+}
+
+/* Interleave samples [k0, k0 + width) of the byte planes of a row of wc
+ * samples into dst, which must not overlap them. */
+static void unshuffle(unsigned char *dst, const unsigned char *planes, size_t wc, int size, size_t k0, size_t width) {
   size_t k = 0;
 #ifdef __SSE2__
   if (size == 4) {
-    const unsigned char *b3 = tmp, *b2 = tmp + wc, *b1 = tmp + 2 * wc, *b0 = tmp + 3 * wc;
-    for (; k + 16 <= wc; k += 16) {
+    const unsigned char *b3 = planes + k0, *b2 = planes + wc + k0, *b1 = planes + 2 * wc + k0, *b0 = planes + 3 * wc + k0;
+    for (; k + 16 <= width; k += 16) {
       __m128i x0 = _mm_loadu_si128((const __m128i *)(b0 + k)), x1 = _mm_loadu_si128((const __m128i *)(b1 + k));
       __m128i x2 = _mm_loadu_si128((const __m128i *)(b2 + k)), x3 = _mm_loadu_si128((const __m128i *)(b3 + k));
       __m128i lo01 = _mm_unpacklo_epi8(x0, x1), hi01 = _mm_unpackhi_epi8(x0, x1);
       __m128i lo23 = _mm_unpacklo_epi8(x2, x3), hi23 = _mm_unpackhi_epi8(x2, x3);
-      __m128i *out = (__m128i *)(row + 4 * k);
+      __m128i *out = (__m128i *)(dst + 4 * k);
       _mm_storeu_si128(out + 0, _mm_unpacklo_epi16(lo01, lo23));
       _mm_storeu_si128(out + 1, _mm_unpackhi_epi16(lo01, lo23));
       _mm_storeu_si128(out + 2, _mm_unpacklo_epi16(hi01, hi23));
@@ -259,9 +264,9 @@ static void undo_float_predictor(unsigned char *row, unsigned char *tmp, size_t 
     }
   }
 #endif
-  for (; k < wc; k++) {
+  for (; k < width; k++) {
     for (int byte = 0; byte < size; byte++) {
-      row[(size_t)size * k + (size_t)byte] = tmp[(size_t)(size - byte - 1) * wc + k];
+      dst[(size_t)size * k + (size_t)byte] = planes[(size_t)(size - byte - 1) * wc + k0 + k];
     }
   }
 }
@@ -292,10 +297,10 @@ static void undo_int_predictor(unsigned char *row, size_t wc, int size, int spp)
 }
 
 /* Decode a block's n bytes from raw into block (r->block_len bytes; tmp
- * holds one row). *rows_out receives the rows present (a striped file's
- * last strip is short). */
+ * holds one row), undoing the predictor unless predict is 0. *rows_out
+ * receives the rows present (a striped file's last strip is short). */
 static int decode_block(const cloudioRaw *r, const unsigned char *raw, size_t n, int by, unsigned char *block,
-                        unsigned char *tmp, int *rows_out, char *err, size_t err_len) {
+                        unsigned char *tmp, int predict, int *rows_out, char *err, size_t err_len) {
   size_t got = 0;
   if (r->compression == RAW_NONE) {
     got = n < r->block_len ? n : r->block_len;
@@ -323,12 +328,14 @@ static int decode_block(const cloudioRaw *r, const unsigned char *raw, size_t n,
     set_error(err, err_len, "a block of block row %lld decodes to %lld rows only: the file is corrupt", by, rows);
     return 3;
   }
-  for (int i = 0; i < rows && r->predictor > 1; i++) {
+  for (int i = 0; i < rows && predict && r->predictor > 1; i++) {
     unsigned char *row = block + (size_t)i * r->row_len;
     if (r->predictor == 2) {
       undo_int_predictor(row, wc, r->size, r->spp);
     } else {
-      undo_float_predictor(row, tmp, wc, r->size, r->spp);
+      float_prefix(row, wc, r->size, r->spp);
+      memcpy(tmp, row, r->row_len);
+      unshuffle(row, tmp, wc, r->size, 0, wc);
     }
   }
   *rows_out = rows;
@@ -349,7 +356,25 @@ int cloudioRawDecodeBlock(const cloudioRaw *r, const void *data, size_t n, int b
   if (n == 0) {
     return 0;
   }
-  return decode_block(r, data, n, by, block, row, rows, err, err_len);
+  return decode_block(r, data, n, by, block, row, 1, rows, err, err_len);
+}
+
+/* The part of a window (rows ra..rb-1, columns ca..cb-1) in block (bx, by),
+ * whose first cell is (r0, c0). */
+typedef struct {
+  long long r0, c0, ra, rb, ca, cb;
+} overlap;
+
+static overlap block_overlap(const cloudioRaw *r, int bx, int by, long long row_off, long long col_off, long long rows,
+                             long long cols) {
+  overlap o;
+  o.r0 = (long long)by * r->block_rows;
+  o.c0 = (long long)bx * r->block_cols;
+  o.ra = o.r0 > row_off ? o.r0 : row_off;
+  o.rb = o.r0 + r->block_rows < row_off + rows ? o.r0 + r->block_rows : row_off + rows;
+  o.ca = o.c0 > col_off ? o.c0 : col_off;
+  o.cb = o.c0 + r->block_cols < col_off + cols ? o.c0 + r->block_cols : col_off + cols;
+  return o;
 }
 
 void cloudioRawPlace(const cloudioRaw *r, const void *decoded, int got_rows, int bx, int by, long long row_off,
@@ -358,10 +383,9 @@ void cloudioRawPlace(const cloudioRaw *r, const void *decoded, int got_rows, int
   const size_t sz = (size_t)r->size;
   const unsigned char *block = decoded;
   unsigned char *dst = out;
-  long long r0 = (long long)by * r->block_rows, c0 = (long long)bx * r->block_cols;
-  long long ra = r0 > row_off ? r0 : row_off, rb = r0 + r->block_rows < row_off + rows ? r0 + r->block_rows : row_off + rows;
-  long long ca = c0 > col_off ? c0 : col_off, cb = c0 + r->block_cols < col_off + cols ? c0 + r->block_cols : col_off + cols;
-  size_t width = (size_t)(cb - ca);
+  overlap o = block_overlap(r, bx, by, row_off, col_off, rows, cols);
+  long long r0 = o.r0, c0 = o.c0, ra = o.ra, rb = o.rb, ca = o.ca;
+  size_t width = (size_t)(o.cb - o.ca);
   /* Pixel-interleaved blocks hold every band; a band-interleaved one goes
    * to its band's slot only. */
   int k0 = r->spp > 1 ? 0 : band_slot, k1 = r->spp > 1 ? n_bands : band_slot + 1;
@@ -383,4 +407,35 @@ void cloudioRawPlace(const cloudioRaw *r, const void *decoded, int got_rows, int
       }
     }
   }
+}
+
+int cloudioRawDecodeInto(const cloudioRaw *r, const void *data, size_t n, int bx, int by, long long row_off,
+                         long long col_off, long long rows, long long cols, const int *bands, int n_bands, int band_slot,
+                         void *out, void *block, void *row, char *err, size_t err_len) {
+  if (n == 0 || r->predictor != 3 || r->spp != 1) {
+    int got_rows;
+    int rc = cloudioRawDecodeBlock(r, data, n, by, block, row, &got_rows, err, err_len);
+    if (rc == 0) {
+      cloudioRawPlace(r, block, got_rows, bx, by, row_off, col_off, rows, cols, bands, n_bands, band_slot, out);
+    }
+    return rc;
+  }
+  /* The last step of the floating-point predictor writes straight into the
+   * window: one pass over the cells fewer, and only the rows and columns
+   * the window needs. */
+  int got_rows;
+  int rc = decode_block(r, data, n, by, block, row, 0, &got_rows, err, err_len);
+  if (rc != 0) {
+    return rc;
+  }
+  const size_t sz = (size_t)r->size, wc = (size_t)r->block_cols;
+  overlap o = block_overlap(r, bx, by, row_off, col_off, rows, cols);
+  unsigned char *dst = (unsigned char *)out + (size_t)band_slot * (size_t)rows * (size_t)cols * sz;
+  for (long long y = o.ra; y < o.rb; y++) {
+    unsigned char *src = (unsigned char *)block + (size_t)(y - o.r0) * r->row_len;
+    float_prefix(src, wc, r->size, 1);
+    unshuffle(dst + ((size_t)(y - row_off) * (size_t)cols + (size_t)(o.ca - col_off)) * sz, src, wc, r->size,
+              (size_t)(o.ca - o.c0), (size_t)(o.cb - o.ca));
+  }
+  return 0;
 }

@@ -319,24 +319,28 @@ func (r *rawReader) readRun(rn run, dst window, slot int) (err error) {
 	}
 	scratch := r.scratch.get(r.blockLen + r.rowLen)
 	defer r.scratch.put(scratch)
-	row := scratch[r.blockLen:]
+	block, row := unsafe.Pointer(unsafe.SliceData(scratch)), unsafe.Pointer(&scratch[r.blockLen])
 	for _, b := range rn.blocks {
-		decoded := scratch[:r.blockLen]
-		if b.shared != nil {
-			decoded = make([]byte, r.blockLen)
-		}
 		var p unsafe.Pointer
 		if b.span.n > 0 {
 			p = unsafe.Pointer(&data[b.span.off-rn.off])
 		}
+		if b.shared == nil {
+			if C.cloudioRawDecodeInto(r.c, p, C.size_t(b.span.n), C.int(b.key.bx), C.int(b.key.by),
+				C.longlong(dst.w.RowOff), C.longlong(dst.w.ColOff), C.longlong(dst.w.Rows), C.longlong(dst.w.Cols),
+				&dst.bands[0], C.int(len(dst.bands)), C.int(slot), unsafe.Pointer(unsafe.SliceData(dst.buf)),
+				block, row, &msg[0], C.size_t(len(msg))) != 0 {
+				return errors.New(C.GoString(&msg[0]))
+			}
+			continue
+		}
+		decoded := make([]byte, r.blockLen)
 		var rows C.int
 		if C.cloudioRawDecodeBlock(r.c, p, C.size_t(b.span.n), C.int(b.key.by), unsafe.Pointer(unsafe.SliceData(decoded)),
-			unsafe.Pointer(unsafe.SliceData(row)), &rows, &msg[0], C.size_t(len(msg))) != 0 {
+			row, &rows, &msg[0], C.size_t(len(msg))) != 0 {
 			return errors.New(C.GoString(&msg[0]))
 		}
-		if b.shared != nil {
-			r.shared.finish(b.key, b.shared, decoded, int(rows), nil)
-		}
+		r.shared.finish(b.key, b.shared, decoded, int(rows), nil)
 		r.place(dst, b.key, slot, decoded, int(rows))
 	}
 	return nil

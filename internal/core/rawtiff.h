@@ -40,6 +40,12 @@ void cloudioRawPlace(const cloudioRaw *r, const void *block, int got_rows, int b
                      long long col_off, long long rows, long long cols, const int *bands, int n_bands, int band_slot,
                      void *out);
 
+/* cloudioRawDecodeBlock then cloudioRawPlace, with block and row as their
+ * scratch, in fewer passes where the layout allows. */
+int cloudioRawDecodeInto(const cloudioRaw *r, const void *data, size_t n, int bx, int by, long long row_off,
+                         long long col_off, long long rows, long long cols, const int *bands, int n_bands, int band_slot,
+                         void *out, void *block, void *row, char *err, size_t err_len);
+
 void cloudioRawClose(cloudioRaw *r);
 
 #endif
