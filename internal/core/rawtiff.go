@@ -9,6 +9,7 @@ import "C"
 
 import (
 	"errors"
+	"runtime"
 	"sync"
 	"unsafe"
 )
@@ -46,11 +47,14 @@ type rawReader struct {
 	blockLen   int           // bytes of a decoded block
 	rowLen     int           // bytes of one of its rows
 	requests   chan struct{} // bounds the range reads in flight
-	scratch    *buffers      // decoded blocks, and a row after each
-	fetched    *buffers      // fetched runs
-	mu         sync.Mutex    // c's offset lookups, and index
-	index      map[[2]int][]blockSpan
-	shared     sharedBlocks
+	// decoders bounds the runs decoding at once to the core count: more
+	// would only time-slice, and finish the tile the caller waits for later.
+	decoders chan struct{}
+	scratch  *buffers   // decoded blocks, and a row after each (one per decoder)
+	fetched  *buffers   // fetched runs
+	mu       sync.Mutex // c's offset lookups, and index
+	index    map[[2]int][]blockSpan
+	shared   sharedBlocks
 }
 
 // blockSpan is where a block's bytes are in the file; n == 0 for a sparse
@@ -82,7 +86,8 @@ func openRawReader(name string, inFlight int) *rawReader {
 	return &rawReader{c: c, name: name, rows: int64(rows), cols: int64(cols), blockRows: int64(br), blockCols: int64(bc),
 		pixel: pixel != 0, shared: sharedBlocks{blocks: map[blockKey]*sharedBlock{}},
 		blockLen: int(blockLen), rowLen: int(rowLen), requests: make(chan struct{}, inFlight),
-		index: map[[2]int][]blockSpan{}, scratch: newBuffers(inFlight, 1), fetched: newBuffers(inFlight, 1<<20)}
+		decoders: make(chan struct{}, runtime.NumCPU()),
+		index:    map[[2]int][]blockSpan{}, scratch: newBuffers(runtime.NumCPU(), 1), fetched: newBuffers(inFlight, 1<<20)}
 }
 
 // blockRow returns the spans of block row by of band, looking them up the
@@ -317,6 +322,8 @@ func (r *rawReader) readRun(rn run, dst window, slot int) (err error) {
 			return errors.New(C.GoString(&msg[0]))
 		}
 	}
+	r.decoders <- struct{}{}
+	defer func() { <-r.decoders }()
 	scratch := r.scratch.get(r.blockLen + r.rowLen)
 	defer r.scratch.put(scratch)
 	block, row := unsafe.Pointer(unsafe.SliceData(scratch)), unsafe.Pointer(&scratch[r.blockLen])
