@@ -51,7 +51,7 @@ type rawReader struct {
 	// would only time-slice, and finish the tile the caller waits for later.
 	decoders chan struct{}
 	scratch  *buffers   // decoded blocks, and a row after each (one per decoder)
-	fetched  *buffers   // fetched runs
+	fetched  *buffers   // fetched runs: in flight, or waiting for a decoder
 	mu       sync.Mutex // c's offset lookups, and index
 	index    map[[2]int][]blockSpan
 	shared   sharedBlocks
@@ -87,7 +87,7 @@ func openRawReader(name string, inFlight int) *rawReader {
 		pixel: pixel != 0, shared: sharedBlocks{blocks: map[blockKey]*sharedBlock{}},
 		blockLen: int(blockLen), rowLen: int(rowLen), requests: make(chan struct{}, inFlight),
 		decoders: make(chan struct{}, runtime.NumCPU()),
-		index:    map[[2]int][]blockSpan{}, scratch: newBuffers(runtime.NumCPU(), 1), fetched: newBuffers(inFlight, 1<<20)}
+		index:    map[[2]int][]blockSpan{}, scratch: newBuffers(runtime.NumCPU(), 1), fetched: newBuffers(2*inFlight+runtime.NumCPU(), 1<<20)}
 }
 
 // blockRow returns the spans of block row by of band, looking them up the
