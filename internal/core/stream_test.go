@@ -217,8 +217,18 @@ func TestTileReaderCloseMidStreamAndTruncation(t *testing.T) {
 	defer r.Close()
 	st, _ := os.Stat(path)
 	os.Truncate(path, st.Size()/3)
+	if err := readToEnd(t, r); StatusOf(err) != StatusIO {
+		t.Fatalf("truncated source: %v", err)
+	}
+}
+
+// readToEnd takes every tile and returns the error that stopped it (nil at
+// the end); it fails the test if that takes more than 30 s.
+func readToEnd(t *testing.T, r *TileReader) error {
+	t.Helper()
 	done := make(chan error, 1)
 	go func() {
+		buf := make([]byte, r.BufferLen())
 		for {
 			if _, ok, err := r.Next(buf); err != nil || !ok {
 				done <- err
@@ -228,11 +238,26 @@ func TestTileReaderCloseMidStreamAndTruncation(t *testing.T) {
 	}()
 	select {
 	case err := <-done:
-		if StatusOf(err) != StatusIO {
-			t.Fatalf("truncated source: %v", err)
-		}
+		return err
 	case <-time.After(30 * time.Second):
-		t.Fatal("reading a truncated file hangs")
+		t.Fatal("reading hangs")
+		return nil
+	}
+}
+
+// eachTile hands every tile of r to check, and fails the test on an error.
+func eachTile(t *testing.T, r *TileReader, check func(Tile, []byte)) {
+	t.Helper()
+	buf := make([]byte, r.BufferLen())
+	for {
+		tile, ok, err := r.Next(buf)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !ok {
+			return
+		}
+		check(tile, buf)
 	}
 }
 
