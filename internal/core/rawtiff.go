@@ -43,10 +43,14 @@ type rawReader struct {
 	rows, cols int64
 	blockRows  int64
 	blockCols  int64
-	pixel      bool          // pixel interleaved: every block holds every band
-	blockLen   int           // bytes of a decoded block
-	rowLen     int           // bytes of one of its rows
-	requests   chan struct{} // bounds the range reads in flight
+	pixel      bool // pixel interleaved: every block holds every band
+	blockLen   int  // bytes of a decoded block
+	rowLen     int  // bytes of one of its rows
+	// runs go to a fixed pool of goroutines, as many as range reads may be
+	// in flight. Long-lived goroutines also keep valgrind's view of their
+	// stacks, which it loses for fresh ones (make test-c).
+	runs chan runTask
+	pool sync.WaitGroup
 	// decoders bounds the runs decoding at once to the core count: more
 	// would only time-slice, and finish the tile the caller waits for later.
 	decoders chan struct{}
@@ -83,11 +87,16 @@ func openRawReader(name string, inFlight int) *rawReader {
 	var rows, cols, br, bc, pixel C.int
 	var blockLen, rowLen C.size_t
 	C.cloudioRawLayout(c, &rows, &cols, &br, &bc, &pixel, &blockLen, &rowLen)
-	return &rawReader{c: c, name: name, rows: int64(rows), cols: int64(cols), blockRows: int64(br), blockCols: int64(bc),
+	r := &rawReader{c: c, name: name, rows: int64(rows), cols: int64(cols), blockRows: int64(br), blockCols: int64(bc),
 		pixel: pixel != 0, shared: sharedBlocks{blocks: map[blockKey]*sharedBlock{}},
-		blockLen: int(blockLen), rowLen: int(rowLen), requests: make(chan struct{}, inFlight),
+		blockLen: int(blockLen), rowLen: int(rowLen), runs: make(chan runTask),
 		decoders: make(chan struct{}, runtime.NumCPU()),
 		index:    map[[2]int][]blockSpan{}, scratch: newBuffers(runtime.NumCPU(), 1), fetched: newBuffers(2*inFlight+runtime.NumCPU(), 1<<20)}
+	r.pool.Add(inFlight)
+	for i := 0; i < inFlight; i++ {
+		go r.serve()
+	}
+	return r
 }
 
 // blockRow returns the spans of block row by of band, looking them up the
@@ -116,13 +125,15 @@ type blockKey struct{ band, bx, by int }
 // sharedBlock is a decoded block that windows other than the one that
 // fetched it also need: a strip wider than the tiles, a block under a halo.
 // The first window to need it fetches and decodes it; the others wait for
-// ready.
+// ready. Its C memory is freed when the last of the cache and the windows
+// using it lets go (refs).
 type sharedBlock struct {
 	ready   chan struct{}
 	once    sync.Once
 	decoded []byte
 	rows    int // rows decoded, 0 for a sparse block
 	err     error
+	refs    int // guarded by sharedBlocks.mu
 }
 
 // sharedBlocks keeps the last sharedBlockBytes of shared blocks, oldest out
@@ -130,18 +141,25 @@ type sharedBlock struct {
 type sharedBlocks struct {
 	mu     sync.Mutex
 	blocks map[blockKey]*sharedBlock
-	fifo   []blockKey
+	fifo   []cachedBlock
 	bytes  int
 }
 
-// claim returns k's block, and whether the caller must fetch it.
+type cachedBlock struct {
+	key   blockKey
+	block *sharedBlock
+}
+
+// claim returns k's block, and whether the caller must fetch it; either way
+// the caller releases it when done.
 func (s *sharedBlocks) claim(k blockKey) (*sharedBlock, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if b, ok := s.blocks[k]; ok {
+		b.refs++
 		return b, false
 	}
-	b := &sharedBlock{ready: make(chan struct{})}
+	b := &sharedBlock{ready: make(chan struct{}), refs: 2} // the cache's and the caller's
 	s.blocks[k] = b
 	return b, true
 }
@@ -155,15 +173,46 @@ func (s *sharedBlocks) finish(k blockKey, b *sharedBlock, decoded []byte, rows i
 		s.mu.Lock()
 		defer s.mu.Unlock()
 		if err != nil {
-			delete(s.blocks, k)
+			s.forget(k, b)
 			return
 		}
-		s.fifo = append(s.fifo, k)
+		s.fifo = append(s.fifo, cachedBlock{k, b})
 		for s.bytes += len(decoded); s.bytes > sharedBlockBytes && len(s.fifo) > 0; s.fifo = s.fifo[1:] {
-			s.bytes -= len(s.blocks[s.fifo[0]].decoded)
-			delete(s.blocks, s.fifo[0])
+			s.bytes -= len(s.fifo[0].block.decoded)
+			s.forget(s.fifo[0].key, s.fifo[0].block)
 		}
 	})
+}
+
+// forget drops the cache's reference to b; s.mu is held.
+func (s *sharedBlocks) forget(k blockKey, b *sharedBlock) {
+	if s.blocks[k] == b {
+		delete(s.blocks, k)
+	}
+	s.drop(b)
+}
+
+func (s *sharedBlocks) drop(b *sharedBlock) {
+	if b.refs--; b.refs == 0 && b.decoded != nil {
+		freeC(b.decoded)
+	}
+}
+
+// release drops a caller's reference.
+func (s *sharedBlocks) release(b *sharedBlock) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.drop(b)
+}
+
+// close frees every cached block; no read may be in progress.
+func (s *sharedBlocks) close() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for k, b := range s.blocks {
+		s.forget(k, b)
+	}
+	s.fifo, s.bytes = nil, 0
 }
 
 // runBlock is a block a read fetches; shared is set when the read fetches
@@ -269,12 +318,12 @@ func (r *rawReader) read(w Window, bands []int, buf []byte) error {
 		}
 		for _, rn := range runs {
 			wg.Add(1)
-			go func(rn run, slot int) {
-				defer wg.Done()
-				if err := r.readRun(rn, dst, slot); err != nil {
+			r.runs <- runTask{rn, dst, p.slot, func(err error) {
+				if err != nil {
 					report(err)
 				}
-			}(rn, p.slot)
+				wg.Done()
+			}}
 		}
 	}
 	// Every shared block this read fetches is published by now, so that
@@ -284,9 +333,10 @@ func (r *rawReader) read(w Window, bands []int, buf []byte) error {
 		<-wb.shared.ready
 		if wb.shared.err != nil {
 			report(wb.shared.err)
-			break
+		} else {
+			r.place(dst, wb.key, wb.slot, wb.shared.decoded, wb.shared.rows)
 		}
-		r.place(dst, wb.key, wb.slot, wb.shared.decoded, wb.shared.rows)
+		r.shared.release(wb.shared)
 	}
 	select {
 	case err := <-errs:
@@ -297,6 +347,21 @@ func (r *rawReader) read(w Window, bands []int, buf []byte) error {
 	}
 }
 
+// runTask is a run to fetch and decode into dst; done receives the outcome.
+type runTask struct {
+	run  run
+	dst  window
+	slot int
+	done func(error)
+}
+
+func (r *rawReader) serve() {
+	defer r.pool.Done()
+	for t := range r.runs {
+		t.done(r.readRun(t.run, t.dst, t.slot))
+	}
+}
+
 // readRun fetches one run and decodes its blocks into dst, publishing the
 // shared ones.
 func (r *rawReader) readRun(rn run, dst window, slot int) (err error) {
@@ -304,6 +369,7 @@ func (r *rawReader) readRun(rn run, dst window, slot int) (err error) {
 		for _, b := range rn.blocks {
 			if b.shared != nil {
 				r.shared.finish(b.key, b.shared, nil, 0, err)
+				r.shared.release(b.shared)
 			}
 		}
 	}()
@@ -313,10 +379,8 @@ func (r *rawReader) readRun(rn run, dst window, slot int) (err error) {
 		data = r.fetched.get(int(rn.end - rn.off))
 		defer r.fetched.put(data)
 		cname := C.CString(r.name)
-		r.requests <- struct{}{}
 		rc := C.cloudioRawFetch(cname, C.ulonglong(rn.off), C.size_t(len(data)), unsafe.Pointer(unsafe.SliceData(data)),
 			&msg[0], C.size_t(len(msg)))
-		<-r.requests
 		C.free(unsafe.Pointer(cname))
 		if rc != 0 {
 			return errors.New(C.GoString(&msg[0]))
@@ -341,10 +405,11 @@ func (r *rawReader) readRun(rn run, dst window, slot int) (err error) {
 			}
 			continue
 		}
-		decoded := make([]byte, r.blockLen)
+		decoded := allocC(r.blockLen, r.blockLen)
 		var rows C.int
 		if C.cloudioRawDecodeBlock(r.c, p, C.size_t(b.span.n), C.int(b.key.by), unsafe.Pointer(unsafe.SliceData(decoded)),
 			row, &rows, &msg[0], C.size_t(len(msg))) != 0 {
+			freeC(decoded)
 			return errors.New(C.GoString(&msg[0]))
 		}
 		r.shared.finish(b.key, b.shared, decoded, int(rows), nil)
@@ -355,6 +420,11 @@ func (r *rawReader) readRun(rn run, dst window, slot int) (err error) {
 
 func (r *rawReader) close() {
 	if r != nil {
+		close(r.runs)
+		r.pool.Wait()
 		C.cloudioRawClose(r.c)
+		r.shared.close()
+		r.scratch.close()
+		r.fetched.close()
 	}
 }

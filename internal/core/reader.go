@@ -194,7 +194,8 @@ func (r *TileReader) readPadded(read func(Window, []byte) error, padded Window, 
 	if inner == padded {
 		return read(padded, buf)
 	}
-	tmp := make([]byte, r.opts.Spec.BufferLen(inner))
+	tmp := r.bufs.get(int(r.opts.Spec.BufferLen(inner)))
+	defer r.bufs.put(tmp)
 	if err := read(inner, tmp); err != nil {
 		return err
 	}
@@ -227,12 +228,12 @@ func (r *TileReader) Next(buf []byte) (t Tile, ok bool, err error) {
 	}
 	job := <-r.order
 	<-job.done
+	defer r.recycle(job)
 	if job.err != nil {
 		r.failed = job.err
 		return t, false, job.err
 	}
 	copy(buf, job.buf)
-	r.bufs.put(job.buf)
 	r.next++
 	return t, true, nil
 }
@@ -247,10 +248,24 @@ func (r *TileReader) Close() error {
 	}
 	r.closed = true
 	close(r.stop)
+	drained := make(chan struct{})
 	go func() { // unblock the dispatcher and let the workers finish their jobs
-		for range r.order {
+		defer close(drained)
+		for job := range r.order {
+			<-job.done
+			r.recycle(job)
 		}
 	}()
 	r.wg.Wait()
+	<-drained
+	r.bufs.close()
 	return r.ds.Close()
+}
+
+// recycle takes back a finished job's buffer.
+func (r *TileReader) recycle(job *tileJob) {
+	if job.buf != nil {
+		r.bufs.put(job.buf)
+		job.buf = nil
+	}
 }
