@@ -2,8 +2,8 @@
 
     make bench       (= PYTHONPATH=python /usr/bin/python3 bench/bench.py)
 
-    bench/bench.py [--only GROUP[,GROUP]] [--runs N] [--warmup N] [--list]
-                   [--no-check] [--dem-fallback]
+    bench/bench.py [--only GROUP[,GROUP]] [--commands NAME[,NAME]] [--runs N]
+                   [--warmup N] [--list] [--no-check] [--dem-fallback]
 
 The machines this runs on are shared and noisy, so every group runs its
 commands side by side in one process, interleaved round-robin
@@ -92,6 +92,10 @@ class Group:
     default: bool = True
     prepare: Optional[Callable[[argparse.Namespace], Dict[str, str]]] = None  # extra placeholders
     check: Optional[Callable[[Dict[str, str], List[Command]], List[str]]] = None
+    # (requests, bytes) served so far, and the number of tiles a run reads:
+    # the table then gives requests and KB per tile
+    traffic: Optional[Callable[[], Tuple[int, int]]] = None
+    tiles: int = 0
 
 
 @dataclass
@@ -466,9 +470,32 @@ def s3_servers(args: argparse.Namespace) -> Dict[str, str]:
     _servers.update(direct=f"127.0.0.1:{port}", proxy=proxy.stdout.readline().strip())
     os.environ.update(AWS_HTTPS="NO", AWS_VIRTUAL_HOSTING="FALSE", AWS_ACCESS_KEY_ID=S3_USER,
                       AWS_SECRET_ACCESS_KEY=S3_SECRET, GDAL_DISABLE_READDIR_ON_OPEN="EMPTY_DIR",
-                      AWS_S3_ENDPOINT=_servers["direct"], CPL_VSIL_USE_TEMP_FILE_FOR_RANDOM_WRITE="YES")
-    subprocess.run(["gdal_translate", "-q", stream_cog(args), "/vsis3/dems/dem.tif"], check=True)
+                      AWS_S3_ENDPOINT=_servers["direct"])
+    # The COG's own bytes (gdal_translate without -of COG would store a
+    # striped, uncompressed GTiff).
+    subprocess.run([PYTHON, "-c", UPLOAD, stream_cog(args), "/vsis3/dems/dem.tif"], check=True)
     return _servers
+
+
+UPLOAD = """import sys
+from osgeo import gdal
+gdal.UseExceptions()
+out = gdal.VSIFOpenL(sys.argv[2], "wb")
+with open(sys.argv[1], "rb") as f:
+    for chunk in iter(lambda: f.read(16 << 20), b""):
+        if gdal.VSIFWriteL(chunk, 1, len(chunk), out) != len(chunk):
+            sys.exit("upload failed")
+if gdal.VSIFCloseL(out) != 0:
+    sys.exit("upload failed")
+"""
+
+
+def proxy_traffic() -> Tuple[int, int]:
+    import json
+    import urllib.request
+    with urllib.request.urlopen(f"http://{_servers['proxy']}/__stats") as r:
+        stats = json.load(r)
+    return stats["requests"], stats["bytes"]
 
 
 def prepare_s3(via: str) -> Callable[[argparse.Namespace], Dict[str, str]]:
@@ -491,6 +518,8 @@ def s3_group(via: str, title: str, target: Optional[Tuple[str, float]]) -> Group
         ],
         ratios=[Ratio(other, "cloudio", target, "") for other in ("gdal", "gdal-threads", "rasterio")],
         prepare=prepare_s3(via),
+        traffic=proxy_traffic if via == "proxy" else None,
+        tiles=(DEM_SIDE // 1024) ** 2,
     )
 
 
@@ -540,7 +569,9 @@ def run_group(group: Group, args: argparse.Namespace) -> List[str]:
         places.update(group.prepare(args))
     work = os.path.join(OUT, group.name)
     os.makedirs(work, exist_ok=True)
-    results = {c.name: Result(c) for c in group.commands}
+    commands = [c for c in group.commands if not args.commands or c.name in args.commands]
+    results = {c.name: Result(c) for c in commands}
+    traffic: Dict[str, Tuple[int, int]] = {}  # requests and bytes of each command's last run
     env0 = base_env()
     rounds: List[Dict[str, float]] = []
     total = warmup + runs
@@ -548,7 +579,7 @@ def run_group(group: Group, args: argparse.Namespace) -> List[str]:
     for i in range(total):
         timed = i >= warmup
         this_round: Dict[str, float] = {}
-        for c in group.commands:
+        for c in commands:
             dst = os.path.join(work, c.name + ".tif")
             places["dst:" + c.name] = dst
             if os.path.exists(dst):
@@ -559,7 +590,10 @@ def run_group(group: Group, args: argparse.Namespace) -> List[str]:
             os.sync()
             argv = [a.format(dst=dst, **{k: v for k, v in places.items() if ":" not in k}) for a in c.argv]
             log = os.path.join(work, c.name + ".log")
+            before = group.traffic() if group.traffic else (0, 0)
             seconds, cpu, rss, code = run_once(argv, {**env0, **c.env}, log)
+            if group.traffic:
+                traffic[c.name] = tuple(a - b for a, b in zip(group.traffic(), before))
             if code != 0:
                 with open(log) as f:
                     sys.exit(f"bench: {c.name} failed (exit {code}): {' '.join(argv)}\n{f.read()}")
@@ -583,14 +617,21 @@ def run_group(group: Group, args: argparse.Namespace) -> List[str]:
              f"{runs} timed runs each (+{warmup} warm-up), interleaved round-robin; "
              "wall-clock seconds from spawn to exit; CPU = user + system seconds of the process "
              "(less sensitive to other load than wall time); peak RSS from wait4().", "",
-             "| command | what | median s | min s | max s | CPU s (median) | peak RSS MB |",
-             "|---|---|---:|---:|---:|---:|---:|"]
+             "| command | what | median s | min s | max s | CPU s (median) | peak RSS MB |"
+             + (" requests / tile | KB / tile |" if traffic else ""),
+             "|---|---|---:|---:|---:|---:|---:|" + ("---:|---:|" if traffic else "")]
     for r in results.values():
+        per_tile = ""
+        if traffic:
+            requests, served = traffic[r.command.name]
+            per_tile = f" {requests / group.tiles:.2f} | {served / group.tiles / 1024:.0f} |"
         lines.append(f"| {r.command.name} | {r.command.what} | {r.median:.2f} | {min(r.seconds):.2f} | "
-                     f"{max(r.seconds):.2f} | {statistics.median(r.cpu):.2f} | {max(r.rss_kb) / 1024:.0f} |")
+                     f"{max(r.seconds):.2f} | {statistics.median(r.cpu):.2f} | {max(r.rss_kb) / 1024:.0f} |" + per_tile)
     lines += ["", "| ratio (time / time) | of medians | paired | of CPU medians | target | met | meaning |",
               "|---|---:|---:|---:|---|---|---|"]
     for q in group.ratios:
+        if q.num not in results or q.den not in results:
+            continue
         of_medians = results[q.num].median / results[q.den].median
         paired = statistics.median(r[q.num] / r[q.den] for r in rounds)
         of_cpu = statistics.median(results[q.num].cpu) / statistics.median(results[q.den].cpu)
@@ -608,7 +649,7 @@ def run_group(group: Group, args: argparse.Namespace) -> List[str]:
                                           for r in results.values())]
     if not args.no_check and group.check is not None:
         print("  checking outputs ...", flush=True)
-        lines += ["", "Outputs of the last round:", ""] + group.check(places, group.commands)
+        lines += ["", "Outputs of the last round:", ""] + group.check(places, commands)
     return lines
 
 
@@ -679,6 +720,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--only", action="append", default=[], metavar="GROUP",
                    help="run only these groups (repeat or comma-separate); default: every default group")
+    p.add_argument("--commands", action="append", default=[], metavar="NAME",
+                   help="run only these commands of each group (repeat or comma-separate); default: all")
     p.add_argument("--runs", type=int, default=5, help="timed runs per command (default 5)")
     p.add_argument("--warmup", type=int, default=1, help="untimed rounds first (default 1)")
     p.add_argument("--no-check", action="store_true", help="skip validating the outputs")
@@ -690,6 +733,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     if args.list:
         for g in GROUPS:
             print(f"{g.name:18s} {'(default) ' if g.default else ''}{g.title}")
+            print(f"{'':18s} commands: {', '.join(c.name for c in g.commands)}")
         return 0
     wanted = [n.strip() for item in args.only for n in item.split(",") if n.strip()]
     unknown = [n for n in wanted if n not in by_name]
@@ -697,6 +741,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         p.error(f"unknown group(s) {', '.join(unknown)}; choose from {', '.join(by_name)}")
     if args.runs < 1 or args.warmup < 0:
         p.error("--runs must be >= 1 and --warmup >= 0")
+    args.commands = {n.strip() for item in args.commands for n in item.split(",") if n.strip()}
+    known = {c.name for g in GROUPS for c in g.commands}
+    if args.commands - known:
+        p.error(f"unknown command(s) {', '.join(sorted(args.commands - known))}; see --list")
     groups = [by_name[n] for n in wanted] if wanted else [g for g in GROUPS if g.default]
 
     os.makedirs(OUT, exist_ok=True)

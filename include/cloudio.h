@@ -228,8 +228,10 @@ int cloudio_dataset_close(cloudio_dataset *ds, char *err, size_t err_len);
 
 /* ---- Tile reader ---------------------------------------------------------- */
 
-/* Decodes a raster's tiles ahead of the caller on worker threads, each with
- * its own GDAL handle, and hands them out in cloudio_tile_windows order.
+/* Decodes a raster's tiles ahead of the caller on worker threads and hands
+ * them out in cloudio_tile_windows order. GeoTIFF blocks are decoded
+ * directly, each run of adjacent blocks fetched with one range request, many
+ * in flight; other rasters go through a GDAL handle per worker.
  * Memory stays bounded by (prefetch + 1) tiles. Opaque. */
 typedef struct cloudio_reader cloudio_reader;
 

@@ -30,30 +30,56 @@ type Dataset struct {
 	crs      string
 	noData   []bandNoData // by band, from 0
 
-	mu     sync.Mutex
-	free   []*handle
-	closed bool
+	// raw decodes blocks directly for every reader at once, when the layout
+	// allows it (nil otherwise); GDAL handles serve the rest.
+	raw *rawReader
+
+	mu      sync.Mutex
+	free    []*handle
+	rawUses int // direct reads in progress: raw closes after the last
+	closed  bool
 }
 
-// handle is one thread's access to the raster: a GDAL dataset, and the
-// direct block decoder when the layout allows it.
+// handle is one thread's GDAL dataset.
 type handle struct {
 	gdal *godal.Dataset
-	raw  *rawReader
 }
 
-func (h *handle) close() {
-	h.raw.close()
-	h.gdal.Close()
-}
+func (h *handle) close() { h.gdal.Close() }
+
+// direct reports whether reads of spec (resolved) go through the direct
+// decoder, which needs no GDAL handle.
+func (d *Dataset) direct(spec ReadSpec) bool { return d.raw != nil && spec.DType == d.info.DType }
 
 // read reads a window of spec (resolved) into buf: through the direct
-// decoder when it can serve the spec, else through GDAL.
-func (h *handle) read(name string, info Info, w Window, spec ReadSpec, buf []byte) error {
-	if h.raw != nil && spec.DType == info.DType {
-		return h.raw.read(w, spec.Bands, buf, name)
+// decoder when it can serve the spec, else through h (which may then be nil:
+// read borrows one).
+func (d *Dataset) read(h *handle, w Window, spec ReadSpec, buf []byte) error {
+	if !d.direct(spec) {
+		if h == nil {
+			var err error
+			if h, err = d.acquire(); err != nil {
+				return err
+			}
+			defer d.release(h)
+		}
+		return readInto(h.gdal, d.name, w, spec, buf)
 	}
-	return readInto(h.gdal, name, w, spec, buf)
+	d.mu.Lock()
+	if d.closed {
+		d.mu.Unlock()
+		return errorf(StatusInvalidArgument, "dataset %q is closed", d.name)
+	}
+	d.rawUses++
+	d.mu.Unlock()
+	defer func() {
+		d.mu.Lock()
+		defer d.mu.Unlock()
+		if d.rawUses--; d.rawUses == 0 && d.closed {
+			d.raw.close()
+		}
+	}()
+	return d.raw.read(w, spec.Bands, buf)
 }
 
 // OpenDataset opens a raster (a path or GDAL name) for reading.
@@ -86,7 +112,7 @@ func OpenDataset(name string) (*Dataset, error) {
 	}
 	info.NoData, info.HasNoData = noData[0].value, noData[0].ok
 	return &Dataset{name: name, gdalName: gdalName, info: info, crs: h.Projection(), noData: noData,
-		free: []*handle{{gdal: h, raw: openRawReader(gdalName)}}}, nil
+		raw: openRawReader(gdalName, defaultWorkers(gdalName)), free: []*handle{{gdal: h}}}, nil
 }
 
 type bandNoData struct {
@@ -122,7 +148,7 @@ func (d *Dataset) acquire() (*handle, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &handle{gdal: g, raw: openRawReader(d.gdalName)}, nil
+	return &handle{gdal: g}, nil
 }
 
 func (d *Dataset) release(h *handle) {
@@ -144,6 +170,9 @@ func (d *Dataset) Close() error {
 		return errorf(StatusInvalidArgument, "dataset %q is already closed", d.name)
 	}
 	d.closed = true
+	if d.rawUses == 0 {
+		d.raw.close()
+	}
 	for _, h := range d.free {
 		h.close()
 	}
@@ -220,12 +249,7 @@ func (d *Dataset) ReadWindow(w Window, spec ReadSpec, buf []byte) error {
 		return errorf(StatusInvalidArgument, "buffer holds %d bytes, but the window needs %d (%d bands x %d x %d %s)",
 			len(buf), want, len(spec.Bands), w.Rows, w.Cols, spec.DType)
 	}
-	h, err := d.acquire()
-	if err != nil {
-		return err
-	}
-	defer d.release(h)
-	return h.read(d.name, d.info, w, spec, buf)
+	return d.read(nil, w, spec, buf)
 }
 
 func readInto(h *godal.Dataset, name string, w Window, spec ReadSpec, buf []byte) error {

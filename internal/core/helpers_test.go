@@ -430,3 +430,42 @@ func TestMain(m *testing.M) {
 	Init()
 	os.Exit(m.Run())
 }
+
+// readToEnd takes every tile and returns the error that stopped it (nil at
+// the end); it fails the test if that takes more than 30 s.
+func readToEnd(t *testing.T, r *TileReader) error {
+	t.Helper()
+	done := make(chan error, 1)
+	go func() {
+		buf := make([]byte, r.BufferLen())
+		for {
+			if _, ok, err := r.Next(buf); err != nil || !ok {
+				done <- err
+				return
+			}
+		}
+	}()
+	select {
+	case err := <-done:
+		return err
+	case <-time.After(30 * time.Second):
+		t.Fatal("reading hangs")
+		return nil
+	}
+}
+
+// eachTile hands every tile of r to check, and fails the test on an error.
+func eachTile(t *testing.T, r *TileReader, check func(Tile, []byte)) {
+	t.Helper()
+	buf := make([]byte, r.BufferLen())
+	for {
+		tile, ok, err := r.Next(buf)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !ok {
+			return
+		}
+		check(tile, buf)
+	}
+}

@@ -31,9 +31,11 @@
 
 enum { RAW_NONE = 0, RAW_DEFLATE = 1, RAW_ZSTD = 2 };
 
+/* The layout is read-only once open, so decoding is thread-safe; only the
+ * block offset lookups go through the GDAL dataset. */
 struct cloudioRaw {
   GDALDatasetH ds;
-  VSILFILE *fp;
+  GDALDataType dt;
   int rows, cols, bands;
   int block_rows, block_cols;
   int size;       /* bytes per sample */
@@ -44,10 +46,7 @@ struct cloudioRaw {
   double nodata;
   const CPLCompressor *zstd;
   size_t block_len; /* bytes of one decoded block */
-  unsigned char *raw;
-  size_t raw_cap;
-  unsigned char *block;
-  unsigned char *tmp;
+  size_t row_len;   /* bytes of one row of a block */
 };
 
 static int streq(const char *a, const char *b) { return a != NULL && EQUAL(a, b); }
@@ -56,15 +55,9 @@ void cloudioRawClose(cloudioRaw *r) {
   if (r == NULL) {
     return;
   }
-  if (r->fp != NULL) {
-    VSIFCloseL(r->fp);
-  }
   if (r->ds != NULL) {
     GDALClose(r->ds);
   }
-  free(r->raw);
-  free(r->block);
-  free(r->tmp);
   free(r);
 }
 
@@ -76,6 +69,7 @@ cloudioRaw *cloudioRawOpen(const char *name) {
   }
   CPLPushErrorHandler(CPLQuietErrorHandler);
   cloudioRaw *r = calloc(1, sizeof *r);
+  VSILFILE *fp = NULL;
   if (r == NULL) {
     CPLPopErrorHandler();
     return NULL;
@@ -91,8 +85,8 @@ cloudioRaw *cloudioRawOpen(const char *name) {
     goto decline;
   }
   GDALRasterBandH b1 = GDALGetRasterBand(r->ds, 1);
-  GDALDataType dt = GDALGetRasterDataType(b1);
-  if (dt < GDT_Byte || dt > GDT_Float64) {
+  r->dt = GDALGetRasterDataType(b1);
+  if (r->dt < GDT_Byte || r->dt > GDT_Float64) {
     goto decline;
   }
   GDALGetBlockSize(b1, &r->block_cols, &r->block_rows);
@@ -100,11 +94,11 @@ cloudioRaw *cloudioRawOpen(const char *name) {
     int bx, by;
     GDALRasterBandH h = GDALGetRasterBand(r->ds, b);
     GDALGetBlockSize(h, &bx, &by);
-    if (GDALGetRasterDataType(h) != dt || bx != r->block_cols || by != r->block_rows) {
+    if (GDALGetRasterDataType(h) != r->dt || bx != r->block_cols || by != r->block_rows) {
       goto decline;
     }
   }
-  r->size = GDALGetDataTypeSizeBytes(dt);
+  r->size = GDALGetDataTypeSizeBytes(r->dt);
   r->has_nodata = 0;
   r->nodata = GDALGetRasterNoDataValue(b1, &r->has_nodata);
 
@@ -127,7 +121,7 @@ cloudioRaw *cloudioRawOpen(const char *name) {
   if (r->predictor < 1 || r->predictor > 3) {
     goto decline;
   }
-  if (r->predictor == 3 && dt != GDT_Float32 && dt != GDT_Float64) {
+  if (r->predictor == 3 && r->dt != GDT_Float32 && r->dt != GDT_Float64) {
     goto decline;
   }
   if (r->bands == 1 || streq(interleave, "BAND")) {
@@ -138,26 +132,73 @@ cloudioRaw *cloudioRawOpen(const char *name) {
     goto decline;
   }
 
-  r->fp = VSIFOpenL(name, "rb");
+  fp = VSIFOpenL(name, "rb");
   unsigned char magic[2] = {0, 0};
-  if (r->fp == NULL || VSIFReadL(magic, 1, 2, r->fp) != 2 || magic[0] != 'I' || magic[1] != 'I') {
+  if (fp == NULL || VSIFReadL(magic, 1, 2, fp) != 2 || magic[0] != 'I' || magic[1] != 'I') {
     goto decline;
   }
-  r->block_len = (size_t)r->block_rows * (size_t)r->block_cols * (size_t)r->spp * (size_t)r->size;
-  r->block = malloc(r->block_len);
-  r->tmp = malloc((size_t)r->block_cols * (size_t)r->spp * (size_t)r->size);
-  if (r->block == NULL || r->tmp == NULL) {
-    goto decline;
-  }
+  VSIFCloseL(fp);
+  r->row_len = (size_t)r->block_cols * (size_t)r->spp * (size_t)r->size;
+  r->block_len = (size_t)r->block_rows * r->row_len;
   CPLPopErrorHandler();
   CPLErrorReset();
   return r;
 
 decline:
+  if (fp != NULL) {
+    VSIFCloseL(fp);
+  }
   cloudioRawClose(r);
   CPLPopErrorHandler();
   CPLErrorReset();
   return NULL;
+}
+
+void cloudioRawLayout(const cloudioRaw *r, int *rows, int *cols, int *block_rows, int *block_cols,
+                      int *pixel_interleaved, size_t *block_len, size_t *row_len) {
+  *rows = r->rows;
+  *cols = r->cols;
+  *block_rows = r->block_rows;
+  *block_cols = r->block_cols;
+  *pixel_interleaved = r->spp > 1;
+  *block_len = r->block_len;
+  *row_len = r->row_len;
+}
+
+int cloudioRawBlockRow(cloudioRaw *r, int band, int by, unsigned long long *offsets, unsigned long long *sizes) {
+  char key[64];
+  GDALRasterBandH h = GDALGetRasterBand(r->ds, band);
+  int across = (r->cols + r->block_cols - 1) / r->block_cols;
+  for (int bx = 0; bx < across; bx++) {
+    snprintf(key, sizeof key, "BLOCK_OFFSET_%d_%d", bx, by);
+    const char *off_s = GDALGetMetadataItem(h, key, "TIFF");
+    snprintf(key, sizeof key, "BLOCK_SIZE_%d_%d", bx, by);
+    const char *size_s = GDALGetMetadataItem(h, key, "TIFF");
+    offsets[bx] = off_s ? strtoull(off_s, NULL, 10) : 0;
+    sizes[bx] = size_s ? strtoull(size_s, NULL, 10) : 0;
+    if (offsets[bx] == 0) {
+      sizes[bx] = 0; /* sparse */
+    }
+  }
+  return 0;
+}
+
+int cloudioRawFetch(const char *name, unsigned long long off, size_t n, void *buf, char *err, size_t err_len) {
+  CPLPushErrorHandler(CPLQuietErrorHandler);
+  CPLErrorReset();
+  VSILFILE *fp = VSIFOpenL(name, "rb");
+  int ok = fp != NULL && VSIFSeekL(fp, off, SEEK_SET) == 0 && VSIFReadL(buf, 1, n, fp) == n;
+  if (fp != NULL) {
+    VSIFCloseL(fp);
+  }
+  if (!ok) {
+    const char *why = CPLGetLastErrorMsg();
+    snprintf(err, err_len, "cannot read %llu bytes at offset %llu%s%s", (unsigned long long)n, off,
+             why[0] ? ": " : ": the file is truncated or unreadable", why);
+  }
+  CPLPopErrorHandler();
+  CPLErrorReset();
+  return ok ? 0 : 3;
 }
 
 static void set_error(char *err, size_t err_len, const char *fmt, long long a, long long b) {
@@ -188,10 +229,11 @@ static void prefix_bytes(unsigned char *p, size_t n) {
   }
 }
 
-/* Undo the floating-point predictor (TIFF technical note 3) on one row of
- * wc samples of size bytes: bytes are differenced with stride spp, and
- * stored as planes from the most significant byte. */
-static void undo_float_predictor(unsigned char *row, unsigned char *tmp, size_t wc, int size, int spp) {
+/* The floating-point predictor (TIFF technical note 3) differences the
+ * bytes of a row of wc samples of size bytes with stride spp, after storing
+ * them as byte planes from the most significant byte. Undoing it is a
+ * prefix sum (float_prefix) and then interleaving the planes (unshuffle). */
+static void float_prefix(unsigned char *row, size_t wc, int size, int spp) {
   size_t n = wc * (size_t)size;
   if (spp == 1) {
     prefix_bytes(row, n);
@@ -200,17 +242,21 @@ static void undo_float_predictor(unsigned char *row, unsigned char *tmp, size_t 
       row[i] = (unsigned char)(row[i] + row[i - (size_t)spp]);
     }
   }
-  memcpy(tmp, row, n);
+}
+
+/* Interleave samples [k0, k0 + width) of the byte planes of a row of wc
+ * samples into dst, which must not overlap them. */
+static void unshuffle(unsigned char *dst, const unsigned char *planes, size_t wc, int size, size_t k0, size_t width) {
   size_t k = 0;
 #ifdef __SSE2__
   if (size == 4) {
-    const unsigned char *b3 = tmp, *b2 = tmp + wc, *b1 = tmp + 2 * wc, *b0 = tmp + 3 * wc;
-    for (; k + 16 <= wc; k += 16) {
+    const unsigned char *b3 = planes + k0, *b2 = planes + wc + k0, *b1 = planes + 2 * wc + k0, *b0 = planes + 3 * wc + k0;
+    for (; k + 16 <= width; k += 16) {
       __m128i x0 = _mm_loadu_si128((const __m128i *)(b0 + k)), x1 = _mm_loadu_si128((const __m128i *)(b1 + k));
       __m128i x2 = _mm_loadu_si128((const __m128i *)(b2 + k)), x3 = _mm_loadu_si128((const __m128i *)(b3 + k));
       __m128i lo01 = _mm_unpacklo_epi8(x0, x1), hi01 = _mm_unpackhi_epi8(x0, x1);
       __m128i lo23 = _mm_unpacklo_epi8(x2, x3), hi23 = _mm_unpackhi_epi8(x2, x3);
-      __m128i *out = (__m128i *)(row + 4 * k);
+      __m128i *out = (__m128i *)(dst + 4 * k);
       _mm_storeu_si128(out + 0, _mm_unpacklo_epi16(lo01, lo23));
       _mm_storeu_si128(out + 1, _mm_unpackhi_epi16(lo01, lo23));
       _mm_storeu_si128(out + 2, _mm_unpacklo_epi16(hi01, hi23));
@@ -218,9 +264,9 @@ static void undo_float_predictor(unsigned char *row, unsigned char *tmp, size_t 
     }
   }
 #endif
-  for (; k < wc; k++) {
+  for (; k < width; k++) {
     for (int byte = 0; byte < size; byte++) {
-      row[(size_t)size * k + (size_t)byte] = tmp[(size_t)(size - byte - 1) * wc + k];
+      dst[(size_t)size * k + (size_t)byte] = planes[(size_t)(size - byte - 1) * wc + k0 + k];
     }
   }
 }
@@ -250,122 +296,146 @@ static void undo_int_predictor(unsigned char *row, size_t wc, int size, int spp)
   }
 }
 
-/* Decode block (bx, by) of band (1-based; any band when pixel interleaved)
- * into r->block. *rows_out receives the rows present (a striped file's last
- * strip is short); 0 means a sparse block. */
-static int decode_block(cloudioRaw *r, int band, int bx, int by, int *rows_out, char *err, size_t err_len) {
-  char key[64];
-  GDALRasterBandH h = GDALGetRasterBand(r->ds, band);
-  snprintf(key, sizeof key, "BLOCK_OFFSET_%d_%d", bx, by);
-  const char *off_s = GDALGetMetadataItem(h, key, "TIFF");
-  snprintf(key, sizeof key, "BLOCK_SIZE_%d_%d", bx, by);
-  const char *size_s = GDALGetMetadataItem(h, key, "TIFF");
-  unsigned long long off = off_s ? strtoull(off_s, NULL, 10) : 0, n = size_s ? strtoull(size_s, NULL, 10) : 0;
-  if (off == 0 || n == 0) {
-    *rows_out = 0;
-    return 0;
-  }
-  if (n > r->raw_cap) {
-    unsigned char *p = realloc(r->raw, n);
-    if (p == NULL) {
-      set_error(err, err_len, "out of memory for a %lld-byte block%.0lld", (long long)n, 0);
-      return 3;
-    }
-    r->raw = p;
-    r->raw_cap = n;
-  }
-  if (VSIFSeekL(r->fp, off, SEEK_SET) != 0 || VSIFReadL(r->raw, 1, n, r->fp) != n) {
-    set_error(err, err_len, "cannot read %lld bytes at offset %lld: the file is truncated or unreadable", (long long)n, (long long)off);
-    return 3;
-  }
+/* Decode a block's n bytes from raw into block (r->block_len bytes; tmp
+ * holds one row), undoing the predictor unless predict is 0. *rows_out
+ * receives the rows present (a striped file's last strip is short). */
+static int decode_block(const cloudioRaw *r, const unsigned char *raw, size_t n, int by, unsigned char *block,
+                        unsigned char *tmp, int predict, int *rows_out, char *err, size_t err_len) {
   size_t got = 0;
   if (r->compression == RAW_NONE) {
     got = n < r->block_len ? n : r->block_len;
-    memcpy(r->block, r->raw, got);
+    memcpy(block, raw, got);
   } else if (r->compression == RAW_DEFLATE) {
-    if (CPLZLibInflate(r->raw, n, r->block, r->block_len, &got) == NULL) {
-      set_error(err, err_len, "corrupt DEFLATE data in block at offset %lld%.0lld", (long long)off, 0);
+    if (CPLZLibInflate(raw, n, block, r->block_len, &got) == NULL) {
+      set_error(err, err_len, "corrupt DEFLATE data in block row %lld (%lld bytes)", by, (long long)n);
       return 3;
     }
   } else {
-    void *out = r->block;
+    void *out = block;
     got = r->block_len;
-    if (!r->zstd->pfnFunc(r->raw, n, &out, &got, NULL, r->zstd->user_data)) {
-      set_error(err, err_len, "corrupt ZSTD data in block at offset %lld%.0lld", (long long)off, 0);
+    if (!r->zstd->pfnFunc(raw, n, &out, &got, NULL, r->zstd->user_data)) {
+      set_error(err, err_len, "corrupt ZSTD data in block row %lld (%lld bytes)", by, (long long)n);
       return 3;
     }
   }
-  size_t wc = (size_t)r->block_cols * (size_t)r->spp, row_bytes = wc * (size_t)r->size;
-  int rows = (int)(got / row_bytes);
+  size_t wc = (size_t)r->block_cols * (size_t)r->spp;
+  int rows = (int)(got / r->row_len);
   int expect = r->block_rows;
   if (r->rows - by * r->block_rows < expect) {
     expect = r->rows - by * r->block_rows;
   }
   if (rows < expect) {
-    set_error(err, err_len, "block at offset %lld decodes to %lld rows only: the file is corrupt", (long long)off, rows);
+    set_error(err, err_len, "a block of block row %lld decodes to %lld rows only: the file is corrupt", by, rows);
     return 3;
   }
-  for (int i = 0; i < rows && r->predictor > 1; i++) {
-    unsigned char *row = r->block + (size_t)i * row_bytes;
+  for (int i = 0; i < rows && predict && r->predictor > 1; i++) {
+    unsigned char *row = block + (size_t)i * r->row_len;
     if (r->predictor == 2) {
       undo_int_predictor(row, wc, r->size, r->spp);
     } else {
-      undo_float_predictor(row, r->tmp, wc, r->size, r->spp);
+      float_prefix(row, wc, r->size, r->spp);
+      memcpy(tmp, row, r->row_len);
+      unshuffle(row, tmp, wc, r->size, 0, wc);
     }
   }
   *rows_out = rows;
   return 0;
 }
 
-static void fill_nodata(cloudioRaw *r, unsigned char *dst, size_t cells) {
+static void fill_nodata(const cloudioRaw *r, unsigned char *dst, size_t cells) {
   if (!r->has_nodata || r->nodata == 0) {
     memset(dst, 0, cells * (size_t)r->size);
     return;
   }
-  GDALCopyWords(&r->nodata, GDT_Float64, 0, dst, GDALGetRasterDataType(GDALGetRasterBand(r->ds, 1)), r->size, (int)cells);
+  GDALCopyWords(&r->nodata, GDT_Float64, 0, dst, r->dt, r->size, (int)cells);
 }
 
-int cloudioRawRead(cloudioRaw *r, long long row_off, long long col_off, long long rows, long long cols,
-                   const int *bands, int n_bands, void *out, char *err, size_t err_len) {
+int cloudioRawDecodeBlock(const cloudioRaw *r, const void *data, size_t n, int by, void *block, void *row,
+                          int *rows, char *err, size_t err_len) {
+  *rows = 0;
+  if (n == 0) {
+    return 0;
+  }
+  return decode_block(r, data, n, by, block, row, 1, rows, err, err_len);
+}
+
+/* The part of a window (rows ra..rb-1, columns ca..cb-1) in block (bx, by),
+ * whose first cell is (r0, c0). */
+typedef struct {
+  long long r0, c0, ra, rb, ca, cb;
+} overlap;
+
+static overlap block_overlap(const cloudioRaw *r, int bx, int by, long long row_off, long long col_off, long long rows,
+                             long long cols) {
+  overlap o;
+  o.r0 = (long long)by * r->block_rows;
+  o.c0 = (long long)bx * r->block_cols;
+  o.ra = o.r0 > row_off ? o.r0 : row_off;
+  o.rb = o.r0 + r->block_rows < row_off + rows ? o.r0 + r->block_rows : row_off + rows;
+  o.ca = o.c0 > col_off ? o.c0 : col_off;
+  o.cb = o.c0 + r->block_cols < col_off + cols ? o.c0 + r->block_cols : col_off + cols;
+  return o;
+}
+
+void cloudioRawPlace(const cloudioRaw *r, const void *decoded, int got_rows, int bx, int by, long long row_off,
+                     long long col_off, long long rows, long long cols, const int *bands, int n_bands, int band_slot,
+                     void *out) {
   const size_t sz = (size_t)r->size;
+  const unsigned char *block = decoded;
   unsigned char *dst = out;
-  int by0 = (int)(row_off / r->block_rows), by1 = (int)((row_off + rows - 1) / r->block_rows);
-  int bx0 = (int)(col_off / r->block_cols), bx1 = (int)((col_off + cols - 1) / r->block_cols);
-  /* Pixel-interleaved blocks hold every band: decode each once. */
-  int passes = r->spp > 1 ? 1 : n_bands;
-  for (int pass = 0; pass < passes; pass++) {
-    for (int by = by0; by <= by1; by++) {
-      for (int bx = bx0; bx <= bx1; bx++) {
-        int got_rows;
-        int rc = decode_block(r, r->spp > 1 ? 1 : bands[pass], bx, by, &got_rows, err, err_len);
-        if (rc != 0) {
-          return rc;
-        }
-        long long r0 = (long long)by * r->block_rows, c0 = (long long)bx * r->block_cols;
-        long long ra = r0 > row_off ? r0 : row_off, rb = r0 + r->block_rows < row_off + rows ? r0 + r->block_rows : row_off + rows;
-        long long ca = c0 > col_off ? c0 : col_off, cb = c0 + r->block_cols < col_off + cols ? c0 + r->block_cols : col_off + cols;
-        size_t width = (size_t)(cb - ca);
-        for (int k = 0; k < (r->spp > 1 ? n_bands : 1); k++) {
-          int band_index = r->spp > 1 ? k : pass;
-          int sample = r->spp > 1 ? bands[k] - 1 : 0;
-          for (long long y = ra; y < rb; y++) {
-            unsigned char *d = dst + (((size_t)band_index * (size_t)rows + (size_t)(y - row_off)) * (size_t)cols + (size_t)(ca - col_off)) * sz;
-            if (got_rows == 0) {
-              fill_nodata(r, d, width);
-              continue;
-            }
-            const unsigned char *s = r->block + (((size_t)(y - r0) * (size_t)r->block_cols + (size_t)(ca - c0)) * (size_t)r->spp + (size_t)sample) * sz;
-            if (r->spp == 1) {
-              memcpy(d, s, width * sz);
-            } else {
-              for (size_t c = 0; c < width; c++) {
-                memcpy(d + c * sz, s + c * (size_t)r->spp * sz, sz);
-              }
-            }
-          }
+  overlap o = block_overlap(r, bx, by, row_off, col_off, rows, cols);
+  long long r0 = o.r0, c0 = o.c0, ra = o.ra, rb = o.rb, ca = o.ca;
+  size_t width = (size_t)(o.cb - o.ca);
+  /* Pixel-interleaved blocks hold every band; a band-interleaved one goes
+   * to its band's slot only. */
+  int k0 = r->spp > 1 ? 0 : band_slot, k1 = r->spp > 1 ? n_bands : band_slot + 1;
+  for (int k = k0; k < k1; k++) {
+    int sample = r->spp > 1 ? bands[k] - 1 : 0;
+    for (long long y = ra; y < rb; y++) {
+      unsigned char *d = dst + (((size_t)k * (size_t)rows + (size_t)(y - row_off)) * (size_t)cols + (size_t)(ca - col_off)) * sz;
+      if (got_rows == 0) {
+        fill_nodata(r, d, width);
+        continue;
+      }
+      const unsigned char *s = block + (((size_t)(y - r0) * (size_t)r->block_cols + (size_t)(ca - c0)) * (size_t)r->spp + (size_t)sample) * sz;
+      if (r->spp == 1) {
+        memcpy(d, s, width * sz);
+      } else {
+        for (size_t c = 0; c < width; c++) {
+          memcpy(d + c * sz, s + c * (size_t)r->spp * sz, sz);
         }
       }
     }
+  }
+}
+
+int cloudioRawDecodeInto(const cloudioRaw *r, const void *data, size_t n, int bx, int by, long long row_off,
+                         long long col_off, long long rows, long long cols, const int *bands, int n_bands, int band_slot,
+                         void *out, void *block, void *row, char *err, size_t err_len) {
+  if (n == 0 || r->predictor != 3 || r->spp != 1) {
+    int got_rows;
+    int rc = cloudioRawDecodeBlock(r, data, n, by, block, row, &got_rows, err, err_len);
+    if (rc == 0) {
+      cloudioRawPlace(r, block, got_rows, bx, by, row_off, col_off, rows, cols, bands, n_bands, band_slot, out);
+    }
+    return rc;
+  }
+  /* The last step of the floating-point predictor writes straight into the
+   * window: one pass over the cells fewer, and only the rows and columns
+   * the window needs. */
+  int got_rows;
+  int rc = decode_block(r, data, n, by, block, row, 0, &got_rows, err, err_len);
+  if (rc != 0) {
+    return rc;
+  }
+  const size_t sz = (size_t)r->size, wc = (size_t)r->block_cols;
+  overlap o = block_overlap(r, bx, by, row_off, col_off, rows, cols);
+  unsigned char *dst = (unsigned char *)out + (size_t)band_slot * (size_t)rows * (size_t)cols * sz;
+  for (long long y = o.ra; y < o.rb; y++) {
+    unsigned char *src = (unsigned char *)block + (size_t)(y - o.r0) * r->row_len;
+    float_prefix(src, wc, r->size, 1);
+    unshuffle(dst + ((size_t)(y - row_off) * (size_t)cols + (size_t)(o.ca - col_off)) * sz, src, wc, r->size,
+              (size_t)(o.ca - o.c0), (size_t)(o.cb - o.ca));
   }
   return 0;
 }

@@ -19,6 +19,14 @@ const (
 // CPU, so object stores and HTTP get this many workers per core by default.
 const remoteWorkersPerCore = 8
 
+// defaultWorkers is how many reads of name run at once by default.
+func defaultWorkers(name string) int {
+	if isRemote(name) {
+		return runtime.NumCPU() * remoteWorkersPerCore
+	}
+	return runtime.NumCPU()
+}
+
 // ReaderOptions are the parameters of a TileReader; zero values take the
 // defaults.
 type ReaderOptions struct {
@@ -55,7 +63,7 @@ type TileReader struct {
 	order chan *tileJob // jobs in tiling order; its capacity bounds read-ahead
 	stop  chan struct{}
 	wg    sync.WaitGroup
-	pool  sync.Pool
+	bufs  *buffers
 
 	mu     sync.Mutex // Next and Close
 	next   uint64
@@ -102,10 +110,7 @@ func newTileReader(ds *Dataset, o ReaderOptions) (*TileReader, error) {
 		return nil, errorf(StatusInvalidArgument, "workers and prefetch must be >= 0 (0 picks the default)")
 	}
 	if o.Workers == 0 {
-		o.Workers = runtime.NumCPU()
-		if isRemote(ds.Name()) {
-			o.Workers *= remoteWorkersPerCore
-		}
+		o.Workers = defaultWorkers(ds.Name())
 	}
 	if o.Prefetch == 0 {
 		o.Prefetch = 2 * o.Workers
@@ -116,6 +121,8 @@ func newTileReader(ds *Dataset, o ReaderOptions) (*TileReader, error) {
 		return nil, errorf(StatusInvalidArgument, "a %d x %d tile with a halo of %d needs %d bytes, more than this machine's memory: use smaller tiles or a smaller halo",
 			min(o.TileRows, info.Rows), min(o.TileCols, info.Cols), o.Halo, n)
 	}
+	// Tiles decoded ahead, being decoded, and being copied out.
+	r.bufs = newBuffers(o.Prefetch+o.Workers+1, int(r.BufferLen()))
 	jobs := make(chan *tileJob)
 	r.wg.Add(1 + o.Workers)
 	go r.dispatch(jobs)
@@ -184,31 +191,27 @@ func (r *TileReader) dispatch(jobs chan<- *tileJob) {
 	}
 }
 
-// work decodes jobs with a GDAL handle of its own.
+// work decodes jobs: with a GDAL handle of its own, unless the direct
+// decoder (shared by every worker) serves them.
 func (r *TileReader) work(jobs <-chan *tileJob) {
 	defer r.wg.Done()
-	h, err := r.ds.acquire()
-	if h != nil {
-		defer r.ds.release(h)
+	var h *handle
+	var err error
+	if !r.ds.direct(r.opts.Spec) {
+		if h, err = r.ds.acquire(); h != nil {
+			defer r.ds.release(h)
+		}
 	}
-	info := r.ds.Info()
-	read := func(w Window, buf []byte) error { return h.read(r.ds.name, info, w, r.opts.Spec, buf) }
+	read := func(w Window, buf []byte) error { return r.ds.read(h, w, r.opts.Spec, buf) }
 	for job := range jobs {
 		if err != nil {
 			job.err = err
 		} else {
-			job.buf = r.buffer(r.opts.Spec.BufferLen(job.tile.Padded))
+			job.buf = r.bufs.get(int(r.opts.Spec.BufferLen(job.tile.Padded)))
 			job.err = r.readPadded(read, job.tile.Padded, job.buf)
 		}
 		close(job.done)
 	}
-}
-
-func (r *TileReader) buffer(n int64) []byte {
-	if b, ok := r.pool.Get().([]byte); ok && int64(cap(b)) >= n {
-		return b[:n]
-	}
-	return make([]byte, n, r.BufferLen())
 }
 
 // readPadded reads the part of padded inside the raster and fills the rest
@@ -221,7 +224,8 @@ func (r *TileReader) readPadded(read func(Window, []byte) error, padded Window, 
 	if inner == padded {
 		return read(padded, buf)
 	}
-	tmp := make([]byte, r.opts.Spec.BufferLen(inner))
+	tmp := r.bufs.get(int(r.opts.Spec.BufferLen(inner)))
+	defer r.bufs.put(tmp)
 	if err := read(inner, tmp); err != nil {
 		return err
 	}
@@ -255,12 +259,12 @@ func (r *TileReader) Next(buf []byte) (t Tile, ok bool, err error) {
 	}
 	job := <-r.order
 	<-job.done
+	defer r.recycle(job)
 	if job.err != nil {
 		r.failed = job.err
 		return t, false, job.err
 	}
 	copy(buf, job.buf)
-	r.pool.Put(job.buf[:cap(job.buf)])
 	r.next++
 	return t, true, nil
 }
@@ -275,11 +279,17 @@ func (r *TileReader) Close() error {
 	}
 	r.closed = true
 	close(r.stop)
+	drained := make(chan struct{})
 	go func() { // unblock the dispatcher and let the workers finish their jobs
-		for range r.order {
+		defer close(drained)
+		for job := range r.order {
+			<-job.done
+			r.recycle(job)
 		}
 	}()
 	r.wg.Wait()
+	<-drained
+	r.bufs.close()
 	return r.ds.Close()
 }
 
@@ -291,4 +301,12 @@ func physicalMemory() int64 {
 		return math.MaxInt64
 	}
 	return int64(si.Totalram) * int64(si.Unit)
+}
+
+// recycle takes back a finished job's buffer.
+func (r *TileReader) recycle(job *tileJob) {
+	if job.buf != nil {
+		r.bufs.put(job.buf)
+		job.buf = nil
+	}
 }

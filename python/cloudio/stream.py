@@ -1,7 +1,8 @@
 """Streaming tiles: read_window, read_tiles and map_tiles.
 
-The Go library decodes tiles ahead of Python on worker threads (each with
-its own GDAL handle) and compresses results in parallel; Python sees numpy
+The Go library decodes tiles ahead of Python on worker threads (GeoTIFF
+blocks directly, one range request per run of adjacent blocks, many in
+flight) and compresses results in parallel; Python sees numpy
 arrays, and ctypes releases the GIL during every call. Memory stays bounded
 by the tiles in flight, whatever the raster size.
 """

@@ -79,7 +79,7 @@ def azurite(tmp_path_factory):
 
 def test_azure_round_trip(azurite, local_dem):
     path, data = local_dem
-    store = cloud_storage("az://dems", mode="w", **azurite.options())
+    store = cloud_storage("az://dems", mode="w", replace=True, **azurite.options())
     url = store.write_cog(path, "alps/dem.tif")
     assert url == "az://dems/alps/dem.tif"
     assert store.exists("alps/dem.tif") and not store.exists("alps/other.tif")
@@ -104,8 +104,8 @@ def test_azure_round_trip(azurite, local_dem):
 
 def test_azure_map_tiles_container_to_container(azurite, local_dem):
     path, data = local_dem
-    dems = cloud_storage("az://dems", mode="w", **azurite.options())
-    results = cloud_storage("az://results", mode="w", **azurite.options())
+    dems = cloud_storage("az://dems", mode="w", replace=True, **azurite.options())
+    results = cloud_storage("az://results", mode="w", replace=True, **azurite.options())
     src = dems.write_cog(path, "src.tif")
     out = map_tiles(src, slope, results.url("slope.tif"), tile_rows=400, tile_cols=300, halo=1)
     assert out == "az://results/slope.tif" and results.list() == ["slope.tif"]
@@ -117,7 +117,7 @@ def test_azure_map_tiles_container_to_container(azurite, local_dem):
 def test_azure_account_key_and_endpoint_options(azurite, local_dem):
     """GDAL's other way to reach an emulator: account, key and endpoint."""
     path, data = local_dem
-    store = cloud_storage("az://results", mode="w", AZURE_STORAGE_ACCOUNT=ACCOUNT, AZURE_STORAGE_ACCESS_KEY=KEY,
+    store = cloud_storage("az://results", mode="w", replace=True, AZURE_STORAGE_ACCOUNT=ACCOUNT, AZURE_STORAGE_ACCESS_KEY=KEY,
                           CPL_AZURE_ENDPOINT=azurite.endpoint, CPL_AZURE_USE_HTTPS=False)
     assert KEY not in repr(store) and "AZURE_STORAGE_ACCESS_KEY': '***'" in repr(store)
     store.write_cog(data[:300, :200], "small.tif", geotransform=GT, crs=32633)
@@ -127,10 +127,10 @@ def test_azure_account_key_and_endpoint_options(azurite, local_dem):
 
 def test_azure_wrong_key_never_shows_a_key(azurite, local_dem):
     path, _ = local_dem
-    good = cloud_storage("az://dems", mode="w", **azurite.options())
+    good = cloud_storage("az://dems", mode="w", replace=True, **azurite.options())
     good.write_cog(path, "private.tif")
     wrong_key = "V3JvbmdLZXlXcm9uZ0tleVdyb25nS2V5V3JvbmdLZXlXcm9uZ0tleVdyb25nS2V5V3Jvbmc="
-    bad = cloud_storage("az://dems", mode="w", **azurite.options(key=wrong_key))
+    bad = cloud_storage("az://dems", mode="w", replace=True, **azurite.options(key=wrong_key))
     assert wrong_key not in repr(bad) and "***" in repr(bad)
     for attempt in (bad.list, lambda: list(bad.read_tiles("private.tif")),
                     lambda: bad.write_cog(path, "other.tif"), lambda: bad.delete("private.tif")):
@@ -139,14 +139,14 @@ def test_azure_wrong_key_never_shows_a_key(azurite, local_dem):
         # refused, which is not the same as missing
         assert not isinstance(info.value, FileNotFoundError), info.value
         assert wrong_key not in str(info.value) and KEY not in str(info.value)
-    good = cloud_storage("az://dems", mode="w", **azurite.options())
+    good = cloud_storage("az://dems", mode="w", replace=True, **azurite.options())
     assert good.list() == ["private.tif"]
     good.delete("private.tif")
 
 
 def test_azure_missing_container_is_not_found(azurite, local_dem):
     path, _ = local_dem
-    store = cloud_storage("az://no-such-container", mode="w", **azurite.options())
+    store = cloud_storage("az://no-such-container", mode="w", replace=True, **azurite.options())
     with pytest.raises(cloudio.NotFoundError, match="no-such-container"):
         store.write_cog(path, "x.tif")
     with pytest.raises(cloudio.NotFoundError):
@@ -170,7 +170,7 @@ def test_azure_failed_upload_leaves_no_blob(tmp_path, monkeypatch):
     server.start()
     try:
         server.create_containers("dems")
-        store = cloud_storage("az://dems", mode="w", **server.options())
+        store = cloud_storage("az://dems", mode="w", replace=True, **server.options())
         big = np.random.default_rng(1).random((3000, 3000), dtype=np.float32)  # 36 MB, incompressible
         stop_watching = threading.Event()
 

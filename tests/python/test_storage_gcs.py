@@ -47,7 +47,7 @@ def gcs(tmp_path_factory, local_dem):
 
 def test_gcs_read_list_and_delete(gcs, local_dem):
     _, data = local_dem
-    store = cloud_storage("gs://dems", mode="w", **gcs)
+    store = cloud_storage("gs://dems", mode="w", replace=True, **gcs)
     assert SECRET not in repr(store)
     assert store.list() == ["alps/dem.tif"] and store.list("alps") == ["dem.tif"]
     assert store.exists("alps/dem.tif") and not store.exists("alps/other.tif")
@@ -64,14 +64,14 @@ def test_gcs_read_list_and_delete(gcs, local_dem):
 
 def test_gcs_map_tiles_to_local(gcs, local_dem, tmp_path):
     _, data = local_dem
-    store = cloud_storage("gs://dems", **gcs)
+    store = cloud_storage("gs://dems", replace=True, **gcs)
     out = map_tiles(store.url("alps/dem.tif"), slope, str(tmp_path / "slope.tif"), tile_rows=400, tile_cols=300,
                     halo=1)
     np.testing.assert_array_equal(read_window(out, (0, 0, 1100, 900)), slope(np.pad(data, 1, mode="edge")))
 
 
 def test_gcs_missing_bucket_is_not_found(gcs, local_dem):
-    store = cloud_storage("gs://no-such-bucket", mode="w", **gcs)
+    store = cloud_storage("gs://no-such-bucket", mode="w", replace=True, **gcs)
     with pytest.raises(cloudio.NotFoundError, match="no-such-bucket"):
         store.write_cog(local_dem[0], "x.tif")
     with pytest.raises(cloudio.NotFoundError):
@@ -81,7 +81,7 @@ def test_gcs_missing_bucket_is_not_found(gcs, local_dem):
 
 
 def test_gcs_delete(gcs):
-    store = cloud_storage("gs://dems", mode="w", **gcs)
+    store = cloud_storage("gs://dems", mode="w", replace=True, **gcs)
     store.delete("alps/dem.tif")
     assert not store.exists("alps/dem.tif") and store.list() == []
     with pytest.raises(FileNotFoundError):
