@@ -251,8 +251,10 @@ typedef struct cloudio_reader_options {
   const int *bands;             /* 1-based; NULL = every band (default) */
   size_t n_bands;
   int dtype;                    /* 0 = the raster's own type (default) */
-  int workers;                  /* decoding threads; 0 = the core count (default) */
-  int prefetch;                 /* tiles decoded ahead; 0 = 2 x workers (default) */
+  int workers;                  /* decoding threads; 0 = the core count, 8 x that for
+                                   object stores and HTTP (default) */
+  int prefetch;                 /* tiles decoded ahead; 0 = 2 x workers, 1 x for object
+                                   stores and HTTP (default) */
 } cloudio_reader_options;
 
 /* Fill *options with the defaults. Does nothing for NULL. */

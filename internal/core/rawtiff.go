@@ -9,6 +9,7 @@ import "C"
 
 import (
 	"errors"
+	"fmt"
 	"runtime"
 	"sync"
 	"unsafe"
@@ -54,9 +55,10 @@ type rawReader struct {
 	// decoders bounds the runs decoding at once to the core count: more
 	// would only time-slice, and finish the tile the caller waits for later.
 	decoders chan struct{}
-	scratch  *buffers   // decoded blocks, and a row after each (one per decoder)
-	fetched  *buffers   // fetched runs: in flight, or waiting for a decoder
-	mu       sync.Mutex // c's offset lookups, and index
+	scratch  *buffers      // decoded blocks, and a row after each (one per decoder)
+	fetched  *buffers      // fetched runs: in flight, or waiting for a decoder
+	fetcher  *rangeFetcher // nil: GDAL fetches the runs
+	mu       sync.Mutex    // c's offset lookups, and index
 	index    map[[2]int][]blockSpan
 	shared   sharedBlocks
 }
@@ -91,6 +93,7 @@ func openRawReader(name string, inFlight int) *rawReader {
 		pixel: pixel != 0, shared: sharedBlocks{blocks: map[blockKey]*sharedBlock{}},
 		blockLen: int(blockLen), rowLen: int(rowLen), runs: make(chan runTask),
 		decoders: make(chan struct{}, runtime.NumCPU()),
+		fetcher:  newRangeFetcher(name),
 		index:    map[[2]int][]blockSpan{}, scratch: newBuffers(runtime.NumCPU(), 1), fetched: newBuffers(2*inFlight+runtime.NumCPU(), 1<<20)}
 	r.pool.Add(inFlight)
 	for i := 0; i < inFlight; i++ {
@@ -378,12 +381,8 @@ func (r *rawReader) readRun(rn run, dst window, slot int) (err error) {
 	if rn.end > 0 {
 		data = r.fetched.get(int(rn.end - rn.off))
 		defer r.fetched.put(data)
-		cname := C.CString(r.name)
-		rc := C.cloudioRawFetch(cname, C.ulonglong(rn.off), C.size_t(len(data)), unsafe.Pointer(unsafe.SliceData(data)),
-			&msg[0], C.size_t(len(msg)))
-		C.free(unsafe.Pointer(cname))
-		if rc != 0 {
-			return errors.New(C.GoString(&msg[0]))
+		if err := r.fetch(rn.off, data); err != nil {
+			return err
 		}
 	}
 	r.decoders <- struct{}{}
@@ -418,6 +417,25 @@ func (r *rawReader) readRun(rn run, dst window, slot int) (err error) {
 	return nil
 }
 
+// fetch reads len(data) bytes at off: over HTTP by itself for a remote
+// file it can, through GDAL's virtual file system otherwise.
+func (r *rawReader) fetch(off uint64, data []byte) error {
+	if r.fetcher != nil {
+		if err := r.fetcher.fetch(off, data); err != nil {
+			return fmt.Errorf("cannot read %d bytes at offset %d: %w", len(data), off, err)
+		}
+		return nil
+	}
+	var msg [512]C.char
+	cname := C.CString(r.name)
+	defer C.free(unsafe.Pointer(cname))
+	if C.cloudioRawFetch(cname, C.ulonglong(off), C.size_t(len(data)), unsafe.Pointer(unsafe.SliceData(data)),
+		&msg[0], C.size_t(len(msg))) != 0 {
+		return errors.New(C.GoString(&msg[0]))
+	}
+	return nil
+}
+
 func (r *rawReader) close() {
 	if r != nil {
 		close(r.runs)
@@ -426,5 +444,6 @@ func (r *rawReader) close() {
 		r.shared.close()
 		r.scratch.close()
 		r.fetched.close()
+		r.fetcher.close()
 	}
 }

@@ -27,6 +27,16 @@ func defaultWorkers(name string) int {
 	return runtime.NumCPU()
 }
 
+// defaultPrefetch is how many tiles a reader with workers decodes ahead by
+// default. Remote workers mostly wait on the network, and each already holds
+// a tile: decoding further ahead than they reach only holds memory.
+func defaultPrefetch(name string, workers int) int {
+	if isRemote(name) {
+		return workers
+	}
+	return 2 * workers
+}
+
 // ReaderOptions are the parameters of a TileReader; zero values take the
 // defaults.
 type ReaderOptions struct {
@@ -35,7 +45,7 @@ type ReaderOptions struct {
 	Edge                        Edge
 	Spec                        ReadSpec
 	Workers                     int // goroutines decoding; default: the core count
-	Prefetch                    int // tiles decoded ahead; default: 2 x Workers
+	Prefetch                    int // tiles decoded ahead; default: defaultPrefetch
 }
 
 // Tile is one decoded tile: Window is the tile_windows window; Padded is
@@ -113,7 +123,7 @@ func newTileReader(ds *Dataset, o ReaderOptions) (*TileReader, error) {
 		o.Workers = defaultWorkers(ds.Name())
 	}
 	if o.Prefetch == 0 {
-		o.Prefetch = 2 * o.Workers
+		o.Prefetch = defaultPrefetch(ds.Name(), o.Workers)
 	}
 	r := &TileReader{ds: ds, tiling: tiling, opts: o, fill: fill,
 		order: make(chan *tileJob, o.Prefetch), stop: make(chan struct{})}

@@ -159,8 +159,10 @@ def read_tiles(dataset, tile_rows: int = 1024, tile_cols: int = 1024, overlap: i
 
     Arrays are ``(rows, cols)`` for one band, ``(bands, rows, cols)``
     otherwise. The library decodes ``prefetch`` tiles ahead (default: twice
-    the core count) on worker threads while your loop runs, so reading is
-    rarely the bottleneck, and memory stays bounded whatever the raster size.
+    the core count; 8 x the core count from object stores and HTTP, where
+    reads wait on the network) on worker threads while your loop runs, so
+    reading is rarely the bottleneck, and memory stays bounded whatever the
+    raster size.
 
     >>> import numpy as np
     >>> from cloudio import read_tiles
