@@ -342,7 +342,11 @@ int cloudio_writer_abort(cloudio_writer *writer, char *err, size_t err_len);
  * requests to an unreachable endpoint (GDAL_HTTP_CONNECTTIMEOUT=10,
  * GDAL_HTTP_TIMEOUT=60, GDAL_HTTP_MAX_RETRY=2, GDAL_HTTP_RETRY_DELAY=0.5) and
  * CPL_VSIL_USE_TEMP_FILE_FOR_RANDOM_WRITE=YES come first; options override
- * them.
+ * them. GDAL 3.6 reads its HTTP timeouts and retries only from its global or
+ * the calling thread's configuration, so cloudio sets a prefix's values on
+ * the thread of every GDAL call it makes for a name under it (and puts the
+ * thread's own back after): they bound every call but Azure uploads, whose
+ * worker threads GDAL starts itself and which follow the global values.
  *
  * Configuring the same prefix again with the same options does nothing;
  * with other options it is CLOUDIO_ERR_INVALID_ARGUMENT (the message names
@@ -370,7 +374,9 @@ int cloudio_storage_replace(const char *url, const char *const *options, char *e
  * CLOUDIO_ERR_IO when the server refuses the credentials. */
 int cloudio_storage_list(const char *url, char *buf, size_t buf_len, size_t *needed, char *err, size_t err_len);
 
-/* *exists = 1 when url names an existing file or object, else 0. */
+/* *exists = 1 when url names an existing file or object, or a bucket or
+ * container (az://container) these credentials can list, else 0. Returns
+ * CLOUDIO_ERR_IO when the server refuses the credentials for a bucket. */
 int cloudio_storage_exists(const char *url, int *exists, char *err, size_t err_len);
 
 /* Delete one file or object. CLOUDIO_ERR_NOT_FOUND when it does not exist;

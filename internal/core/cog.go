@@ -250,12 +250,17 @@ func compressionSuits(method string, dtype DType, bands int64) error {
 // does not exist is NOT_FOUND, one GDAL cannot read is IO.
 func openRaster(name string) (*godal.Dataset, error) {
 	var ge gdalErrors
-	ds, err := godal.Open(name, godal.RasterOnly(), godal.ErrLogger(ge.handler()))
+	var ds *godal.Dataset
+	var err error
+	pinned(name, func() { ds, err = godal.Open(name, godal.RasterOnly(), godal.ErrLogger(ge.handler())) })
 	if err == nil {
 		return ds, nil
 	}
 	status := StatusIO
 	if _, statErr := os.Stat(name); errors.Is(statErr, fs.ErrNotExist) && !pathExists(name) {
+		if err := unreachable(name); err != nil {
+			return nil, errorf(StatusIO, "cannot open raster %q: %s", name, err.Error())
+		}
 		status = StatusNotFound
 	}
 	e := ge.err(fmt.Sprintf("cannot open raster %q", name), status)
@@ -280,7 +285,8 @@ func translateToCOG(src string, georef *C.cloudioGeoref, dst string, opts []Opti
 	handle, release := ps.cHandle()
 	defer release()
 	var errs C.cloudioErrors
-	failed := C.cloudioTranslate(csrc, georef, cdst, argv.ptr(), handle, &errs)
+	var failed C.int
+	pinned(src, func() { failed = C.cloudioTranslate(csrc, georef, cdst, argv.ptr(), handle, &errs) })
 	if err := ps.err(); err != nil {
 		return err
 	}

@@ -56,14 +56,15 @@ func (d *Dataset) direct(spec ReadSpec) bool { return d.raw != nil && spec.DType
 // read borrows one).
 func (d *Dataset) read(h *handle, w Window, spec ReadSpec, buf []byte) error {
 	if !d.direct(spec) {
+		var err error
 		if h == nil {
-			var err error
 			if h, err = d.acquire(); err != nil {
 				return err
 			}
 			defer d.release(h)
 		}
-		return readInto(h.gdal, d.name, w, spec, buf)
+		pinned(d.gdalName, func() { err = readInto(h.gdal, d.name, w, spec, buf) })
+		return err
 	}
 	d.mu.Lock()
 	if d.closed {

@@ -14,6 +14,8 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"regexp"
+	"runtime"
 	"strings"
 	"sync"
 	"unsafe"
@@ -134,12 +136,36 @@ func classify(code int, fallback Status) Status {
 	return fallback
 }
 
+// pinned runs fn with name's store options that GDAL 3.6 reads only from
+// the global or the calling thread's configuration (its HTTP timeouts and
+// retries) set for this thread: fn's GDAL calls must run on it.
+func pinned(name string, fn func()) {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	cname := C.CString(name)
+	saved := C.cloudioPinOptions(cname)
+	C.free(unsafe.Pointer(cname))
+	defer C.cloudioUnpinOptions(saved)
+	fn()
+}
+
+// noAnswer: GDAL's message says no HTTP answer came (curl's failure, or the
+// status 0 GDAL 3.6 reports for a connection that failed or timed out), so
+// a missing file is not what it means.
+func noAnswer(msg string) bool {
+	return strings.Contains(msg, "CURL error") || noStatus.MatchString(msg)
+}
+
+var noStatus = regexp.MustCompile(`HTTP response code on \S+: 0\b`)
+
 // pathExists asks GDAL's virtual file system, so it answers for local paths
 // and /vsi... names alike.
 func pathExists(name string) bool {
 	cname := C.CString(name)
 	defer C.free(unsafe.Pointer(cname))
-	return C.cloudioPathExists(cname) != 0
+	var found C.int
+	pinned(name, func() { found = C.cloudioPathExists(cname) })
+	return found != 0
 }
 
 // checkContainer fails unless an object store's bucket or container
@@ -147,27 +173,46 @@ func pathExists(name string) bool {
 func checkContainer(bucket string) error {
 	cname := C.CString(bucket)
 	defer C.free(unsafe.Pointer(cname))
-	switch C.cloudioCanList(cname) {
+	var state C.int
+	pinned(bucket, func() { state = C.cloudioCanList(cname) })
+	switch state {
 	case C.CLOUDIO_LIST_OK:
 		return nil
 	case C.CLOUDIO_LIST_REFUSED:
 		return errorf(StatusIO, "the server refused these credentials for bucket or container %q", bucket)
+	case C.CLOUDIO_LIST_NO_ANSWER:
+		return errorf(StatusIO, "no answer from the server of bucket or container %q (unreachable, or it timed out)", bucket)
 	}
 	return errorf(StatusNotFound, "bucket or container %q does not exist (or these credentials cannot see it)", bucket)
+}
+
+// unreachable is, for a name a stat did not find, the error of its bucket's
+// server refusing the credentials or not answering: a failed stat cannot
+// tell those from a missing object. nil when the object is just missing.
+func unreachable(name string) error {
+	if !isObjectStore(name) {
+		return nil
+	}
+	if err := checkContainer(bucketOf(name)); StatusOf(err) == StatusIO {
+		return err
+	}
+	return nil
 }
 
 // unlinkVSI removes a file through GDAL's virtual file system.
 func unlinkVSI(name string) {
 	cname := C.CString(name)
 	defer C.free(unsafe.Pointer(cname))
-	C.VSIUnlink(cname)
+	pinned(name, func() { C.VSIUnlink(cname) })
 }
 
 func vsiRename(from, to string) error {
 	cfrom, cto := C.CString(from), C.CString(to)
 	defer C.free(unsafe.Pointer(cfrom))
 	defer C.free(unsafe.Pointer(cto))
-	if C.cloudioRename(cfrom, cto) != 0 {
+	var rc C.int
+	pinned(to, func() { rc = C.cloudioRename(cfrom, cto) })
+	if rc != 0 {
 		return errorf(StatusIO, "cannot rename %q to %q", from, to)
 	}
 	return nil
@@ -180,7 +225,9 @@ func upload(local, dst string) error {
 	defer C.free(unsafe.Pointer(csrc))
 	defer C.free(unsafe.Pointer(cdst))
 	var errs C.cloudioErrors
-	if C.cloudioUpload(csrc, cdst, &errs) != 0 {
+	var failed C.int
+	pinned(dst, func() { failed = C.cloudioUpload(csrc, cdst, &errs) })
+	if failed != 0 {
 		return errorf(classify(int(errs.code), StatusIO), "cannot upload %q: %s", dst, C.GoString(&errs.msg[0]))
 	}
 	return nil

@@ -82,7 +82,8 @@ func openRawReader(name string, inFlight int) *rawReader {
 	}
 	cname := C.CString(name)
 	defer C.free(unsafe.Pointer(cname))
-	c := C.cloudioRawOpen(cname)
+	var c *C.cloudioRaw
+	pinned(name, func() { c = C.cloudioRawOpen(cname) })
 	if c == nil {
 		return nil
 	}
@@ -112,7 +113,7 @@ func (r *rawReader) blockRow(band, by int, across int) []blockSpan {
 		return spans
 	}
 	offs, sizes := make([]C.ulonglong, across), make([]C.ulonglong, across)
-	C.cloudioRawBlockRow(r.c, C.int(band), C.int(by), &offs[0], &sizes[0])
+	pinned(r.name, func() { C.cloudioRawBlockRow(r.c, C.int(band), C.int(by), &offs[0], &sizes[0]) })
 	spans := make([]blockSpan, across)
 	for i := range spans {
 		spans[i] = blockSpan{off: uint64(offs[i]), n: uint64(sizes[i])}
@@ -429,8 +430,12 @@ func (r *rawReader) fetch(off uint64, data []byte) error {
 	var msg [512]C.char
 	cname := C.CString(r.name)
 	defer C.free(unsafe.Pointer(cname))
-	if C.cloudioRawFetch(cname, C.ulonglong(off), C.size_t(len(data)), unsafe.Pointer(unsafe.SliceData(data)),
-		&msg[0], C.size_t(len(msg))) != 0 {
+	var rc C.int
+	pinned(r.name, func() {
+		rc = C.cloudioRawFetch(cname, C.ulonglong(off), C.size_t(len(data)), unsafe.Pointer(unsafe.SliceData(data)),
+			&msg[0], C.size_t(len(msg)))
+	})
+	if rc != 0 {
 		return errors.New(C.GoString(&msg[0]))
 	}
 	return nil

@@ -125,14 +125,16 @@ func List(url string) ([]string, error) {
 	cname := C.CString(name)
 	defer C.free(unsafe.Pointer(cname))
 	var errs C.cloudioErrors
-	list := C.cloudioList(cname, C.int(boolInt(isObjectStore(name))), &errs)
+	var list **C.char
+	pinned(name, func() { list = C.cloudioList(cname, C.int(boolInt(isObjectStore(name))), &errs) })
 	defer C.CSLDestroy(list)
 	if errs.failed != 0 {
 		status := StatusIO
-		if errs.code == cpleOpenFailed {
+		msg := C.GoString(&errs.msg[0])
+		if errs.code == cpleOpenFailed && !noAnswer(msg) {
 			status = StatusNotFound
 		}
-		return nil, errorf(status, "cannot list %q: %s", url, C.GoString(&errs.msg[0]))
+		return nil, errorf(status, "cannot list %q: %s", url, msg)
 	}
 	var out []string
 	for p := list; p != nil && *p != nil; p = (**C.char)(unsafe.Add(unsafe.Pointer(p), unsafe.Sizeof(p))) {
@@ -145,14 +147,31 @@ func List(url string) ([]string, error) {
 	return out, nil
 }
 
-// Exists reports whether url names an existing file or object.
+// Exists reports whether url names an existing file or object, or a bucket
+// or container these credentials can list; a server that refuses the
+// credentials or does not answer is an error.
 func Exists(url string) (bool, error) {
 	Init()
 	name, err := inputName("URL", url)
 	if err != nil {
 		return false, err
 	}
-	return pathExists(name), nil
+	if bucket := bucketOf(name); isObjectStore(name) && bucket == strings.TrimSuffix(name, "/") {
+		// Listing a bucket uses its own scoped options, where a stat of a
+		// bare Azure container lists the account with those of "/vsiaz/".
+		switch err := checkContainer(bucket); {
+		case err == nil:
+			return true, nil
+		case StatusOf(err) == StatusNotFound:
+			return false, nil
+		default:
+			return false, err
+		}
+	}
+	if pathExists(name) {
+		return true, nil
+	}
+	return false, unreachable(name)
 }
 
 // Delete removes one file or object.
@@ -174,7 +193,9 @@ func Delete(url string) error {
 	cname := C.CString(name)
 	defer C.free(unsafe.Pointer(cname))
 	var errs C.cloudioErrors
-	if C.cloudioUnlink(cname, &errs) != 0 {
+	var rc C.int
+	pinned(name, func() { rc = C.cloudioUnlink(cname, &errs) })
+	if rc != 0 {
 		return errorf(classify(int(errs.code), StatusIO), "cannot delete %q: %s", url, C.GoString(&errs.msg[0]))
 	}
 	return nil

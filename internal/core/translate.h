@@ -31,9 +31,14 @@ int cloudioTranslate(const char *src, const cloudioGeoref *georef, const char *d
 /* Whether GDAL's virtual file system finds name (a local path or /vsi...). */
 int cloudioPathExists(const char *name);
 
+/* Pin name's store options that GDAL 3.6 reads only from the global or the
+ * thread's configuration onto the calling thread, and put them back. */
+char **cloudioPinOptions(const char *name);
+void cloudioUnpinOptions(char **saved);
+
 /* Whether a directory, or an object store's bucket, container or prefix,
  * can be listed with the options scoped to it: one of CLOUDIO_LIST_*. */
-enum { CLOUDIO_LIST_MISSING = 0, CLOUDIO_LIST_OK = 1, CLOUDIO_LIST_REFUSED = 2 };
+enum { CLOUDIO_LIST_MISSING = 0, CLOUDIO_LIST_OK = 1, CLOUDIO_LIST_REFUSED = 2, CLOUDIO_LIST_NO_ANSWER = 3 };
 int cloudioCanList(const char *name);
 
 /* Rename through GDAL's virtual file system (works for /vsimem/ too). */

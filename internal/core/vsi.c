@@ -9,6 +9,47 @@
 #include <cpl_string.h>
 #include <cpl_vsi.h>
 
+/* GDAL 3.6 reads these from its global or the calling thread's
+ * configuration only, never from the options scoped to a path
+ * (VSISetPathSpecificOption), although a store sets them for its prefix:
+ * without pinning, an endpoint that stops answering holds a call for ever. */
+static const char *const cloudioThreadOptions[] = {
+    "GDAL_HTTP_TIMEOUT", "GDAL_HTTP_CONNECTTIMEOUT", "GDAL_HTTP_MAX_RETRY", "GDAL_HTTP_RETRY_DELAY",
+    "GDAL_HTTP_LOW_SPEED_TIME", "GDAL_HTTP_LOW_SPEED_LIMIT", "CPL_VSIL_USE_TEMP_FILE_FOR_RANDOM_WRITE", NULL};
+
+/* Copies name's scoped values of cloudioThreadOptions into the calling
+ * thread's configuration; returns what they replaced ("KEY=VALUE", or "KEY"
+ * for none) for cloudioUnpinOptions. */
+char **cloudioPinOptions(const char *name) {
+  if (name == NULL || !STARTS_WITH(name, "/vsi")) {
+    return NULL;
+  }
+  char **saved = NULL;
+  for (const char *const *key = cloudioThreadOptions; *key != NULL; key++) {
+    const char *before = CPLGetThreadLocalConfigOption(*key, NULL);
+    saved = CSLAddString(saved, before ? CPLSPrintf("%s=%s", *key, before) : *key);
+    const char *scoped = VSIGetPathSpecificOption(name, *key, NULL);
+    if (scoped != NULL) {
+      CPLSetThreadLocalConfigOption(*key, scoped);
+    }
+  }
+  return saved;
+}
+
+/* Puts back what cloudioPinOptions replaced, and frees saved. */
+void cloudioUnpinOptions(char **saved) {
+  for (char **entry = saved; entry != NULL && *entry != NULL; entry++) {
+    char *eq = strchr(*entry, '=');
+    if (eq != NULL) {
+      *eq = '\0';
+      CPLSetThreadLocalConfigOption(*entry, eq + 1);
+    } else {
+      CPLSetThreadLocalConfigOption(*entry, NULL);
+    }
+  }
+  CSLDestroy(saved);
+}
+
 /* VSIStatBufL is a struct stat64, which cgo cannot allocate. */
 int cloudioPathExists(const char *name) {
   VSIStatBufL st;
@@ -19,13 +60,23 @@ static int cloudioDeniedStatus(const char *warning) {
   return strstr(warning, ": 403") != NULL || strstr(warning, ": 401") != NULL;
 }
 
-/* Whether the server refused the credentials for name (a prefix whose
- * listing failed). GDAL 3.6 reports an S3 refusal of a listing as a
- * warning, and an Azure one not at all; a HEAD request for a key under name
- * warns with its HTTP status on every store. */
-static int cloudioRefused(const char *name, const char *warning) {
-  if (cloudioDeniedStatus(warning)) {
-    return 1;
+/* Whether GDAL's message says no HTTP answer came (curl's failure, or the
+ * status 0 GDAL 3.6 reports for a connection that failed or timed out). */
+static int cloudioNoAnswer(const char *msg) {
+  size_t n = strlen(msg);
+  return strstr(msg, "CURL error") != NULL || (n > 3 && strcmp(msg + n - 3, ": 0") == 0);
+}
+
+/* Why name (a prefix whose listing failed) cannot be listed: one of
+ * CLOUDIO_LIST_*, never OK. GDAL 3.6 reports an S3 refusal of a listing as
+ * a warning, and an Azure one not at all; a HEAD request for a key under
+ * name warns with its HTTP status on every store. */
+static int cloudioListFailure(const char *name, const cloudioErrors *listing) {
+  if (cloudioDeniedStatus(listing->warning)) {
+    return CLOUDIO_LIST_REFUSED;
+  }
+  if (cloudioNoAnswer(listing->warning) || cloudioNoAnswer(listing->msg)) {
+    return CLOUDIO_LIST_NO_ANSWER;
   }
   size_t len = strlen(name);
   char *probe = CPLStrdup(CPLSPrintf("%.*s/.cloudio-access-probe", (int)(len && name[len - 1] == '/' ? len - 1 : len), name));
@@ -36,7 +87,10 @@ static int cloudioRefused(const char *name, const char *warning) {
   cloudioPathExists(probe);
   CPLPopErrorHandler();
   CPLFree(probe);
-  return cloudioDeniedStatus(errs.warning);
+  if (cloudioDeniedStatus(errs.warning)) {
+    return CLOUDIO_LIST_REFUSED;
+  }
+  return cloudioNoAnswer(errs.warning) ? CLOUDIO_LIST_NO_ANSWER : CLOUDIO_LIST_MISSING;
 }
 
 /* Listing name itself uses the options scoped to it on every object store,
@@ -53,7 +107,7 @@ int cloudioCanList(const char *name) {
     VSICloseDir(dir);
     return CLOUDIO_LIST_OK;
   }
-  return cloudioRefused(name, errs.warning) ? CLOUDIO_LIST_REFUSED : CLOUDIO_LIST_MISSING;
+  return cloudioListFailure(name, &errs);
 }
 
 int cloudioRename(const char *from, const char *to) { return VSIRename(from, to); }

@@ -59,7 +59,10 @@ class Store:
         text = buf.value.decode()
         return text.split("\n") if text else []
 
-    def exists(self, key: str) -> bool:
+    def exists(self, key: str = "") -> bool:
+        """Whether key is an existing object; with no key, whether
+        the bucket or container exists and these credentials can list it
+        (refused credentials raise :class:`ReadWriteError`)."""
         flag = ctypes.c_int()
         self._call("cloudio_storage_exists", _lib.fspath(self.url(key)), ctypes.byref(flag))
         return bool(flag.value)
@@ -178,7 +181,9 @@ def cloud_storage(url: str, *, mode: str = "r", replace: bool = False, **options
     stores with different credentials work side by side and nothing leaks
     into global configuration; anything not given comes from the usual
     environment variables, as GDAL reads them. Timeouts and retries are
-    bounded by default. ``mode="r"`` refuses writes. The options travel
+    bounded by default, and a store's own apply to every call cloudio makes
+    under its prefix (but Azure uploads, which follow only GDAL's global
+    ``GDAL_HTTP_TIMEOUT``). ``mode="r"`` refuses writes. The options travel
     with the tasks of :func:`cloudio.dask_backend` arrays under the prefix,
     so Dask worker processes read with them too.
 

@@ -1,6 +1,7 @@
 """Cloud storage against real servers on 127.0.0.1: MinIO for S3 (started
 here, data in a temporary folder) and a counting HTTP Range server of our own
 (tests/rangeserver) for /vsicurl/."""
+import contextlib
 import json
 import os
 import signal
@@ -104,6 +105,7 @@ def slope(padded):
 def test_s3_round_trip(minio, local_dem):
     path, data = local_dem
     store = cloud_storage("s3://dems", mode="w", **minio.options())
+    assert store.exists() and not cloud_storage("s3://no-such-bucket", **minio.options()).exists()
     url = store.write_cog(path, "alps/dem.tif")
     assert url == "s3://dems/alps/dem.tif"
     assert store.exists("alps/dem.tif") and not store.exists("alps/other.tif")
@@ -196,6 +198,42 @@ def test_unreachable_endpoint_fails_in_bounded_time(local_dem):
     with pytest.raises(cloudio.CloudIOError):
         list(store.read_tiles("x.tif"))
     assert time.time() - t0 < 60
+
+
+@contextlib.contextmanager
+def silent_endpoint():
+    """host:port of a socket that takes connections and never answers."""
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(64)
+        yield f"127.0.0.1:{silent.getsockname()[1]}"
+
+
+def fails_soon(calls, seconds=20):
+    """Every call raises ReadWriteError (no answer is not a missing object)
+    within seconds; the messages."""
+    messages = []
+    for call in calls:
+        t0 = time.time()
+        with pytest.raises(cloudio.ReadWriteError) as info:
+            call()
+        assert time.time() - t0 < seconds, (call, str(info.value))
+        messages.append(str(info.value))
+    return messages
+
+
+def test_silent_endpoint_fails_within_the_store_timeout(local_dem):
+    """GDAL 3.6 reads its HTTP timeouts only from the global or the calling
+    thread's configuration, never from those scoped to a prefix: cloudio
+    pins a store's onto the thread of each call it makes for the store."""
+    with silent_endpoint() as endpoint:
+        store = cloud_storage("s3://dems", mode="w", replace=True, AWS_S3_ENDPOINT=endpoint, AWS_HTTPS=False,
+                              AWS_VIRTUAL_HOSTING=False, AWS_ACCESS_KEY_ID=USER, AWS_SECRET_ACCESS_KEY=SECRET,
+                              GDAL_HTTP_TIMEOUT=2, GDAL_HTTP_MAX_RETRY=0)
+        messages = fails_soon([store.list, lambda: list(store.read_tiles("x.tif")), lambda: store.exists("x.tif"),
+                               store.exists, lambda: store.write_cog(local_dem[0], "x.tif")])
+        assert not any(SECRET in m for m in messages)
+        assert "no answer" in messages[2] and "timed out" in messages[1]
 
 
 def test_server_stopped_during_upload_leaves_no_object(tmp_path):

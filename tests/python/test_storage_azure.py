@@ -17,7 +17,7 @@ from osgeo_utils.samples.validate_cloud_optimized_geotiff import validate
 
 import cloudio
 from cloudio import cloud_storage, map_tiles, read_tiles, read_window
-from test_storage import GT, free_port, local_dem, slope  # noqa: F401  (local_dem is a fixture)
+from test_storage import GT, fails_soon, free_port, local_dem, silent_endpoint, slope  # noqa: F401  (local_dem is a fixture)
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 AZURITE = os.path.join(ROOT, ".tools", "azurite", "node_modules", ".bin", "azurite-blob")
@@ -80,6 +80,7 @@ def azurite(tmp_path_factory):
 def test_azure_round_trip(azurite, local_dem):
     path, data = local_dem
     store = cloud_storage("az://dems", mode="w", replace=True, **azurite.options())
+    assert store.exists()  # the container, seen with its own credentials
     url = store.write_cog(path, "alps/dem.tif")
     assert url == "az://dems/alps/dem.tif"
     assert store.exists("alps/dem.tif") and not store.exists("alps/other.tif")
@@ -139,6 +140,9 @@ def test_azure_wrong_key_never_shows_a_key(azurite, local_dem):
         # refused, which is not the same as missing
         assert not isinstance(info.value, FileNotFoundError), info.value
         assert wrong_key not in str(info.value) and KEY not in str(info.value)
+    with pytest.raises(cloudio.ReadWriteError, match="refused") as info:
+        bad.exists()
+    assert wrong_key not in str(info.value) and KEY not in str(info.value)
     good = cloud_storage("az://dems", mode="w", replace=True, **azurite.options())
     assert good.list() == ["private.tif"]
     good.delete("private.tif")
@@ -153,7 +157,35 @@ def test_azure_missing_container_is_not_found(azurite, local_dem):
         list(store.read_tiles("x.tif"))
     with pytest.raises(cloudio.NotFoundError):
         store.list()
-    assert not store.exists("x.tif")
+    assert not store.exists("x.tif") and not store.exists()
+
+
+def test_azure_unreachable_endpoint_fails_in_bounded_time(local_dem):
+    """Nothing listens on the port: every call fails soon, with a clear
+    error and no key in it."""
+    path, _ = local_dem
+    endpoint = f"http://127.0.0.1:{free_port()}/{ACCOUNT}"
+    store = cloud_storage("az://dems", mode="w", replace=True, AZURE_STORAGE_CONNECTION_STRING=(
+        f"DefaultEndpointsProtocol=http;AccountName={ACCOUNT};AccountKey={KEY};BlobEndpoint={endpoint};"))
+    t0 = time.time()
+    for attempt in (store.list, lambda: list(store.read_tiles("x.tif")), lambda: store.write_cog(path, "x.tif"),
+                    store.exists):
+        with pytest.raises(cloudio.CloudIOError) as info:
+            attempt()
+        assert KEY not in str(info.value)
+    assert time.time() - t0 < 60
+
+
+def test_azure_silent_endpoint_fails_within_the_store_timeout(local_dem):
+    """A server that takes connections and never answers: every call gives
+    up after the store's GDAL_HTTP_TIMEOUT (see test_storage's S3 twin)."""
+    with silent_endpoint() as endpoint:
+        store = cloud_storage("az://dems", mode="w", replace=True, GDAL_HTTP_TIMEOUT=2, GDAL_HTTP_MAX_RETRY=0,
+                              AZURE_STORAGE_CONNECTION_STRING=(f"DefaultEndpointsProtocol=http;AccountName={ACCOUNT};"
+                                                               f"AccountKey={KEY};BlobEndpoint=http://{endpoint}/{ACCOUNT};"))
+        messages = fails_soon([store.list, lambda: list(store.read_tiles("x.tif")), lambda: store.exists("x.tif"),
+                               store.exists, lambda: store.write_cog(local_dem[0], "x.tif")])
+        assert not any(KEY in m for m in messages)
 
 
 def test_azure_failed_upload_leaves_no_blob(tmp_path, monkeypatch):

@@ -50,7 +50,7 @@ def test_gcs_read_list_and_delete(gcs, local_dem):
     store = cloud_storage("gs://dems", mode="w", replace=True, **gcs)
     assert SECRET not in repr(store)
     assert store.list() == ["alps/dem.tif"] and store.list("alps") == ["dem.tif"]
-    assert store.exists("alps/dem.tif") and not store.exists("alps/other.tif")
+    assert store.exists() and store.exists("alps/dem.tif") and not store.exists("alps/other.tif")
     url = store.url("alps/dem.tif")
     for win, tile in read_tiles(url, 256, 300):
         np.testing.assert_array_equal(tile, data[win.slices])
@@ -78,6 +78,7 @@ def test_gcs_missing_bucket_is_not_found(gcs, local_dem):
         list(store.read_tiles("x.tif"))
     with pytest.raises(cloudio.NotFoundError):
         store.list()
+    assert not store.exists()
 
 
 def test_gcs_delete(gcs):
