@@ -14,7 +14,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"regexp"
 	"runtime"
 	"strings"
 	"sync"
@@ -140,6 +139,10 @@ func classify(code int, fallback Status) Status {
 // the global or the calling thread's configuration (its HTTP timeouts and
 // retries) set for this thread: fn's GDAL calls must run on it.
 func pinned(name string, fn func()) {
+	if !isVSI(name) { // no store options for local files
+		fn()
+		return
+	}
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
 	cname := C.CString(name)
@@ -148,15 +151,6 @@ func pinned(name string, fn func()) {
 	defer C.cloudioUnpinOptions(saved)
 	fn()
 }
-
-// noAnswer: GDAL's message says no HTTP answer came (curl's failure, or the
-// status 0 GDAL 3.6 reports for a connection that failed or timed out), so
-// a missing file is not what it means.
-func noAnswer(msg string) bool {
-	return strings.Contains(msg, "CURL error") || noStatus.MatchString(msg)
-}
-
-var noStatus = regexp.MustCompile(`HTTP response code on \S+: 0\b`)
 
 // pathExists asks GDAL's virtual file system, so it answers for local paths
 // and /vsi... names alike.

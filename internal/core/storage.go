@@ -130,11 +130,10 @@ func List(url string) ([]string, error) {
 	defer C.CSLDestroy(list)
 	if errs.failed != 0 {
 		status := StatusIO
-		msg := C.GoString(&errs.msg[0])
-		if errs.code == cpleOpenFailed && !noAnswer(msg) {
+		if errs.code == cpleOpenFailed {
 			status = StatusNotFound
 		}
-		return nil, errorf(status, "cannot list %q: %s", url, msg)
+		return nil, errorf(status, "cannot list %q: %s", url, C.GoString(&errs.msg[0]))
 	}
 	var out []string
 	for p := list; p != nil && *p != nil; p = (**C.char)(unsafe.Add(unsafe.Pointer(p), unsafe.Sizeof(p))) {

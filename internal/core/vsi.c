@@ -21,9 +21,6 @@ static const char *const cloudioThreadOptions[] = {
  * thread's configuration; returns what they replaced ("KEY=VALUE", or "KEY"
  * for none) for cloudioUnpinOptions. */
 char **cloudioPinOptions(const char *name) {
-  if (name == NULL || !STARTS_WITH(name, "/vsi")) {
-    return NULL;
-  }
   char **saved = NULL;
   for (const char *const *key = cloudioThreadOptions; *key != NULL; key++) {
     const char *before = CPLGetThreadLocalConfigOption(*key, NULL);
@@ -194,10 +191,11 @@ char **cloudioList(const char *prefix, int recursive, cloudioErrors *errs) {
   int state = names == NULL && !errs->failed && !cloudioPathExists(prefix) ? cloudioCanList(prefix) : CLOUDIO_LIST_OK;
   if (state != CLOUDIO_LIST_OK) {
     CPLError(CE_Failure, CPLE_FileIO, "%s",
-             errs->warning[0]                ? errs->warning
-             : state == CLOUDIO_LIST_REFUSED ? "the server refused these credentials"
-                                             : "no such directory, prefix or bucket");
-    errs->code = state == CLOUDIO_LIST_REFUSED ? CPLE_FileIO : CPLE_OpenFailed;
+             errs->warning[0]                  ? errs->warning
+             : state == CLOUDIO_LIST_REFUSED   ? "the server refused these credentials"
+             : state == CLOUDIO_LIST_NO_ANSWER ? "no answer from the server"
+                                               : "no such directory, prefix or bucket");
+    errs->code = state == CLOUDIO_LIST_MISSING ? CPLE_OpenFailed : CPLE_FileIO;
   }
   CPLPopErrorHandler();
   return names;
