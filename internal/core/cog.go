@@ -148,7 +148,9 @@ var predictorMethods = []string{"LZW", "DEFLATE", "ZSTD"}
 // COGCreationOptions merges cloudio's defaults for dtype with the caller's
 // compress and options (which override every default) and validates the
 // result against what the installed COG driver declares and against what
-// the method can encode.
+// the method can encode. The defaults: COMPRESS, NUM_THREADS=ALL_CPUS,
+// BIGTIFF=IF_SAFER, OVERVIEW_RESAMPLING by DefaultOverviewResampling
+// (unless RESAMPLING is given) and PREDICTOR for LZW, DEFLATE and ZSTD.
 func COGCreationOptions(compress string, dtype DType, bands int64, extra []string) ([]Option, error) {
 	schema, err := COGSchema()
 	if err != nil {
@@ -173,6 +175,10 @@ func COGCreationOptions(compress string, dtype DType, bands int64, extra []strin
 	effective = strings.ToUpper(strings.TrimSpace(effective))
 	if err := compressionSuits(effective, dtype, bands); err != nil {
 		return nil, err
+	}
+	_, overviews := findOption(user, "OVERVIEW_RESAMPLING")
+	if _, generic := findOption(user, "RESAMPLING"); !overviews && !generic {
+		opts = setOption(opts, Option{"OVERVIEW_RESAMPLING", DefaultOverviewResampling(dtype)})
 	}
 	if _, set := findOption(user, "PREDICTOR"); !set {
 		if contains(predictorMethods, effective) {
@@ -270,11 +276,16 @@ func openRaster(name string) (*godal.Dataset, error) {
 	return nil, e
 }
 
-// translateToCOG runs GDAL's COG driver from src to dst in one C call.
+// translateToCOG runs GDAL's COG driver from src to dst in one C call. The
+// overview method goes into the file's metadata as OVERVIEW_RESAMPLING (the
+// item rio-cogeo writes), so that readers can tell how overviews were made.
 func translateToCOG(src string, georef *C.cloudioGeoref, dst string, opts []Option, progress ProgressFunc) error {
 	args := []string{"-of", "COG"}
 	for _, o := range opts {
 		args = append(args, "-co", o.String())
+	}
+	if method := overviewResampling(opts); method != "" {
+		args = append(args, "-mo", "OVERVIEW_RESAMPLING="+method)
 	}
 	argv := newCStrings(args)
 	defer argv.free()
