@@ -120,10 +120,20 @@ int cloudio_tile_windows(int64_t rows, int64_t cols,
  *
  * Defaults: PREDICTOR chosen from the data type for LZW, DEFLATE and ZSTD
  * (STANDARD for integers, FLOATING_POINT for floats), NUM_THREADS=ALL_CPUS,
- * BIGTIFF=IF_SAFER. options: extra COG creation options ("KEY=VALUE",
- * NULL-terminated) or NULL; they override every default. An option the COG
- * driver does not declare, or a value outside the ones it declares, is
- * CLOUDIO_ERR_INVALID_ARGUMENT.
+ * BIGTIFF=IF_SAFER, and OVERVIEW_RESAMPLING=NEAREST for integer rasters
+ * (codes and classes are never invented) or AVERAGE for floating point (no
+ * overshoot, nodata-aware, no growing holes) unless RESAMPLING is given.
+ * The overview method is recorded in the file's metadata as
+ * OVERVIEW_RESAMPLING. options: extra COG creation options ("KEY=VALUE",
+ * NULL-terminated) or NULL; they override every default (a key given twice:
+ * the last wins). Every value is checked before any work, as
+ * CLOUDIO_ERR_INVALID_ARGUMENT naming the option: an option the COG driver
+ * does not declare, a value of another type (integer, number, YES/NO) or
+ * outside the declared range or choices, and the limits the driver does not
+ * declare: BLOCKSIZE a multiple of 16 from 128 to 4096, OVERVIEW_RESAMPLING
+ * and RESAMPLING one of this GDAL's overview methods (NEAREST, AVERAGE, RMS,
+ * BILINEAR, GAUSS, CUBIC, CUBICSPLINE, LANCZOS, MODE, ...), NUM_THREADS
+ * ALL_CPUS or >= 1, QUALITY 1..100.
  *
  * The write is atomic: the COG is written to a temporary file in dst's
  * directory and renamed over dst only once GDAL closed it without error. On
@@ -401,7 +411,11 @@ int cloudio_storage_delete(const char *url, char *err, size_t err_len);
  * "lzma", "zstd", "lz4"); NULL means "zstd". An unknown name is
  * CLOUDIO_ERR_INVALID_ARGUMENT, never an uncompressed store. options: extra
  * Zarr creation options ("ZSTD_LEVEL=9", "FORMAT=ZARR_V3", ...), NULL-terminated,
- * or NULL; BLOCKSIZE (use the chunk sizes) and APPEND_SUBDATASET are refused.
+ * or NULL, checked as cloudio_write_cog checks its options; BLOCKSIZE=N
+ * (square chunks) or BLOCKSIZE=ROWS,COLS sets the chunk size when
+ * chunk_rows and chunk_cols are 0 (both is CLOUDIO_ERR_INVALID_ARGUMENT);
+ * OVERVIEW_RESAMPLING (a store has no overviews) and APPEND_SUBDATASET are
+ * refused.
  *
  * The write is atomic: a failed or cancelled write leaves nothing at dst.
  * A local store is written to a temporary directory beside dst and renamed

@@ -240,6 +240,25 @@ func ZarrCreationOptions(o ZarrOptions, rows, cols int64, arrayName string) (int
 	if chunkRows < 0 || chunkCols < 0 || chunkRows > MaxRasterSide || chunkCols > MaxRasterSide {
 		return 0, 0, nil, errorf(StatusInvalidArgument, "chunk_rows and chunk_cols must be positive (or 0 for the default %d), not %d x %d", DefaultZarrChunk, chunkRows, chunkCols)
 	}
+	user, err := ParseOptions(o.Options)
+	if err != nil {
+		return 0, 0, nil, err
+	}
+	for _, u := range user {
+		switch u.Key {
+		case "BLOCKSIZE": // the option every writer takes: here the chunks' sides
+			if chunkRows != 0 || chunkCols != 0 {
+				return 0, 0, nil, errorf(StatusInvalidArgument, "option BLOCKSIZE and chunk_rows / chunk_cols both set the chunk size: give one")
+			}
+			if chunkRows, chunkCols, err = zarrBlockSize(u.Value); err != nil {
+				return 0, 0, nil, err
+			}
+		case "OVERVIEW_RESAMPLING":
+			return 0, 0, nil, errorf(StatusInvalidArgument, "option OVERVIEW_RESAMPLING does not apply: Zarr stores have no overviews")
+		case "APPEND_SUBDATASET":
+			return 0, 0, nil, errorf(StatusInvalidArgument, "option APPEND_SUBDATASET: cloudio writes whole stores atomically and cannot append to one")
+		}
+	}
 	if chunkRows == 0 {
 		chunkRows = DefaultZarrChunk
 	}
@@ -247,26 +266,34 @@ func ZarrCreationOptions(o ZarrOptions, rows, cols int64, arrayName string) (int
 		chunkCols = DefaultZarrChunk
 	}
 	chunkRows, chunkCols = min(chunkRows, rows), min(chunkCols, cols)
-	user, err := ParseOptions(o.Options)
-	if err != nil {
-		return 0, 0, nil, err
-	}
-	for _, u := range user {
-		switch u.Key {
-		case "BLOCKSIZE":
-			return 0, 0, nil, errorf(StatusInvalidArgument, "option BLOCKSIZE: set the chunk size with chunk_rows and chunk_cols instead")
-		case "APPEND_SUBDATASET":
-			return 0, 0, nil, errorf(StatusInvalidArgument, "option APPEND_SUBDATASET: cloudio writes whole stores atomically and cannot append to one")
-		}
-	}
 	opts := []Option{{"COMPRESS", compress},
 		{"BLOCKSIZE", fmt.Sprintf("%d,%d", chunkRows, chunkCols)}, // rows first: Zarr's (y, x) order
 		{"ARRAY_NAME", arrayName}}
 	for _, u := range user {
-		opts = setOption(opts, u)
+		if u.Key != "BLOCKSIZE" {
+			opts = setOption(opts, u)
+		}
 	}
 	opts, err = schema.ValidateAs("Zarr", opts)
 	return chunkRows, chunkCols, opts, err
+}
+
+// zarrBlockSize reads BLOCKSIZE=N (square chunks) or "ROWS,COLS", as GDAL's
+// Zarr driver lists chunk sides (rows first).
+func zarrBlockSize(v string) (int64, int64, error) {
+	parts := strings.Split(v, ",")
+	var sides []int64
+	for _, p := range parts {
+		n, err := strconv.ParseInt(strings.TrimSpace(p), 10, 64)
+		if err != nil || n <= 0 || n > MaxRasterSide || len(parts) > 2 {
+			return 0, 0, errorf(StatusInvalidArgument, "invalid value %q for Zarr option BLOCKSIZE (expected a chunk side, or ROWS,COLS, of positive integers)", v)
+		}
+		sides = append(sides, n)
+	}
+	if len(sides) == 1 {
+		return sides[0], sides[0], nil
+	}
+	return sides[0], sides[1], nil
 }
 
 func scaledProgress(fn ProgressFunc, lo, hi float64) ProgressFunc {

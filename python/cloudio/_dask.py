@@ -34,7 +34,8 @@ import numpy as np
 from ._datasets import Georef, open_dataset
 from .errors import CloudIOError, error_for
 from .storage import StoreAccess, access_for, ensure_configured, scrub
-from .stream import _Writer, _band_list, _name_or_array, _progress_callable
+from ._options import Options, Progress, write_options
+from .stream import _Writer, _band_list, _name_or_array
 
 _PREFIX = "cloudio-read-"
 # Georeferencing of the arrays dask_backend made, by graph layer name: an
@@ -199,9 +200,9 @@ class _Target:
         self.on_chunk()
 
 
-def to_cog(darr, path, *, compress: str = "deflate", geotransform: Optional[Sequence[float]] = None,
-           crs: Union[None, int, str] = None, nodata: Optional[float] = None,
-           progress: Union[None, bool, Callable[[float], Any]] = None,
+def to_cog(darr, path, *, compress: str = "deflate", options: Options = None, overview_resampling: Optional[str] = None,
+           blocksize: Optional[int] = None, geotransform: Optional[Sequence[float]] = None,
+           crs: Union[None, int, str] = None, nodata: Optional[float] = None, progress: Progress = None,
            chunks_in_flight: Optional[int] = None) -> str:
     """Compute ``darr`` chunk by chunk and stream it into a COG at ``path``.
 
@@ -227,6 +228,8 @@ def to_cog(darr, path, *, compress: str = "deflate", geotransform: Optional[Sequ
     Returns ``path`` as a string.
     """
     dask, da = _require_dask()
+    opts = write_options(compress, options, overview_resampling, blocksize, progress,
+                         f"to_cog {os.path.basename(os.fsdecode(path))}")
     if chunks_in_flight is not None and (isinstance(chunks_in_flight, bool) or
                                          not isinstance(chunks_in_flight, (int, np.integer)) or chunks_in_flight < 1):
         raise ValueError(f"chunks_in_flight must be a positive integer or None, not {chunks_in_flight!r}")
@@ -250,8 +253,8 @@ def to_cog(darr, path, *, compress: str = "deflate", geotransform: Optional[Sequ
                     nodata if nodata is not None else own.nodata)
     bands = darr.shape[0] if darr.ndim == 3 else 1
     rows, cols = darr.shape[-2:]
-    report = _progress_callable(progress, f"to_cog {os.path.basename(os.fsdecode(path))}")
-    writer = _Writer(path, rows, cols, bands, darr.dtype, georef, compress)
+    report = opts.progress
+    writer = _Writer(path, rows, cols, bands, darr.dtype, georef, opts)
     total, done = darr.npartitions, 0
     lock = threading.Lock()
 

@@ -5,20 +5,19 @@ import ctypes
 import math
 import numbers
 import os
-from typing import Any, Callable, Iterable, Mapping, Optional, Sequence, Union
+from typing import Any, Optional, Sequence, Union
 
 import numpy as np
 
 from . import _lib
 from ._datasets import Georef, dtype_code, file_name, in_memory_pixels, is_gdal_dataset, is_path, unwrap
-
-Options = Union[None, Mapping[str, Any], Iterable[str]]
-Progress = Optional[Callable[[float], Any]]
+from ._options import Options, Progress, write_options
 
 
 def write_cog(dataset: Any, path: Union[str, "os.PathLike[str]"], compress: str = "deflate", *,
               geotransform: Optional[Sequence[float]] = None, crs: Union[None, int, str] = None,
-              nodata: Optional[float] = None, options: Options = None, progress: Progress = None) -> str:
+              nodata: Optional[float] = None, options: Options = None, overview_resampling: Optional[str] = None,
+              blocksize: Optional[int] = None, progress: Progress = None) -> str:
     """Cloud-Optimised GeoTIFF writer.
 
     Writes ``dataset`` at ``path`` with GDAL's COG driver, through libcloudio.
@@ -57,14 +56,25 @@ def write_cog(dataset: Any, path: Union[str, "os.PathLike[str]"], compress: str 
         crs: An EPSG code (``4326``), ``"EPSG:4326"``, WKT, or anything
             GDAL's ``SetFromUserInput`` accepts, for an array.
         nodata: The nodata value, for an array.
-        options: Extra COG creation options, as ``{"BLOCKSIZE": 256}`` or
-            ``["BLOCKSIZE=256"]`` (``True`` / ``False`` become ``YES`` /
+        options: Extra COG creation options, as ``{"LEVEL": 9}`` or
+            ``["LEVEL=9"]`` (``True`` / ``False`` become ``YES`` /
             ``NO``). They override cloudio's defaults: ``PREDICTOR`` from the
             data type for LZW, DEFLATE and ZSTD (2 for integers, 3 for
-            floats), ``NUM_THREADS=ALL_CPUS``, ``BIGTIFF=IF_SAFER``.
-        progress: Called with the fraction done, in [0, 1]. Returning
-            ``False`` cancels the write (``cloudio.CancelledError``); an
-            exception it raises cancels the write and propagates unchanged.
+            floats), ``NUM_THREADS=ALL_CPUS``, ``BIGTIFF=IF_SAFER``. Every
+            value is checked against what the driver declares (type, range,
+            choices) before any work.
+        overview_resampling: How overviews are computed: a method of this
+            GDAL's overview builder (``"nearest"``, ``"average"``,
+            ``"mode"``, ``"rms"``, ``"bilinear"``, ``"cubic"``, ...). Default:
+            ``"nearest"`` for integer rasters (codes and classes are never
+            invented), ``"average"`` for floating point (no overshoot, no
+            growing holes). The file records it as ``OVERVIEW_RESAMPLING``.
+        blocksize: The tile size, a multiple of 16 from 128 to 4096
+            (default 512).
+        progress: Called with the fraction done, in [0, 1], or True for a
+            progress bar on stderr. Returning ``False`` cancels the write
+            (``cloudio.CancelledError``); an exception it raises cancels the
+            write and propagates unchanged.
 
     Returns:
         The output path, as a str.
@@ -119,15 +129,14 @@ def write_cog(dataset: Any, path: Union[str, "os.PathLike[str]"], compress: str 
             False
     """
     dst = _lib.fspath(path, "path")
-    if not isinstance(compress, str) or not compress.strip():
-        raise ValueError(f"compress must be a COMPRESS method name such as 'deflate', not {compress!r}")
-    adapter = _lib.ProgressAdapter(progress)
-    opts = _lib.options_array(options)
+    opts = write_options(compress, options, overview_resampling, blocksize, progress,
+                         f"write_cog {os.path.basename(os.fsdecode(path))}")
+    adapter = _lib.ProgressAdapter(opts.progress)
     source = write_source(dataset, Georef(geotransform, crs, nodata))
     if isinstance(source, bytes):
-        adapter.run("cloudio_write_cog", source, dst, compress.encode(), opts)
+        adapter.run("cloudio_write_cog", source, dst, opts.compress, opts.options)
     else:
-        adapter.run("cloudio_write_cog_buffer", *source, dst, compress.encode(), opts)
+        adapter.run("cloudio_write_cog_buffer", *source, dst, opts.compress, opts.options)
     return os.fsdecode(path)
 
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 import concurrent.futures
 import ctypes
 import os
-import sys
 import tempfile
 from collections import deque
 from typing import Any, Callable, Iterator, Optional, Sequence, Tuple, Union
@@ -21,10 +20,9 @@ import numpy as np
 from . import _lib
 from ._datasets import (NUMPY_OF, Georef, dtype_code, file_name, in_memory_pixels, is_gdal_dataset, is_path,
                         open_dataset, unwrap)
+from ._options import Options, Progress, WriteOptions, write_options
 from .cog import as_bands, crs_text, geotransform_array, nodata_pointer, write_cog
 from .windows import TileWindow, tile_windows
-
-Progress = Union[None, bool, Callable[[float], Any]]
 EDGES = {"replicate": 0, "nodata": 1}
 
 
@@ -187,36 +185,10 @@ def _iterate(reader: TileReader) -> Iterator[Tuple[TileWindow, np.ndarray]]:
             yield win, _shaped(data)
 
 
-def _progress_callable(progress: Progress, total_label: str) -> Optional[Callable[[float], Any]]:
-    """A progress callable: the caller's, or for True a tqdm bar when tqdm is
-    installed and a plain text line otherwise."""
-    if progress is None or progress is False:
-        return None
-    if callable(progress):
-        return progress
-    if progress is not True:
-        raise ValueError(f"progress must be a callable, True or None, not {progress!r}")
-    try:
-        from tqdm import tqdm
-    except ImportError:
-        def line(fraction: float) -> None:
-            end = "\n" if fraction >= 1.0 else ""
-            sys.stderr.write(f"\r{total_label}: {fraction * 100:5.1f}%{end}")
-            sys.stderr.flush()
-        return line
-    bar = tqdm(total=1000, desc=total_label, unit="‰")
-
-    def update(fraction: float) -> None:
-        bar.update(int(fraction * 1000) - bar.n)
-        if fraction >= 1.0:
-            bar.close()
-    return update
-
-
 class _Writer:
     """A cloudio_writer handle."""
 
-    def __init__(self, dst, rows, cols, bands, dtype, georef: Georef, compress, options=None):
+    def __init__(self, dst, rows, cols, bands, dtype, georef: Georef, opts: WriteOptions):
         gt = geotransform_array(georef.geotransform)
         crs = crs_text(georef.crs)
         nodata = nodata_pointer(georef.nodata)
@@ -224,7 +196,7 @@ class _Writer:
         self.handle = ctypes.c_void_p()
         _lib.call("cloudio_writer_open", _lib.fspath(dst), rows, cols, bands, dtype_code(self.dtype, "dtype"), gt,
                   crs.encode() if crs else None, ctypes.byref(nodata) if nodata is not None else None,
-                  compress.encode(), _lib.options_array(options), ctypes.byref(self.handle))
+                  opts.compress, opts.options, ctypes.byref(self.handle))
 
     def write(self, win: TileWindow, data: np.ndarray) -> None:
         data = np.ascontiguousarray(data, dtype=self.dtype)
@@ -270,7 +242,8 @@ def _apply(func, tile, win: TileWindow, halo: int, bands_out, dtype) -> np.ndarr
 
 def map_tiles(src, func: Callable[[np.ndarray], np.ndarray], dst, *, tile_rows: int = 1024, tile_cols: int = 1024,
               halo: int = 0, edge: str = "replicate", bands: Union[None, int, Sequence[int]] = None,
-              dtype=None, nodata: Optional[float] = None, compress: str = "deflate", options=None,
+              dtype=None, nodata: Optional[float] = None, compress: str = "deflate", options: Options = None,
+              overview_resampling: Optional[str] = None, blocksize: Optional[int] = None,
               progress: Progress = None, workers: Optional[int] = None) -> str:
     """Apply ``func`` to every tile of ``src`` and write the results as a COG at ``dst``.
 
@@ -309,8 +282,8 @@ def map_tiles(src, func: Callable[[np.ndarray], np.ndarray], dst, *, tile_rows: 
         raise ValueError(f"halo must be an integer >= 0, not {halo!r}")
     if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int) or workers < 1):
         raise ValueError(f"workers must be a positive integer or None, not {workers!r}")
-    if not isinstance(compress, str):
-        raise ValueError(f"compress must be a string such as 'deflate', not {compress!r}")
+    opts = write_options(compress, options, overview_resampling, blocksize, progress,
+                         f"map_tiles {os.path.basename(os.fsdecode(dst))}")
     out_dtype = None if dtype is None else np.dtype(dtype)
     if out_dtype is not None:
         dtype_code(out_dtype, "dtype")
@@ -322,10 +295,11 @@ def map_tiles(src, func: Callable[[np.ndarray], np.ndarray], dst, *, tile_rows: 
             staged = write_cog(unwrap(src), os.path.join(tmp, "src.tif"))
             return map_tiles(staged, func, dst, tile_rows=tile_rows, tile_cols=tile_cols, halo=halo, edge=edge,
                              bands=bands, dtype=dtype, nodata=nodata, compress=compress, options=options,
-                             progress=progress, workers=workers)
+                             overview_resampling=overview_resampling, blocksize=blocksize, progress=progress,
+                             workers=workers)
     source = open_dataset(name)
     band_list = _band_list(bands, source.info.bands)
-    report = _progress_callable(progress, f"map_tiles {os.path.basename(os.fsdecode(dst))}")
+    report = opts.progress
     workers = workers or os.cpu_count() or 1
     reader = TileReader(name, tile_rows, tile_cols, halo=halo, edge=edge, bands=band_list, workers=workers)
     writer = None
@@ -341,8 +315,7 @@ def map_tiles(src, func: Callable[[np.ndarray], np.ndarray], dst, *, tile_rows: 
                 georef = georef._replace(nodata=nodata)
             elif out_dtype != source.dtype:
                 georef = georef._replace(nodata=None)
-            writer = _Writer(dst, source.info.rows, source.info.cols, first.shape[0], out_dtype, georef, compress,
-                             options)
+            writer = _Writer(dst, source.info.rows, source.info.cols, first.shape[0], out_dtype, georef, opts)
             writer.write(first_win, first)
             bands_out = first.shape[0]
 
