@@ -9,7 +9,7 @@ from typing import Any, Optional, Sequence, Union
 
 import numpy as np
 
-from . import _lib
+from . import _lib, _xarray
 from ._datasets import Georef, dtype_code, file_name, in_memory_pixels, is_gdal_dataset, is_path, unwrap
 from ._options import Options, Progress, write_options
 
@@ -44,7 +44,12 @@ def write_cog(dataset: Any, path: Union[str, "os.PathLike[str]"], compress: str 
             - a numpy array, rows x cols or bands x rows x cols, of uint8,
               uint16, int16, uint32, int32, uint64, int64, float32 or
               float64 (any byte order or memory layout), georeferenced by
-              the keyword arguments below.
+              the keyword arguments below;
+            - an xarray DataArray (``rioxarray.open_rasterio``'s, or one of
+              your own with ``y`` / ``x`` coordinates), georeferenced by its
+              coordinates, its ``spatial_ref`` grid mapping and its
+              ``_FillValue`` (the keywords win); a Dask-backed one is
+              streamed as :func:`cloudio.to_cog` does.
         path: Output ``.tif`` path (str or os.PathLike), or an object-store
             URL such as ``s3://bucket/dem.tif``.
         compress: A COMPRESS method of the installed GDAL's COG driver,
@@ -128,6 +133,15 @@ def write_cog(dataset: Any, path: Union[str, "os.PathLike[str]"], compress: str 
             >>> os.path.exists("never-written.tif")
             False
     """
+    if _xarray.is_dataarray(dataset):
+        data, own = _xarray.read(dataset)
+        if hasattr(data, "__dask_graph__"):  # lazy: streamed chunk by chunk
+            from ._dask import to_cog
+            return to_cog(dataset, path, compress=compress, options=options, overview_resampling=overview_resampling,
+                          blocksize=blocksize, geotransform=geotransform, crs=crs, nodata=nodata, progress=progress)
+        dataset = np.asarray(data)
+        geotransform, crs, nodata = (mine if mine is not None else theirs
+                                     for mine, theirs in zip((geotransform, crs, nodata), own))
     dst = _lib.fspath(path, "path")
     opts = write_options(compress, options, overview_resampling, blocksize, progress,
                          f"write_cog {os.path.basename(os.fsdecode(path))}")
