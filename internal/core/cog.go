@@ -135,7 +135,7 @@ func writeCOG(src string, georef *C.cloudioGeoref, dst string, dtype DType, band
 	if err != nil {
 		return err
 	}
-	if err := translateToCOG(src, georef, out.tmp, opts, o.Progress); err != nil {
+	if err := translateToCOG(src, georef, out.tmp, opts, nil, o.Progress); err != nil {
 		out.discard()
 		return out.friendly(err)
 	}
@@ -202,7 +202,7 @@ func findOption(opts []Option, key string) (string, bool) {
 }
 
 // copyNames validates and maps the names of a copy of src to a new format
-// at dst, which must be another file.
+// at dst, which must not be the source (checkNotSource).
 func copyNames(src, dst, format string) (string, string, error) {
 	src, err := inputName("source", src)
 	if err != nil {
@@ -211,16 +211,10 @@ func copyNames(src, dst, format string) (string, string, error) {
 	if dst, err = outputName("destination", dst); err != nil {
 		return "", "", err
 	}
-	if src == dst || sameFile(src, dst) {
-		return "", "", errorf(StatusInvalidArgument, "destination %q is the source: write the %s to another path", dst, format)
+	if err := checkNotSource(src, dst, format); err != nil {
+		return "", "", err
 	}
 	return src, dst, nil
-}
-
-func sameFile(a, b string) bool {
-	sa, errA := os.Stat(a)
-	sb, errB := os.Stat(b)
-	return errA == nil && errB == nil && os.SameFile(sa, sb)
 }
 
 // probe opens src to tell a missing input from an unreadable one and to
@@ -276,11 +270,12 @@ func openRaster(name string) (*godal.Dataset, error) {
 	return nil, e
 }
 
-// translateToCOG runs GDAL's COG driver from src to dst in one C call. The
+// translateToCOG runs GDAL's COG driver from src to dst in one C call, with
+// extra GDALTranslate arguments. The
 // overview method goes into the file's metadata as OVERVIEW_RESAMPLING (the
 // item rio-cogeo writes), so that readers can tell how overviews were made.
-func translateToCOG(src string, georef *C.cloudioGeoref, dst string, opts []Option, progress ProgressFunc) error {
-	args := []string{"-of", "COG"}
+func translateToCOG(src string, georef *C.cloudioGeoref, dst string, opts []Option, extra []string, progress ProgressFunc) error {
+	args := append([]string{"-of", "COG"}, extra...)
 	for _, o := range opts {
 		args = append(args, "-co", o.String())
 	}

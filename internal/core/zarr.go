@@ -10,7 +10,6 @@ import (
 	"encoding/xml"
 	"fmt"
 	"io/fs"
-	"math"
 	"os"
 	pathpkg "path"
 	"path/filepath"
@@ -107,7 +106,7 @@ func writeZarr(src *Dataset, g Georef, dst string, o ZarrOptions) (err error) {
 		return errorf(StatusUnsupported, "writing %s rasters to Zarr is not supported yet", info.DType)
 	}
 	if g.NoData != nil {
-		if err := checkFillValue(*g.NoData, info.DType); err != nil {
+		if err := checkNoData(*g.NoData, info.DType); err != nil { // Zarr keeps it as a fill_value of the array's type
 			return err
 		}
 	}
@@ -184,26 +183,6 @@ func copyChunks(reader *TileReader, path string, info Info, g Georef, wkt string
 	// Chunks still in GDAL's block cache are compressed and written now.
 	if err := h.Close(godal.ErrLogger(ge.handler())); err != nil {
 		return ge.err(fmt.Sprintf("cannot finish Zarr store %q", path), StatusIO)
-	}
-	return nil
-}
-
-var integerRange = map[DType][2]float64{Byte: {0, math.MaxUint8}, UInt16: {0, math.MaxUint16}, Int16: {math.MinInt16, math.MaxInt16},
-	UInt32: {0, math.MaxUint32}, Int32: {math.MinInt32, math.MaxInt32}}
-
-// checkFillValue rejects a nodata value the array's type cannot hold: Zarr
-// keeps nodata as the array's fill_value, of the array's type, and GDAL
-// would otherwise store another value in its place.
-func checkFillValue(nodata float64, dtype DType) error {
-	if dtype.IsFloat() {
-		if dtype == Float32 && !math.IsInf(nodata, 0) && !math.IsNaN(nodata) && math.Abs(nodata) > math.MaxFloat32 {
-			return errorf(StatusInvalidArgument, "nodata %g does not fit in a Float32 Zarr array", nodata)
-		}
-		return nil
-	}
-	r := integerRange[dtype]
-	if math.IsNaN(nodata) || nodata != math.Trunc(nodata) || nodata < r[0] || nodata > r[1] {
-		return errorf(StatusInvalidArgument, "nodata %g cannot be stored in a %s Zarr array (its fill_value is a %s value, %g..%g)", nodata, dtype, dtype, r[0], r[1])
 	}
 	return nil
 }

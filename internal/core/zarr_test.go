@@ -40,8 +40,8 @@ func TestWriteZarrRoundTrip(t *testing.T) {
 		rows, cols := 150, 230
 		data := cells(c.dtype, c.bands, rows, cols, 3)
 		nodata := -9999.0
-		if r, ok := integerRange[c.dtype]; ok && r[0] == 0 {
-			nodata = r[1]
+		if r := dtypeInfo[c.dtype]; !r.float && r.min == 0 {
+			nodata = r.max
 		}
 		dst := tmpPath(t, "dem.zarr")
 		err := WriteZarrBuffer(data, c.dtype, int64(c.bands), int64(rows), int64(cols),
