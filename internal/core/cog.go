@@ -89,6 +89,11 @@ func newMemSource(buf []byte, dtype DType, bands, rows, cols int64, g Georef) (*
 	if !ok || uint64(len(buf)) != want {
 		return nil, errorf(StatusInvalidArgument, "buffer holds %d bytes, but %d x %d x %d %s values need %d", len(buf), bands, rows, cols, dtype, want)
 	}
+	if g.NoData != nil {
+		if err := checkNoData(*g.NoData, dtype); err != nil {
+			return nil, err
+		}
+	}
 	wkt, err := crsWKT(g.CRS)
 	if err != nil {
 		return nil, err

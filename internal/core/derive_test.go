@@ -178,7 +178,7 @@ func TestTileWriterKeepsBandRoles(t *testing.T) {
 		copy CopyFlags
 	}{{"no source", "", 0}, {"source, no copy", src, 0}, {"source, metadata", src, CopyMetadata}} {
 		dst := filepath.Join(dir, "out.tif")
-		if err := writeWhole(t, dst, data, Byte, 4, rows, cols, COGOptions{}, c.src, nil, c.copy); err != nil {
+		if err := writeWhole(t, dst, data, Byte, 4, rows, cols, COGOptions{}, c.src, seq(4), c.copy); err != nil {
 			t.Fatal(err)
 		}
 		validateCOG(t, dst)
@@ -194,12 +194,19 @@ func TestTileWriterKeepsBandRoles(t *testing.T) {
 	rgba := describedSource(t, filepath.Join(dir, "rgba.tif"), Byte, 4, rows, cols,
 		[]godal.ColorInterp{godal.CIRed, godal.CIGreen, godal.CIBlue, godal.CIAlpha})
 	dst := filepath.Join(dir, "rgba_out.tif")
-	if err := writeWhole(t, dst, data, Byte, 4, rows, cols, COGOptions{}, rgba, nil, 0); err != nil {
+	if err := writeWhole(t, dst, data, Byte, 4, rows, cols, COGOptions{}, rgba, seq(4), 0); err != nil {
 		t.Fatal(err)
 	}
 	got, want := readBandFacts(t, dst), readBandFacts(t, rgba)
 	if !reflect.DeepEqual(got.interp, want.interp) || !reflect.DeepEqual(got.maskFlags, want.maskFlags) {
 		t.Errorf("RGBA: %v %v, want %v %v", got.interp, got.maskFlags, want.interp, want.maskFlags)
+	}
+	// bands not matched (a func that makes other bands): no roles
+	if err := writeWhole(t, dst, data, Byte, 4, rows, cols, COGOptions{}, rgba, nil, CopyMetadata); err != nil {
+		t.Fatal(err)
+	}
+	if got := readBandFacts(t, dst); !reflect.DeepEqual(got.interp, undefined) || got.datasetMeta["TITLE"] == "" {
+		t.Errorf("unmatched bands: %v, dataset metadata %v", got.interp, got.datasetMeta)
 	}
 }
 
@@ -214,7 +221,7 @@ func TestTileWriterCopiesMetadata(t *testing.T) {
 	data := cells(Int16, 2, rows, cols, 4)
 	want := readBandFacts(t, src)
 	dst := filepath.Join(dir, "copied.tif")
-	if err := writeWhole(t, dst, data, Int16, 2, rows, cols, COGOptions{}, src, nil, CopyMetadata); err != nil {
+	if err := writeWhole(t, dst, data, Int16, 2, rows, cols, COGOptions{}, src, seq(2), CopyMetadata); err != nil {
 		t.Fatal(err)
 	}
 	validateCOG(t, dst)
@@ -241,7 +248,7 @@ func TestTileWriterCopiesMetadata(t *testing.T) {
 	}
 	// copying off: band roles only
 	dst = filepath.Join(dir, "plain.tif")
-	if err := writeWhole(t, dst, data, Int16, 2, rows, cols, COGOptions{}, src, nil, 0); err != nil {
+	if err := writeWhole(t, dst, data, Int16, 2, rows, cols, COGOptions{}, src, seq(2), 0); err != nil {
 		t.Fatal(err)
 	}
 	f := readBandFacts(t, dst)
@@ -253,7 +260,7 @@ func TestTileWriterCopiesMetadata(t *testing.T) {
 	pal := describedSource(t, filepath.Join(dir, "pal.tif"), Byte, 1, rows, cols, []godal.ColorInterp{godal.CIPalette})
 	classes := cells(Byte, 1, rows, cols, 2)
 	dst = filepath.Join(dir, "pal_out.tif")
-	if err := writeWhole(t, dst, classes, Byte, 1, rows, cols, COGOptions{}, pal, nil, CopyMetadata); err != nil {
+	if err := writeWhole(t, dst, classes, Byte, 1, rows, cols, COGOptions{}, pal, seq(1), CopyMetadata); err != nil {
 		t.Fatal(err)
 	}
 	if got, want := readBandFacts(t, dst), readBandFacts(t, pal); got.interp[0] != godal.CIPalette || !reflect.DeepEqual(got.table, want.table) {

@@ -115,11 +115,10 @@ func CreateTileWriter(dst string, spec WriterSpec, o COGOptions) (*TileWriter, e
 // SetSource ties the writer to a raster its output is computed from, before
 // the first write: the destination must not name it (checkNotSource); the
 // output's bands take the colour interpretation of the source's bands
-// (bands[i] is the source band of output band i; nil means 1..n when the
-// counts agree, else no band-level copy) and, as copy says, its metadata
-// and its per-dataset mask (same size only). A writer computed from several
-// rasters names each; only one may be copied from, and it gives the roles
-// (else the first whose bands map).
+// (bands[i] is the source band of output band i; nil: the bands are not
+// matched) and, as copy says, its metadata and its per-dataset mask (same
+// size only). A writer computed from several rasters names each; only one
+// may be copied from, and it gives the roles (else the first with bands).
 func (w *TileWriter) SetSource(src string, bands []int, copy CopyFlags) error {
 	name, err := inputName("source", src)
 	if err != nil {
@@ -145,11 +144,6 @@ func (w *TileWriter) SetSource(src string, bands []int, copy CopyFlags) error {
 		return err
 	}
 	st := ds.Structure()
-	if bands == nil && int64(st.NBands) == w.spec.Bands {
-		for b := 1; b <= st.NBands; b++ {
-			bands = append(bands, b)
-		}
-	}
 	if bands != nil && int64(len(bands)) != w.spec.Bands {
 		ds.Close()
 		return errorf(StatusInvalidArgument, "%d source bands given for %d output bands", len(bands), w.spec.Bands)

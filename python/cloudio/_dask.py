@@ -36,7 +36,7 @@ from ._datasets import Georef, open_dataset
 from .errors import CloudIOError, error_for
 from .storage import StoreAccess, access_for, ensure_configured, scrub
 from ._options import Options, Progress, write_options
-from .stream import _Writer, _band_list, _name_or_array
+from .stream import COPY_MASK, COPY_METADATA, _Writer, _band_list, _name_or_array
 
 _PREFIX = "cloudio-read-"
 
@@ -146,7 +146,7 @@ def dask_backend(dataset, tile_rows: Optional[int] = None, tile_cols: Optional[i
     hlg = HighLevelGraph.from_collections(layer, graph, dependencies=())
     arr = da.Array(hlg, layer, chunks, dtype=dtype)
     georef = ds.georef
-    _lineage.register(layer, _lineage.Window(name, georef, (0, 1), (0, 1), band_list))
+    _lineage.register(layer, _lineage.Window(name, georef, (0, 1), (0, 1), band_list, (info.rows, info.cols)))
     if xarray:
         return _xarray.build(arr, georef, band_list)
     return arr
@@ -160,12 +160,12 @@ def _offsets(sizes) -> list:
     return list(itertools.accumulate((0,) + tuple(sizes[:-1])))
 
 
-def georef_of(arr, geotransform=None, crs=None, nodata=None) -> Georef:
-    """The georeferencing to write arr (a Dask array) with: each of the
-    arguments that is given, else what arr's graph proves (see _lineage).
-    Raises ValueError when arr derives from a georeferenced raster but its
-    window cannot be told and no geotransform was given."""
-    traced = _lineage.trace(arr)
+def georef_of(arr, traced: _lineage.Traced, geotransform=None, crs=None, nodata=None) -> Georef:
+    """The georeferencing to write arr (a Dask array whose window of a
+    raster is traced) with: each of the arguments that is given, else what
+    arr's graph proves (see _lineage). Raises ValueError when arr derives
+    from a georeferenced raster but its window cannot be told and no
+    geotransform was given."""
     if isinstance(traced, _lineage.Window):
         own = traced.windowed()
     else:
@@ -201,7 +201,7 @@ class _Target:
 def to_cog(darr, path, *, compress: str = "deflate", options: Options = None, overview_resampling: Optional[str] = None,
            blocksize: Optional[int] = None, geotransform: Optional[Sequence[float]] = None,
            crs: Union[None, int, str] = None, nodata: Optional[float] = None, progress: Progress = None,
-           chunks_in_flight: Optional[int] = None) -> str:
+           chunks_in_flight: Optional[int] = None, copy_metadata: bool = True) -> str:
     """Compute ``darr`` chunk by chunk and stream it into a COG at ``path``.
 
     ``darr`` is a Dask array or an xarray DataArray (from ``dask_backend(...,
@@ -217,11 +217,16 @@ def to_cog(darr, path, *, compress: str = "deflate", options: Options = None, ov
     cannot prove the window (a transpose, a reduction, fancy indexing, ...),
     ``to_cog`` raises ``ValueError`` saying to pass ``geotransform=`` or to
     use ``xarray=True``; an array that never had georeferencing is written
-    without. The same keyword-only ``compress``, ``options``,
-    ``overview_resampling``, ``blocksize`` and ``progress`` as
-    :func:`cloudio.write_cog`. Memory stays bounded by the chunks in flight; the
-    write is atomic, as for :func:`write_cog`, and only this process writes
-    the file, so no locks or shared file system are needed. How the chunks
+    without. The output's bands keep the roles of the bands they hold, an
+    array of every cell of a raster its per-dataset mask, and, unless
+    ``copy_metadata=False``, their descriptions, units, scale/offset,
+    metadata and colour tables and the raster's metadata. ``path`` must not
+    name a raster the array is read from. The same keyword-only
+    ``compress``, ``options``, ``overview_resampling``, ``blocksize`` and
+    ``progress`` as :func:`cloudio.write_cog`. Memory stays bounded by the
+    chunks in flight; the write is atomic, as for :func:`write_cog`, and only
+    this process writes the file, so no locks or shared file system are
+    needed. How the chunks
     get here depends on the active scheduler:
 
     - threaded or synchronous: they stream straight into the writer;
@@ -243,7 +248,10 @@ def to_cog(darr, path, *, compress: str = "deflate", options: Options = None, ov
     if chunks_in_flight is not None and (isinstance(chunks_in_flight, bool) or
                                          not isinstance(chunks_in_flight, (int, np.integer)) or chunks_in_flight < 1):
         raise ValueError(f"chunks_in_flight must be a positive integer or None, not {chunks_in_flight!r}")
+    sources = []  # the rasters darr is read from: no writer replaces its source
     if _xarray.is_dataarray(darr):
+        if darr.encoding.get("source"):  # where rioxarray read it from
+            sources.append(darr.encoding["source"])
         darr, own = _xarray.read(darr)
         geotransform, crs, nodata = (mine if mine is not None else theirs
                                      for mine, theirs in zip((geotransform, crs, nodata), own))
@@ -255,11 +263,21 @@ def to_cog(darr, path, *, compress: str = "deflate", options: Options = None, ov
         raise ValueError(f"to_cog needs a non-empty array, got shape {darr.shape}")
     if darr.ndim == 3:
         darr = darr.rechunk({0: -1})  # every chunk holds all bands: one write per window
-    georef = georef_of(darr, geotransform, crs, nodata)
+    traced = _lineage.trace(darr)
+    georef = georef_of(darr, traced, geotransform, crs, nodata)
     bands = darr.shape[0] if darr.ndim == 3 else 1
     rows, cols = darr.shape[-2:]
     report = opts.progress
     writer = _Writer(path, rows, cols, bands, darr.dtype, georef, opts)
+    try:
+        if isinstance(traced, _lineage.Window) and traced.bands is not None:  # the bands' roles, metadata, mask
+            writer.set_source(traced.source, traced.bands, (COPY_METADATA if copy_metadata else 0) |
+                              (COPY_MASK if traced.whole(darr.shape) else 0))
+        for name in dict.fromkeys(sources + [w.source for w in _lineage.sources(darr)]):
+            writer.set_source(name, None, 0)
+    except BaseException:
+        writer.abort()
+        raise
     total, done = darr.npartitions, 0
     lock = threading.Lock()
 

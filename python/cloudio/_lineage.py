@@ -35,13 +35,19 @@ from ._datasets import Georef
 class Window(NamedTuple):
     """The cells of a raster an array holds: array row i is source row
     ``rows[0] + rows[1] * i`` (columns alike), and the array's bands are the
-    source's ``bands`` (None when they mix bands or rasters)."""
+    source's ``bands`` (None when they mix bands or rasters); the source is
+    ``size`` cells."""
 
     source: str
     georef: Georef
     rows: Tuple[int, int]
     cols: Tuple[int, int]
     bands: Optional[Tuple[int, ...]]
+    size: Tuple[int, int]  # the source's (rows, cols)
+
+    def whole(self, shape) -> bool:
+        """Whether an array of this shape holds the source's every cell, in place."""
+        return self.rows == (0, 1) and self.cols == (0, 1) and tuple(shape[-2:]) == self.size
 
     def windowed(self) -> Georef:
         """The source's georeferencing moved to this window. Cells keep their

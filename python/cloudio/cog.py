@@ -44,7 +44,9 @@ def write_cog(dataset: Any, path: Union[str, "os.PathLike[str]"], compress: str 
             - a numpy array, rows x cols or bands x rows x cols, of uint8,
               uint16, int16, uint32, int32, uint64, int64, float32 or
               float64 (any byte order or memory layout), georeferenced by
-              the keyword arguments below;
+              the keyword arguments below; a ``numpy.ma.MaskedArray`` is
+              written with its masked cells as ``nodata`` (required when
+              any cell is masked);
             - an xarray DataArray (``rioxarray.open_rasterio``'s, or one of
               your own with ``y`` / ``x`` coordinates), georeferenced by its
               coordinates, its ``spatial_ref`` grid mapping and its
@@ -173,6 +175,8 @@ def write_source(dataset: Any, georef: Georef) -> Union[bytes, tuple]:
             raise ValueError("geotransform, crs and nodata apply to numpy arrays and in-memory datasets; "
                              f"the file {os.fsdecode(source)!r} keeps its own")
         return _lib.fspath(source, "dataset")
+    if isinstance(source, np.ma.MaskedArray):
+        source = masked_filled(source, georef.nodata)
     if isinstance(source, np.ndarray):
         data = as_bands(source)
         crs_value = crs_text(georef.crs)
@@ -183,6 +187,16 @@ def write_source(dataset: Any, georef: Georef) -> Union[bytes, tuple]:
                 ctypes.pointer(nd) if nd is not None else None)
     raise ValueError("dataset must be a path or URL, a GDAL or pyramids dataset, or a numpy array, not "
                      f"{type(dataset).__name__}")
+
+
+def masked_filled(array: np.ma.MaskedArray, nodata: Optional[float]) -> np.ndarray:
+    """A MaskedArray's data with its masked cells as nodata, which is
+    needed when any cell is masked."""
+    if not np.ma.getmaskarray(array).any():
+        return np.ma.getdata(array)
+    if nodata is None:
+        raise ValueError("the MaskedArray has masked cells, which are written as nodata: pass nodata=")
+    return np.ma.filled(array, nodata)
 
 
 def crs_text(crs: Any) -> Optional[str]:
