@@ -184,3 +184,30 @@ def test_option_values_are_checked_against_the_driver(tmp_path, options, match):
         assert "a.tif" not in os.listdir(tmp_path)
     with pytest.raises(cloudio.InvalidArgumentError, match="ZSTD_LEVEL"):
         write_zarr(np.zeros((9, 9), np.float32), str(tmp_path / "z.zarr"), options={"ZSTD_LEVEL": 99})
+
+
+def test_store_methods_take_the_same_options_and_refuse_their_source(tmp_path_factory, tmp_path, capsys):
+    from test_storage import start_minio
+    server = start_minio(tmp_path_factory, "option-dems")
+    try:
+        store = cloudio.cloud_storage("s3://option-dems", mode="w", **server.options())
+        src = tiled_source(tmp_path / "src.tif", d8_codes(600, 500))
+        url = store.write_cog(src, "d8.tif", compress="zstd", overview_resampling="mode", blocksize=256, progress=True)
+        assert "100" in capsys.readouterr().err
+        store.write_zarr(src, "d8.zarr", blocksize=128, progress=True)
+        assert "100" in capsys.readouterr().err
+        with pytest.raises(cloudio.InvalidArgumentError, match="BLOCKSIZE"):
+            store.write_cog(src, "bad.tif", blocksize=0)
+        with pytest.raises(cloudio.InvalidArgumentError, match="OVERVIEW_RESAMPLING"):
+            store.write_cog(src, "bad.tif", overview_resampling="bogus")
+        # the same key, however it is spelt, is the source
+        for dst in (url, "s3://option-dems/./d8.tif", "s3://option-dems/x/../d8.tif"):
+            with pytest.raises(cloudio.InvalidArgumentError, match="is the source"):
+                map_tiles(url, lambda t: t, dst)
+            with pytest.raises(cloudio.InvalidArgumentError, match="is the source"):
+                to_cog(dask_backend(url), dst)
+        assert sorted(k for k in store.list() if not k.startswith("d8.zarr/")) == ["d8.tif"]
+        info = cloudio._datasets.open_dataset(url).info
+        assert (info.block_rows, info.block_cols) == (256, 256)
+    finally:
+        server.stop()
