@@ -314,20 +314,10 @@ func maskedSource(t *testing.T, path string, dtype DType, bands, rows, cols int)
 	return path, mask
 }
 
+// readMask is band 1's GDAL mask (0 / 255) and mask flags.
 func readMask(t *testing.T, path string) ([]byte, int) {
 	t.Helper()
-	ds, err := godal.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ds.Close()
-	st := ds.Structure()
-	b := ds.Bands()[0]
-	out := make([]byte, st.SizeX*st.SizeY)
-	if err := b.MaskBand().Read(0, 0, out, st.SizeX, st.SizeY); err != nil {
-		t.Fatal(err)
-	}
-	return out, b.MaskFlags()
+	return gdalMasks(t, path, []int{1}), readBandFacts(t, path).maskFlags[0]
 }
 
 // A per-dataset mask of the source travels to the output (masked cells
