@@ -25,6 +25,7 @@ typedef struct cloudio_reader_options {
   size_t n_bands;
   int dtype;
   int workers, prefetch;
+  int masks;
 } cloudio_reader_options;
 
 /* Calls a C function pointer, which Go cannot do itself. */

@@ -192,7 +192,7 @@ func cloudio_reader_open(name *C.char, o *C.cloudio_reader_options, out *unsafe.
 	r, err := core.OpenTileReader(C.GoString(name), core.ReaderOptions{
 		TileRows: int64(o.tile_rows), TileCols: int64(o.tile_cols), Overlap: int64(o.overlap), Halo: int64(o.halo),
 		Edge: core.Edge(o.edge), Spec: core.ReadSpec{Bands: goInts(o.bands, o.n_bands), DType: core.DType(o.dtype)},
-		Workers: int(o.workers), Prefetch: int(o.prefetch)})
+		Workers: int(o.workers), Prefetch: int(o.prefetch), Masks: o.masks != 0})
 	if err == nil {
 		*out = pointer.Save(r)
 	}
@@ -274,6 +274,50 @@ func cloudio_writer_open(dst *C.char, rows, cols, bands C.int64_t, dtype C.int, 
 		core.COGOptions{Compress: goString(compress), Options: goStrings(options)})
 	if err == nil {
 		*out = pointer.Save(w)
+	}
+	return status(err, errBuf, errLen)
+}
+
+//export cloudio_writer_set_source
+func cloudio_writer_set_source(h unsafe.Pointer, src *C.char, bands *C.int, nBands C.size_t, copyFlags C.int, errBuf *C.char, errLen C.size_t) (rc C.int) {
+	defer contain(&rc, errBuf, errLen)
+	w, err := handle[*core.TileWriter](h, "writer")
+	if err != nil {
+		return status(err, errBuf, errLen)
+	}
+	switch {
+	case src == nil:
+		return status(nullArg("src"), errBuf, errLen)
+	case bands == nil && nBands > 0:
+		return status(nullArg("bands (with n_bands > 0)"), errBuf, errLen)
+	}
+	return status(w.SetSource(C.GoString(src), goInts(bands, nBands), core.CopyFlags(copyFlags)), errBuf, errLen)
+}
+
+//export cloudio_writer_write_masked
+func cloudio_writer_write_masked(h unsafe.Pointer, rowOff, colOff, nRows, nCols C.int64_t, buf unsafe.Pointer, bufLen C.size_t,
+	mask unsafe.Pointer, maskLen C.size_t, errBuf *C.char, errLen C.size_t) (rc C.int) {
+	defer contain(&rc, errBuf, errLen)
+	w, err := handle[*core.TileWriter](h, "writer")
+	if err != nil {
+		return status(err, errBuf, errLen)
+	}
+	if buf == nil {
+		return status(nullArg("buf"), errBuf, errLen)
+	}
+	if mask == nil {
+		return status(nullArg("mask"), errBuf, errLen)
+	}
+	b, err := goBytes(buf, bufLen)
+	var m []byte
+	if err == nil {
+		m, err = goBytes(mask, maskLen)
+	}
+	if m == nil {
+		m = []byte{} // a mask of no cells: the length check reports it
+	}
+	if err == nil {
+		err = w.WriteMasked(window(rowOff, colOff, nRows, nCols), b, m)
 	}
 	return status(err, errBuf, errLen)
 }

@@ -112,6 +112,8 @@ int cloudio_tile_windows(int64_t rows, int64_t cols,
 
 /* Write the raster at src (a path or GDAL name) as a Cloud-Optimised GeoTIFF
  * at dst, keeping every band, the data type, geotransform, CRS and nodata,
+ * the bands' colour interpretation, masks (a per-dataset mask, an alpha
+ * band), colour tables, descriptions, units, scale/offset and metadata,
  * with internal overviews when larger than one block.
  *
  * compress: a COMPRESS method of the installed GDAL's COG driver, matched
@@ -120,10 +122,20 @@ int cloudio_tile_windows(int64_t rows, int64_t cols,
  *
  * Defaults: PREDICTOR chosen from the data type for LZW, DEFLATE and ZSTD
  * (STANDARD for integers, FLOATING_POINT for floats), NUM_THREADS=ALL_CPUS,
- * BIGTIFF=IF_SAFER. options: extra COG creation options ("KEY=VALUE",
- * NULL-terminated) or NULL; they override every default. An option the COG
- * driver does not declare, or a value outside the ones it declares, is
- * CLOUDIO_ERR_INVALID_ARGUMENT.
+ * BIGTIFF=IF_SAFER, and OVERVIEW_RESAMPLING=NEAREST for integer rasters
+ * (codes and classes are never invented) or AVERAGE for floating point (no
+ * overshoot, nodata-aware, no growing holes) unless RESAMPLING is given.
+ * The overview method is recorded in the file's metadata as
+ * OVERVIEW_RESAMPLING. options: extra COG creation options ("KEY=VALUE",
+ * NULL-terminated) or NULL; they override every default (a key given twice:
+ * the last wins). Every value is checked before any work, as
+ * CLOUDIO_ERR_INVALID_ARGUMENT naming the option: an option the COG driver
+ * does not declare, a value of another type (integer, number, YES/NO) or
+ * outside the declared range or choices, and the limits the driver does not
+ * declare: BLOCKSIZE a multiple of 16 from 128 to 4096, OVERVIEW_RESAMPLING
+ * and RESAMPLING one of this GDAL's overview methods (NEAREST, AVERAGE, RMS,
+ * BILINEAR, GAUSS, CUBIC, CUBICSPLINE, LANCZOS, MODE, ...), NUM_THREADS
+ * ALL_CPUS or >= 1, QUALITY 1..100.
  *
  * The write is atomic: the COG is written to a temporary file in dst's
  * directory and renamed over dst only once GDAL closed it without error. On
@@ -133,7 +145,9 @@ int cloudio_tile_windows(int64_t rows, int64_t cols,
  * progress may be NULL; progress_user is passed to it unchanged.
  *
  * Returns CLOUDIO_OK; CLOUDIO_ERR_INVALID_ARGUMENT (NULL or empty src/dst,
- * dst equal to src, unknown compress or option, a path that is not UTF-8);
+ * dst naming src however either is spelt (".", "..", symbolic and hard
+ * links, file://, the same object-store key), unknown compress or option, a
+ * path that is not UTF-8);
  * CLOUDIO_ERR_NOT_FOUND (src missing, dst's directory missing);
  * CLOUDIO_ERR_IO (src not a raster GDAL can read, dst not writable);
  * CLOUDIO_ERR_UNSUPPORTED (no COG driver); CLOUDIO_ERR_CANCELLED. */
@@ -157,8 +171,8 @@ int cloudio_write_cog(const char *src, const char *dst, const char *compress,
  * nodata: a pointer to the nodata value, or NULL for none.
  *
  * Returns CLOUDIO_ERR_INVALID_ARGUMENT as well for a NULL data, an unknown
- * dtype, non-positive sizes, a data_len that does not match, or a crs GDAL
- * cannot parse. */
+ * dtype, non-positive sizes, a data_len that does not match, a crs GDAL
+ * cannot parse, or a nodata value the data type cannot hold. */
 int cloudio_write_cog_buffer(const void *data, size_t data_len, int dtype,
                              int64_t bands, int64_t rows, int64_t cols,
                              const double *geotransform, const char *crs,
@@ -255,6 +269,8 @@ typedef struct cloudio_reader_options {
                                    object stores and HTTP (default) */
   int prefetch;                 /* tiles decoded ahead; 0 = 2 x workers, 1 x for object
                                    stores and HTTP (default) */
+  int masks;                    /* non-zero: each tile's data is followed by the masks of
+                                   its bands (see cloudio_reader_next); default 0 */
 } cloudio_reader_options;
 
 /* Fill *options with the defaults. Does nothing for NULL. */
@@ -279,7 +295,12 @@ int cloudio_reader_info(cloudio_reader *reader, cloudio_info *info, uint64_t *co
  * (the tile grown by the halo on every side, so its offsets may be negative).
  * buf receives the padded window's cells of the selected bands,
  * band-sequential and row-major; buf_len must be at least its size (use
- * *max_buf_len from cloudio_reader_info). After the last tile, returns
+ * *max_buf_len from cloudio_reader_info). With options->masks, the data is
+ * followed by one byte per cell of each selected band, band-sequential, for
+ * the same padded window: GDAL's mask of the band (its nodata, a per-dataset
+ * mask, an alpha band), 0 where the cell holds no data and 255 elsewhere;
+ * beyond the raster's edge replicated like the data, or 0 with
+ * CLOUDIO_EDGE_NODATA. Masks are read through GDAL. After the last tile, returns
  * CLOUDIO_OK with all 8 values 0 (n_rows == 0 means the end).
  * A buffer too small is CLOUDIO_ERR_INVALID_ARGUMENT and takes nothing; a
  * decoding failure is CLOUDIO_ERR_IO and ends the reader (every later call
@@ -299,13 +320,47 @@ typedef struct cloudio_writer cloudio_writer;
 
 /* Create a writer of a rows x cols raster of bands bands of dtype at dst,
  * with georeferencing as in cloudio_write_cog_buffer and compress / options
- * as in cloudio_write_cog. Everything is validated here, before any tile is
- * computed. Returns the statuses of cloudio_write_cog_buffer;
- * CLOUDIO_INT64 / CLOUDIO_UINT64 are CLOUDIO_ERR_UNSUPPORTED. */
+ * as in cloudio_write_cog (OVERVIEW_RESAMPLING, BLOCKSIZE, ... and their
+ * defaults). Everything is validated here, before any tile is computed: a
+ * nodata value the data type cannot hold (300 for Byte, 1.5 for an integer
+ * type, 1e40 for Float32) is CLOUDIO_ERR_INVALID_ARGUMENT. The output's
+ * bands are Undefined (as GDAL makes the bands of an in-memory raster; a
+ * GeoTIFF shows band 1 as Gray unless a Byte raster has 3 or 4 bands) until
+ * cloudio_writer_set_source gives them roles. Returns the statuses of
+ * cloudio_write_cog_buffer; CLOUDIO_INT64 / CLOUDIO_UINT64 are
+ * CLOUDIO_ERR_UNSUPPORTED. */
 int cloudio_writer_open(const char *dst, int64_t rows, int64_t cols, int64_t bands, int dtype,
                         const double *geotransform, const char *crs, const double *nodata,
                         const char *compress, const char *const *options,
                         cloudio_writer **out, char *err, size_t err_len);
+
+/* What cloudio_writer_set_source copies from a source (flags, or-ed). */
+enum {
+  CLOUDIO_COPY_METADATA = 1, /* band descriptions, units, scale/offset, band and dataset
+                                metadata (not the source's STATISTICS_*), colour tables */
+  CLOUDIO_COPY_MASK     = 2  /* the source's per-dataset mask, for windows written
+                                without a mask of their own (same size only) */
+};
+
+/* Tie the writer to a raster src its output is computed from, before the
+ * first write. src must not name dst, however either is spelt (".", "..",
+ * symbolic and hard links, file://, the same object-store key): that is
+ * CLOUDIO_ERR_INVALID_ARGUMENT, the rule every writer applies. bands[i]
+ * (1-based) is the source band output band i is computed from (n_bands is
+ * the writer's band count); bands NULL and n_bands 0: the bands are not
+ * matched (a func that makes other bands), only the dataset is.
+ * Matched bands take the source bands' colour interpretation (a palette
+ * only with CLOUDIO_COPY_METADATA, for Byte or UInt16 and a single band:
+ * GeoTIFF makes further bands of a palette raster alpha bands) and, with
+ * copy, what the CLOUDIO_COPY_* flags say. A writer computed from several
+ * rasters names each (every one is checked against dst); only one may be
+ * given non-zero copy flags, and it gives the roles (else the first with
+ * bands). Returns CLOUDIO_ERR_INVALID_ARGUMENT after a write, for a
+ * band that does not exist, a band count that does not match, unknown
+ * flags, a second source to copy from, or a mask to copy onto another
+ * size; the statuses of cloudio_dataset_open for src. */
+int cloudio_writer_set_source(cloudio_writer *writer, const char *src, const int *bands, size_t n_bands,
+                              int copy, char *err, size_t err_len);
 
 /* Store the window (row_off, col_off, n_rows, n_cols) of every band from buf
  * (band-sequential, row-major, the writer's dtype; buf_len exactly its size).
@@ -316,6 +371,18 @@ int cloudio_writer_open(const char *dst, int64_t rows, int64_t cols, int64_t ban
 int cloudio_writer_write(cloudio_writer *writer, int64_t row_off, int64_t col_off,
                          int64_t n_rows, int64_t n_cols, const void *buf, size_t buf_len,
                          char *err, size_t err_len);
+
+/* As cloudio_writer_write, with mask marking the cells that hold no data:
+ * one byte per cell of every band, band-sequential (bands * n_rows * n_cols
+ * bytes, mask_len exactly that; 0 = no data). When the writer has a nodata
+ * value, masked cells are written as it (buf itself is not changed);
+ * otherwise the output gets a per-dataset mask, in which a cell is masked
+ * when it is masked in every band, so the bands' masks must then agree
+ * (CLOUDIO_ERR_INVALID_ARGUMENT otherwise). Windows written without a mask
+ * are valid in that mask, or have the source's (CLOUDIO_COPY_MASK). */
+int cloudio_writer_write_masked(cloudio_writer *writer, int64_t row_off, int64_t col_off,
+                                int64_t n_rows, int64_t n_cols, const void *buf, size_t buf_len,
+                                const unsigned char *mask, size_t mask_len, char *err, size_t err_len);
 
 /* Finish: build the COG with overviews and move it to dst. progress may be
  * NULL. The handle is released whatever the outcome. Cells never written
@@ -401,7 +468,11 @@ int cloudio_storage_delete(const char *url, char *err, size_t err_len);
  * "lzma", "zstd", "lz4"); NULL means "zstd". An unknown name is
  * CLOUDIO_ERR_INVALID_ARGUMENT, never an uncompressed store. options: extra
  * Zarr creation options ("ZSTD_LEVEL=9", "FORMAT=ZARR_V3", ...), NULL-terminated,
- * or NULL; BLOCKSIZE (use the chunk sizes) and APPEND_SUBDATASET are refused.
+ * or NULL, checked as cloudio_write_cog checks its options; BLOCKSIZE=N
+ * (square chunks) or BLOCKSIZE=ROWS,COLS sets the chunk size when
+ * chunk_rows and chunk_cols are 0 (both is CLOUDIO_ERR_INVALID_ARGUMENT);
+ * OVERVIEW_RESAMPLING (a store has no overviews) and APPEND_SUBDATASET are
+ * refused.
  *
  * The write is atomic: a failed or cancelled write leaves nothing at dst.
  * A local store is written to a temporary directory beside dst and renamed
@@ -415,7 +486,7 @@ int cloudio_storage_delete(const char *url, char *err, size_t err_len);
  * the second half of the fractions.
  *
  * Returns CLOUDIO_OK; CLOUDIO_ERR_INVALID_ARGUMENT (NULL or empty src/dst,
- * dst equal to src or existing, negative chunk sizes, unknown compress or
+ * dst naming src (as cloudio_write_cog) or existing, negative chunk sizes, unknown compress or
  * option, a nodata value the data type cannot hold as Zarr's fill_value,
  * an HTTP dst, a Zarr source whose several arrays are not the bands of one
  * raster); CLOUDIO_ERR_NOT_FOUND (src missing, dst's directory or bucket

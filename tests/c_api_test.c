@@ -924,9 +924,9 @@ static void test_write_cog(void) {
   char *wkt = crs_of(dst.s);
   CHECK(strstr(wkt, "32633") != NULL);
   free(wkt);
-  const char *const lower[] = {"blocksize=64", "level=1", NULL}; /* keys in any case */
+  const char *const lower[] = {"blocksize=128", "level=1", NULL}; /* keys in any case */
   CHECK_OK(cloudio_write_cog(src.s, dst.s, NULL, lower, NULL, NULL, err, sizeof err));
-  CHECK(info_of(dst.s, &info) && info.block_rows == 64);
+  CHECK(info_of(dst.s, &info) && info.block_rows == 128);
   const char *const empty_opts[] = {NULL};
   CHECK_OK(cloudio_write_cog(src.s, dst.s, NULL, empty_opts, NULL, NULL, err, sizeof err));
 
@@ -1084,7 +1084,7 @@ static void test_dataset(void) {
   const size_t zlen = sizeof(float) * DS_ROWS * DS_COLS;
   const double gt[6] = {1000, 2, 0, 5000, 0, -2}, nodata = -1;
   path_t src = in_dir("ds.tif"), plain = in_dir("plain.tif");
-  const char *const opts[] = {"BLOCKSIZE=64", NULL};
+  const char *const opts[] = {"BLOCKSIZE=128", NULL};
   CHECK_OK(cloudio_write_cog_buffer(z, zlen, CLOUDIO_FLOAT32, 1, DS_ROWS, DS_COLS, gt, "EPSG:3857", &nodata, src.s,
                                     NULL, opts, NULL, NULL, err, sizeof err));
   CHECK_OK(cloudio_write_cog_buffer(z, zlen, CLOUDIO_FLOAT32, 1, DS_ROWS, DS_COLS, NULL, NULL, NULL, plain.s, NULL,
@@ -1097,7 +1097,7 @@ static void test_dataset(void) {
   memset(&info, 0xAB, sizeof info);
   CHECK_OK(cloudio_dataset_info(ds, &info, err, sizeof err));
   CHECK(info.rows == DS_ROWS && info.cols == DS_COLS && info.bands == 1 && info.dtype == CLOUDIO_FLOAT32);
-  CHECK(info.block_rows == 64 && info.block_cols == 64);
+  CHECK(info.block_rows == 128 && info.block_cols == 128);
   CHECK(info.has_geotransform == 1 && memcmp(info.geotransform, gt, sizeof gt) == 0);
   CHECK(info.has_nodata == 1 && info.nodata == -1);
 
@@ -1506,7 +1506,7 @@ static void test_writer(void) {
   /* Windows written in reverse order, closed with progress: the source
    * again, as a valid COG. */
   cloudio_writer *writer = NULL;
-  const char *const opts[] = {"BLOCKSIZE=64", NULL};
+  const char *const opts[] = {"BLOCKSIZE=128", NULL};
   CHECK_OK(cloudio_writer_open(dst.s, DS_ROWS, DS_COLS, 1, CLOUDIO_FLOAT32, gt, "EPSG:3857", &nodata, "zstd", opts,
                                &writer, err, sizeof err));
   CHECK(absent(dst.s)); /* nothing published before close */
@@ -1545,7 +1545,7 @@ static void test_writer(void) {
   CHECK(reads_back(dst.s, z, zlen));
   cloudio_info info;
   CHECK(info_of(dst.s, &info) && info.has_nodata && info.nodata == -1 && info.has_geotransform &&
-        memcmp(info.geotransform, gt, sizeof gt) == 0 && info.block_rows == 64);
+        memcmp(info.geotransform, gt, sizeof gt) == 0 && info.block_rows == 128);
   char *wkt = crs_of(dst.s);
   CHECK(strstr(wkt, "3857") != NULL);
   free(wkt);
@@ -1879,7 +1879,7 @@ static void test_zarr(void) {
 
   /* Errors. */
   path_t missing = in_dir("missing.tif"), nodir = in_dir("no-such-dir/x.zarr");
-  const char *const blocksize[] = {"BLOCKSIZE=4,4", NULL}, *const unknown[] = {"QUALITY=5", NULL};
+  const char *const blocksize[] = {"BLOCKSIZE=4,4,4", NULL}, *const unknown[] = {"QUALITY=5", NULL};
   const char *const bad_level[] = {"ZSTD_LEVEL=high", NULL};
   CHECK_FAILS_CLEANLY(cloudio_write_zarr(src.s, again.s, 0, 0, "brotli", NULL, NULL, NULL, err, sizeof err),
                       CLOUDIO_ERR_INVALID_ARGUMENT, again.s);
@@ -1930,6 +1930,132 @@ static void test_zarr(void) {
   remove(src.s);
 }
 
+/* The whole mask of band 1 of path, through a reader with masks (malloc'd,
+ * rows * cols bytes), or NULL. */
+static unsigned char *mask_of(const char *path, int64_t rows, int64_t cols, size_t cell) {
+  cloudio_reader_options ro;
+  cloudio_reader_options_init(&ro);
+  ro.tile_rows = rows;
+  ro.tile_cols = cols;
+  ro.masks = 1;
+  cloudio_reader *r = NULL;
+  if (cloudio_reader_open(path, &ro, &r, err, sizeof err) != CLOUDIO_OK) {
+    return NULL;
+  }
+  size_t max_len = 0;
+  unsigned char *buf = NULL, *mask = NULL;
+  int64_t window[8];
+  if (cloudio_reader_info(r, NULL, NULL, &max_len, err, sizeof err) == CLOUDIO_OK &&
+      max_len == (size_t)(rows * cols) * (cell + 1) && (buf = malloc(max_len)) != NULL &&
+      cloudio_reader_next(r, window, buf, max_len, err, sizeof err) == CLOUDIO_OK && window[2] == rows) {
+    mask = malloc((size_t)(rows * cols));
+    memcpy(mask, buf + (size_t)(rows * cols) * cell, (size_t)(rows * cols));
+  }
+  free(buf);
+  cloudio_reader_close(r, err, sizeof err);
+  return mask;
+}
+
+static int same_mask(const unsigned char *got, const unsigned char *want, int n) {
+  int same = got != NULL;
+  for (int i = 0; same && i < n; i++) {
+    same = (got[i] == 0) == (want[i] == 0);
+  }
+  return same;
+}
+
+/* A writer tied to its source: the same-source rule, masks written as
+ * nodata or as the output's mask, the source's mask copied, readers that
+ * deliver masks, option values checked up front. (Band roles and metadata
+ * are compared with GDAL's in the Go and Python tests.) */
+static void test_derived_writer(void) {
+  enum { R = 70, C = 90 };
+  path_t src = in_dir("derive-src.tif"), dst = in_dir("derived.tif"), copied = in_dir("derived-copy.tif");
+  unsigned char *cells = malloc(R * C), *mask = malloc(R * C), *filled = malloc(R * C);
+  for (int i = 0; i < R * C; i++) {
+    cells[i] = (unsigned char)(i % 251);
+    mask[i] = (i % 7 == 0) ? 0 : 1;
+    filled[i] = mask[i] == 0 ? 255 : cells[i];
+  }
+  CHECK_OK(cloudio_write_cog_buffer(cells, R * C, CLOUDIO_BYTE, 1, R, C, NULL, NULL, NULL, src.s, NULL, NULL, NULL,
+                                    NULL, err, sizeof err));
+
+  /* The destination names the source: refused, however it is spelt. */
+  char dotted[800], via_file[800];
+  snprintf(dotted, sizeof dotted, "%s/./../%s/derive-src.tif", dir, strrchr(dir, '/') + 1);
+  snprintf(via_file, sizeof via_file, "file://%s", src.s);
+  const char *same[] = {src.s, dotted, via_file};
+  cloudio_writer *w = NULL;
+  for (size_t i = 0; i < sizeof same / sizeof *same; i++) {
+    CHECK_OK(cloudio_writer_open(same[i], R, C, 1, CLOUDIO_BYTE, NULL, NULL, NULL, NULL, NULL, &w, err, sizeof err));
+    CHECK_STATUS(cloudio_writer_set_source(w, src.s, NULL, 0, 0, err, sizeof err), CLOUDIO_ERR_INVALID_ARGUMENT);
+    CHECK(strstr(err, "is the source") != NULL);
+    CHECK_OK(cloudio_writer_abort(w, err, sizeof err));
+  }
+
+  /* Masked cells without nodata: the output's mask. */
+  const int band1[] = {1};
+  CHECK_OK(cloudio_writer_open(dst.s, R, C, 1, CLOUDIO_BYTE, NULL, NULL, NULL, NULL, NULL, &w, err, sizeof err));
+  CHECK_OK(cloudio_writer_set_source(w, src.s, band1, 1, CLOUDIO_COPY_METADATA, err, sizeof err));
+  CHECK_STATUS(cloudio_writer_set_source(w, src.s, NULL, 0, CLOUDIO_COPY_MASK, err, sizeof err),
+               CLOUDIO_ERR_INVALID_ARGUMENT); /* one source to copy from */
+  CHECK_STATUS(cloudio_writer_set_source(w, src.s, NULL, 0, 8, err, sizeof err), CLOUDIO_ERR_INVALID_ARGUMENT);
+  CHECK_STATUS(cloudio_writer_set_source(w, NULL, NULL, 0, 0, err, sizeof err), CLOUDIO_ERR_INVALID_ARGUMENT);
+  CHECK_STATUS(cloudio_writer_set_source(w, src.s, NULL, 1, 0, err, sizeof err), CLOUDIO_ERR_INVALID_ARGUMENT);
+  CHECK_STATUS(cloudio_writer_write_masked(w, 0, 0, R, C, cells, R * C, mask, R * C - 1, err, sizeof err),
+               CLOUDIO_ERR_INVALID_ARGUMENT);
+  CHECK_STATUS(cloudio_writer_write_masked(w, 0, 0, R, C, cells, R * C, NULL, R * C, err, sizeof err),
+               CLOUDIO_ERR_INVALID_ARGUMENT);
+  CHECK_OK(cloudio_writer_write_masked(w, 0, 0, R, C, cells, R * C, mask, R * C, err, sizeof err));
+  CHECK_STATUS(cloudio_writer_set_source(w, src.s, NULL, 0, 0, err, sizeof err),
+               CLOUDIO_ERR_INVALID_ARGUMENT); /* after a write */
+  CHECK_OK(cloudio_writer_close(w, NULL, NULL, err, sizeof err));
+  CHECK(valid_cog(dst.s) && reads_back(dst.s, cells, R * C));
+  unsigned char *got = mask_of(dst.s, R, C, 1);
+  CHECK(same_mask(got, mask, R * C));
+  free(got);
+
+  /* That mask, copied from the output (a source now) to another. */
+  CHECK_OK(cloudio_writer_open(copied.s, R, C, 1, CLOUDIO_BYTE, NULL, NULL, NULL, NULL, NULL, &w, err, sizeof err));
+  CHECK_OK(cloudio_writer_set_source(w, dst.s, NULL, 0, CLOUDIO_COPY_MASK, err, sizeof err));
+  CHECK_OK(cloudio_writer_write(w, 0, 0, R, C, cells, R * C, err, sizeof err));
+  CHECK_OK(cloudio_writer_close(w, NULL, NULL, err, sizeof err));
+  got = mask_of(copied.s, R, C, 1);
+  CHECK(same_mask(got, mask, R * C));
+  free(got);
+
+  /* With nodata, masked cells are written as it; the caller's buffer stays. */
+  const double nodata = 255;
+  CHECK_OK(cloudio_writer_open(copied.s, R, C, 1, CLOUDIO_BYTE, NULL, NULL, &nodata, NULL, NULL, &w, err, sizeof err));
+  CHECK_OK(cloudio_writer_write_masked(w, 0, 0, R, C, cells, R * C, mask, R * C, err, sizeof err));
+  CHECK(cells[0] == 0 && cells[7] == 7);
+  CHECK_OK(cloudio_writer_close(w, NULL, NULL, err, sizeof err));
+  CHECK(reads_back(copied.s, filled, R * C));
+  got = mask_of(copied.s, R, C, 1); /* the nodata value masks them */
+  CHECK(same_mask(got, mask, R * C));
+  free(got);
+
+  /* A nodata value Byte cannot hold, bad option values: refused up front,
+   * naming what is wrong. */
+  const double too_big = 300;
+  CHECK_STATUS(cloudio_writer_open(dst.s, R, C, 1, CLOUDIO_BYTE, NULL, NULL, &too_big, NULL, NULL, &w, err, sizeof err),
+               CLOUDIO_ERR_INVALID_ARGUMENT);
+  CHECK(strstr(err, "nodata 300") != NULL);
+  const char *const zero[] = {"BLOCKSIZE=0", NULL}, *const bogus[] = {"OVERVIEW_RESAMPLING=bogus", NULL};
+  CHECK_STATUS(cloudio_writer_open(dst.s, R, C, 1, CLOUDIO_BYTE, NULL, NULL, NULL, NULL, zero, &w, err, sizeof err),
+               CLOUDIO_ERR_INVALID_ARGUMENT);
+  CHECK(strstr(err, "BLOCKSIZE") != NULL);
+  CHECK_STATUS(cloudio_write_cog(src.s, copied.s, NULL, bogus, NULL, NULL, err, sizeof err),
+               CLOUDIO_ERR_INVALID_ARGUMENT);
+  CHECK(strstr(err, "OVERVIEW_RESAMPLING") != NULL && strstr(err, "AVERAGE") != NULL);
+  free(filled);
+  free(cells);
+  free(mask);
+  remove(src.s);
+  remove(dst.s);
+  remove(copied.s);
+}
+
 int main(void) {
   const char *tmp = getenv("TMPDIR");
   snprintf(dir, sizeof dir, "%s/cloudio-c-test-XXXXXX", tmp != NULL && tmp[0] != '\0' ? tmp : "/tmp");
@@ -1945,6 +2071,7 @@ int main(void) {
   test_dataset();
   test_reader();
   test_writer();
+  test_derived_writer();
   test_storage();
   test_zarr();
   CHECK(bad_progress_user == 0);

@@ -309,7 +309,7 @@ void test_write(const TempDir &dir) {
     return true;
   };
   auto [fn, user] = progress(record);
-  const Options blocks{"BLOCKSIZE=64", nullptr};
+  const Options blocks{"BLOCKSIZE=128", nullptr};
   CHECK_STATUS(cloudio_write_cog_buffer(z.data(), z.size() * sizeof(float), CLOUDIO_FLOAT32, 1, kRows, kCols,
                                         kGeoTransform, "EPSG:32633", &nodata, src.c_str(), "zstd", blocks.data(), fn,
                                         user, err, err_len),
@@ -321,7 +321,7 @@ void test_write(const TempDir &dir) {
   {
     Dataset ds = open_dataset(src);
     const cloudio_info info = info_of(ds.get());
-    CHECK(info.rows == kRows && info.cols == kCols && info.dtype == CLOUDIO_FLOAT32 && info.block_rows == 64);
+    CHECK(info.rows == kRows && info.cols == kCols && info.dtype == CLOUDIO_FLOAT32 && info.block_rows == 128);
     CHECK(info.has_nodata && info.nodata == nodata && std::equal(info.geotransform, info.geotransform + 6, kGeoTransform));
     CHECK(crs_of(ds.get()).find("32633") != std::string::npos);
     CHECK(read_all<float>(ds.get(), 0) == z);

@@ -89,6 +89,11 @@ func newMemSource(buf []byte, dtype DType, bands, rows, cols int64, g Georef) (*
 	if !ok || uint64(len(buf)) != want {
 		return nil, errorf(StatusInvalidArgument, "buffer holds %d bytes, but %d x %d x %d %s values need %d", len(buf), bands, rows, cols, dtype, want)
 	}
+	if g.NoData != nil {
+		if err := checkNoData(*g.NoData, dtype); err != nil {
+			return nil, err
+		}
+	}
 	wkt, err := crsWKT(g.CRS)
 	if err != nil {
 		return nil, err
@@ -135,7 +140,7 @@ func writeCOG(src string, georef *C.cloudioGeoref, dst string, dtype DType, band
 	if err != nil {
 		return err
 	}
-	if err := translateToCOG(src, georef, out.tmp, opts, o.Progress); err != nil {
+	if err := translateToCOG(src, georef, out.tmp, opts, nil, o.Progress); err != nil {
 		out.discard()
 		return out.friendly(err)
 	}
@@ -148,7 +153,9 @@ var predictorMethods = []string{"LZW", "DEFLATE", "ZSTD"}
 // COGCreationOptions merges cloudio's defaults for dtype with the caller's
 // compress and options (which override every default) and validates the
 // result against what the installed COG driver declares and against what
-// the method can encode.
+// the method can encode. The defaults: COMPRESS, NUM_THREADS=ALL_CPUS,
+// BIGTIFF=IF_SAFER, OVERVIEW_RESAMPLING by DefaultOverviewResampling
+// (unless RESAMPLING is given) and PREDICTOR for LZW, DEFLATE and ZSTD.
 func COGCreationOptions(compress string, dtype DType, bands int64, extra []string) ([]Option, error) {
 	schema, err := COGSchema()
 	if err != nil {
@@ -174,6 +181,10 @@ func COGCreationOptions(compress string, dtype DType, bands int64, extra []strin
 	if err := compressionSuits(effective, dtype, bands); err != nil {
 		return nil, err
 	}
+	_, overviews := findOption(user, "OVERVIEW_RESAMPLING")
+	if _, generic := findOption(user, "RESAMPLING"); !overviews && !generic {
+		opts = setOption(opts, Option{"OVERVIEW_RESAMPLING", DefaultOverviewResampling(dtype)})
+	}
 	if _, set := findOption(user, "PREDICTOR"); !set {
 		if contains(predictorMethods, effective) {
 			predictor := "STANDARD"
@@ -196,7 +207,7 @@ func findOption(opts []Option, key string) (string, bool) {
 }
 
 // copyNames validates and maps the names of a copy of src to a new format
-// at dst, which must be another file.
+// at dst, which must not be the source (checkNotSource).
 func copyNames(src, dst, format string) (string, string, error) {
 	src, err := inputName("source", src)
 	if err != nil {
@@ -205,16 +216,10 @@ func copyNames(src, dst, format string) (string, string, error) {
 	if dst, err = outputName("destination", dst); err != nil {
 		return "", "", err
 	}
-	if src == dst || sameFile(src, dst) {
-		return "", "", errorf(StatusInvalidArgument, "destination %q is the source: write the %s to another path", dst, format)
+	if err := checkNotSource(src, dst, format); err != nil {
+		return "", "", err
 	}
 	return src, dst, nil
-}
-
-func sameFile(a, b string) bool {
-	sa, errA := os.Stat(a)
-	sb, errB := os.Stat(b)
-	return errA == nil && errB == nil && os.SameFile(sa, sb)
 }
 
 // probe opens src to tell a missing input from an unreadable one and to
@@ -270,11 +275,17 @@ func openRaster(name string) (*godal.Dataset, error) {
 	return nil, e
 }
 
-// translateToCOG runs GDAL's COG driver from src to dst in one C call.
-func translateToCOG(src string, georef *C.cloudioGeoref, dst string, opts []Option, progress ProgressFunc) error {
-	args := []string{"-of", "COG"}
+// translateToCOG runs GDAL's COG driver from src to dst in one C call, with
+// extra GDALTranslate arguments. The
+// overview method goes into the file's metadata as OVERVIEW_RESAMPLING (the
+// item rio-cogeo writes), so that readers can tell how overviews were made.
+func translateToCOG(src string, georef *C.cloudioGeoref, dst string, opts []Option, extra []string, progress ProgressFunc) error {
+	args := append([]string{"-of", "COG"}, extra...)
 	for _, o := range opts {
 		args = append(args, "-co", o.String())
+	}
+	if method := overviewResampling(opts); method != "" {
+		args = append(args, "-mo", "OVERVIEW_RESAMPLING="+method)
 	}
 	argv := newCStrings(args)
 	defer argv.free()

@@ -1,6 +1,7 @@
 package core
 
 import (
+	"fmt"
 	"reflect"
 	"sort"
 	"strings"
@@ -147,7 +148,7 @@ func TestValidate(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []Option{{"COMPRESS", "DEFLATE"}, {"PREDICTOR", "2"}, {"LEVEL", "9"}, {"MAX_Z_ERROR", "1e-3"}, {"TITLE", "any Thing"}, {"SPARSE_OK", "yes"}, {"COMPRESS", "ZSTD"}}
+	want := []Option{{"COMPRESS", "DEFLATE"}, {"PREDICTOR", "2"}, {"LEVEL", "9"}, {"MAX_Z_ERROR", "1e-3"}, {"TITLE", "any Thing"}, {"SPARSE_OK", "YES"}, {"COMPRESS", "ZSTD"}}
 	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("got %v, want %v", got, want)
 	}
@@ -196,15 +197,15 @@ func TestValidateCOGSchema(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ok, err := s.Validate([]Option{{"BLOCKSIZE", "256"}, {"PREDICTOR", "2"}, {"OVERVIEWS", "ignore_existing"}, {"RESAMPLING", "average"}, {"BIGTIFF", "if_safer"}})
+	ok, err := s.Validate([]Option{{"BLOCKSIZE", "256"}, {"PREDICTOR", "2"}, {"OVERVIEWS", "ignore_existing"}, {"TARGET_SRS", "epsg:4326"}, {"BIGTIFF", "if_safer"}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if v := find(ok, "OVERVIEWS"); v != "IGNORE_EXISTING" {
 		t.Errorf("OVERVIEWS=%q", v)
 	}
-	if v := find(ok, "RESAMPLING"); v != "average" {
-		t.Errorf("a string option changed: RESAMPLING=%q", v)
+	if v := find(ok, "TARGET_SRS"); v != "epsg:4326" {
+		t.Errorf("a string option changed: TARGET_SRS=%q", v)
 	}
 	for _, bad := range []Option{{"BLOCKSIZE", "big"}, {"PREDICTOR", "7"}, {"MAX_Z_ERROR", "none"}, {"TILED", "YES"}, {"BIGTIFF", "maybe"}} {
 		if _, err := s.Validate([]Option{bad}); StatusOf(err) != StatusInvalidArgument {
@@ -247,7 +248,8 @@ func TestCOGCreationOptionsDefaults(t *testing.T) {
 			if method == "" {
 				method = "DEFLATE"
 			}
-			want := map[string]string{"COMPRESS": method, "NUM_THREADS": "ALL_CPUS", "BIGTIFF": "IF_SAFER", "PREDICTOR": predictor}
+			want := map[string]string{"COMPRESS": method, "NUM_THREADS": "ALL_CPUS", "BIGTIFF": "IF_SAFER", "PREDICTOR": predictor,
+				"OVERVIEW_RESAMPLING": DefaultOverviewResampling(dt)}
 			if got := optionMap(t, opts); !reflect.DeepEqual(got, want) {
 				t.Errorf("%s %q: %v, want %v", dt, compress, got, want)
 			}
@@ -260,7 +262,8 @@ func TestCOGCreationOptionsDefaults(t *testing.T) {
 			if err != nil {
 				t.Fatalf("%s %q: %v", dt, compress, err)
 			}
-			want := map[string]string{"COMPRESS": strings.ToUpper(compress), "NUM_THREADS": "ALL_CPUS", "BIGTIFF": "IF_SAFER"}
+			want := map[string]string{"COMPRESS": strings.ToUpper(compress), "NUM_THREADS": "ALL_CPUS", "BIGTIFF": "IF_SAFER",
+				"OVERVIEW_RESAMPLING": DefaultOverviewResampling(dt)}
 			if got := optionMap(t, opts); !reflect.DeepEqual(got, want) {
 				t.Errorf("%s %q: %v, want %v (no predictor)", dt, compress, got, want)
 			}
@@ -298,11 +301,19 @@ func TestCOGCreationOptionsOverrides(t *testing.T) {
 			map[string]string{"COMPRESS": "DEFLATE", "PREDICTOR": "FLOATING_POINT", "NUM_THREADS": "2", "BIGTIFF": "IF_SAFER", "BLOCKSIZE": "256", "LEVEL": "9"}},
 		{"lerc", Float32, []string{"MAX_Z_ERROR=0.01"}, map[string]string{"COMPRESS": "LERC", "NUM_THREADS": "ALL_CPUS", "BIGTIFF": "IF_SAFER", "MAX_Z_ERROR": "0.01"}},
 		{"", Byte, []string{"PREDICTOR=YES"}, map[string]string{"COMPRESS": "DEFLATE", "PREDICTOR": "YES", "NUM_THREADS": "ALL_CPUS", "BIGTIFF": "IF_SAFER"}},
+		{"", Int16, []string{"overview_resampling=mode"}, map[string]string{"COMPRESS": "DEFLATE", "PREDICTOR": "STANDARD", "NUM_THREADS": "ALL_CPUS", "BIGTIFF": "IF_SAFER", "OVERVIEW_RESAMPLING": "MODE"}},
+		// RESAMPLING is the COG driver's method for overviews when OVERVIEW_RESAMPLING is not given: no default then
+		{"", Float32, []string{"RESAMPLING=bilinear"}, map[string]string{"COMPRESS": "DEFLATE", "PREDICTOR": "FLOATING_POINT", "NUM_THREADS": "ALL_CPUS", "BIGTIFF": "IF_SAFER", "RESAMPLING": "BILINEAR", "OVERVIEW_RESAMPLING": ""}},
 	} {
 		opts, err := COGCreationOptions(c.compress, c.dtype, 1, c.extra)
 		if err != nil {
 			t.Errorf("%+v: %v", c, err)
 			continue
+		}
+		if v, set := c.want["OVERVIEW_RESAMPLING"]; !set {
+			c.want["OVERVIEW_RESAMPLING"] = DefaultOverviewResampling(c.dtype)
+		} else if v == "" {
+			delete(c.want, "OVERVIEW_RESAMPLING")
 		}
 		if got := optionMap(t, opts); !reflect.DeepEqual(got, c.want) {
 			t.Errorf("%q %s %v: %v, want %v", c.compress, c.dtype, c.extra, got, c.want)
@@ -345,6 +356,8 @@ func TestCOGCreationOptionsErrors(t *testing.T) {
 		{"", Float32, 1, []string{"COMPRESS=brotli"}},
 		{"", Float32, 1, []string{"BIGTIFF=PERHAPS"}},
 		{"", Float32, 1, []string{"TILED=YES"}}, // a GTiff option, not a COG one
+		{"", Float32, 1, []string{"OVERVIEW_RESAMPLING=bogus"}},
+		{"", Float32, 1, []string{"BLOCKSIZE=0"}},
 		// methods the data cannot take
 		{"jpeg", Float32, 1, nil},
 		{"JPEG", Byte, 2, nil},
@@ -441,4 +454,85 @@ func FuzzParseOptions(f *testing.F) {
 			t.Fatalf("%q %q: no COMPRESS in %v", a, b, merged)
 		}
 	})
+}
+
+// Every value a driver's option list declares something about is checked:
+// type, range, choices; and the limits the COG driver enforces without
+// declaring them.
+func TestValidateDeclaredRangesAndUndeclaredLimits(t *testing.T) {
+	cog, err := COGSchema()
+	if err != nil {
+		t.Fatal(err)
+	}
+	zarr, err := driverSchema("Zarr", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		format string
+		schema OptionSchema
+		opt    Option
+		want   string // the canonical value; "" for an error
+		says   string // the error names what is expected
+	}{
+		{"COG", cog, Option{"BLOCKSIZE", "0"}, "", ">= 128"},
+		{"COG", cog, Option{"BLOCKSIZE", "-256"}, "", ">= 128"},
+		{"COG", cog, Option{"BLOCKSIZE", "100"}, "", ">= 128"},
+		{"COG", cog, Option{"BLOCKSIZE", "2147483648"}, "", "multiple of 16 from 128 to 4096"},
+		{"COG", cog, Option{"BLOCKSIZE", "200"}, "", "multiple of 16"},
+		{"COG", cog, Option{"BLOCKSIZE", "8192"}, "", "4096"},
+		{"COG", cog, Option{"BLOCKSIZE", "128"}, "128", ""},
+		{"COG", cog, Option{"BLOCKSIZE", " 4096 "}, "4096", ""},
+		{"COG", cog, Option{"OVERVIEW_RESAMPLING", "bogus"}, "", "NEAREST, AVERAGE"},
+		{"COG", cog, Option{"OVERVIEW_RESAMPLING", "none"}, "", "NEAREST"},
+		{"COG", cog, Option{"OVERVIEW_RESAMPLING", "Average"}, "AVERAGE", ""},
+		{"COG", cog, Option{"RESAMPLING", "cubicspline"}, "CUBICSPLINE", ""},
+		{"COG", cog, Option{"RESAMPLING", "bogus"}, "", "overview resampling method"},
+		{"COG", cog, Option{"OVERVIEW_COUNT", "-1"}, "", ">= 0"},
+		{"COG", cog, Option{"SPARSE_OK", "maybe"}, "", "YES or NO"},
+		{"COG", cog, Option{"SPARSE_OK", "true"}, "YES", ""},
+		{"COG", cog, Option{"ADD_ALPHA", "off"}, "NO", ""},
+		{"COG", cog, Option{"NUM_THREADS", "0"}, "", "ALL_CPUS"},
+		{"COG", cog, Option{"NUM_THREADS", "lots"}, "", "ALL_CPUS"},
+		{"COG", cog, Option{"NUM_THREADS", "all_cpus"}, "ALL_CPUS", ""},
+		{"COG", cog, Option{"NUM_THREADS", "4"}, "4", ""},
+		{"COG", cog, Option{"QUALITY", "101"}, "", "1 to 100"},
+		{"COG", cog, Option{"QUALITY", "90"}, "90", ""},
+		{"COG", cog, Option{"MAX_Z_ERROR", "nan"}, "", "number"},
+		{"Zarr", zarr, Option{"ZSTD_LEVEL", "23"}, "", "from 1 to 22"},
+		{"Zarr", zarr, Option{"ZSTD_LEVEL", "0"}, "", "from 1 to 22"},
+		{"Zarr", zarr, Option{"ZSTD_LEVEL", "22"}, "22", ""},
+		{"Zarr", zarr, Option{"LZ4_ACCELERATION", "0"}, "", ">= 1"},
+		{"Zarr", zarr, Option{"CREATE_ZMETADATA", "2"}, "", "YES or NO"},
+	} {
+		got, err := c.schema.ValidateAs(c.format, []Option{c.opt})
+		if c.want != "" {
+			if err != nil || len(got) != 1 || got[0].Value != c.want {
+				t.Errorf("%s %v: %v %v, want %q", c.format, c.opt, got, err, c.want)
+			}
+			continue
+		}
+		wantStatus(t, err, StatusInvalidArgument, fmt.Sprintf("%s %v", c.format, c.opt))
+		if err != nil && (!strings.Contains(err.Error(), c.opt.Key) || !strings.Contains(err.Error(), c.says)) {
+			t.Errorf("%s %v: message %q does not name the option and %q", c.format, c.opt, err, c.says)
+		}
+	}
+}
+
+// The overview methods come from GDAL itself: every method GDAL 3.6 lists
+// for gdaladdo -r, no NONE.
+func TestOverviewMethods(t *testing.T) {
+	got := OverviewMethods()
+	for _, m := range []string{"NEAREST", "AVERAGE", "RMS", "BILINEAR", "GAUSS", "CUBIC", "CUBICSPLINE", "LANCZOS", "MODE"} {
+		if !contains(got, m) {
+			t.Errorf("%s missing from %v", m, got)
+		}
+	}
+	if contains(got, "NONE") || contains(got, "BOGUS") {
+		t.Errorf("methods %v", got)
+	}
+	if DefaultOverviewResampling(Byte) != "NEAREST" || DefaultOverviewResampling(Int64) != "NEAREST" ||
+		DefaultOverviewResampling(Float32) != "AVERAGE" || DefaultOverviewResampling(Float64) != "AVERAGE" {
+		t.Error("defaults")
+	}
 }

@@ -44,8 +44,9 @@ type ReaderOptions struct {
 	Halo                        int64 // cells added on every side of each tile
 	Edge                        Edge
 	Spec                        ReadSpec
-	Workers                     int // goroutines decoding; default: the core count
-	Prefetch                    int // tiles decoded ahead; default: defaultPrefetch
+	Workers                     int  // goroutines decoding; default: the core count
+	Prefetch                    int  // tiles decoded ahead; default: defaultPrefetch
+	Masks                       bool // each tile's data is followed by its bands' masks (see readMasks)
 }
 
 // Tile is one decoded tile: Window is the tile_windows window; Padded is
@@ -152,7 +153,16 @@ func (r *TileReader) Len() uint64 { return r.tiling.Len() }
 // the raster's edge.
 func (r *TileReader) BufferLen() int64 {
 	info := r.ds.Info()
-	return r.opts.Spec.BufferLen(Window{Rows: min(r.opts.TileRows, info.Rows) + 2*r.opts.Halo, Cols: min(r.opts.TileCols, info.Cols) + 2*r.opts.Halo})
+	return r.tileLen(Window{Rows: min(r.opts.TileRows, info.Rows) + 2*r.opts.Halo, Cols: min(r.opts.TileCols, info.Cols) + 2*r.opts.Halo})
+}
+
+// tileLen is the size of a padded tile's buffer: its data, then its masks.
+func (r *TileReader) tileLen(padded Window) int64 {
+	n := r.opts.Spec.BufferLen(padded)
+	if r.opts.Masks {
+		n = addLen(n, ReadSpec{DType: Byte, Bands: r.opts.Spec.Bands}.BufferLen(padded))
+	}
+	return n
 }
 
 // haloFill is each band's nodata as the reader's buffers hold it: stored in
@@ -207,7 +217,7 @@ func (r *TileReader) work(jobs <-chan *tileJob) {
 	defer r.wg.Done()
 	var h *handle
 	var err error
-	if !r.ds.direct(r.opts.Spec) {
+	if !r.ds.direct(r.opts.Spec) || r.opts.Masks { // masks are read through GDAL
 		if h, err = r.ds.acquire(); h != nil {
 			defer r.ds.release(h)
 		}
@@ -217,16 +227,22 @@ func (r *TileReader) work(jobs <-chan *tileJob) {
 		if err != nil {
 			job.err = err
 		} else {
-			job.buf = r.bufs.get(int(r.opts.Spec.BufferLen(job.tile.Padded)))
-			job.err = r.readPadded(read, job.tile.Padded, job.buf)
+			job.buf = r.bufs.get(int(r.tileLen(job.tile.Padded)))
+			data := r.opts.Spec.BufferLen(job.tile.Padded)
+			job.err = r.readPadded(read, job.tile.Padded, r.opts.Spec.DType.Size(), r.fill, job.buf[:data])
+			if job.err == nil && r.opts.Masks {
+				job.err = r.readPadded(func(w Window, buf []byte) error { return r.ds.readMasks(h, w, r.opts.Spec.Bands, buf) },
+					job.tile.Padded, 1, maskedCells(len(r.opts.Spec.Bands)), job.buf[data:])
+			}
 		}
 		close(job.done)
 	}
 }
 
-// readPadded reads the part of padded inside the raster and fills the rest
-// as the edge mode says.
-func (r *TileReader) readPadded(read func(Window, []byte) error, padded Window, buf []byte) error {
+// readPadded reads the part of padded inside the raster with read (cells
+// of size bytes) and fills the rest as the edge mode says (with fill's
+// cells for EdgeNoData).
+func (r *TileReader) readPadded(read func(Window, []byte) error, padded Window, size int, fill [][]byte, buf []byte) error {
 	info := r.ds.Info()
 	inner := Window{RowOff: max(padded.RowOff, 0), ColOff: max(padded.ColOff, 0)}
 	inner.Rows = min(padded.RowOff+padded.Rows, info.Rows) - inner.RowOff
@@ -234,14 +250,14 @@ func (r *TileReader) readPadded(read func(Window, []byte) error, padded Window, 
 	if inner == padded {
 		return read(padded, buf)
 	}
-	tmp := r.bufs.get(int(r.opts.Spec.BufferLen(inner)))
+	tmp := r.bufs.get(int(ReadSpec{DType: Byte, Bands: r.opts.Spec.Bands}.BufferLen(inner)) * size)
 	defer r.bufs.put(tmp)
 	if err := read(inner, tmp); err != nil {
 		return err
 	}
-	pad := padding{size: r.opts.Spec.DType.Size(), bands: len(r.opts.Spec.Bands), outer: padded, inner: inner}
+	pad := padding{size: size, bands: len(r.opts.Spec.Bands), outer: padded, inner: inner}
 	if r.opts.Edge == EdgeNoData {
-		pad.fillConstant(buf, tmp, r.fill)
+		pad.fillConstant(buf, tmp, fill)
 		return nil
 	}
 	pad.replicate(buf, tmp)
@@ -263,7 +279,7 @@ func (r *TileReader) Next(buf []byte) (t Tile, ok bool, err error) {
 		return t, false, nil
 	}
 	t = r.tile(r.next)
-	if need := r.opts.Spec.BufferLen(t.Padded); int64(len(buf)) < need {
+	if need := r.tileLen(t.Padded); int64(len(buf)) < need {
 		return t, false, errorf(StatusInvalidArgument, "buffer holds %d bytes, but tile %d (row_off=%d, col_off=%d, n_rows=%d, n_cols=%d) needs %d",
 			len(buf), r.next, t.Window.RowOff, t.Window.ColOff, t.Window.Rows, t.Window.Cols, need)
 	}

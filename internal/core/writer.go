@@ -23,22 +23,37 @@ type WriterSpec struct {
 // are flushed); Close runs the COG driver over it, which adds overviews, and
 // publishes the result atomically. A writer that fails or is aborted leaves
 // nothing at the destination.
+//
+// Bands are Undefined, as GDAL makes the bands of an in-memory raster,
+// unless SetSource gives them the roles of the source's; the output has a
+// mask when the source's is copied or a window is written with a mask and
+// there is no nodata to mark its cells.
 type TileWriter struct {
 	spec    WriterSpec
 	cog     []Option
 	out     *atomicOutput
 	staging string
 
-	mu     sync.Mutex // the staging handle is not thread-safe
-	h      *godal.Dataset
-	done   bool
-	failed error
+	mu        sync.Mutex // the staging handle is not thread-safe
+	h         *godal.Dataset
+	done      bool
+	failed    error
+	noData    []byte   // one cell of the nodata value, nil without one
+	written   []Window // windows written before the output had a mask
+	writes    int
+	copied    bool                // a source's metadata or mask was copied
+	hasMask   bool                // the staging file has a per-dataset mask
+	interps   []godal.ColorInterp // the output bands' roles
+	rolesFrom string              // the source they are copied from
+	maskFrom  *godal.Dataset      // the source whose mask windows without one get
+	maskName  string
 }
 
 // stagingOptions favour speed: the staging file is read once, by the COG
-// driver, and then removed.
+// driver, and then removed. MINISBLACK: GTiff would make 3 or 4 Byte bands
+// RGB(A), and a 4th band an alpha band that masks cells.
 var stagingOptions = []string{"TILED=YES", "BLOCKXSIZE=512", "BLOCKYSIZE=512", "COMPRESS=ZSTD", "ZSTD_LEVEL=1",
-	"NUM_THREADS=ALL_CPUS", "BIGTIFF=IF_SAFER", "SPARSE_OK=YES"}
+	"NUM_THREADS=ALL_CPUS", "BIGTIFF=IF_SAFER", "SPARSE_OK=YES", "PHOTOMETRIC=MINISBLACK"}
 
 // CreateTileWriter checks everything a COG write needs up front, so that
 // bad options fail before any tile is computed.
@@ -61,6 +76,15 @@ func CreateTileWriter(dst string, spec WriterSpec, o COGOptions) (*TileWriter, e
 	if err != nil {
 		return nil, err
 	}
+	var noData []byte
+	if spec.Georef.NoData != nil {
+		if err := checkNoData(*spec.Georef.NoData, spec.DType); err != nil {
+			return nil, err
+		}
+		if noData, err = encodeValue(spec.DType, *spec.Georef.NoData); err != nil {
+			return nil, err
+		}
+	}
 	wkt, err := crsWKT(spec.Georef.CRS)
 	if err != nil {
 		return nil, err
@@ -79,12 +103,82 @@ func CreateTileWriter(dst string, spec WriterSpec, o COGOptions) (*TileWriter, e
 	if err != nil {
 		return nil, out.friendly(ge.err(fmt.Sprintf("cannot create the staging file for %q", dst), StatusIO))
 	}
-	w := &TileWriter{spec: spec, cog: cog, out: out, staging: staging, h: h}
+	w := &TileWriter{spec: spec, cog: cog, out: out, staging: staging, h: h, noData: noData}
 	if err := w.setGeoref(wkt); err != nil {
 		w.Abort()
 		return nil, err
 	}
+	w.interps = make([]godal.ColorInterp, spec.Bands) // Undefined, as GDAL makes the bands of an in-memory raster
 	return w, nil
+}
+
+// SetSource ties the writer to a raster its output is computed from, before
+// the first write: the destination must not name it (checkNotSource); the
+// output's bands take the colour interpretation of the source's bands
+// (bands[i] is the source band of output band i; nil: the bands are not
+// matched) and, as copy says, its metadata and its per-dataset mask (same
+// size only). A writer computed from several rasters names each; only one
+// may be copied from, and it gives the roles (else the first with bands).
+func (w *TileWriter) SetSource(src string, bands []int, copy CopyFlags) error {
+	name, err := inputName("source", src)
+	if err != nil {
+		return err
+	}
+	if err := checkNotSource(name, w.out.dst, "COG"); err != nil {
+		return err
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	switch err := w.usable(); {
+	case err != nil:
+		return err
+	case w.writes > 0:
+		return errorf(StatusInvalidArgument, "set the writer's source before its first write")
+	case copy&^(CopyMetadata|CopyMask) != 0:
+		return errorf(StatusInvalidArgument, "unknown copy flags %#x (1 = metadata, 2 = mask)", int(copy))
+	case copy != 0 && w.copied:
+		return errorf(StatusInvalidArgument, "only one source's metadata and mask can be copied")
+	}
+	ds, resolved, err := openResolved(name)
+	if err != nil {
+		return err
+	}
+	st := ds.Structure()
+	if bands != nil && int64(len(bands)) != w.spec.Bands {
+		ds.Close()
+		return errorf(StatusInvalidArgument, "%d source bands given for %d output bands", len(bands), w.spec.Bands)
+	}
+	for _, b := range bands {
+		if b < 1 || b > st.NBands {
+			ds.Close()
+			return errorf(StatusInvalidArgument, "band %d does not exist (%q has bands 1..%d)", b, src, st.NBands)
+		}
+	}
+	if w.rolesFrom != "" && copy == 0 {
+		ds.Close()
+		return nil // the same-source rule only
+	}
+	var masked bool
+	var interps []godal.ColorInterp
+	pinned(resolved, func() {
+		interps, err = copyRasterInfo(ds, w.h, bands, copy, w.spec.DType)
+		masked = copy&CopyMask != 0 && ds.Bands()[0].MaskFlags() == gmfPerDataset
+	})
+	if bands != nil && err == nil {
+		w.interps, w.rolesFrom = interps, name
+	}
+	if err == nil && masked {
+		if int64(st.SizeY) != w.spec.Rows || int64(st.SizeX) != w.spec.Cols {
+			err = errorf(StatusInvalidArgument, "the mask of %q (%d x %d) cannot be copied to a %d x %d output", src, st.SizeY, st.SizeX, w.spec.Rows, w.spec.Cols)
+		} else if err = w.addMask(); err == nil {
+			w.maskFrom, w.maskName, ds = ds, resolved, nil
+		}
+	}
+	if ds != nil {
+		ds.Close()
+	}
+	w.copied = w.copied || (err == nil && copy != 0)
+	return err
 }
 
 func crsWKT(crs string) (string, error) {
@@ -125,7 +219,16 @@ func setGeoref(h *godal.Dataset, g Georef, wkt string) error {
 
 // Write stores window win of every band from buf (band-sequential,
 // row-major, the writer's data type).
-func (w *TileWriter) Write(win Window, buf []byte) error {
+func (w *TileWriter) Write(win Window, buf []byte) error { return w.WriteMasked(win, buf, nil) }
+
+// WriteMasked stores window win as Write does, with mask (nil, or one byte
+// per cell of every band, band-sequential: 0 = masked) marking cells that
+// hold no data: they are written as the nodata value when the writer has
+// one, and the output gets a per-dataset mask when it has none (a cell is
+// masked there when it is masked in every band, so the bands' masks must
+// then agree). Windows written without a mask are valid in the output's
+// mask, or have the source's when SetSource copies it.
+func (w *TileWriter) WriteMasked(win Window, buf, mask []byte) error {
 	info := Info{Rows: w.spec.Rows, Cols: w.spec.Cols}
 	if err := info.CheckWindow(win); err != nil {
 		return err
@@ -135,16 +238,116 @@ func (w *TileWriter) Write(win Window, buf []byte) error {
 		return errorf(StatusInvalidArgument, "buffer holds %d bytes, but window (row_off=%d, col_off=%d, n_rows=%d, n_cols=%d) needs %d (%d bands of %s)",
 			len(buf), win.RowOff, win.ColOff, win.Rows, win.Cols, want, w.spec.Bands, w.spec.DType)
 	}
+	var datasetMask []byte
+	if mask != nil {
+		if cells := w.spec.Bands * win.Rows * win.Cols; int64(len(mask)) != cells {
+			return errorf(StatusInvalidArgument, "mask holds %d bytes, but window (row_off=%d, col_off=%d, n_rows=%d, n_cols=%d) needs %d (one per cell of %d bands)",
+				len(mask), win.RowOff, win.ColOff, win.Rows, win.Cols, cells, w.spec.Bands)
+		}
+		var err error
+		if buf, datasetMask, err = w.applyMask(win, buf, mask); err != nil {
+			return err
+		}
+	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if err := w.usable(); err != nil {
 		return err
 	}
+	w.writes++
 	var ge gdalErrors
 	if err := w.h.Write(int(win.ColOff), int(win.RowOff), typedSlice(buf, w.spec.DType), int(win.Cols), int(win.Rows),
 		godal.BandInterleaved(), godal.ErrLogger(ge.handler())); err != nil {
 		w.failed = ge.err(fmt.Sprintf("cannot write window (row_off=%d, col_off=%d, n_rows=%d, n_cols=%d) of %q", win.RowOff, win.ColOff, win.Rows, win.Cols, w.out.dst), StatusIO)
 		return w.failed
+	}
+	if datasetMask != nil && w.noData == nil && !w.hasMask {
+		if w.failed = w.addMask(); w.failed != nil {
+			return w.failed
+		}
+	}
+	if !w.hasMask {
+		w.written = append(w.written, win)
+		return nil
+	}
+	w.failed = w.writeMask(win, datasetMask)
+	return w.failed
+}
+
+// applyMask returns buf with the nodata value in its masked cells (a copy:
+// the caller's buffer is left alone) when the writer has one, and the
+// window's per-dataset mask: a cell is valid when it is valid in some band.
+// Without nodata the bands' masks must agree, since the output has one mask
+// for all of them.
+func (w *TileWriter) applyMask(win Window, buf, mask []byte) ([]byte, []byte, error) {
+	cells, bands := int(win.Rows*win.Cols), int(w.spec.Bands)
+	if w.noData != nil {
+		size := w.spec.DType.Size()
+		buf = append([]byte(nil), buf...)
+		for i, m := range mask {
+			if m == 0 {
+				copy(buf[i*size:(i+1)*size], w.noData)
+			}
+		}
+	}
+	out := make([]byte, cells)
+	for c := 0; c < cells; c++ {
+		first := mask[c] != 0
+		valid, agree := first, true
+		for b := 1; b < bands; b++ {
+			v := mask[b*cells+c] != 0
+			valid, agree = valid || v, agree && v == first
+		}
+		if !agree && w.noData == nil {
+			return nil, nil, errorf(StatusInvalidArgument, "window (row_off=%d, col_off=%d, n_rows=%d, n_cols=%d) masks the bands differently, and an output without nodata has one mask for all bands: give it a nodata value",
+				win.RowOff, win.ColOff, win.Rows, win.Cols)
+		}
+		if valid {
+			out[c] = 255
+		}
+	}
+	return buf, out, nil
+}
+
+// addMask gives the staging file its per-dataset mask, and the windows
+// written so far theirs; w.mu is held.
+func (w *TileWriter) addMask() error {
+	var ge gdalErrors
+	if _, err := w.h.CreateMaskBand(gmfPerDataset, godal.ConfigOption("GDAL_TIFF_INTERNAL_MASK=YES"), godal.ErrLogger(ge.handler())); err != nil {
+		return ge.err(fmt.Sprintf("cannot add a mask to the staging file of %q", w.out.dst), StatusIO)
+	}
+	w.hasMask = true
+	for _, win := range w.written {
+		if err := w.writeMask(win, nil); err != nil {
+			return err
+		}
+	}
+	w.written = nil
+	return nil
+}
+
+// writeMask writes a window of the output's mask: mask, or the source's
+// when SetSource copies it, or all valid.
+func (w *TileWriter) writeMask(win Window, mask []byte) error {
+	var ge gdalErrors
+	if mask == nil {
+		mask = make([]byte, win.Rows*win.Cols)
+		if w.maskFrom != nil {
+			var err error
+			pinned(w.maskName, func() {
+				err = w.maskFrom.Bands()[0].MaskBand().Read(int(win.ColOff), int(win.RowOff), mask, int(win.Cols), int(win.Rows), godal.ErrLogger(ge.handler()))
+			})
+			if err != nil {
+				return ge.err(fmt.Sprintf("cannot read the mask of %q", w.maskName), StatusIO)
+			}
+		} else {
+			for i := range mask {
+				mask[i] = 255
+			}
+		}
+	}
+	if err := w.h.Bands()[0].MaskBand().Write(int(win.ColOff), int(win.RowOff), mask, int(win.Cols), int(win.Rows), godal.ErrLogger(ge.handler())); err != nil {
+		return ge.err(fmt.Sprintf("cannot write the mask of window (row_off=%d, col_off=%d, n_rows=%d, n_cols=%d) of %q", win.RowOff, win.ColOff, win.Rows, win.Cols, w.out.dst), StatusIO)
 	}
 	return nil
 }
@@ -175,8 +378,9 @@ func (w *TileWriter) Close(progress ProgressFunc) error {
 		return w.out.friendly(ge.err(fmt.Sprintf("cannot flush the staging file of %q", w.out.dst), StatusIO))
 	}
 	w.h = nil
-	err := translateToCOG(w.staging, nil, w.out.tmp, w.cog, progress)
-	os.Remove(w.staging)
+	w.releaseSource()
+	err := translateToCOG(w.staging, nil, w.out.tmp, w.cog, colorInterpArgs(w.interps), progress)
+	w.removeStaging()
 	if err != nil {
 		w.out.discard()
 		return w.out.friendly(err)
@@ -201,6 +405,21 @@ func (w *TileWriter) discard() {
 		w.h.Close(godal.ErrLogger(ignoreErrors))
 		w.h = nil
 	}
-	os.Remove(w.staging)
+	w.releaseSource()
+	w.removeStaging()
 	w.out.discard()
+}
+
+func (w *TileWriter) releaseSource() {
+	if w.maskFrom != nil {
+		w.maskFrom.Close(godal.ErrLogger(ignoreErrors))
+		w.maskFrom = nil
+	}
+}
+
+// removeStaging removes the staging file and what GDAL wrote beside it.
+func (w *TileWriter) removeStaging() {
+	for _, p := range []string{w.staging, w.staging + ".msk", w.staging + ".aux.xml"} {
+		os.Remove(p)
+	}
 }

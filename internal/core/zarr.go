@@ -10,7 +10,6 @@ import (
 	"encoding/xml"
 	"fmt"
 	"io/fs"
-	"math"
 	"os"
 	pathpkg "path"
 	"path/filepath"
@@ -107,7 +106,7 @@ func writeZarr(src *Dataset, g Georef, dst string, o ZarrOptions) (err error) {
 		return errorf(StatusUnsupported, "writing %s rasters to Zarr is not supported yet", info.DType)
 	}
 	if g.NoData != nil {
-		if err := checkFillValue(*g.NoData, info.DType); err != nil {
+		if err := checkNoData(*g.NoData, info.DType); err != nil { // Zarr keeps it as a fill_value of the array's type
 			return err
 		}
 	}
@@ -188,26 +187,6 @@ func copyChunks(reader *TileReader, path string, info Info, g Georef, wkt string
 	return nil
 }
 
-var integerRange = map[DType][2]float64{Byte: {0, math.MaxUint8}, UInt16: {0, math.MaxUint16}, Int16: {math.MinInt16, math.MaxInt16},
-	UInt32: {0, math.MaxUint32}, Int32: {math.MinInt32, math.MaxInt32}}
-
-// checkFillValue rejects a nodata value the array's type cannot hold: Zarr
-// keeps nodata as the array's fill_value, of the array's type, and GDAL
-// would otherwise store another value in its place.
-func checkFillValue(nodata float64, dtype DType) error {
-	if dtype.IsFloat() {
-		if dtype == Float32 && !math.IsInf(nodata, 0) && !math.IsNaN(nodata) && math.Abs(nodata) > math.MaxFloat32 {
-			return errorf(StatusInvalidArgument, "nodata %g does not fit in a Float32 Zarr array", nodata)
-		}
-		return nil
-	}
-	r := integerRange[dtype]
-	if math.IsNaN(nodata) || nodata != math.Trunc(nodata) || nodata < r[0] || nodata > r[1] {
-		return errorf(StatusInvalidArgument, "nodata %g cannot be stored in a %s Zarr array (its fill_value is a %s value, %g..%g)", nodata, dtype, dtype, r[0], r[1])
-	}
-	return nil
-}
-
 // zarrArrayName names the store's array after the destination ("dem.zarr"
 // holds "dem"), as GDAL does; left to GDAL it would be named after the
 // temporary directory.
@@ -240,6 +219,25 @@ func ZarrCreationOptions(o ZarrOptions, rows, cols int64, arrayName string) (int
 	if chunkRows < 0 || chunkCols < 0 || chunkRows > MaxRasterSide || chunkCols > MaxRasterSide {
 		return 0, 0, nil, errorf(StatusInvalidArgument, "chunk_rows and chunk_cols must be positive (or 0 for the default %d), not %d x %d", DefaultZarrChunk, chunkRows, chunkCols)
 	}
+	user, err := ParseOptions(o.Options)
+	if err != nil {
+		return 0, 0, nil, err
+	}
+	for _, u := range user {
+		switch u.Key {
+		case "BLOCKSIZE": // the option every writer takes: here the chunks' sides
+			if chunkRows != 0 || chunkCols != 0 {
+				return 0, 0, nil, errorf(StatusInvalidArgument, "option BLOCKSIZE and chunk_rows / chunk_cols both set the chunk size: give one")
+			}
+			if chunkRows, chunkCols, err = zarrBlockSize(u.Value); err != nil {
+				return 0, 0, nil, err
+			}
+		case "OVERVIEW_RESAMPLING":
+			return 0, 0, nil, errorf(StatusInvalidArgument, "option OVERVIEW_RESAMPLING does not apply: Zarr stores have no overviews")
+		case "APPEND_SUBDATASET":
+			return 0, 0, nil, errorf(StatusInvalidArgument, "option APPEND_SUBDATASET: cloudio writes whole stores atomically and cannot append to one")
+		}
+	}
 	if chunkRows == 0 {
 		chunkRows = DefaultZarrChunk
 	}
@@ -247,26 +245,34 @@ func ZarrCreationOptions(o ZarrOptions, rows, cols int64, arrayName string) (int
 		chunkCols = DefaultZarrChunk
 	}
 	chunkRows, chunkCols = min(chunkRows, rows), min(chunkCols, cols)
-	user, err := ParseOptions(o.Options)
-	if err != nil {
-		return 0, 0, nil, err
-	}
-	for _, u := range user {
-		switch u.Key {
-		case "BLOCKSIZE":
-			return 0, 0, nil, errorf(StatusInvalidArgument, "option BLOCKSIZE: set the chunk size with chunk_rows and chunk_cols instead")
-		case "APPEND_SUBDATASET":
-			return 0, 0, nil, errorf(StatusInvalidArgument, "option APPEND_SUBDATASET: cloudio writes whole stores atomically and cannot append to one")
-		}
-	}
 	opts := []Option{{"COMPRESS", compress},
 		{"BLOCKSIZE", fmt.Sprintf("%d,%d", chunkRows, chunkCols)}, // rows first: Zarr's (y, x) order
 		{"ARRAY_NAME", arrayName}}
 	for _, u := range user {
-		opts = setOption(opts, u)
+		if u.Key != "BLOCKSIZE" {
+			opts = setOption(opts, u)
+		}
 	}
 	opts, err = schema.ValidateAs("Zarr", opts)
 	return chunkRows, chunkCols, opts, err
+}
+
+// zarrBlockSize reads BLOCKSIZE=N (square chunks) or "ROWS,COLS", as GDAL's
+// Zarr driver lists chunk sides (rows first).
+func zarrBlockSize(v string) (int64, int64, error) {
+	parts := strings.Split(v, ",")
+	var sides []int64
+	for _, p := range parts {
+		n, err := strconv.ParseInt(strings.TrimSpace(p), 10, 64)
+		if err != nil || n <= 0 || n > MaxRasterSide || len(parts) > 2 {
+			return 0, 0, errorf(StatusInvalidArgument, "invalid value %q for Zarr option BLOCKSIZE (expected a chunk side, or ROWS,COLS, of positive integers)", v)
+		}
+		sides = append(sides, n)
+	}
+	if len(sides) == 1 {
+		return sides[0], sides[0], nil
+	}
+	return sides[0], sides[1], nil
 }
 
 func scaledProgress(fn ProgressFunc, lo, hi float64) ProgressFunc {

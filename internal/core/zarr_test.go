@@ -40,8 +40,8 @@ func TestWriteZarrRoundTrip(t *testing.T) {
 		rows, cols := 150, 230
 		data := cells(c.dtype, c.bands, rows, cols, 3)
 		nodata := -9999.0
-		if r, ok := integerRange[c.dtype]; ok && r[0] == 0 {
-			nodata = r[1]
+		if r := dtypeInfo[c.dtype]; !r.float && r.min == 0 {
+			nodata = r.max
 		}
 		dst := tmpPath(t, "dem.zarr")
 		err := WriteZarrBuffer(data, c.dtype, int64(c.bands), int64(rows), int64(cols),
@@ -81,6 +81,21 @@ func TestWriteZarrRoundTrip(t *testing.T) {
 		}
 		if strings.Join(arrays, " ") != strings.Join(want, " ") {
 			t.Errorf("%s x %d: store holds %v, want %v", c.dtype, c.bands, arrays, want)
+		}
+	}
+}
+
+// BLOCKSIZE, the option every writer takes, sets a Zarr store's chunks.
+func TestWriteZarrBlockSizeOption(t *testing.T) {
+	data := cells(Float32, 1, 100, 90, 3)
+	for opt, want := range map[string][2]int64{"BLOCKSIZE=32": {32, 32}, "blocksize=16,40": {16, 40}, "BLOCKSIZE=512": {100, 90}} {
+		dst := tmpPath(t, "b.zarr")
+		if err := WriteZarrBuffer(data, Float32, 1, 100, 90, Georef{}, dst, ZarrOptions{Options: []string{opt}}); err != nil {
+			t.Fatalf("%s: %v", opt, err)
+		}
+		info, _, got := readAll(t, dst)
+		if info.BlockRows != want[0] || info.BlockCols != want[1] || !bytes.Equal(got, data) {
+			t.Errorf("%s: chunks %d x %d, want %v", opt, info.BlockRows, info.BlockCols, want)
 		}
 	}
 }
@@ -216,7 +231,10 @@ func TestWriteZarrErrorsLeaveNothing(t *testing.T) {
 		{"compressor in options", src, dst, ZarrOptions{Options: []string{"COMPRESS=snappy"}}, StatusInvalidArgument, "COMPRESS"},
 		{"negative chunks", src, dst, ZarrOptions{ChunkRows: -1}, StatusInvalidArgument, "chunk_rows and chunk_cols must be positive"},
 		{"huge chunks", src, dst, ZarrOptions{ChunkCols: 1 << 40}, StatusInvalidArgument, "chunk_rows and chunk_cols"},
-		{"BLOCKSIZE option", src, dst, ZarrOptions{Options: []string{"BLOCKSIZE=4,4"}}, StatusInvalidArgument, "chunk_rows and chunk_cols instead"},
+		{"BLOCKSIZE option and chunk sizes", src, dst, ZarrOptions{ChunkRows: 8, Options: []string{"BLOCKSIZE=4,4"}}, StatusInvalidArgument, "give one"},
+		{"bad BLOCKSIZE", src, dst, ZarrOptions{Options: []string{"BLOCKSIZE=0"}}, StatusInvalidArgument, "BLOCKSIZE"},
+		{"three BLOCKSIZE sides", src, dst, ZarrOptions{Options: []string{"BLOCKSIZE=4,4,4"}}, StatusInvalidArgument, "ROWS,COLS"},
+		{"overview resampling", src, dst, ZarrOptions{Options: []string{"OVERVIEW_RESAMPLING=average"}}, StatusInvalidArgument, "no overviews"},
 		{"append", src, dst, ZarrOptions{Options: []string{"APPEND_SUBDATASET=YES"}}, StatusInvalidArgument, "append"},
 		{"unknown option", src, dst, ZarrOptions{Options: []string{"QUALITY=5"}}, StatusInvalidArgument, `unknown Zarr creation option "QUALITY"`},
 		{"bad level", src, dst, ZarrOptions{Options: []string{"ZSTD_LEVEL=high"}}, StatusInvalidArgument, "ZSTD_LEVEL"},

@@ -27,20 +27,18 @@ import os
 import sys
 import threading
 import uuid
-from typing import Any, Callable, Optional, Sequence, Tuple, Union
+from typing import Callable, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
+from . import _lineage, _xarray
 from ._datasets import Georef, open_dataset
 from .errors import CloudIOError, error_for
 from .storage import StoreAccess, access_for, ensure_configured, scrub
-from .stream import _Writer, _band_list, _name_or_array, _progress_callable
+from ._options import Options, Progress, write_options
+from .stream import COPY_MASK, COPY_METADATA, _Writer, _band_list, _name_or_array
 
 _PREFIX = "cloudio-read-"
-# Georeferencing of the arrays dask_backend made, by graph layer name: an
-# array derived from one (elementwise ops, map_overlap) still has that layer.
-_georefs: dict = {}
-_georefs_lock = threading.Lock()
 
 
 def _require_dask():
@@ -92,10 +90,16 @@ def dask_backend(dataset, tile_rows: Optional[int] = None, tile_cols: Optional[i
     chunk is read through cloudio by whichever process runs the task, on the
     threaded or processes scheduler or a ``dask.distributed`` cluster. With
     no sizes given, chunks are whole multiples of the raster's internal block
-    size near 1024 x 1024. The array keeps its georeferencing for
-    :func:`to_cog`, also through elementwise operations and ``map_overlap``.
-    With ``xarray=True`` the result is an ``xarray.DataArray`` with ``y`` /
-    ``x`` cell-centre coordinates, like ``rioxarray.open_rasterio``.
+    size near 1024 x 1024. :func:`to_cog` writes the array, and arrays
+    derived from it, with the georeferencing of the window its graph proves
+    it holds (elementwise operations, ``map_overlap``, rechunking, slicing).
+    With ``xarray=True`` the result is the ``xarray.DataArray`` that
+    ``rioxarray.open_rasterio`` builds: ``y`` / ``x`` cell-centre
+    coordinates, a ``band`` coordinate, a ``spatial_ref`` coordinate whose
+    attributes carry the CRS (``crs_wkt``) and ``GeoTransform``, and the
+    nodata value as the ``_FillValue`` attribute; ``.rio.crs``,
+    ``.rio.transform()`` and ``.rio.bounds()`` work on it (with rioxarray
+    installed), and its coordinates stay right through ``isel`` / ``sel``.
     Worker processes must be spawned, not forked (Dask's default; see the
     module's notes on fork).
 
@@ -142,10 +146,9 @@ def dask_backend(dataset, tile_rows: Optional[int] = None, tile_cols: Optional[i
     hlg = HighLevelGraph.from_collections(layer, graph, dependencies=())
     arr = da.Array(hlg, layer, chunks, dtype=dtype)
     georef = ds.georef
-    with _georefs_lock:
-        _georefs[layer] = (georef, (info.rows, info.cols))
+    _lineage.register(layer, _lineage.Window(name, georef, (0, 1), (0, 1), band_list, (info.rows, info.cols)))
     if xarray:
-        return _as_dataarray(arr, georef, band_list)
+        return _xarray.build(arr, georef, band_list)
     return arr
 
 
@@ -157,33 +160,29 @@ def _offsets(sizes) -> list:
     return list(itertools.accumulate((0,) + tuple(sizes[:-1])))
 
 
-def _as_dataarray(arr, georef: Georef, band_list):
-    try:
-        import xarray as xr
-    except ImportError:
-        raise ImportError("dask_backend(..., xarray=True) needs xarray: `pip install xarray`") from None
-    gt = georef.geotransform or (0.0, 1.0, 0.0, 0.0, 0.0, 1.0)
-    rows, cols = arr.shape[-2:]
-    coords = {"y": gt[3] + gt[5] * (np.arange(rows) + 0.5), "x": gt[0] + gt[1] * (np.arange(cols) + 0.5)}
-    dims = ("y", "x")
-    if arr.ndim == 3:
-        coords["band"] = list(band_list)
-        dims = ("band", "y", "x")
-    attrs = {"transform": tuple(gt), "crs": georef.crs, "nodata": georef.nodata, "_FillValue": georef.nodata}
-    return xr.DataArray(arr, coords=coords, dims=dims, attrs={k: v for k, v in attrs.items() if v is not None})
-
-
-def georef_of(arr) -> Optional[Georef]:
-    """The georeferencing of an array made by dask_backend, or derived from
-    one without changing its raster shape; None when there is none or it is
-    ambiguous."""
-    found = set()
-    with _georefs_lock:
-        for name in arr.dask.layers:
-            entry = _georefs.get(name)
-            if entry is not None and entry[1] == tuple(arr.shape[-2:]):
-                found.add(entry[0])
-    return found.pop() if len(found) == 1 else None
+def georef_of(arr, traced: _lineage.Traced, geotransform=None, crs=None, nodata=None) -> Georef:
+    """The georeferencing to write arr (a Dask array whose window of a
+    raster is traced) with: each of the arguments that is given, else what
+    arr's graph proves (see _lineage). Raises ValueError when arr derives
+    from a georeferenced raster but its window cannot be told and no
+    geotransform was given."""
+    if isinstance(traced, _lineage.Window):
+        own = traced.windowed()
+    else:
+        rasters = _lineage.sources(arr)
+        # the CRS and nodata of a raster hold for any window of it
+        crs_set = {w.georef.crs for w in rasters}
+        nodata_set = {repr(w.georef.nodata) for w in rasters}
+        own = Georef(None, crs_set.pop() if len(crs_set) == 1 else None,
+                     rasters[0].georef.nodata if len(nodata_set) == 1 else None)
+        located = [w for w in rasters if w.georef.geotransform is not None]
+        if isinstance(traced, str) and located and geotransform is None:
+            raise ValueError(f"to_cog cannot tell which window of {located[0].source} this array is: it goes "
+                             f"through {traced}. Pass geotransform= (and crs=), or use "
+                             "dask_backend(..., xarray=True), whose x / y coordinates travel with the data")
+    return Georef(geotransform if geotransform is not None else own.geotransform,
+                  crs if crs is not None else own.crs,
+                  nodata if nodata is not None else own.nodata)
 
 
 class _Target:
@@ -199,18 +198,35 @@ class _Target:
         self.on_chunk()
 
 
-def to_cog(darr, path, *, compress: str = "deflate", geotransform: Optional[Sequence[float]] = None,
-           crs: Union[None, int, str] = None, nodata: Optional[float] = None,
-           progress: Union[None, bool, Callable[[float], Any]] = None,
-           chunks_in_flight: Optional[int] = None) -> str:
+def to_cog(darr, path, *, compress: str = "deflate", options: Options = None, overview_resampling: Optional[str] = None,
+           blocksize: Optional[int] = None, geotransform: Optional[Sequence[float]] = None,
+           crs: Union[None, int, str] = None, nodata: Optional[float] = None, progress: Progress = None,
+           chunks_in_flight: Optional[int] = None, copy_metadata: bool = True) -> str:
     """Compute ``darr`` chunk by chunk and stream it into a COG at ``path``.
 
-    Georeferencing comes from the arguments, else from the array itself when
-    it came from :func:`dask_backend` (directly or through operations that
-    keep its shape), or from an xarray DataArray's ``transform`` / ``crs`` /
-    ``nodata`` attributes. Memory stays bounded by the chunks in flight; the
-    write is atomic, as for :func:`write_cog`, and only this process writes
-    the file, so no locks or shared file system are needed. How the chunks
+    ``darr`` is a Dask array or an xarray DataArray (from ``dask_backend(...,
+    xarray=True)`` or ``rioxarray.open_rasterio``, with or without a band
+    dimension, sliced with ``isel`` / ``sel`` or not). Georeferencing never
+    is invented: each of ``geotransform`` / ``crs`` / ``nodata`` that is
+    given wins; else a DataArray's come from its x / y coordinates and its
+    ``spatial_ref`` grid mapping (the CF conventions rioxarray writes), and
+    a Dask array's from the raster :func:`dask_backend` read, moved to the
+    window the array's graph proves it holds (through elementwise
+    operations, rechunking, ``map_overlap`` and slicing: a contiguous slice
+    shifts the origin, ``[::k]`` scales the cell size). When the graph
+    cannot prove the window (a transpose, a reduction, fancy indexing, ...),
+    ``to_cog`` raises ``ValueError`` saying to pass ``geotransform=`` or to
+    use ``xarray=True``; an array that never had georeferencing is written
+    without. The output's bands keep the roles of the bands they hold, an
+    array of every cell of a raster its per-dataset mask, and, unless
+    ``copy_metadata=False``, their descriptions, units, scale/offset,
+    metadata and colour tables and the raster's metadata. ``path`` must not
+    name a raster the array is read from. The same keyword-only
+    ``compress``, ``options``, ``overview_resampling``, ``blocksize`` and
+    ``progress`` as :func:`cloudio.write_cog`. Memory stays bounded by the
+    chunks in flight; the write is atomic, as for :func:`write_cog`, and only
+    this process writes the file, so no locks or shared file system are
+    needed. How the chunks
     get here depends on the active scheduler:
 
     - threaded or synchronous: they stream straight into the writer;
@@ -227,15 +243,18 @@ def to_cog(darr, path, *, compress: str = "deflate", geotransform: Optional[Sequ
     Returns ``path`` as a string.
     """
     dask, da = _require_dask()
+    opts = write_options(compress, options, overview_resampling, blocksize, progress,
+                         f"to_cog {os.path.basename(os.fsdecode(path))}")
     if chunks_in_flight is not None and (isinstance(chunks_in_flight, bool) or
                                          not isinstance(chunks_in_flight, (int, np.integer)) or chunks_in_flight < 1):
         raise ValueError(f"chunks_in_flight must be a positive integer or None, not {chunks_in_flight!r}")
-    attrs = getattr(darr, "attrs", None)
-    if attrs is not None and hasattr(darr, "data"):  # an xarray DataArray
-        geotransform = geotransform if geotransform is not None else attrs.get("transform")
-        crs = crs if crs is not None else attrs.get("crs")
-        nodata = nodata if nodata is not None else attrs.get("nodata", attrs.get("_FillValue"))
-        darr = darr.data
+    sources = []  # the rasters darr is read from: no writer replaces its source
+    if _xarray.is_dataarray(darr):
+        if darr.encoding.get("source"):  # where rioxarray read it from
+            sources.append(darr.encoding["source"])
+        darr, own = _xarray.read(darr)
+        geotransform, crs, nodata = (mine if mine is not None else theirs
+                                     for mine, theirs in zip((geotransform, crs, nodata), own))
     if not isinstance(darr, da.Array):
         darr = da.asarray(darr)
     if darr.ndim not in (2, 3):
@@ -244,14 +263,21 @@ def to_cog(darr, path, *, compress: str = "deflate", geotransform: Optional[Sequ
         raise ValueError(f"to_cog needs a non-empty array, got shape {darr.shape}")
     if darr.ndim == 3:
         darr = darr.rechunk({0: -1})  # every chunk holds all bands: one write per window
-    own = georef_of(darr) or Georef(None, None, None)
-    georef = Georef(geotransform if geotransform is not None else own.geotransform,
-                    crs if crs is not None else own.crs,
-                    nodata if nodata is not None else own.nodata)
+    traced = _lineage.trace(darr)
+    georef = georef_of(darr, traced, geotransform, crs, nodata)
     bands = darr.shape[0] if darr.ndim == 3 else 1
     rows, cols = darr.shape[-2:]
-    report = _progress_callable(progress, f"to_cog {os.path.basename(os.fsdecode(path))}")
-    writer = _Writer(path, rows, cols, bands, darr.dtype, georef, compress)
+    report = opts.progress
+    writer = _Writer(path, rows, cols, bands, darr.dtype, georef, opts)
+    try:
+        if isinstance(traced, _lineage.Window) and traced.bands is not None:  # the bands' roles, metadata, mask
+            writer.set_source(traced.source, traced.bands, (COPY_METADATA if copy_metadata else 0) |
+                              (COPY_MASK if traced.whole(darr.shape) else 0))
+        for name in dict.fromkeys(sources + [w.source for w in _lineage.sources(darr)]):
+            writer.set_source(name, None, 0)
+    except BaseException:
+        writer.abort()
+        raise
     total, done = darr.npartitions, 0
     lock = threading.Lock()
 

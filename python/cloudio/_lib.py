@@ -47,7 +47,7 @@ class ReaderOptions(ctypes.Structure):
 
     _fields_ = [("tile_rows", c_int64), ("tile_cols", c_int64), ("overlap", c_int64), ("halo", c_int64),
                 ("edge", c_int), ("bands", POINTER(c_int)), ("n_bands", c_size_t), ("dtype", c_int),
-                ("workers", c_int), ("prefetch", c_int)]
+                ("workers", c_int), ("prefetch", c_int), ("masks", c_int)]
 
 
 # Every function of cloudio.h: name -> (restype, argtypes). Opaque handles
@@ -77,7 +77,10 @@ _PROTOTYPES = {
     "cloudio_reader_close": (c_int, (c_void_p,) + _ERR),
     "cloudio_writer_open": (c_int, (c_char_p, c_int64, c_int64, c_int64, c_int, POINTER(c_double), c_char_p,
                                     POINTER(c_double), c_char_p, POINTER(c_char_p), POINTER(c_void_p)) + _ERR),
+    "cloudio_writer_set_source": (c_int, (c_void_p, c_char_p, POINTER(c_int), c_size_t, c_int) + _ERR),
     "cloudio_writer_write": (c_int, (c_void_p, c_int64, c_int64, c_int64, c_int64, c_void_p, c_size_t) + _ERR),
+    "cloudio_writer_write_masked": (c_int, (c_void_p, c_int64, c_int64, c_int64, c_int64, c_void_p, c_size_t,
+                                            c_void_p, c_size_t) + _ERR),
     "cloudio_writer_close": (c_int, (c_void_p,) + _PROGRESS + _ERR),
     "cloudio_writer_abort": (c_int, (c_void_p,) + _ERR),
     "cloudio_storage_configure": (c_int, (c_char_p, POINTER(c_char_p)) + _ERR),

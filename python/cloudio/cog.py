@@ -5,20 +5,19 @@ import ctypes
 import math
 import numbers
 import os
-from typing import Any, Callable, Iterable, Mapping, Optional, Sequence, Union
+from typing import Any, Optional, Sequence, Union
 
 import numpy as np
 
-from . import _lib
+from . import _lib, _xarray
 from ._datasets import Georef, dtype_code, file_name, in_memory_pixels, is_gdal_dataset, is_path, unwrap
-
-Options = Union[None, Mapping[str, Any], Iterable[str]]
-Progress = Optional[Callable[[float], Any]]
+from ._options import Options, Progress, write_options
 
 
 def write_cog(dataset: Any, path: Union[str, "os.PathLike[str]"], compress: str = "deflate", *,
               geotransform: Optional[Sequence[float]] = None, crs: Union[None, int, str] = None,
-              nodata: Optional[float] = None, options: Options = None, progress: Progress = None) -> str:
+              nodata: Optional[float] = None, options: Options = None, overview_resampling: Optional[str] = None,
+              blocksize: Optional[int] = None, progress: Progress = None) -> str:
     """Cloud-Optimised GeoTIFF writer.
 
     Writes ``dataset`` at ``path`` with GDAL's COG driver, through libcloudio.
@@ -45,7 +44,14 @@ def write_cog(dataset: Any, path: Union[str, "os.PathLike[str]"], compress: str 
             - a numpy array, rows x cols or bands x rows x cols, of uint8,
               uint16, int16, uint32, int32, uint64, int64, float32 or
               float64 (any byte order or memory layout), georeferenced by
-              the keyword arguments below.
+              the keyword arguments below; a ``numpy.ma.MaskedArray`` is
+              written with its masked cells as ``nodata`` (required when
+              any cell is masked);
+            - an xarray DataArray (``rioxarray.open_rasterio``'s, or one of
+              your own with ``y`` / ``x`` coordinates), georeferenced by its
+              coordinates, its ``spatial_ref`` grid mapping and its
+              ``_FillValue`` (the keywords win); a Dask-backed one is
+              streamed as :func:`cloudio.to_cog` does.
         path: Output ``.tif`` path (str or os.PathLike), or an object-store
             URL such as ``s3://bucket/dem.tif``.
         compress: A COMPRESS method of the installed GDAL's COG driver,
@@ -57,14 +63,25 @@ def write_cog(dataset: Any, path: Union[str, "os.PathLike[str]"], compress: str 
         crs: An EPSG code (``4326``), ``"EPSG:4326"``, WKT, or anything
             GDAL's ``SetFromUserInput`` accepts, for an array.
         nodata: The nodata value, for an array.
-        options: Extra COG creation options, as ``{"BLOCKSIZE": 256}`` or
-            ``["BLOCKSIZE=256"]`` (``True`` / ``False`` become ``YES`` /
+        options: Extra COG creation options, as ``{"LEVEL": 9}`` or
+            ``["LEVEL=9"]`` (``True`` / ``False`` become ``YES`` /
             ``NO``). They override cloudio's defaults: ``PREDICTOR`` from the
             data type for LZW, DEFLATE and ZSTD (2 for integers, 3 for
-            floats), ``NUM_THREADS=ALL_CPUS``, ``BIGTIFF=IF_SAFER``.
-        progress: Called with the fraction done, in [0, 1]. Returning
-            ``False`` cancels the write (``cloudio.CancelledError``); an
-            exception it raises cancels the write and propagates unchanged.
+            floats), ``NUM_THREADS=ALL_CPUS``, ``BIGTIFF=IF_SAFER``. Every
+            value is checked against what the driver declares (type, range,
+            choices) before any work.
+        overview_resampling: How overviews are computed: a method of this
+            GDAL's overview builder (``"nearest"``, ``"average"``,
+            ``"mode"``, ``"rms"``, ``"bilinear"``, ``"cubic"``, ...). Default:
+            ``"nearest"`` for integer rasters (codes and classes are never
+            invented), ``"average"`` for floating point (no overshoot, no
+            growing holes). The file records it as ``OVERVIEW_RESAMPLING``.
+        blocksize: The tile size, a multiple of 16 from 128 to 4096
+            (default 512).
+        progress: Called with the fraction done, in [0, 1], or True for a
+            progress bar on stderr. Returning ``False`` cancels the write
+            (``cloudio.CancelledError``); an exception it raises cancels the
+            write and propagates unchanged.
 
     Returns:
         The output path, as a str.
@@ -118,16 +135,24 @@ def write_cog(dataset: Any, path: Union[str, "os.PathLike[str]"], compress: str 
             >>> os.path.exists("never-written.tif")
             False
     """
+    if _xarray.is_dataarray(dataset):
+        data, own = _xarray.read(dataset)
+        if hasattr(data, "__dask_graph__"):  # lazy: streamed chunk by chunk
+            from ._dask import to_cog
+            return to_cog(dataset, path, compress=compress, options=options, overview_resampling=overview_resampling,
+                          blocksize=blocksize, geotransform=geotransform, crs=crs, nodata=nodata, progress=progress)
+        dataset = np.asarray(data)
+        geotransform, crs, nodata = (mine if mine is not None else theirs
+                                     for mine, theirs in zip((geotransform, crs, nodata), own))
     dst = _lib.fspath(path, "path")
-    if not isinstance(compress, str) or not compress.strip():
-        raise ValueError(f"compress must be a COMPRESS method name such as 'deflate', not {compress!r}")
-    adapter = _lib.ProgressAdapter(progress)
-    opts = _lib.options_array(options)
+    opts = write_options(compress, options, overview_resampling, blocksize, progress,
+                         f"write_cog {os.path.basename(os.fsdecode(path))}")
+    adapter = _lib.ProgressAdapter(opts.progress)
     source = write_source(dataset, Georef(geotransform, crs, nodata))
     if isinstance(source, bytes):
-        adapter.run("cloudio_write_cog", source, dst, compress.encode(), opts)
+        adapter.run("cloudio_write_cog", source, dst, opts.compress, opts.options)
     else:
-        adapter.run("cloudio_write_cog_buffer", *source, dst, compress.encode(), opts)
+        adapter.run("cloudio_write_cog_buffer", *source, dst, opts.compress, opts.options)
     return os.fsdecode(path)
 
 
@@ -150,6 +175,8 @@ def write_source(dataset: Any, georef: Georef) -> Union[bytes, tuple]:
             raise ValueError("geotransform, crs and nodata apply to numpy arrays and in-memory datasets; "
                              f"the file {os.fsdecode(source)!r} keeps its own")
         return _lib.fspath(source, "dataset")
+    if isinstance(source, np.ma.MaskedArray):
+        source = masked_filled(source, georef.nodata)
     if isinstance(source, np.ndarray):
         data = as_bands(source)
         crs_value = crs_text(georef.crs)
@@ -160,6 +187,16 @@ def write_source(dataset: Any, georef: Georef) -> Union[bytes, tuple]:
                 ctypes.pointer(nd) if nd is not None else None)
     raise ValueError("dataset must be a path or URL, a GDAL or pyramids dataset, or a numpy array, not "
                      f"{type(dataset).__name__}")
+
+
+def masked_filled(array: np.ma.MaskedArray, nodata: Optional[float]) -> np.ndarray:
+    """A MaskedArray's data with its masked cells as nodata, which is
+    needed when any cell is masked."""
+    if not np.ma.getmaskarray(array).any():
+        return np.ma.getdata(array)
+    if nodata is None:
+        raise ValueError("the MaskedArray has masked cells, which are written as nodata: pass nodata=")
+    return np.ma.filled(array, nodata)
 
 
 def crs_text(crs: Any) -> Optional[str]:

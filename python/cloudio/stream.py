@@ -11,7 +11,6 @@ from __future__ import annotations
 import concurrent.futures
 import ctypes
 import os
-import sys
 import tempfile
 from collections import deque
 from typing import Any, Callable, Iterator, Optional, Sequence, Tuple, Union
@@ -21,10 +20,9 @@ import numpy as np
 from . import _lib
 from ._datasets import (NUMPY_OF, Georef, dtype_code, file_name, in_memory_pixels, is_gdal_dataset, is_path,
                         open_dataset, unwrap)
+from ._options import Options, Progress, WriteOptions, write_options
 from .cog import as_bands, crs_text, geotransform_array, nodata_pointer, write_cog
 from .windows import TileWindow, tile_windows
-
-Progress = Union[None, bool, Callable[[float], Any]]
 EDGES = {"replicate": 0, "nodata": 1}
 
 
@@ -92,7 +90,7 @@ class TileReader:
 
     def __init__(self, name: str, tile_rows: int, tile_cols: int, overlap: int = 0, *, halo: int = 0,
                  edge: str = "replicate", bands=None, dtype=None, workers: Optional[int] = None,
-                 prefetch: Optional[int] = None):
+                 prefetch: Optional[int] = None, masks: bool = False):
         if edge not in EDGES:
             raise ValueError(f"edge must be one of {sorted(EDGES)}, not {edge!r}")
         for arg, value in (("workers", workers), ("prefetch", prefetch)):
@@ -106,7 +104,8 @@ class TileReader:
             self._bands = (ctypes.c_int * len(bands))(*bands)
             opts.bands, opts.n_bands = ctypes.cast(self._bands, ctypes.POINTER(ctypes.c_int)), len(bands)
         opts.dtype = 0 if dtype is None else dtype_code(dtype)
-        opts.workers, opts.prefetch = workers or 0, prefetch or 0
+        opts.workers, opts.prefetch, opts.masks = workers or 0, prefetch or 0, int(masks)
+        self.masks = masks
         self.handle = ctypes.c_void_p()
         _lib.call("cloudio_reader_open", _lib.fspath(name), ctypes.byref(opts), ctypes.byref(self.handle))
         self.info = _lib.Info()
@@ -128,10 +127,15 @@ class TileReader:
         if expected is None or not self.handle:
             raise StopIteration
         h = self.halo
-        out = np.empty((self.bands, expected.n_rows + 2 * h, expected.n_cols + 2 * h), self.dtype)
-        _lib.call("cloudio_reader_next", self.handle, self._win, out.ctypes.data_as(ctypes.c_void_p), out.nbytes)
+        shape = (self.bands, expected.n_rows + 2 * h, expected.n_cols + 2 * h)
+        cells = shape[0] * shape[1] * shape[2]
+        raw = np.empty(cells * (self.dtype.itemsize + (1 if self.masks else 0)), np.uint8)
+        _lib.call("cloudio_reader_next", self.handle, self._win, raw.ctypes.data_as(ctypes.c_void_p), raw.nbytes)
         if tuple(self._win[:4]) != tuple(expected):
             raise _lib.CloudIOError(f"reader returned window {tuple(self._win[:4])}, expected {tuple(expected)}")
+        out = raw[:cells * self.dtype.itemsize].view(self.dtype).reshape(shape)
+        if self.masks:  # the library's masks follow the data: 0 where a cell holds no data
+            out = np.ma.MaskedArray(out, mask=raw[cells * self.dtype.itemsize:].reshape(shape) == 0)
         return expected, out
 
     def close(self) -> None:
@@ -187,36 +191,14 @@ def _iterate(reader: TileReader) -> Iterator[Tuple[TileWindow, np.ndarray]]:
             yield win, _shaped(data)
 
 
-def _progress_callable(progress: Progress, total_label: str) -> Optional[Callable[[float], Any]]:
-    """A progress callable: the caller's, or for True a tqdm bar when tqdm is
-    installed and a plain text line otherwise."""
-    if progress is None or progress is False:
-        return None
-    if callable(progress):
-        return progress
-    if progress is not True:
-        raise ValueError(f"progress must be a callable, True or None, not {progress!r}")
-    try:
-        from tqdm import tqdm
-    except ImportError:
-        def line(fraction: float) -> None:
-            end = "\n" if fraction >= 1.0 else ""
-            sys.stderr.write(f"\r{total_label}: {fraction * 100:5.1f}%{end}")
-            sys.stderr.flush()
-        return line
-    bar = tqdm(total=1000, desc=total_label, unit="‰")
-
-    def update(fraction: float) -> None:
-        bar.update(int(fraction * 1000) - bar.n)
-        if fraction >= 1.0:
-            bar.close()
-    return update
+#: cloudio_writer_set_source's CLOUDIO_COPY_* flags.
+COPY_METADATA, COPY_MASK = 1, 2
 
 
 class _Writer:
     """A cloudio_writer handle."""
 
-    def __init__(self, dst, rows, cols, bands, dtype, georef: Georef, compress, options=None):
+    def __init__(self, dst, rows, cols, bands, dtype, georef: Georef, opts: WriteOptions):
         gt = geotransform_array(georef.geotransform)
         crs = crs_text(georef.crs)
         nodata = nodata_pointer(georef.nodata)
@@ -224,11 +206,24 @@ class _Writer:
         self.handle = ctypes.c_void_p()
         _lib.call("cloudio_writer_open", _lib.fspath(dst), rows, cols, bands, dtype_code(self.dtype, "dtype"), gt,
                   crs.encode() if crs else None, ctypes.byref(nodata) if nodata is not None else None,
-                  compress.encode(), _lib.options_array(options), ctypes.byref(self.handle))
+                  opts.compress, opts.options, ctypes.byref(self.handle))
 
-    def write(self, win: TileWindow, data: np.ndarray) -> None:
+    def set_source(self, name, bands: Optional[Sequence[int]], copy: int) -> None:
+        """cloudio_writer_set_source: the same-source rule, band roles and,
+        as copy says (COPY_* flags), metadata and mask."""
+        arr = (ctypes.c_int * len(bands))(*bands) if bands else None
+        _lib.call("cloudio_writer_set_source", self.handle, _lib.fspath(name), arr, len(bands) if bands else 0, copy)
+
+    def write(self, win: TileWindow, data: np.ndarray, valid: Optional[np.ndarray] = None) -> None:
+        """A window of every band; valid (bool, data's shape) marks the cells
+        that hold data, the others are written as nodata or masked."""
         data = np.ascontiguousarray(data, dtype=self.dtype)
-        _lib.call("cloudio_writer_write", self.handle, *win, data.ctypes.data_as(ctypes.c_void_p), data.nbytes)
+        if valid is None:
+            _lib.call("cloudio_writer_write", self.handle, *win, data.ctypes.data_as(ctypes.c_void_p), data.nbytes)
+            return
+        mask = np.ascontiguousarray(valid, dtype=np.uint8)
+        _lib.call("cloudio_writer_write_masked", self.handle, *win, data.ctypes.data_as(ctypes.c_void_p), data.nbytes,
+                  mask.ctypes.data_as(ctypes.c_void_p), mask.nbytes)
 
     def close(self, progress: Optional[Callable[[float], Any]], scale=(0.0, 1.0)) -> None:
         """Finish the COG; a Ctrl-C while GDAL builds it cancels cleanly."""
@@ -241,8 +236,10 @@ class _Writer:
             _lib.call("cloudio_writer_abort", handle)
 
 
-def _fit(result, win: TileWindow, halo: int, bands_out: Optional[int], dtype: Optional[np.dtype]) -> np.ndarray:
-    """Check a func result's shape and type and crop a padded one to the core."""
+def _fit(result, win: TileWindow, halo: int, bands_out: Optional[int], dtype: Optional[np.dtype]):
+    """A func result as (data, valid): the core window, bands x rows x cols
+    of the output type (converted only when every value survives), and
+    which cells hold data (None unless func returned a MaskedArray)."""
     if not isinstance(result, np.ndarray):
         raise TypeError(f"func returned {type(result).__name__} for window {tuple(win)}; it must return a numpy array")
     data = result[np.newaxis] if result.ndim == 2 else result
@@ -253,12 +250,42 @@ def _fit(result, win: TileWindow, halo: int, bands_out: Optional[int], dtype: Op
                          + (f": {bands_out} bands)" if bands_out else ")"))
     if data.shape[1:] != core:
         data = data[:, halo:halo + win.n_rows, halo:halo + win.n_cols]
-    if dtype is not None and not np.can_cast(data.dtype, dtype, casting="same_kind"):
-        raise TypeError(f"func returned {data.dtype} for window {tuple(win)}, which cannot be stored as {dtype}")
-    return data
+    valid = None
+    if isinstance(data, np.ma.MaskedArray):
+        valid = ~np.ma.getmaskarray(data)
+        data = data.data
+    return _converted(data, dtype or data.dtype, win, valid), valid
 
 
-def _apply(func, tile, win: TileWindow, halo: int, bands_out, dtype) -> np.ndarray:
+def _converted(data: np.ndarray, dtype: np.dtype, win: TileWindow, valid: Optional[np.ndarray]) -> np.ndarray:
+    """data as dtype in native byte order, when every value (of the valid
+    cells) survives: no wrap-around, no rounding into an integer, no
+    overflow to infinity. Otherwise ValueError naming the window and types."""
+    target = np.dtype(dtype).newbyteorder("=")
+    source = data.dtype
+    if source.newbyteorder("=") == target or source.kind == "b" or np.can_cast(source, target, casting="safe"):
+        return data.astype(target, copy=False)
+    if source.kind not in "uif" or target.kind not in "uif":
+        raise TypeError(f"func returned {source} for window {tuple(win)}, which cannot be stored as {target}")
+    values = data if valid is None else data[valid]
+    problem = None
+    if target.kind in "ui":
+        info = np.iinfo(target)
+        if source.kind == "f" and values.size and not (np.isfinite(values).all() and (values == np.round(values)).all()):
+            problem = "not all of them are integers"
+        elif values.size and (values.min() < info.min or values.max() > info.max):
+            problem = f"some are outside {info.min}..{info.max}"
+    elif source.kind == "f" and values.size:
+        finite = values[np.isfinite(values)]
+        if finite.size and np.abs(finite).max() > np.finfo(target).max:
+            problem = f"some are beyond {target}'s range and would become infinite"
+    if problem:
+        raise ValueError(f"func returned {source} values for window {tuple(win)} that {target} cannot hold: "
+                         f"{problem}; return {target} or pass dtype=")
+    return data.astype(target)
+
+
+def _apply(func, tile, win: TileWindow, halo: int, bands_out, dtype):
     try:
         result = func(_shaped(tile))
     except BaseException as exc:
@@ -270,8 +297,10 @@ def _apply(func, tile, win: TileWindow, halo: int, bands_out, dtype) -> np.ndarr
 
 def map_tiles(src, func: Callable[[np.ndarray], np.ndarray], dst, *, tile_rows: int = 1024, tile_cols: int = 1024,
               halo: int = 0, edge: str = "replicate", bands: Union[None, int, Sequence[int]] = None,
-              dtype=None, nodata: Optional[float] = None, compress: str = "deflate", options=None,
-              progress: Progress = None, workers: Optional[int] = None) -> str:
+              dtype=None, nodata: Optional[float] = None, compress: str = "deflate", options: Options = None,
+              overview_resampling: Optional[str] = None, blocksize: Optional[int] = None,
+              progress: Progress = None, workers: Optional[int] = None, masked: bool = False,
+              copy_metadata: bool = True) -> str:
     """Apply ``func`` to every tile of ``src`` and write the results as a COG at ``dst``.
 
     ``func`` receives each tile padded by ``halo`` cells on every side —
@@ -283,9 +312,22 @@ def map_tiles(src, func: Callable[[np.ndarray], np.ndarray], dst, *, tile_rows: 
     operator with ``halo=1`` gives exactly the result of applying it to the
     whole array at once with edge padding, without ever holding the whole array.
 
-    The result keeps the source's georeferencing. ``dtype`` defaults to the
-    type func returns for the first tile; ``nodata`` defaults to the source's
-    when the output type is the source's. With ``workers`` > 1 (default: the
+    The result keeps the source's georeferencing, the roles of its bands
+    (no RGB, alpha or palette appears that the source did not have) and its
+    per-dataset mask (masked cells stay masked), and, unless
+    ``copy_metadata=False`` (for a func that changes what the data mean),
+    band descriptions, units, scale/offset, band and dataset metadata and
+    colour tables. ``dtype`` defaults to the type func returns for the first
+    tile; a result of another type is converted only when every value
+    survives (no wrap-around, no rounding into integers, no overflow to
+    infinity), else ``ValueError`` names the window. ``nodata`` defaults to
+    the source's, also through a change of type when the new type holds it
+    (``ValueError`` otherwise: pass ``nodata=``). With ``masked=True`` func
+    gets ``numpy.ma.MaskedArray`` tiles whose mask is GDAL's (nodata, the
+    per-dataset mask, alpha); a MaskedArray it returns is written with its
+    masked cells as nodata, or, without nodata, as the output's mask.
+    ``compress``, ``options``, ``overview_resampling``, ``blocksize`` and
+    ``progress`` as for :func:`cloudio.write_cog`. With ``workers`` > 1 (default: the
     core count) func runs in a thread pool (numpy releases the GIL) while the
     library decodes and encodes in parallel. ``progress`` is a callable
     taking the fraction done, or True for a tqdm bar (a text line without
@@ -309,8 +351,8 @@ def map_tiles(src, func: Callable[[np.ndarray], np.ndarray], dst, *, tile_rows: 
         raise ValueError(f"halo must be an integer >= 0, not {halo!r}")
     if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int) or workers < 1):
         raise ValueError(f"workers must be a positive integer or None, not {workers!r}")
-    if not isinstance(compress, str):
-        raise ValueError(f"compress must be a string such as 'deflate', not {compress!r}")
+    opts = write_options(compress, options, overview_resampling, blocksize, progress,
+                         f"map_tiles {os.path.basename(os.fsdecode(dst))}")
     out_dtype = None if dtype is None else np.dtype(dtype)
     if out_dtype is not None:
         dtype_code(out_dtype, "dtype")
@@ -322,32 +364,31 @@ def map_tiles(src, func: Callable[[np.ndarray], np.ndarray], dst, *, tile_rows: 
             staged = write_cog(unwrap(src), os.path.join(tmp, "src.tif"))
             return map_tiles(staged, func, dst, tile_rows=tile_rows, tile_cols=tile_cols, halo=halo, edge=edge,
                              bands=bands, dtype=dtype, nodata=nodata, compress=compress, options=options,
-                             progress=progress, workers=workers)
+                             overview_resampling=overview_resampling, blocksize=blocksize, progress=progress,
+                             workers=workers, masked=masked, copy_metadata=copy_metadata)
     source = open_dataset(name)
     band_list = _band_list(bands, source.info.bands)
-    report = _progress_callable(progress, f"map_tiles {os.path.basename(os.fsdecode(dst))}")
+    report = opts.progress
     workers = workers or os.cpu_count() or 1
-    reader = TileReader(name, tile_rows, tile_cols, halo=halo, edge=edge, bands=band_list, workers=workers)
+    reader = TileReader(name, tile_rows, tile_cols, halo=halo, edge=edge, bands=band_list, workers=workers,
+                        masks=masked)
     writer = None
     pool = concurrent.futures.ThreadPoolExecutor(max_workers=workers)
     try:
         with reader:
             tiles = iter(reader)
             first_win, first_tile = next(tiles)
-            first = _apply(func, first_tile, first_win, halo, None, out_dtype)
+            first, first_valid = _apply(func, first_tile, first_win, halo, None, out_dtype)
             out_dtype = out_dtype or first.dtype
-            georef = source.georef
-            if nodata is not None:
-                georef = georef._replace(nodata=nodata)
-            elif out_dtype != source.dtype:
-                georef = georef._replace(nodata=None)
-            writer = _Writer(dst, source.info.rows, source.info.cols, first.shape[0], out_dtype, georef, compress,
-                             options)
-            writer.write(first_win, first)
             bands_out = first.shape[0]
+            georef = source.georef if nodata is None else source.georef._replace(nodata=nodata)
+            writer = _Writer(dst, source.info.rows, source.info.cols, bands_out, out_dtype, georef, opts)
+            writer.set_source(name, band_list if bands_out == len(band_list) else None,
+                              COPY_MASK | (COPY_METADATA if copy_metadata else 0))
+            writer.write(first_win, first, first_valid)
 
             def run(win, tile):
-                writer.write(win, _apply(func, tile, win, halo, bands_out, out_dtype))
+                writer.write(win, *_apply(func, tile, win, halo, bands_out, out_dtype))
 
             done, pending = 1, deque()
 

@@ -8,7 +8,8 @@ import numpy as np
 
 from . import _lib
 from ._datasets import Georef
-from .cog import Options, Progress, write_source
+from ._options import Options, Progress, write_options
+from .cog import write_source
 
 #: The chunk side when none is given (the library's default too).
 DEFAULT_CHUNK = 512
@@ -33,7 +34,8 @@ def _chunk_sizes(chunks: Union[None, int, Sequence[int]]) -> Tuple[int, int]:
 def write_zarr(dataset: Any, path: Union[str, "os.PathLike[str]"], *,
                chunks: Union[None, int, Sequence[int]] = None, compress: str = "zstd",
                geotransform: Optional[Sequence[float]] = None, crs: Union[None, int, str] = None,
-               nodata: Optional[float] = None, options: Options = None, progress: Progress = None) -> str:
+               nodata: Optional[float] = None, options: Options = None, overview_resampling: Optional[str] = None,
+               blocksize: Optional[int] = None, progress: Progress = None) -> str:
     """Write ``dataset`` as a Zarr (V2) store at ``path``, with GDAL's Zarr driver.
 
     ``dataset`` is anything :func:`cloudio.write_cog` takes (a path or URL,
@@ -54,9 +56,15 @@ def write_zarr(dataset: Any, path: Union[str, "os.PathLike[str]"], *,
             ``"gzip"``, ``"lzma"``, ``"zstd"``, ``"lz4"``). An unknown name
             raises ``ValueError``, never writes an uncompressed store.
         options: Extra Zarr creation options (``{"ZSTD_LEVEL": 9}``,
-            ``["FORMAT=ZARR_V3"]``, ...).
-        progress: Called with the fraction done; returning ``False``
-            cancels the write (``cloudio.CancelledError``).
+            ``["FORMAT=ZARR_V3"]``, ...), checked against what the driver
+            declares before any work.
+        overview_resampling: Zarr stores have no overviews: any value is
+            an error (the keyword is here so that every writer takes the
+            same ones).
+        blocksize: Square chunks of this side, as ``chunks=blocksize``.
+        progress: Called with the fraction done, or True for a progress bar
+            on stderr; returning ``False`` cancels the write
+            (``cloudio.CancelledError``).
 
     The write is atomic: on any failure nothing is left at ``path`` (a local
     store is written beside it and renamed; an object store is written
@@ -75,13 +83,12 @@ def write_zarr(dataset: Any, path: Union[str, "os.PathLike[str]"], *,
            [ 9., 10.]], dtype=float32)
     """
     dst = _lib.fspath(path, "path")
-    if not isinstance(compress, str) or not compress.strip():
-        raise ValueError(f"compress must be a Zarr compressor name such as 'zstd', not {compress!r}")
+    opts = write_options(compress, options, overview_resampling, blocksize, progress,
+                         f"write_zarr {os.path.basename(os.fsdecode(path))}", example="zstd")
     chunk_rows, chunk_cols = _chunk_sizes(chunks)
-    adapter = _lib.ProgressAdapter(progress)
-    opts = _lib.options_array(options)
+    adapter = _lib.ProgressAdapter(opts.progress)
     source = write_source(dataset, Georef(geotransform, crs, nodata))
-    tail = (chunk_rows, chunk_cols, compress.encode(), opts)
+    tail = (chunk_rows, chunk_cols, opts.compress, opts.options)
     if isinstance(source, bytes):
         adapter.run("cloudio_write_zarr", source, dst, *tail)
     else:

@@ -158,7 +158,8 @@ def test_local_cluster_two_processes(dem, tmp_path):
     reference = str(tmp_path / "gdal.tif")
     mem = gdal.GetDriverByName("MEM").Create("", data.shape[1], data.shape[0], 1, gdal.GDT_Float32)
     mem.GetRasterBand(1).WriteArray(data)
-    gdal.Translate(reference, mem, format="COG", creationOptions=["COMPRESS=DEFLATE"])
+    mem.GetRasterBand(1).SetNoDataValue(-9999)
+    gdal.Translate(reference, mem, format="COG", creationOptions=["COMPRESS=DEFLATE", "OVERVIEW_RESAMPLING=AVERAGE"])
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster, \
             distributed.Client(cluster):
         arr = dask_backend(path, 256, 200)

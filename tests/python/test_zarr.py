@@ -143,7 +143,9 @@ def test_errors_leave_nothing(dem, tmp_path):
     with pytest.raises(ValueError, match="compress"):
         write_zarr(path, dst, compress="")
     with pytest.raises(ValueError, match="BLOCKSIZE"):
-        write_zarr(path, dst, options={"BLOCKSIZE": "4,4"})
+        write_zarr(path, dst, chunks=8, options={"BLOCKSIZE": "4,4"})
+    with pytest.raises(ValueError, match="BLOCKSIZE"):
+        write_zarr(path, dst, blocksize=0)
     with pytest.raises(ValueError, match="geotransform, crs and nodata"):
         write_zarr(path, dst, nodata=0)
     with pytest.raises(ValueError, match="Byte"):

@@ -1,0 +1,65 @@
+package core
+
+/*
+#include <stdlib.h>
+#include "overviews.h"
+*/
+import "C"
+
+import (
+	"strings"
+	"sync"
+	"unsafe"
+)
+
+// overviewCandidates are the overview resampling methods GDAL has offered
+// in some version (gdaladdo -r); OverviewMethods keeps those this GDAL
+// takes. NONE (allocate overviews without computing them) is left out: it
+// writes overviews of garbage.
+var overviewCandidates = []string{"NEAREST", "AVERAGE", "RMS", "BILINEAR", "GAUSS", "CUBIC", "CUBICSPLINE", "LANCZOS",
+	"MODE", "AVERAGE_MAGPHASE", "MIN", "MAX", "MED", "Q1", "Q3", "SUM"}
+
+var overviewMethods struct {
+	once    sync.Once
+	methods []string
+}
+
+// OverviewMethods lists the overview resampling methods this GDAL offers,
+// upper-cased, asking GDAL once.
+func OverviewMethods() []string {
+	overviewMethods.once.Do(func() {
+		Init()
+		for _, m := range overviewCandidates {
+			cm := C.CString(m)
+			if C.cloudioOverviewMethodWorks(cm) != 0 {
+				overviewMethods.methods = append(overviewMethods.methods, m)
+			}
+			C.free(unsafe.Pointer(cm))
+		}
+	})
+	return overviewMethods.methods
+}
+
+// DefaultOverviewResampling is the overview method for a data type when
+// the caller names none: NEAREST for integers, whose values are often
+// codes, classes or masks that no interpolation may invent; AVERAGE for
+// floating point, which never overshoots the data's range, skips nodata
+// and lets no hole grow (CUBIC, GDAL's COG default, does all three).
+func DefaultOverviewResampling(d DType) string {
+	if d.IsFloat() {
+		return "AVERAGE"
+	}
+	return "NEAREST"
+}
+
+// overviewResampling is the method a COG written with opts (validated, with
+// cloudio's defaults) computes its overviews with: the COG driver takes
+// OVERVIEW_RESAMPLING, else RESAMPLING.
+func overviewResampling(opts []Option) string {
+	for _, key := range []string{"OVERVIEW_RESAMPLING", "RESAMPLING"} {
+		if v, ok := findOption(opts, key); ok {
+			return strings.ToUpper(v)
+		}
+	}
+	return ""
+}

@@ -1,0 +1,11 @@
+#ifndef CLOUDIO_CORE_OVERVIEWS_H
+#define CLOUDIO_CORE_OVERVIEWS_H
+
+/* Whether GDAL's overview builder takes method: non-zero when
+ * GDALRegenerateOverviews computes a 2 x 2 Float32 band's 1 x 1 overview
+ * with it. GDAL declares no list of its overview methods (the COG driver's
+ * OVERVIEW_RESAMPLING is a plain string), and an unknown one fails only
+ * after the whole raster was copied. Silent: errors are swallowed. */
+int cloudioOverviewMethodWorks(const char *method);
+
+#endif
