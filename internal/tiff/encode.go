@@ -178,8 +178,9 @@ type Encoder struct {
 
 	ctx    context.Context
 	cancel context.CancelFunc
-	jobs   chan *levelBlock
-	wg     sync.WaitGroup
+	jobs    chan *levelBlock
+	wg      sync.WaitGroup // the workers
+	writers sync.WaitGroup // WriteTile calls under way
 
 	mu       sync.Mutex
 	err      error
@@ -443,11 +444,13 @@ func (e *Encoder) WriteTile(col, row int64, pixels, mask []byte) error {
 		err = fmt.Errorf("tile (%d, %d) is written twice", col, row)
 	default:
 		e.received[i] = true
+		e.writers.Add(1)
 	}
 	e.mu.Unlock()
 	if err != nil {
 		return err
 	}
+	defer e.writers.Done()
 	if e.cfg.Mask && mask == nil {
 		mask = make([]byte, len(pixels)/int(e.pixelSize()))
 		for i := range mask {
@@ -626,14 +629,13 @@ func (e *Encoder) progress() {
 }
 
 // Finish waits until every tile is encoded, writes the head and completes
-// the sink. Every tile must have been written, and WriteTile must not be
-// called any more. On any failure the sink is aborted and nothing is
-// left. Finish may be called once; Abort afterwards does nothing.
+// the sink; every tile must have been written. On any failure the sink is
+// aborted and nothing is left. Finish may be called once; Abort
+// afterwards does nothing.
 func (e *Encoder) Finish() error {
 	if !e.close() {
 		return errors.New("the encoder is already finished")
 	}
-	e.wg.Wait()
 	defer e.closeCodecs()
 	err := e.failed()
 	if err == nil {
@@ -649,26 +651,31 @@ func (e *Encoder) Finish() error {
 	return nil
 }
 
-// Abort stops the encoding and discards everything written to the sink.
+// Abort stops the encoding and discards everything written to the sink;
+// it may be called from any goroutine, WriteTile calls under way return
+// an error.
 func (e *Encoder) Abort() error {
+	e.fail(errors.New("the encoding was aborted"))
 	if !e.close() {
 		return nil
 	}
-	e.fail(errors.New("the encoding was aborted"))
-	e.wg.Wait()
 	e.closeCodecs()
 	return e.sink.Abort()
 }
 
-// close stops WriteTile; false when the encoder was already closed.
+// close stops WriteTile and waits until the workers have done everything
+// handed over; false when the encoder was already closed.
 func (e *Encoder) close() bool {
 	e.mu.Lock()
-	defer e.mu.Unlock()
 	if e.closed {
+		e.mu.Unlock()
 		return false
 	}
 	e.closed = true
+	e.mu.Unlock()
+	e.writers.Wait()
 	close(e.jobs)
+	e.wg.Wait()
 	return true
 }
 
