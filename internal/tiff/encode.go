@@ -176,8 +176,8 @@ type Encoder struct {
 	alphaBands []bool
 	alphaMask  bool
 
-	ctx    context.Context
-	cancel context.CancelFunc
+	ctx     context.Context
+	cancel  context.CancelFunc
 	jobs    chan *levelBlock
 	wg      sync.WaitGroup // the workers
 	writers sync.WaitGroup // WriteTile calls under way

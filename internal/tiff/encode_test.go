@@ -302,9 +302,13 @@ func TestBadConfigsAreErrors(t *testing.T) {
 		{func(c *Config) { c.Bands = 2 }, "describes 1 bands, not 2"},
 		{func(c *Config) { c.Tags.Main = append(c.Tags.Main, shorts(TagCompression, 1)) }, "tag 259 describes the image structure"},
 		{func(c *Config) { c.Tags.Main = append(c.Tags.Main, shorts(TagExtraSamples, 0)) }, "tag 338 belongs in every IFD"},
-		{func(c *Config) { c.Tags.Every = append(c.Tags.Every, Tag{Code: TagGDALNoData, Type: TypeASCII, Count: 4, Data: []byte("abc\x00")}) },
+		{func(c *Config) {
+			c.Tags.Every = append(c.Tags.Every, Tag{Code: TagGDALNoData, Type: TypeASCII, Count: 4, Data: []byte("abc\x00")})
+		},
 			`GDAL_NODATA "abc" is not a Float32 value`},
-		{func(c *Config) { c.Tags.Every = append(c.Tags.Every, Tag{Code: TagGDALNoData, Type: TypeASCII, Count: 4, Data: []byte("0.1\x00")}) },
+		{func(c *Config) {
+			c.Tags.Every = append(c.Tags.Every, Tag{Code: TagGDALNoData, Type: TypeASCII, Count: 4, Data: []byte("0.1\x00")})
+		},
 			`GDAL_NODATA "0.1" is not representable as Float32`},
 		{func(c *Config) {
 			c.SampleFormat, c.BitsPerSample, c.Predictor = SampleUint, 8, 1
