@@ -552,3 +552,65 @@ func compareWithGDAL(t *testing.T, c *cogCase, dir string, pix []byte) {
 	}
 	t.Logf("%d bytes, GDAL's %d", oursLen, gdalLen)
 }
+
+// TestNearestKeepsEveryValue: nearest overviews hold the cells of the
+// level above, whatever their values. GDAL 3.6.2 copies 32- and 64-bit
+// integers through float32 (its overview work type) and rounds them back
+// adding 0.5 in float32, so that a UInt32 code of 11769793 becomes
+// 11769794 in its overview; the encoder keeps it.
+func TestNearestKeepsEveryValue(t *testing.T) {
+	c := cogCase{name: "uint32-nearest-exact", typ: "UInt32", w: 300, h: 200, bands: 1, pattern: "random",
+		options: []string{"COMPRESS=DEFLATE", "BLOCKSIZE=128", "OVERVIEW_RESAMPLING=NEAREST"}}
+	dir := t.TempDir()
+	pix, _ := c.cells()
+	b, _ := json.Marshal(c.job())
+	for name, data := range map[string][]byte{"job.json": b, "src.raw": pix} {
+		if err := os.WriteFile(filepath.Join(dir, name), data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	runGDAL(t, "make", []string{dir})
+	encode(t, &c, dir, pix, nil, template(t, dir))
+	level := make([]uint32, c.w*c.h)
+	for i := range level {
+		level[i] = binary.LittleEndian.Uint32(pix[4*i:])
+	}
+	w, h := c.w, c.h
+	changed := 0
+	ours, err := godal.Open(filepath.Join(dir, "ours.tif"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ours.Close()
+	gdal, err := godal.Open(filepath.Join(dir, "gdal.tif"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer gdal.Close()
+	for k, ovr := range ours.Bands()[0].Overviews() {
+		ow, oh := ovr.Structure().SizeX, ovr.Structure().SizeY
+		want := make([]uint32, ow*oh)
+		for i := 0; i < oh; i++ {
+			for j := 0; j < ow; j++ {
+				want[i*ow+j] = level[int(0.5+float64(i)*float64(h)/float64(oh))*w+int(0.5+float64(j)*float64(w)/float64(ow))]
+			}
+		}
+		got, theirs := make([]uint32, ow*oh), make([]uint32, ow*oh)
+		if err := ovr.Read(0, 0, got, ow, oh); err != nil {
+			t.Fatal(err)
+		}
+		if err := gdal.Bands()[0].Overviews()[k].Read(0, 0, theirs, ow, oh); err != nil {
+			t.Fatal(err)
+		}
+		for i := range want {
+			if got[i] != want[i] {
+				t.Fatalf("overview %d cell %d is %d, not the %d above it", k, i, got[i], want[i])
+			}
+			if theirs[i] != want[i] {
+				changed++
+			}
+		}
+		level, w, h = want, ow, oh
+	}
+	t.Logf("GDAL 3.6's nearest overviews changed %d cells", changed)
+}
