@@ -216,7 +216,15 @@ func NewEncoder(ctx context.Context, cfg Config, sink Sink) (*Encoder, error) {
 		e.closeCodecs()
 		return nil, err
 	}
-	if err := sink.Start(len(e.levels)); err != nil {
+	bounds := make([]int64, len(e.levels))
+	for _, l := range e.levels {
+		perTile := int64(l.codec.bound() + 8)
+		if l.maskCodec != nil {
+			perTile += int64(l.maskCodec.bound() + 8)
+		}
+		bounds[l.section] = l.grid.tiles() * perTile
+	}
+	if err := sink.Start(bounds); err != nil {
 		e.closeCodecs()
 		return nil, err
 	}

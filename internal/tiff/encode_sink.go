@@ -19,8 +19,9 @@ import (
 // section as the parts after the head's (S3 multipart, Azure blocks) and
 // the head last; a local file receives it in place.
 type Sink interface {
-	// Start is called once, first, with the number of sections.
-	Start(sections int) error
+	// Start is called once, first, with the most bytes each section can
+	// take (an object store plans its parts from them).
+	Start(sections []int64) error
 	// Write appends p to section s. Calls for one section come one at a
 	// time, in file order; calls for different sections may come at
 	// once. p is only valid during the call.
@@ -55,8 +56,8 @@ type MemorySink struct {
 	file     []byte
 }
 
-func (m *MemorySink) Start(sections int) error {
-	m.sections = make([][]byte, sections)
+func (m *MemorySink) Start(sections []int64) error {
+	m.sections = make([][]byte, len(sections))
 	return nil
 }
 
@@ -121,9 +122,9 @@ func CreateFileSink(path string) (*FileSink, error) {
 	return s, nil
 }
 
-func (s *FileSink) Start(sections int) error {
-	s.full = sections - 1
-	s.lengths = make([]int64, sections)
+func (s *FileSink) Start(sections []int64) error {
+	s.full = len(sections) - 1
+	s.lengths = make([]int64, len(sections))
 	for range s.full {
 		spool, err := os.CreateTemp(filepath.Dir(s.path), ".cloudio-overviews-*")
 		if err != nil {

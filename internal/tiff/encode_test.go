@@ -432,3 +432,36 @@ func TestCOGOptions(t *testing.T) {
 		t.Fatalf("a palette raster: %v, %v", c.Resampling, err)
 	}
 }
+
+// boundsSink checks that no section outgrows the bound Start announced.
+type boundsSink struct {
+	MemorySink
+	bounds, written []int64
+}
+
+func (s *boundsSink) Start(bounds []int64) error {
+	s.bounds, s.written = bounds, make([]int64, len(bounds))
+	return s.MemorySink.Start(bounds)
+}
+
+func (s *boundsSink) Write(section int, p []byte) error {
+	s.written[section] += int64(len(p))
+	return s.MemorySink.Write(section, p)
+}
+
+func TestSectionsStayWithinTheirBounds(t *testing.T) {
+	cfg := testConfig()
+	cfg.Compression, cfg.Mask = CompressionNone, true // no compression: the closest a section comes to its bound
+	sink := &boundsSink{}
+	if err := encodeTiles(t, cfg, sink, nil); err != nil {
+		t.Fatal(err)
+	}
+	if len(sink.bounds) != 4 {
+		t.Fatalf("%d sections for 4 levels", len(sink.bounds))
+	}
+	for i, n := range sink.written {
+		if n == 0 || n > sink.bounds[i] {
+			t.Fatalf("section %d: %d bytes, bound %d", i, n, sink.bounds[i])
+		}
+	}
+}
