@@ -87,8 +87,8 @@ func (m *MemorySink) Abort() error {
 // Bytes is the finished file (nil before Finish).
 func (m *MemorySink) Bytes() []byte { return m.file }
 
-// FileSink writes a COG into a new local file, which the caller renames
-// into place once Finish succeeds. The full-resolution blocks, the bulk of
+// FileSink writes a COG into a new local file, which the caller publishes
+// (syncs and renames into place) once Finish succeeds. The full-resolution blocks, the bulk of
 // the file, are written once, straight into the file from its start, as
 // they are encoded; the overview sections go to spool files beside it
 // (unlinked at once, so a crash leaves none behind). Finish then makes
@@ -172,9 +172,6 @@ func (s *FileSink) Finish(head []byte) error {
 	}
 	for i := 0; err == nil && i < s.full; i++ {
 		err = s.copySpool(i, starts[i])
-	}
-	if err == nil {
-		err = s.f.Sync()
 	}
 	if closeErr := s.f.Close(); err == nil {
 		err = closeErr
