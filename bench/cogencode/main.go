@@ -194,8 +194,8 @@ func template(src *godal.Dataset, dir string) (tiff.Tags, error) {
 	return tiff.TemplateTags(f)
 }
 
-// encodeFile encodes src into dst, reading it with GDAL by rows of tiles
-// (one dataset handle per reader).
+// encodeFile encodes src into dst, reading each tile's window with GDAL
+// (one dataset handle per goroutine).
 func encodeFile(src, dst string, co []string) error {
 	if os.Getenv("GDAL_CACHEMAX") == "" {
 		os.Setenv("GDAL_CACHEMAX", "32MB") // cloudio's default (internal/core)
@@ -218,28 +218,17 @@ func encodeFile(src, dst string, co []string) error {
 	if err != nil {
 		return err
 	}
-	return encodeRows(cfg, dst, func(readers int) (func(row int64, buf []float32) error, func(), error) {
-		handles := make(chan *godal.Dataset, readers)
-		for range readers {
-			h, err := godal.Open(src)
-			if err != nil {
-				return nil, nil, err
-			}
-			handles <- h
+	_, err = encodeTiles(cfg, dst, func() (fill, func(), error) {
+		h, err := godal.Open(src)
+		if err != nil {
+			return nil, nil, err
 		}
-		read := func(row int64, buf []float32) error {
-			h := <-handles
-			defer func() { handles <- h }()
-			n := min(int64(cfg.BlockSize), cfg.Height-row)
-			return h.Read(0, int(row), buf, s.SizeX, int(n))
+		read := func(x, y, w, h64 int64, cells []float32) error {
+			return h.Read(int(x), int(y), cells, int(w), int(h64), godal.LineSpacing(cfg.BlockSize*4))
 		}
-		done := func() {
-			for range readers {
-				(<-handles).Close()
-			}
-		}
-		return read, done, nil
+		return read, func() { h.Close() }, nil
 	})
+	return err
 }
 
 // encodeSynthetic encodes a generated COLSxROWS DEM, tile by tile in
@@ -255,49 +244,87 @@ func encodeSynthetic(size, dir string, co []string) error {
 	if err != nil {
 		return err
 	}
-	dst := filepath.Join(dir, "cogencode-synthetic.tif")
-	tmp := dst + ".tmp"
-	os.Remove(tmp)
-	sink, err := tiff.CreateFileSink(tmp)
-	if err != nil {
-		return err
-	}
-	e, err := tiff.NewEncoder(context.Background(), cfg, sink)
-	if err != nil {
-		sink.Abort()
-		return err
-	}
-	start := time.Now()
-	bs := int64(cfg.BlockSize)
-	across, down := e.Grid()
 	waves := make([]float32, max(cols, rows))
 	for i := range waves {
 		waves[i] = float32(300 * math.Sin(float64(i)/370))
 	}
+	bs := int64(cfg.BlockSize)
+	start := time.Now()
+	dst := filepath.Join(dir, "cogencode-synthetic.tif")
+	n, err := encodeTiles(cfg, dst, func() (fill, func(), error) {
+		return func(x, y, w, h int64, cells []float32) error {
+			for r := int64(0); r < h; r++ {
+				for c := int64(0); c < w; c++ {
+					cells[r*bs+c] = 1000 + waves[x+c] + waves[y+r]/2 + float32((c*7+r*13)%10)/10
+				}
+			}
+			return nil
+		}, func() {}, nil
+	})
+	if err != nil {
+		return err
+	}
+	var u syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &u)
+	fmt.Printf("%d x %d Float32 (%.1f GiB raw), options %s: %.1f s, CPU %.1f s, peak RSS %d MiB, %d bytes\n", cols, rows,
+		float64(cols*rows*4)/(1<<30), strings.Join(co, " "), time.Since(start).Seconds(),
+		float64(u.Utime.Nano()+u.Stime.Nano())/1e9, u.Maxrss/1024, n)
+	return os.Remove(dst)
+}
+
+// fill writes the w x h cells at (x, y) into cells, in rows of BlockSize.
+type fill func(x, y, w, h int64, cells []float32) error
+
+// encodeTiles encodes cfg's raster into dst: as many goroutines as the
+// encoder has workers fill tiles in row-major order (each with the fill
+// its open returns) and hand them over. It returns the file's size.
+func encodeTiles(cfg tiff.Config, dst string, open func() (fill, func(), error)) (int64, error) {
+	tmp := dst + ".tmp"
+	os.Remove(tmp)
+	sink, err := tiff.CreateFileSink(tmp)
+	if err != nil {
+		return 0, err
+	}
+	e, err := tiff.NewEncoder(context.Background(), cfg, sink)
+	if err != nil {
+		sink.Abort()
+		return 0, err
+	}
+	bs := int64(cfg.BlockSize)
+	across, down := e.Grid()
 	next := make(chan int64)
 	errs := make(chan error, cfg.Workers)
 	var wg sync.WaitGroup
 	for range cfg.Workers {
+		f, done, err := open()
+		if err != nil {
+			errs <- err
+			break
+		}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			defer done()
+			failed := false
 			for i := range next {
+				if failed {
+					continue // drain
+				}
 				tx, ty := i%across, i/across
 				tile := make([]byte, e.TileLen())
 				cells := unsafe.Slice((*float32)(unsafe.Pointer(&tile[0])), bs*bs)
-				for y := int64(0); y < bs && ty*bs+y < rows; y++ {
-					for x := int64(0); x < bs && tx*bs+x < cols; x++ {
-						cells[y*bs+x] = 1000 + waves[tx*bs+x] + waves[ty*bs+y]/2 + float32((x*7+y*13)%10)/10
-					}
+				err := f(tx*bs, ty*bs, min(bs, cfg.Width-tx*bs), min(bs, cfg.Height-ty*bs), cells)
+				if err == nil {
+					err = e.WriteTile(tx, ty, tile, nil)
 				}
-				if err := e.WriteTile(tx, ty, tile, nil); err != nil {
+				if err != nil {
 					errs <- err
-					return
+					failed = true
 				}
 			}
 		}()
 	}
-	for i := int64(0); i < across*down; i++ {
+	for i := int64(0); i < across*down && len(errs) == 0; i++ {
 		next <- i
 	}
 	close(next)
@@ -305,83 +332,14 @@ func encodeSynthetic(size, dir string, co []string) error {
 	close(errs)
 	if err := <-errs; err != nil {
 		e.Abort()
-		return err
+		return 0, err
 	}
 	if err := e.Finish(); err != nil {
-		return err
+		return 0, err
 	}
-	var u syscall.Rusage
-	syscall.Getrusage(syscall.RUSAGE_SELF, &u)
-	st, _ := os.Stat(tmp)
-	fmt.Printf("%d x %d Float32 (%.1f GiB raw), options %s: %.1f s, CPU %.1f s, peak RSS %d MiB, %d bytes\n", cols, rows,
-		float64(cols*rows*4)/(1<<30), strings.Join(co, " "), time.Since(start).Seconds(),
-		float64(u.Utime.Nano()+u.Stime.Nano())/1e9, u.Maxrss/1024, st.Size())
-	return os.Remove(tmp)
-}
-
-// encodeRows feeds the encoder rows of tiles, read by as many goroutines
-// as the encoder has workers, and publishes dst.
-func encodeRows(cfg tiff.Config, dst string, open func(readers int) (func(row int64, buf []float32) error, func(), error)) error {
-	tmp := dst + ".tmp"
-	os.Remove(tmp)
-	sink, err := tiff.CreateFileSink(tmp)
+	st, err := os.Stat(tmp)
 	if err != nil {
-		return err
+		return 0, err
 	}
-	e, err := tiff.NewEncoder(context.Background(), cfg, sink)
-	if err != nil {
-		sink.Abort()
-		return err
-	}
-	read, done, err := open(cfg.Workers)
-	if err != nil {
-		e.Abort()
-		return err
-	}
-	defer done()
-	bs := int64(cfg.BlockSize)
-	across, down := e.Grid()
-	rows := make(chan int64)
-	errs := make(chan error, cfg.Workers)
-	var wg sync.WaitGroup
-	for range cfg.Workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			buf := make([]float32, cfg.Width*bs)
-			for ty := range rows {
-				if err := read(ty*bs, buf[:cfg.Width*min(bs, cfg.Height-ty*bs)]); err != nil {
-					errs <- err
-					return
-				}
-				n := min(bs, cfg.Height-ty*bs)
-				for tx := int64(0); tx < across; tx++ {
-					tile := make([]byte, e.TileLen())
-					cells := unsafe.Slice((*float32)(unsafe.Pointer(&tile[0])), bs*bs)
-					w := min(bs, cfg.Width-tx*bs)
-					for y := int64(0); y < n; y++ {
-						copy(cells[y*bs:y*bs+w], buf[y*cfg.Width+tx*bs:])
-					}
-					if err := e.WriteTile(tx, ty, tile, nil); err != nil {
-						errs <- err
-						return
-					}
-				}
-			}
-		}()
-	}
-	for ty := int64(0); ty < down; ty++ {
-		rows <- ty
-	}
-	close(rows)
-	wg.Wait()
-	close(errs)
-	if err := <-errs; err != nil {
-		e.Abort()
-		return err
-	}
-	if err := e.Finish(); err != nil {
-		return err
-	}
-	return os.Rename(tmp, dst)
+	return st.Size(), os.Rename(tmp, dst)
 }
