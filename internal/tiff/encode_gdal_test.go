@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"reflect"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -111,52 +112,34 @@ func (c *cogCase) cells() ([]byte, []byte) {
 	return out, mask
 }
 
-// put stores v (in [0, 1) for random cells, a value otherwise) as typ.
+// put stores v as typ: v in [0, 1) asks for a random cell (any bits for
+// an integer, within spread for a float), under 8 for a class kept as it
+// is, otherwise for an elevation scaled into the type's range.
 func put(b []byte, typ string, v float64, rng *rand.Rand, spread float64) {
-	le := binary.LittleEndian
-	switch typ {
-	case "Byte":
-		b[0] = byte(v * 255 / 1300)
-		if v < 1 {
-			b[0] = byte(rng.Intn(256))
-		} else if v < 8 {
-			b[0] = byte(v)
-		}
-	case "UInt16":
-		le.PutUint16(b, uint16(v*10))
-		if v < 1 {
-			le.PutUint16(b, uint16(rng.Intn(65536)))
-		}
-	case "Int16":
-		le.PutUint16(b, uint16(int16(v*10-7000)))
-		if v < 1 {
-			le.PutUint16(b, uint16(rng.Intn(65536)))
-		}
-	case "UInt32":
-		le.PutUint32(b, uint32(v*1e5))
-		if v < 1 {
-			le.PutUint32(b, rng.Uint32())
-		}
-	case "Int32":
-		le.PutUint32(b, uint32(int32(v*1e5-5e7)))
-		if v < 1 {
-			le.PutUint32(b, rng.Uint32())
-		}
-	case "UInt64":
-		le.PutUint64(b, uint64(v*1e9))
-		if v < 1 {
-			le.PutUint64(b, rng.Uint64())
-		}
-	case "Int64":
-		le.PutUint64(b, uint64(int64(v*1e9-5e11)))
-		if v < 1 {
-			le.PutUint64(b, rng.Uint64())
-		}
-	default:
+	if strings.HasPrefix(typ, "Float") {
 		if v < 1 {
 			v = (2*rng.Float64() - 1) * spread
 		}
 		putFloat(b, typ, v)
+		return
+	}
+	size := kindsByName[typ].bits / 8
+	switch {
+	case v < 1:
+		rng.Read(b[:size])
+	case v < 8:
+		putInt(b, size, int64(v))
+	default:
+		scale := map[string][2]float64{"Byte": {255.0 / 1300, 0}, "UInt16": {10, 0}, "Int16": {10, -7000}, "UInt32": {1e5, 0},
+			"Int32": {1e5, -5e7}, "UInt64": {1e9, 0}, "Int64": {1e9, -5e11}}[typ]
+		putInt(b, size, int64(v*scale[0]+scale[1]))
+	}
+}
+
+// putInt stores the low size bytes of v, little-endian.
+func putInt(b []byte, size int, v int64) {
+	for i := 0; i < size; i++ {
+		b[i] = byte(v >> (8 * i))
 	}
 }
 
@@ -169,23 +152,13 @@ func putFloat(b []byte, typ string, v float64) {
 }
 
 func putText(b []byte, typ, text string) {
-	le := binary.LittleEndian
-	var f float64
-	fmt.Sscan(text, &f)
-	switch typ {
-	case "Byte":
-		b[0] = byte(f)
-	case "UInt16", "Int16":
-		le.PutUint16(b, uint16(int16(f)))
-	case "UInt32", "Int32":
-		le.PutUint32(b, uint32(int32(f)))
-	case "UInt64", "Int64":
-		var i int64
-		fmt.Sscan(text, &i)
-		le.PutUint64(b, uint64(i))
-	default:
+	if strings.HasPrefix(typ, "Float") {
+		f, _ := strconv.ParseFloat(text, 64)
 		putFloat(b, typ, f)
+		return
 	}
+	i, _ := strconv.ParseInt(text, 10, 64)
+	putInt(b, kindsByName[typ].bits/8, i)
 }
 
 func (c *cogCase) job() map[string]any {
