@@ -48,6 +48,10 @@ func encodeTiles(t *testing.T, cfg Config, sink Sink, order []int) error {
 	if err != nil {
 		return err
 	}
+	return writeAll(e, cfg, order)
+}
+
+func writeAll(e *Encoder, cfg Config, order []int) error {
 	across, down := e.Grid()
 	tiles := testTiles(cfg)
 	if order == nil {
@@ -462,6 +466,30 @@ func TestSectionsStayWithinTheirBounds(t *testing.T) {
 	for i, n := range sink.written {
 		if n == 0 || n > sink.bounds[i] {
 			t.Fatalf("section %d: %d bytes, bound %d", i, n, sink.bounds[i])
+		}
+	}
+}
+
+// TestReducersKeepNothing: once a COG is finished, no level holds a block,
+// a seam or a destination block any more, whatever the parity of the
+// sizes (which decides whether windows straddle blocks).
+func TestReducersKeepNothing(t *testing.T) {
+	for _, size := range [][2]int64{{256, 256}, {301, 256}, {256, 301}, {301, 299}, {1000, 77}} {
+		cfg := testConfig()
+		cfg.Width, cfg.Height = size[0], size[1]
+		e, err := NewEncoder(context.Background(), cfg, &MemorySink{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		across, down := e.Grid()
+		if err := writeAll(e, cfg, rand.New(rand.NewSource(size[0])).Perm(int(across*down))); err != nil {
+			t.Fatal(err)
+		}
+		for i, l := range e.levels {
+			if r := l.reducer; r != nil && len(r.pending)+len(r.right)+len(r.below)+len(r.filling) > 0 {
+				t.Errorf("%d x %d, level %d: %d blocks, %d + %d seams, %d destination blocks left", size[0], size[1], i,
+					len(r.pending), len(r.right), len(r.below), len(r.filling))
+			}
 		}
 	}
 }

@@ -115,8 +115,8 @@ func (r *reducer) add(w *worker, b *levelBlock) error {
 		r.right[i] = r.cut(b, r.src.block-r.seamX, 0, r.seamX, r.src.block, 1)
 	}
 	if r.seamY > 0 && b.ty+1 < r.src.down {
-		uses := 1
-		if b.tx+1 < r.src.across {
+		uses := 1 // the block below, and the one below-right when windows reach left
+		if r.seamX > 0 && b.tx+1 < r.src.across {
 			uses = 2
 		}
 		w, _ := r.src.tileSize(b.tx, b.ty)
