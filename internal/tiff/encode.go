@@ -54,9 +54,10 @@ type Config struct {
 	Progress func(done, total int64)
 }
 
-// levelRanges are the compression levels GTiff takes (DEFLATE through
-// libdeflate).
-var levelRanges = map[int][2]int{CompressionDeflate: {1, 12}, CompressionZSTD: {1, 22}}
+// compressionLevels are the levels GTiff takes for each compression
+// (DEFLATE through libdeflate), and its default.
+var compressionLevels = map[int]struct{ min, max, def int }{CompressionDeflate: {1, 12, DefaultDeflateLevel},
+	CompressionZSTD: {1, 22, DefaultZSTDLevel}}
 
 // BigTIFF chooses the header format.
 type BigTIFF int
@@ -266,13 +267,13 @@ func (e *Encoder) check() error {
 	if c.Compression == CompressionNone || c.Predictor == 0 {
 		c.Predictor = PredictorNone
 	}
-	switch r, ok := levelRanges[c.Compression]; {
+	switch r, ok := compressionLevels[c.Compression]; {
 	case !ok:
 		c.Level = 0
 	case c.Level == 0:
-		c.Level = map[int]int{CompressionDeflate: DefaultDeflateLevel, CompressionZSTD: DefaultZSTDLevel}[c.Compression]
-	case c.Level < r[0] || c.Level > r[1]:
-		return fmt.Errorf("compression level %d is not in %d..%d", c.Level, r[0], r[1])
+		c.Level = r.def
+	case c.Level < r.min || c.Level > r.max:
+		return fmt.Errorf("compression level %d is not in %d..%d", c.Level, r.min, r.max)
 	}
 	return e.checkTags()
 }

@@ -73,9 +73,9 @@ func (c *Config) ApplyCOGOptions(options []string) error {
 	c.Level = 0
 	if v, given := o["LEVEL"]; given {
 		delete(o, "LEVEL")
-		if r, ok := levelRanges[c.Compression]; ok {
+		if r, ok := compressionLevels[c.Compression]; ok {
 			n, err := strconv.Atoi(v)
-			if err != nil || n < r[0] || n > r[1] {
+			if err != nil || n < r.min || n > r.max {
 				return notImplemented("LEVEL=%s for COMPRESS=%s", v, compress)
 			}
 			c.Level = n
