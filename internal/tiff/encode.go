@@ -166,6 +166,13 @@ func parseNoData(k sampleKind, text string) (*noData, error) {
 
 // Encoder writes one COG. Tiles of the full-resolution grid arrive through
 // WriteTile from any goroutine, in any order; Finish completes the file.
+//
+// Memory: the tiles handed over and not yet encoded (at most one per
+// worker waits), compressed tiles that arrived before their predecessors
+// in file order, and for the overviews a band of each level about a tile
+// high (the destination tiles being filled: some block x width cells over
+// all levels together) when tiles arrive row by row; tiles that arrive far
+// out of order wait whole until their neighbours do.
 type Encoder struct {
 	cfg    Config
 	kind   sampleKind

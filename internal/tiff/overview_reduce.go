@@ -43,8 +43,8 @@ type reducer struct {
 }
 
 // levelBlock is a block of a level: pixel interleaved, block x block
-// cells (those outside the level are zero), with its mask (0 or 255 per
-// cell) when the COG has one.
+// cells (those outside the level are zero), with its mask when the COG
+// has one (a byte per cell, 0 where the cell is not valid).
 type levelBlock struct {
 	tx, ty    int64
 	pix, mask []byte
