@@ -29,9 +29,15 @@ HOR_DIFF(uint64_t)
  * byte-wise horizontal differencing. */
 static void fp_diff(uint8_t *row, const uint8_t *src, size_t len, size_t size, size_t stride) {
   size_t wc = len / size;
-  for (size_t k = 0; k < wc; k++)
-    for (size_t b = 0; b < size; b++) row[(size - b - 1) * wc + k] = src[size * k + b];
-  hor_diff_uint8_t(row, len, stride);
+  for (size_t b = 0; b < size; b++) {
+    uint8_t *plane = row + (size - b - 1) * wc;
+    const uint8_t *from = src + b;
+    for (size_t k = 0; k < wc; k++) plane[k] = from[size * k];
+  }
+  if (stride == 1) /* one band: a constant stride, which the compiler vectorises */
+    for (size_t i = len; i-- > 1;) row[i] = (uint8_t)(row[i] - row[i - 1]);
+  else
+    hor_diff_uint8_t(row, len, stride);
 }
 
 static void predict(const cloudioEncoding *e, const uint8_t *raw, uint8_t *out) {
