@@ -165,7 +165,9 @@ func parseNoData(k sampleKind, text string) (*noData, error) {
 }
 
 // Encoder writes one COG. Tiles of the full-resolution grid arrive through
-// WriteTile from any goroutine, in any order; Finish completes the file.
+// WriteTile from any goroutine, in any order; Finish completes the file,
+// or Abort discards it (one of them must be called: they stop the
+// encoder's goroutines).
 //
 // Memory: the tiles handed over and not yet encoded (at most one per
 // worker waits), compressed tiles that arrived before their predecessors
