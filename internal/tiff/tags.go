@@ -120,3 +120,10 @@ const (
 	SubfilePage    = 2
 	SubfileMask    = 4 // a transparency mask
 )
+
+// Tags the COG encoder refuses to copy from a template, besides the ones
+// above that describe the image structure.
+const (
+	TagSubIFDs          = 330
+	TagYCbCrSubSampling = 530
+)
