@@ -44,6 +44,9 @@ func (c FullCheck) on(name string) bool {
 // invalid; a file that cannot be read is IO.
 func Validate(name string, full FullCheck) (Validation, error) {
 	Init()
+	if full != FullCheckAuto && full != FullCheckYes && full != FullCheckNo {
+		return Validation{}, errorf(StatusInvalidArgument, "full check %d is none of auto (0), full (1) and quick (2)", full)
+	}
 	name, err := inputName("dataset", name)
 	if err != nil {
 		return Validation{}, err
