@@ -28,6 +28,7 @@ type TileWriter struct {
 	cog     []Option
 	out     *atomicOutput
 	staging string
+	stats   *windowStats // nil without statistics
 
 	mu     sync.Mutex // the staging handle is not thread-safe
 	h      *godal.Dataset
@@ -44,7 +45,11 @@ var stagingOptions = []string{"TILED=YES", "BLOCKXSIZE=512", "BLOCKYSIZE=512", "
 // bad options fail before any tile is computed.
 func CreateTileWriter(dst string, spec WriterSpec, o COGOptions) (*TileWriter, error) {
 	Init()
-	dst, err := outputName("destination", dst)
+	o, withStats, err := statisticsOption(o)
+	if err != nil {
+		return nil, err
+	}
+	dst, err = outputName("destination", dst)
 	if err != nil {
 		return nil, err
 	}
@@ -80,6 +85,9 @@ func CreateTileWriter(dst string, spec WriterSpec, o COGOptions) (*TileWriter, e
 		return nil, out.friendly(ge.err(fmt.Sprintf("cannot create the staging file for %q", dst), StatusIO))
 	}
 	w := &TileWriter{spec: spec, cog: cog, out: out, staging: staging, h: h}
+	if withStats {
+		w.stats = newWindowStats(spec)
+	}
 	if err := w.setGeoref(wkt); err != nil {
 		w.Abort()
 		return nil, err
@@ -135,6 +143,9 @@ func (w *TileWriter) Write(win Window, buf []byte) error {
 		return errorf(StatusInvalidArgument, "buffer holds %d bytes, but window (row_off=%d, col_off=%d, n_rows=%d, n_cols=%d) needs %d (%d bands of %s)",
 			len(buf), win.RowOff, win.ColOff, win.Rows, win.Cols, want, w.spec.Bands, w.spec.DType)
 	}
+	if w.stats != nil {
+		w.stats.add(win, buf) // outside the lock: on the caller's core
+	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if err := w.usable(); err != nil {
@@ -175,7 +186,10 @@ func (w *TileWriter) Close(progress ProgressFunc) error {
 		return w.out.friendly(ge.err(fmt.Sprintf("cannot flush the staging file of %q", w.out.dst), StatusIO))
 	}
 	w.h = nil
-	err := translateToCOG(w.staging, nil, w.out.tmp, w.cog, progress)
+	md, progress, err := w.stats.step(w.staging).metadata(progress)
+	if err == nil {
+		err = translateToCOG(w.staging, nil, md, w.out.tmp, w.cog, progress)
+	}
 	os.Remove(w.staging)
 	if err != nil {
 		w.out.discard()
