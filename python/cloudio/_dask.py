@@ -32,6 +32,7 @@ from typing import Any, Callable, Optional, Sequence, Tuple, Union
 import numpy as np
 
 from ._datasets import Georef, open_dataset
+from .cog import statistics_options
 from .errors import CloudIOError, error_for
 from .storage import StoreAccess, access_for, ensure_configured, scrub
 from .stream import _Writer, _band_list, _name_or_array, _progress_callable
@@ -202,7 +203,7 @@ class _Target:
 def to_cog(darr, path, *, compress: str = "deflate", geotransform: Optional[Sequence[float]] = None,
            crs: Union[None, int, str] = None, nodata: Optional[float] = None,
            progress: Union[None, bool, Callable[[float], Any]] = None,
-           chunks_in_flight: Optional[int] = None) -> str:
+           chunks_in_flight: Optional[int] = None, statistics: Optional[bool] = None) -> str:
     """Compute ``darr`` chunk by chunk and stream it into a COG at ``path``.
 
     Georeferencing comes from the arguments, else from the array itself when
@@ -224,9 +225,12 @@ def to_cog(darr, path, *, compress: str = "deflate", geotransform: Optional[Sequ
       (Python 3.11+);
     - Dask's processes scheduler: in small batches.
 
-    Returns ``path`` as a string.
+    Each band's statistics are recorded in the file from the chunks as they
+    arrive, as :func:`cloudio.write_cog` does (``statistics=False`` skips
+    them). Returns ``path`` as a string.
     """
     dask, da = _require_dask()
+    options = statistics_options(None, statistics)
     if chunks_in_flight is not None and (isinstance(chunks_in_flight, bool) or
                                          not isinstance(chunks_in_flight, (int, np.integer)) or chunks_in_flight < 1):
         raise ValueError(f"chunks_in_flight must be a positive integer or None, not {chunks_in_flight!r}")
@@ -251,7 +255,7 @@ def to_cog(darr, path, *, compress: str = "deflate", geotransform: Optional[Sequ
     bands = darr.shape[0] if darr.ndim == 3 else 1
     rows, cols = darr.shape[-2:]
     report = _progress_callable(progress, f"to_cog {os.path.basename(os.fsdecode(path))}")
-    writer = _Writer(path, rows, cols, bands, darr.dtype, georef, compress)
+    writer = _Writer(path, rows, cols, bands, darr.dtype, georef, compress, options)
     total, done = darr.npartitions, 0
     lock = threading.Lock()
 

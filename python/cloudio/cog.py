@@ -18,7 +18,8 @@ Progress = Optional[Callable[[float], Any]]
 
 def write_cog(dataset: Any, path: Union[str, "os.PathLike[str]"], compress: str = "deflate", *,
               geotransform: Optional[Sequence[float]] = None, crs: Union[None, int, str] = None,
-              nodata: Optional[float] = None, options: Options = None, progress: Progress = None) -> str:
+              nodata: Optional[float] = None, options: Options = None, progress: Progress = None,
+              statistics: Optional[bool] = None) -> str:
     """Cloud-Optimised GeoTIFF writer.
 
     Writes ``dataset`` at ``path`` with GDAL's COG driver, through libcloudio.
@@ -65,6 +66,12 @@ def write_cog(dataset: Any, path: Union[str, "os.PathLike[str]"], compress: str 
         progress: Called with the fraction done, in [0, 1]. Returning
             ``False`` cancels the write (``cloudio.CancelledError``); an
             exception it raises cancels the write and propagates unchanged.
+        statistics: Record each band's statistics (``STATISTICS_MINIMUM``,
+            ``_MAXIMUM``, ``_MEAN``, ``_STDDEV``, ``_VALID_PERCENT``; nodata
+            and masked cells excluded) in the file, as GDAL does, so that
+            gdalinfo and QGIS need no scan (the default, ``None``, is
+            ``True``). From a file they cost one read of it before GDAL's;
+            ``False`` skips them.
 
     Returns:
         The output path, as a str.
@@ -122,13 +129,27 @@ def write_cog(dataset: Any, path: Union[str, "os.PathLike[str]"], compress: str 
     if not isinstance(compress, str) or not compress.strip():
         raise ValueError(f"compress must be a COMPRESS method name such as 'deflate', not {compress!r}")
     adapter = _lib.ProgressAdapter(progress)
-    opts = _lib.options_array(options)
+    opts = _lib.options_array(statistics_options(options, statistics))
     source = write_source(dataset, Georef(geotransform, crs, nodata))
     if isinstance(source, bytes):
         adapter.run("cloudio_write_cog", source, dst, compress.encode(), opts)
     else:
         adapter.run("cloudio_write_cog_buffer", *source, dst, compress.encode(), opts)
     return os.fsdecode(path)
+
+
+def statistics_options(options: Options, statistics: Any) -> Options:
+    """``options`` with ``STATISTICS=NO`` when ``statistics`` is false: the
+    library records band statistics unless told not to."""
+    if statistics is not None and not isinstance(statistics, (bool, np.bool_)):
+        raise ValueError(f"statistics must be True or False, not {statistics!r}")
+    if statistics is None or statistics or isinstance(options, (str, bytes)):  # options_array explains the latter
+        return options
+    if options is None:
+        return ["STATISTICS=NO"]
+    if isinstance(options, Mapping):
+        return {**options, "STATISTICS": "NO"}
+    return [*options, "STATISTICS=NO"]
 
 
 def write_source(dataset: Any, georef: Georef) -> Union[bytes, tuple]:

@@ -21,7 +21,7 @@ import numpy as np
 from . import _lib
 from ._datasets import (NUMPY_OF, Georef, dtype_code, file_name, in_memory_pixels, is_gdal_dataset, is_path,
                         open_dataset, unwrap)
-from .cog import as_bands, crs_text, geotransform_array, nodata_pointer, write_cog
+from .cog import as_bands, crs_text, geotransform_array, nodata_pointer, statistics_options, write_cog
 from .windows import TileWindow, tile_windows
 
 Progress = Union[None, bool, Callable[[float], Any]]
@@ -271,7 +271,7 @@ def _apply(func, tile, win: TileWindow, halo: int, bands_out, dtype) -> np.ndarr
 def map_tiles(src, func: Callable[[np.ndarray], np.ndarray], dst, *, tile_rows: int = 1024, tile_cols: int = 1024,
               halo: int = 0, edge: str = "replicate", bands: Union[None, int, Sequence[int]] = None,
               dtype=None, nodata: Optional[float] = None, compress: str = "deflate", options=None,
-              progress: Progress = None, workers: Optional[int] = None) -> str:
+              progress: Progress = None, workers: Optional[int] = None, statistics: Optional[bool] = None) -> str:
     """Apply ``func`` to every tile of ``src`` and write the results as a COG at ``dst``.
 
     ``func`` receives each tile padded by ``halo`` cells on every side —
@@ -289,8 +289,10 @@ def map_tiles(src, func: Callable[[np.ndarray], np.ndarray], dst, *, tile_rows: 
     core count) func runs in a thread pool (numpy releases the GIL) while the
     library decodes and encodes in parallel. ``progress`` is a callable
     taking the fraction done, or True for a tqdm bar (a text line without
-    tqdm). If func raises, or on Ctrl-C, the workers stop, nothing is left
-    at ``dst`` and the exception propagates. Returns ``dst`` as a string.
+    tqdm). Each band's statistics are recorded in the file from the tiles
+    as they are written, as :func:`write_cog` does (``statistics=False``
+    skips them). If func raises, or on Ctrl-C, the workers stop, nothing is
+    left at ``dst`` and the exception propagates. Returns ``dst`` as a string.
 
     >>> import os, tempfile
     >>> import numpy as np
@@ -311,6 +313,7 @@ def map_tiles(src, func: Callable[[np.ndarray], np.ndarray], dst, *, tile_rows: 
         raise ValueError(f"workers must be a positive integer or None, not {workers!r}")
     if not isinstance(compress, str):
         raise ValueError(f"compress must be a string such as 'deflate', not {compress!r}")
+    options = statistics_options(options, statistics)
     out_dtype = None if dtype is None else np.dtype(dtype)
     if out_dtype is not None:
         dtype_code(out_dtype, "dtype")
@@ -319,7 +322,7 @@ def map_tiles(src, func: Callable[[np.ndarray], np.ndarray], dst, *, tile_rows: 
         # Only files can be streamed: a raster that lives only in memory is
         # written to a temporary COG first.
         with tempfile.TemporaryDirectory() as tmp:
-            staged = write_cog(unwrap(src), os.path.join(tmp, "src.tif"))
+            staged = write_cog(unwrap(src), os.path.join(tmp, "src.tif"), statistics=False)
             return map_tiles(staged, func, dst, tile_rows=tile_rows, tile_cols=tile_cols, halo=halo, edge=edge,
                              bands=bands, dtype=dtype, nodata=nodata, compress=compress, options=options,
                              progress=progress, workers=workers)

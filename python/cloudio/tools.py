@@ -147,13 +147,19 @@ def info(dataset: Any) -> Dict[str, Any]:
         ([512, 512], [[350, 300]], 'DEFLATE', True)
         >>> import shutil; shutil.rmtree(d)
     """
-    about = json.loads(_lib.call_text("cloudio_info_json", _file(dataset, "info")))
+    about = json.loads(info_json(dataset))
     about["nodata"] = _number(about["nodata"])
     for band in about["band_info"]:
         band["nodata"] = _number(band["nodata"])
         if band["statistics"] is not None:
             band["statistics"] = {k: _number(v) for k, v in band["statistics"].items()}
     return about
+
+
+def info_json(dataset: Any) -> str:
+    """:func:`info` as the library's JSON text (NaN and the infinities as
+    the strings gdalinfo writes for them)."""
+    return _lib.call_text("cloudio_info_json", _file(dataset, "info"))
 
 
 def _number(value: Any) -> Any:
