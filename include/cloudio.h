@@ -125,6 +125,14 @@ int cloudio_tile_windows(int64_t rows, int64_t cols,
  * driver does not declare, or a value outside the ones it declares, is
  * CLOUDIO_ERR_INVALID_ARGUMENT.
  *
+ * Statistics: each band's STATISTICS_MINIMUM, _MAXIMUM, _MEAN, _STDDEV and
+ * _VALID_PERCENT (NaN, nodata and masked cells excluded) go into the COG's
+ * metadata, as GDAL's ComputeStatistics would write them, so that readers
+ * need no scan. Here they cost one parallel read of src before GDAL reads
+ * it. The option STATISTICS=NO (cloudio's own, under the name GDAL 3.8's
+ * COG driver gives it; never passed to GDAL 3.6) turns them off;
+ * STATISTICS=YES is the default.
+ *
  * The write is atomic: the COG is written to a temporary file in dst's
  * directory and renamed over dst only once GDAL closed it without error. On
  * any failure or cancellation the temporary file is removed and an existing
@@ -374,7 +382,10 @@ typedef struct cloudio_writer cloudio_writer;
 /* Create a writer of a rows x cols raster of bands bands of dtype at dst,
  * with georeferencing as in cloudio_write_cog_buffer and compress / options
  * as in cloudio_write_cog. Everything is validated here, before any tile is
- * computed. Returns the statuses of cloudio_write_cog_buffer;
+ * computed. Statistics (see cloudio_write_cog) are computed from the
+ * windows as they are written; only when windows overlap, or cells never
+ * written hold a value the nodata cannot mark, does close read the staging
+ * file for them. Returns the statuses of cloudio_write_cog_buffer;
  * CLOUDIO_INT64 / CLOUDIO_UINT64 are CLOUDIO_ERR_UNSUPPORTED. */
 int cloudio_writer_open(const char *dst, int64_t rows, int64_t cols, int64_t bands, int dtype,
                         const double *geotransform, const char *crs, const double *nodata,

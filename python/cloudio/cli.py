@@ -211,8 +211,9 @@ def _info(args: argparse.Namespace) -> int:
     return 0
 
 
-def _number(v: Any) -> str:
-    return v if isinstance(v, str) else f"{v:g}"
+def _number(v: Any, digits: int = 6) -> str:
+    """v with digits significant digits (gdalinfo's "NaN" strings as they are)."""
+    return v if isinstance(v, str) else f"{v + 0.0:.{digits}g}"  # + 0.0: -0 prints as 0
 
 
 def _describe(path: str, d: Dict[str, Any]) -> str:
@@ -228,8 +229,8 @@ def _describe(path: str, d: Dict[str, Any]) -> str:
         name = re.match(r'\s*\w+\["([^"]*)"', d["crs"]["wkt"])
         epsg = f"EPSG:{d['crs']['epsg']}" if d["crs"]["epsg"] else "no EPSG code"
         row("crs", f"{epsg}" + (f" ({name.group(1)})" if name else ""))
-    row("geotransform", ", ".join(_number(v) for v in d["geotransform"]) if d["geotransform"] else "none")
-    row("nodata", _number(d["nodata"]) if d["nodata"] is not None else "none")
+    row("geotransform", ", ".join(_number(v, 15) for v in d["geotransform"]) if d["geotransform"] else "none")
+    row("nodata", _number(d["nodata"], 15) if d["nodata"] is not None else "none")
     structure = f"{d['block'][0]} x {d['block'][1]}"
     if d["compress"]:
         structure += f", {d['compress']}"
