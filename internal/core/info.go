@@ -180,6 +180,9 @@ func Describe(name string) (*Description, error) {
 		return nil, errorf(StatusInvalidArgument, "%q has no raster bands", name)
 	}
 	d := describe(&g)
+	if resolved != name {
+		d.Driver = "Zarr" // a store of one array per band, seen through the VRT that stacks them
+	}
 	if d.Driver == "GTiff" {
 		v, err := Validate(resolved, FullCheckAuto)
 		if err != nil {

@@ -225,6 +225,13 @@ def test_info_fields(described, corpus):
     assert isinstance(cloudio.info(corpus["cog"])["geotransform"][0], float)
 
 
+def test_info_of_a_zarr_store(tmp_path):
+    store = cloudio.write_zarr(sample(np.float32, (2, 300, 400)), tmp_path / "dem.zarr", nodata=-1.0)
+    about = cloudio.info(store)
+    assert (about["driver"], about["bands"], about["rows"], about["cols"], about["nodata"]) == ("Zarr", 2, 300, 400, -1.0)
+    assert not about["cog"] and not cloudio.validate(store).valid
+
+
 def test_info_inputs(described, tmp_path):
     path = described["cog"]
     ds = gdal.Open(path)
