@@ -964,6 +964,7 @@ static void test_validate_and_info(void) {
   CHECK(strlen(json) + 1 == needed && json[0] == '{' && strstr(json, "\"rows\":300,\"cols\":200,\"bands\":1") != NULL &&
         strstr(json, "\"dtype\":\"float32\"") != NULL && strstr(json, "\"epsg\":32633") != NULL &&
         strstr(json, "\"nodata\":-9999") != NULL && strstr(json, "\"cog\":true") != NULL);
+  CHECK(strstr(json, "\"statistics\":{\"minimum\":") != NULL); /* recorded by cloudio_write_cog_buffer */
   free(json);
   CHECK_STATUS(cloudio_info_json(missing.s, NULL, 0, &needed, err, sizeof err), CLOUDIO_ERR_NOT_FOUND);
   CHECK_STATUS(cloudio_info_json(text.s, NULL, 0, &needed, err, sizeof err), CLOUDIO_ERR_IO);

@@ -271,7 +271,9 @@ func openMasks(name string, bands int64) (*bandMasks, error) {
 	var ge gdalErrors
 	var ds *godal.Dataset
 	var err error
-	pinned(name, func() { ds, err = godal.Open(name, godal.RasterOnly(), godal.SiblingFiles(), godal.ErrLogger(ge.handler())) })
+	pinned(name, func() {
+		ds, err = godal.Open(name, godal.RasterOnly(), godal.SiblingFiles(), godal.ErrLogger(ge.handler()))
+	})
 	if err != nil {
 		return nil, ge.err(fmt.Sprintf("cannot open the masks of %q", name), StatusIO)
 	}

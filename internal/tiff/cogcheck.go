@@ -123,9 +123,10 @@ func CheckCOG(f *File, c COGCheck) (*COGReport, error) {
 		}
 	}
 
+	budget := int64(maxCheckedBlocks)
 	dataOffsets := make([]uint64, 0, 1+len(ovrs))
 	for _, l := range append([]level{main}, ovrs...) {
-		off, err := firstBlockOffset(l.im)
+		off, err := firstBlockOffset(l.im, &budget)
 		if err != nil {
 			return r.malformed(err)
 		}
@@ -149,7 +150,7 @@ func CheckCOG(f *File, c COGCheck) (*COGReport, error) {
 	}
 
 	if c.Full && (ghost.BlockOrderRowMajor || ghost.BlockLeaderSizeAsUint4 || ghost.BlockTrailerLast4Repeated || ghost.MaskInterleavedWithImagery) {
-		check := blockCheck{f: f, ghost: ghost, r: r}
+		check := blockCheck{f: f, ghost: ghost, r: r, budget: &budget}
 		if err := check.level("Main resolution image", "Mask band of main resolution image", main); err != nil {
 			return r.malformed(err)
 		}
@@ -274,12 +275,22 @@ func (f *File) Ghost() (GhostHeader, error) {
 // spanChunk bounds how many block offsets are read at once.
 const spanChunk = 4096
 
+// maxCheckedBlocks bounds the blocks one check visits: a raster of 2^31
+// cells a side in 256 x 256 tiles has fewer, but IFDs may share one huge
+// array of offsets, and a crafted file must not cost hours.
+const maxCheckedBlocks = 1 << 28
+
 // eachBlock calls fn for the blocks of plane 0 (band 1, as GDAL's checks
-// use) in row-major order, until fn returns false.
-func eachBlock(im *Image, fn func(bx, by int64, s Span) bool) error {
+// use) in row-major order, until fn returns false; every block visited
+// counts against budget.
+func eachBlock(im *Image, budget *int64, fn func(bx, by int64, s Span) bool) error {
 	for by := int64(0); by < im.BlocksDown(); by++ {
 		for bx0 := int64(0); bx0 < im.BlocksAcross(); bx0 += spanChunk {
-			spans, err := im.Spans(0, by, bx0, min(spanChunk, im.BlocksAcross()-bx0))
+			n := min(spanChunk, im.BlocksAcross()-bx0)
+			if *budget -= n; *budget < 0 {
+				return malformed("more than %d blocks to check", maxCheckedBlocks)
+			}
+			spans, err := im.Spans(0, by, bx0, n)
 			if err != nil {
 				return err
 			}
@@ -295,9 +306,9 @@ func eachBlock(im *Image, fn func(bx, by int64, s Span) bool) error {
 
 // firstBlockOffset is the offset of the first block of band 1 that has
 // data, 0 when every block is sparse.
-func firstBlockOffset(im *Image) (uint64, error) {
+func firstBlockOffset(im *Image, budget *int64) (uint64, error) {
 	var first uint64
-	err := eachBlock(im, func(_, _ int64, s Span) bool {
+	err := eachBlock(im, budget, func(_, _ int64, s Span) bool {
 		first = s.Off
 		return s.N == 0
 	})
@@ -306,9 +317,10 @@ func firstBlockOffset(im *Image) (uint64, error) {
 
 // blockCheck checks the ghost header's claims against every block.
 type blockCheck struct {
-	f     *File
-	ghost GhostHeader
-	r     *COGReport
+	f      *File
+	ghost  GhostHeader
+	r      *COGReport
+	budget *int64
 }
 
 // level checks a level's imagery (with its mask when the ghost header says
@@ -338,7 +350,7 @@ func (c *blockCheck) band(name string, im, mask *Image, interleaved bool) error 
 	var last uint64
 	var failed error
 	var word [8]byte
-	err := eachBlock(im, func(bx, by int64, s Span) bool {
+	err := eachBlock(im, c.budget, func(bx, by int64, s Span) bool {
 		if s.N > 0 {
 			if c.ghost.BlockOrderRowMajor && s.Off < last {
 				c.r.errorf("%s: offset of block (%d, %d) is smaller than previous block", name, bx, by)

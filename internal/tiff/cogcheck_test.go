@@ -2,6 +2,7 @@ package tiff
 
 import (
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"strings"
 	"testing"
@@ -127,4 +128,21 @@ func FuzzCheckCOG(f *testing.F) {
 			t.Fatalf("an in-memory file cannot fail to read: %v", err)
 		}
 	})
+}
+
+// The blocks a check visits are bounded, whatever the file claims.
+func TestBlockBudget(t *testing.T) {
+	f, err := Open(Bytes(tinyCOG(false)), DefaultLimits)
+	if err != nil {
+		t.Fatal(err)
+	}
+	im, _ := f.Image(0)
+	for budget, ok := range map[int64]bool{4: true, 3: false} {
+		left := budget
+		err := eachBlock(im, &left, func(_, _ int64, _ Span) bool { return true })
+		var m *Error
+		if (err == nil) != ok || (err != nil && !errors.As(err, &m)) {
+			t.Errorf("a budget of %d blocks for 4: %v", budget, err)
+		}
+	}
 }
