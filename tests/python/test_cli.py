@@ -90,7 +90,10 @@ def test_cog_failures_leave_nothing(dem, tmp_path):
 
 
 def test_cog_interrupted(tmp_path):
-    big = cloudio.write_cog(sample(np.float32, (4000, 4000)), tmp_path / "big.tif", "none", statistics=False)
+    # 64 MB of noise (test_memory.py's children inherit this process's peak RSS: keep it low)
+    noise = np.random.default_rng(0).random((4000, 4000), dtype=np.float32)
+    big = cloudio.write_cog(noise, tmp_path / "big.tif", "none", statistics=False)
+    del noise
     dst = tmp_path / "out.tif"
     proc = subprocess.Popen([sys.executable, "-m", "cloudio", "cog", big, dst, "--progress", "--compress", "lzma"],
                             stderr=subprocess.PIPE, text=True, env=python_env())
