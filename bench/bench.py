@@ -29,6 +29,8 @@ new benchmark is one more entry in GROUPS:
                  overview resampling, DEFLATE level, ZSTD.
   python_overhead (not run by default) cloudio.write_cog from Python against
                  the C ABI: interpreter start-up, imports, the call.
+  statistics     (not run by default) write_cog and map_tiles with and without
+                 recording band statistics.
 
 The source DEM is made once and cached in bench/out/ (gitignored) by
 ../shared/tools/make_dem.py (next to the checkout), or, when that script is
@@ -415,6 +417,22 @@ MAP_TILES = Group(
     prepare=prepare_stream,
 )
 
+STATISTICS = Group(
+    name="statistics",
+    title="What recording band statistics costs: the write_cog and map_tiles runs, with and without",
+    commands=[
+        Command("cloudio-C", ["{bin}", "{src}", "{dst}"], "cloudio_write_cog: statistics by one read of the source"),
+        Command("cloudio-C-nostats", ["{bin}", "{src}", "{dst}", "-", "STATISTICS=NO"], "the same, STATISTICS=NO"),
+        task("slope", "cloudio.map_tiles(slope, halo=1): statistics from the tiles written", "slope-cloudio",
+             "{cog}", "{dst}", writes=True),
+        task("slope-nostats", "the same, statistics=False", "slope-cloudio-nostats", "{cog}", "{dst}", writes=True),
+    ],
+    ratios=[Ratio("cloudio-C", "cloudio-C-nostats", None, "cost of statistics in write_cog of a file"),
+            Ratio("slope", "slope-nostats", None, "cost of statistics in map_tiles")],
+    default=False,
+    prepare=lambda args: {**prepare_write_cog(args), **prepare_stream(args)},
+)
+
 DASK = Group(
     name="dask",
     title="Sum and slope (map_overlap) of the 8192 x 8192 COG as a Dask array of 1024 x 1024 chunks",
@@ -527,7 +545,8 @@ S3_READ = s3_group("proxy", "Read every 1024 x 1024 tile of the 8192 x 8192 COG 
                             "25 ms per request", (">=", 4.0))
 S3_READ_DIRECT = s3_group("direct", "The same, straight from MinIO on loopback", None)
 
-GROUPS = [WRITE_COG, WRITE_COG_ENV, WRITE_COG_OPTIONS, PYTHON_OVERHEAD, READ_TILES, MAP_TILES, DASK, S3_READ, S3_READ_DIRECT]
+GROUPS = [WRITE_COG, WRITE_COG_ENV, WRITE_COG_OPTIONS, PYTHON_OVERHEAD, READ_TILES, MAP_TILES, STATISTICS, DASK, S3_READ,
+          S3_READ_DIRECT]
 
 
 # ---- running ------------------------------------------------------------------

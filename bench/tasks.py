@@ -11,6 +11,7 @@ Tasks:
   read-rasterio SRC           a rasterio window loop
   read-rioxarray SRC          rioxarray + Dask (threads), sum
   slope-cloudio SRC DST       cloudio.map_tiles(slope, halo=1) -> COG
+  slope-cloudio-nostats SRC DST   the same with statistics=False
   slope-rioxarray SRC DST     rioxarray + dask map_overlap -> tiled GTiff
                               (rioxarray's to_raster) -> gdal_translate -of COG
   dask-sum-{cloudio,rioxarray} SRC SCHED      sum of the DEM as a Dask array
@@ -88,11 +89,11 @@ def read_rioxarray(src):
         return float(da.data.sum(dtype=np.float64).compute())
 
 
-def slope_cloudio(src, dst):
+def slope_cloudio(src, dst, statistics=True):
     import cloudio
     cx, cy = cell_size(src)
     cloudio.map_tiles(src, lambda t: slope_core(t, cx, cy), dst, tile_rows=TILE, tile_cols=TILE,
-                      halo=1, dtype="float32", workers=os.cpu_count())
+                      halo=1, dtype="float32", workers=os.cpu_count(), statistics=statistics)
     return checksum(dst)
 
 
@@ -187,6 +188,7 @@ TASKS = {
     "read-rasterio": read_rasterio,
     "read-rioxarray": read_rioxarray,
     "slope-cloudio": slope_cloudio,
+    "slope-cloudio-nostats": lambda src, dst: slope_cloudio(src, dst, statistics=False),
     "slope-rioxarray": slope_rioxarray,
     "dask-sum-cloudio": dask_sum("cloudio"),
     "dask-sum-rioxarray": dask_sum("rioxarray"),

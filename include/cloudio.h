@@ -137,6 +137,14 @@ int cloudio_tile_windows(int64_t rows, int64_t cols,
  * BILINEAR, GAUSS, CUBIC, CUBICSPLINE, LANCZOS, MODE, ...), NUM_THREADS
  * ALL_CPUS or >= 1, QUALITY 1..100.
  *
+ * Statistics: each band's STATISTICS_MINIMUM, _MAXIMUM, _MEAN, _STDDEV and
+ * _VALID_PERCENT (NaN, nodata and masked cells excluded) go into the COG's
+ * metadata, as GDAL's ComputeStatistics would write them, so that readers
+ * need no scan. Here they cost one parallel read of src before GDAL reads
+ * it. The option STATISTICS=NO (cloudio's own, under the name GDAL 3.8's
+ * COG driver gives it; never passed to GDAL 3.6) turns them off;
+ * STATISTICS=YES is the default.
+ *
  * The write is atomic: the COG is written to a temporary file in dst's
  * directory and renamed over dst only once GDAL closed it without error. On
  * any failure or cancellation the temporary file is removed and an existing
@@ -181,6 +189,80 @@ int cloudio_write_cog_buffer(const void *data, size_t data_len, int dtype,
                              const char *const *options,
                              cloudio_progress_fn progress, void *progress_user,
                              char *err, size_t err_len);
+
+/* ---- Checking and describing files --------------------------------------- */
+
+/* Is the file at name (a path or any URL the library reads) a valid COG,
+ * by the rules of GDAL's own validator (validate_cloud_optimized_geotiff):
+ * tiling, overviews present and in decreasing size, IFDs before the data
+ * and in order, the data of the smallest overview first and of the full
+ * resolution last, the ghost header in its place and, for local files, its
+ * claims (block order, leader and trailer bytes, masks interleaved with
+ * their imagery) checked against the bytes of every block.
+ *
+ * *valid = 1 or 0; when 0, err receives the first error (the return is
+ * still CLOUDIO_OK). A file that exists but is no TIFF (another format, a
+ * directory, a damaged file) is not valid. Returns CLOUDIO_ERR_NOT_FOUND
+ * when name does not exist, CLOUDIO_ERR_IO when it cannot be read,
+ * CLOUDIO_ERR_INVALID_ARGUMENT for a NULL argument. */
+int cloudio_validate(const char *name, int *valid, char *err, size_t err_len);
+
+/* How far cloudio_validate_report checks the bytes of the blocks. */
+enum {
+  CLOUDIO_VALIDATE_AUTO  = 0, /* local files and /vsimem/ fully, remote ones quickly (GDAL's default) */
+  CLOUDIO_VALIDATE_FULL  = 1, /* always read a few bytes around every block (slow over a network) */
+  CLOUDIO_VALIDATE_QUICK = 2  /* never: the header and the IFDs only */
+};
+
+/* cloudio_validate with every error and warning: the report is one line
+ * per finding, "error: <sentence>\n" for each error, then
+ * "warning: <sentence>\n" for each warning (GDAL's sentences); "" for a
+ * valid file without warnings. Warnings (no internal overviews on a large
+ * file) do not make a file invalid.
+ *
+ * full_check: one of CLOUDIO_VALIDATE_*. valid may be NULL. Sizes as in
+ * cloudio_dataset_crs: *needed (when not NULL) receives the buffer size the
+ * report needs, NUL included; with buf NULL or buf_len 0 only *needed and
+ * *valid are set; a buf shorter than *needed is
+ * CLOUDIO_ERR_INVALID_ARGUMENT and receives nothing. Statuses as in
+ * cloudio_validate, and CLOUDIO_ERR_INVALID_ARGUMENT for an unknown
+ * full_check. */
+int cloudio_validate_report(const char *name, int full_check, int *valid,
+                            char *buf, size_t buf_len, size_t *needed,
+                            char *err, size_t err_len);
+
+/* Describe the raster at name as one JSON object (UTF-8), read from its
+ * metadata alone (no pixel is read):
+ *
+ *   driver               GDAL's short name, e.g. "GTiff"
+ *   rows, cols, bands    sizes
+ *   dtype                band 1's type as numpy names it ("float32")
+ *   geotransform         GDAL's 6 affine coefficients, or null
+ *   crs                  {"wkt": WKT2, "epsg": code or null}, or null
+ *   nodata               band 1's nodata value, or null
+ *   block                band 1's block size [rows, cols]
+ *   overviews            band 1's overview sizes [[rows, cols], ...], largest first
+ *   compress, predictor  GDAL's COMPRESSION and PREDICTOR, or null
+ *   overview_resampling  the overview resampling the file records
+ *                        (rio-cogeo's OVERVIEW_RESAMPLING or
+ *                        OVR_RESAMPLING_ALG, lower case), or null
+ *   band_info            per band: description, unit, color_interp (GDAL's
+ *                        name), nodata, mask (GDAL's mask flags, e.g.
+ *                        ["PER_DATASET"], when the band has a mask band of
+ *                        its own, else null), statistics (the file's
+ *                        STATISTICS_*: minimum, maximum, mean, stddev,
+ *                        valid_percent, each null when absent; null when
+ *                        the file records none)
+ *   cog                  whether cloudio_validate calls it a valid COG
+ *
+ * NaN and infinite numbers are the strings "NaN", "Infinity" and
+ * "-Infinity", as gdalinfo writes them. More keys may come in later
+ * versions. Sizes as in cloudio_dataset_crs (a size query with buf NULL).
+ * Returns CLOUDIO_ERR_NOT_FOUND when name does not exist, CLOUDIO_ERR_IO
+ * when GDAL cannot read it as a raster, CLOUDIO_ERR_INVALID_ARGUMENT for a
+ * NULL name or a buffer too small. */
+int cloudio_info_json(const char *name, char *buf, size_t buf_len, size_t *needed,
+                      char *err, size_t err_len);
 
 /* ---- Datasets ------------------------------------------------------------ */
 
@@ -326,7 +408,11 @@ typedef struct cloudio_writer cloudio_writer;
  * type, 1e40 for Float32) is CLOUDIO_ERR_INVALID_ARGUMENT. The output's
  * bands are Undefined (as GDAL makes the bands of an in-memory raster; a
  * GeoTIFF shows band 1 as Gray unless a Byte raster has 3 or 4 bands) until
- * cloudio_writer_set_source gives them roles. Returns the statuses of
+ * cloudio_writer_set_source gives them roles. Statistics (see
+ * cloudio_write_cog) are computed from the windows as they are written;
+ * only when windows overlap, a mask rather than nodata marks cells, or
+ * cells never written hold a value the nodata cannot mark, does close read
+ * the staging file for them. Returns the statuses of
  * cloudio_write_cog_buffer; CLOUDIO_INT64 / CLOUDIO_UINT64 are
  * CLOUDIO_ERR_UNSUPPORTED. */
 int cloudio_writer_open(const char *dst, int64_t rows, int64_t cols, int64_t bands, int dtype,

@@ -899,6 +899,80 @@ static void test_write_cog_buffer(void) {
   /* f32.tif stays: test_write_cog reads it. */
 }
 
+/* ---- validate and info ----------------------------------------------------------------------- */
+
+static void test_validate_and_info(void) {
+  path_t cog = in_dir("f32.tif"), edited = in_dir("edited.tif"), text = in_dir("text.tif"), missing = in_dir("missing.tif");
+  int valid = -1;
+  CHECK_OK(cloudio_validate(cog.s, &valid, err, sizeof err));
+  CHECK(valid == 1);
+
+  /* A COG whose ghost header declares an edit: invalid, the reason in err. */
+  size_t len = 0;
+  unsigned char *bytes = slurp(cog.s, &len);
+  const char *claim = "KNOWN_INCOMPATIBLE_EDITION=NO\n";
+  unsigned char *at = NULL;
+  for (size_t i = 0; bytes != NULL && at == NULL && i + strlen(claim) <= len; i++) {
+    if (memcmp(bytes + i, claim, strlen(claim)) == 0) {
+      at = bytes + i;
+    }
+  }
+  CHECK(at != NULL);
+  if (at != NULL) {
+    memcpy(at, "KNOWN_INCOMPATIBLE_EDITION=YES", strlen(claim));
+  }
+  write_prefix(edited.s, bytes, len);
+  free(bytes);
+  valid = -1;
+  CHECK_STATUS(cloudio_validate(edited.s, &valid, err, sizeof err), CLOUDIO_OK);
+  CHECK(valid == 0 && strcmp(err, "KNOWN_INCOMPATIBLE_EDITION=YES is declared in the file") == 0);
+
+  /* The report: a size query, then every finding, one per line. */
+  size_t needed = 0;
+  valid = -1;
+  CHECK_OK(cloudio_validate_report(edited.s, CLOUDIO_VALIDATE_FULL, &valid, NULL, 0, &needed, err, sizeof err));
+  CHECK(valid == 0 && needed > 1);
+  char *report = malloc(needed);
+  CHECK_STATUS(cloudio_validate_report(edited.s, CLOUDIO_VALIDATE_AUTO, NULL, report, needed - 1, NULL, err, sizeof err),
+               CLOUDIO_ERR_INVALID_ARGUMENT);
+  CHECK_OK(cloudio_validate_report(edited.s, CLOUDIO_VALIDATE_QUICK, NULL, report, needed, NULL, err, sizeof err));
+  CHECK(strcmp(report, "error: KNOWN_INCOMPATIBLE_EDITION=YES is declared in the file\n") == 0);
+  free(report);
+  char empty[4] = "x";
+  CHECK_OK(cloudio_validate_report(cog.s, CLOUDIO_VALIDATE_AUTO, &valid, empty, sizeof empty, &needed, err, sizeof err));
+  CHECK(valid == 1 && needed == 1 && empty[0] == '\0');
+
+  /* Not a TIFF: invalid. Missing: NOT_FOUND. Bad arguments. */
+  write_text(text.s, "not a raster");
+  CHECK_STATUS(cloudio_validate(text.s, &valid, err, sizeof err), CLOUDIO_OK);
+  CHECK(valid == 0 && strstr(err, "not a GeoTIFF") != NULL);
+  valid = -1;
+  CHECK_STATUS(cloudio_validate(missing.s, &valid, err, sizeof err), CLOUDIO_ERR_NOT_FOUND);
+  CHECK(valid == -1);
+  CHECK_STATUS(cloudio_validate(NULL, &valid, err, sizeof err), CLOUDIO_ERR_INVALID_ARGUMENT);
+  CHECK_STATUS(cloudio_validate(cog.s, NULL, err, sizeof err), CLOUDIO_ERR_INVALID_ARGUMENT);
+  CHECK_STATUS(cloudio_validate_report(cog.s, 7, &valid, NULL, 0, NULL, err, sizeof err), CLOUDIO_ERR_INVALID_ARGUMENT);
+  CHECK_STATUS(cloudio_validate_report(missing.s, CLOUDIO_VALIDATE_AUTO, &valid, NULL, 0, NULL, err, sizeof err),
+               CLOUDIO_ERR_NOT_FOUND);
+
+  /* info: JSON, with a size query. */
+  needed = 0;
+  CHECK_OK(cloudio_info_json(cog.s, NULL, 0, &needed, err, sizeof err));
+  char *json = malloc(needed);
+  CHECK_STATUS(cloudio_info_json(cog.s, json, needed - 1, NULL, err, sizeof err), CLOUDIO_ERR_INVALID_ARGUMENT);
+  CHECK_OK(cloudio_info_json(cog.s, json, needed, NULL, err, sizeof err));
+  CHECK(strlen(json) + 1 == needed && json[0] == '{' && strstr(json, "\"rows\":300,\"cols\":200,\"bands\":1") != NULL &&
+        strstr(json, "\"dtype\":\"float32\"") != NULL && strstr(json, "\"epsg\":32633") != NULL &&
+        strstr(json, "\"nodata\":-9999") != NULL && strstr(json, "\"cog\":true") != NULL);
+  CHECK(strstr(json, "\"statistics\":{\"minimum\":") != NULL); /* recorded by cloudio_write_cog_buffer */
+  free(json);
+  CHECK_STATUS(cloudio_info_json(missing.s, NULL, 0, &needed, err, sizeof err), CLOUDIO_ERR_NOT_FOUND);
+  CHECK_STATUS(cloudio_info_json(text.s, NULL, 0, &needed, err, sizeof err), CLOUDIO_ERR_IO);
+  CHECK_STATUS(cloudio_info_json(NULL, NULL, 0, &needed, err, sizeof err), CLOUDIO_ERR_INVALID_ARGUMENT);
+  remove(edited.s);
+  remove(text.s);
+}
+
 /* ---- write_cog ------------------------------------------------------------------------------- */
 
 static void test_write_cog(void) {
@@ -2067,6 +2141,7 @@ int main(void) {
   test_tile_windows();
   test_error_buffers();
   test_write_cog_buffer();
+  test_validate_and_info();
   test_write_cog();
   test_dataset();
   test_reader();

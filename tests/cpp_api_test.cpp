@@ -318,6 +318,14 @@ void test_write(const TempDir &dir) {
   CHECK(std::is_sorted(fractions.begin(), fractions.end()));
   CHECK(std::all_of(fractions.begin(), fractions.end(), [](double f) { return f >= 0 && f <= 1; }));
   CHECK(valid_cog(src));
+  int valid = 0;
+  CHECK_STATUS(cloudio_validate(src.c_str(), &valid, err, err_len), CLOUDIO_OK);
+  CHECK(valid == 1);
+  size_t needed = 0;
+  CHECK_STATUS(cloudio_info_json(src.c_str(), nullptr, 0, &needed, err, err_len), CLOUDIO_OK);
+  std::string json(needed, '\0');
+  CHECK_STATUS(cloudio_info_json(src.c_str(), json.data(), json.size(), nullptr, err, err_len), CLOUDIO_OK);
+  CHECK(json.find("\"block\":[128,128]") != std::string::npos && json.find("\"cog\":true") != std::string::npos);
   {
     Dataset ds = open_dataset(src);
     const cloudio_info info = info_of(ds.get());

@@ -40,7 +40,11 @@ type COGOptions struct {
 // atomically.
 func WriteCOG(src, dst string, o COGOptions) error {
 	Init()
-	src, dst, err := copyNames(src, dst, "COG")
+	o, withStats, err := statisticsOption(o)
+	if err != nil {
+		return err
+	}
+	src, dst, err = copyNames(src, dst, "COG")
 	if err != nil {
 		return err
 	}
@@ -48,7 +52,11 @@ func WriteCOG(src, dst string, o COGOptions) error {
 	if err != nil {
 		return err
 	}
-	return writeCOG(src, nil, dst, dtype, bands, o)
+	var stats *statisticsStep
+	if withStats {
+		stats = fileStatistics(src)
+	}
+	return writeCOG(src, nil, stats, dst, dtype, bands, o)
 }
 
 // WriteCOGBuffer writes bands x rows x cols values of dtype, band-sequential
@@ -56,6 +64,10 @@ func WriteCOG(src, dst string, o COGOptions) error {
 // dataset over it, during the call only.
 func WriteCOGBuffer(buf []byte, dtype DType, bands, rows, cols int64, g Georef, dst string, o COGOptions) error {
 	Init()
+	o, withStats, err := statisticsOption(o)
+	if err != nil {
+		return err
+	}
 	src, err := newMemSource(buf, dtype, bands, rows, cols, g)
 	if err != nil {
 		return err
@@ -64,7 +76,13 @@ func WriteCOGBuffer(buf []byte, dtype DType, bands, rows, cols int64, g Georef, 
 	if dst, err = outputName("destination", dst); err != nil {
 		return err
 	}
-	return writeCOG(src.name, src.georef, dst, dtype, bands, o)
+	var stats *statisticsStep
+	if withStats {
+		stats = &statisticsStep{run: func(ProgressFunc) ([][]string, error) {
+			return bufferStatistics(buf, dtype, bands, rows, cols, g.NoData), nil
+		}}
+	}
+	return writeCOG(src.name, src.georef, stats, dst, dtype, bands, o)
 }
 
 // memSource is a caller's buffer seen by GDAL as a MEM dataset, in place,
@@ -131,7 +149,7 @@ func bufferSize(dtype DType, bands, rows, cols int64) (uint64, bool) {
 	return n, hi1|hi2|hi3 == 0
 }
 
-func writeCOG(src string, georef *C.cloudioGeoref, dst string, dtype DType, bands int64, o COGOptions) error {
+func writeCOG(src string, georef *C.cloudioGeoref, stats *statisticsStep, dst string, dtype DType, bands int64, o COGOptions) error {
 	opts, err := COGCreationOptions(o.Compress, dtype, bands, o.Options)
 	if err != nil {
 		return err
@@ -140,7 +158,11 @@ func writeCOG(src string, georef *C.cloudioGeoref, dst string, dtype DType, band
 	if err != nil {
 		return err
 	}
-	if err := translateToCOG(src, georef, out.tmp, opts, nil, o.Progress); err != nil {
+	md, progress, err := stats.metadata(o.Progress)
+	if err == nil {
+		err = translateToCOG(src, georef, md, out.tmp, opts, nil, progress)
+	}
+	if err != nil {
 		out.discard()
 		return out.friendly(err)
 	}
@@ -276,10 +298,11 @@ func openRaster(name string) (*godal.Dataset, error) {
 }
 
 // translateToCOG runs GDAL's COG driver from src to dst in one C call, with
-// extra GDALTranslate arguments. The
-// overview method goes into the file's metadata as OVERVIEW_RESAMPLING (the
-// item rio-cogeo writes), so that readers can tell how overviews were made.
-func translateToCOG(src string, georef *C.cloudioGeoref, dst string, opts []Option, extra []string, progress ProgressFunc) error {
+// extra GDALTranslate arguments. bandMetadata (KEY=VALUE items per band, or
+// nil) goes onto the source first. The overview method goes into the file's
+// metadata as OVERVIEW_RESAMPLING (the item rio-cogeo writes), so that
+// readers can tell how overviews were made.
+func translateToCOG(src string, georef *C.cloudioGeoref, bandMetadata [][]string, dst string, opts []Option, extra []string, progress ProgressFunc) error {
 	args := append([]string{"-of", "COG"}, extra...)
 	for _, o := range opts {
 		args = append(args, "-co", o.String())
@@ -297,7 +320,9 @@ func translateToCOG(src string, georef *C.cloudioGeoref, dst string, opts []Opti
 	defer release()
 	var errs C.cloudioErrors
 	var failed C.int
-	pinned(src, func() { failed = C.cloudioTranslate(csrc, georef, cdst, argv.ptr(), handle, &errs) })
+	md := newCBandMetadata(bandMetadata)
+	defer md.free()
+	pinned(src, func() { failed = C.cloudioTranslate(csrc, georef, md.c, cdst, argv.ptr(), handle, &errs) })
 	if err := ps.err(); err != nil {
 		return err
 	}

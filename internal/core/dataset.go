@@ -286,6 +286,10 @@ func typedSlice(buf []byte, dtype DType) any {
 		return unsafe.Slice((*float32)(p), n)
 	case Float64:
 		return unsafe.Slice((*float64)(p), n)
+	case UInt64:
+		return unsafe.Slice((*uint64)(p), n)
+	case Int64:
+		return unsafe.Slice((*int64)(p), n)
 	}
 	panic(fmt.Sprintf("typedSlice: unsupported %s", dtype))
 }

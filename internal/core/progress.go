@@ -44,26 +44,34 @@ func (p *progressState) err() error {
 	return nil
 }
 
+// call reports progress to fn and returns whether to go on. A panic in fn
+// is recorded and cancels: it must not unwind through GDAL's C frames.
+func (p *progressState) call(fraction float64, message string) (goOn bool) {
+	defer func() {
+		if r := recover(); r != nil {
+			p.panicked = fmt.Sprint(r)
+			goOn = false
+		}
+	}()
+	if p.fn(fraction, message) {
+		return true
+	}
+	p.cancelled = true
+	return false
+}
+
 //export cloudioGoProgress
-func cloudioGoProgress(fraction C.double, message *C.char, user unsafe.Pointer) (goOn C.int) {
+func cloudioGoProgress(fraction C.double, message *C.char, user unsafe.Pointer) C.int {
 	p, ok := pointer.Restore(user).(*progressState)
 	if !ok {
 		return 1
 	}
-	// A panic must not unwind through GDAL's C frames: record it and cancel.
-	defer func() {
-		if r := recover(); r != nil {
-			p.panicked = fmt.Sprint(r)
-			goOn = 0
-		}
-	}()
 	msg := ""
 	if message != nil {
 		msg = C.GoString(message)
 	}
-	if p.fn(float64(fraction), msg) {
+	if p.call(float64(fraction), msg) {
 		return 1
 	}
-	p.cancelled = true
 	return 0
 }

@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include <cpl_error.h>
+#include <cpl_string.h>
 #include <gdal.h>
 #include <gdal_utils.h>
 
@@ -47,8 +48,38 @@ static int CPL_STDCALL progress_trampoline(double fraction, const char *message,
 
 static void fail(int code, const char *msg) { CPLError(CE_Failure, code, "%s", msg); }
 
-int cloudioTranslate(const char *src, const cloudioGeoref *georef, const char *dst,
-                     char **argv, void *progress, cloudioErrors *errs) {
+/* A source carrying band_md: the source itself when it is open for update
+ * (an in-memory MEM source), else an in-memory VRT over it, so that
+ * nothing is ever written next to a file opened read-only (GDAL would save
+ * the items in a .aux.xml); NULL on failure. *wrapper is the VRT to close. */
+static GDALDatasetH with_band_metadata(GDALDatasetH in, int update, const cloudioBandMetadata *band_md,
+                                       GDALDatasetH *wrapper) {
+  *wrapper = NULL;
+  if (band_md == NULL || band_md->n_bands == 0) {
+    return in;
+  }
+  GDALDatasetH ds = in;
+  if (!update) {
+    ds = *wrapper = GDALCreateCopy(GDALGetDriverByName("VRT"), "", in, FALSE, NULL, NULL, NULL);
+    if (ds == NULL) {
+      return NULL;
+    }
+  }
+  for (int b = 0; b < band_md->n_bands && b < GDALGetRasterCount(ds); b++) {
+    for (char **item = band_md->items[b]; item != NULL && *item != NULL; item++) {
+      char *key = NULL;
+      const char *value = CPLParseNameValue(*item, &key);
+      if (key != NULL && value != NULL) {
+        GDALSetMetadataItem(GDALGetRasterBand(ds, b + 1), key, value, NULL);
+      }
+      CPLFree(key);
+    }
+  }
+  return ds;
+}
+
+int cloudioTranslate(const char *src, const cloudioGeoref *georef, const cloudioBandMetadata *band_md,
+                     const char *dst, char **argv, void *progress, cloudioErrors *errs) {
   memset(errs, 0, sizeof *errs);
   CPLPushErrorHandlerEx(cloudioCollectErrors, errs);
   CPLErrorReset();
@@ -76,7 +107,12 @@ int cloudioTranslate(const char *src, const cloudioGeoref *georef, const char *d
       }
     }
   }
-  if (in != NULL && !errs->failed) {
+  GDALDatasetH wrapper = NULL;
+  GDALDatasetH source = in != NULL && !errs->failed ? with_band_metadata(in, georef != NULL, band_md, &wrapper) : NULL;
+  if (in != NULL && source == NULL && !errs->failed) {
+    fail(CPLE_AppDefined, "cannot wrap the source in a VRT to carry its band statistics");
+  }
+  if (source != NULL && !errs->failed) {
     GDALTranslateOptions *opts = GDALTranslateOptionsNew(argv, NULL);
     if (opts == NULL) {
       fail(CPLE_IllegalArg, "invalid translate options");
@@ -85,7 +121,7 @@ int cloudioTranslate(const char *src, const cloudioGeoref *georef, const char *d
         GDALTranslateOptionsSetProgress(opts, progress_trampoline, progress);
       }
       int usage_error = 0;
-      GDALDatasetH out = GDALTranslate(dst, in, opts, &usage_error);
+      GDALDatasetH out = GDALTranslate(dst, source, opts, &usage_error);
       GDALTranslateOptionsFree(opts);
       if (out != NULL) {
         GDALClose(out);
@@ -93,6 +129,9 @@ int cloudioTranslate(const char *src, const cloudioGeoref *georef, const char *d
         fail(CPLE_AppDefined, "GDALTranslate failed without a message");
       }
     }
+  }
+  if (wrapper != NULL) {
+    GDALClose(wrapper);
   }
   if (in != NULL) {
     GDALClose(in);

@@ -25,8 +25,15 @@ typedef struct {
   char warning[512]; /* the last warning: GDAL reports some HTTP failures only so */
 } cloudioErrors;
 
-int cloudioTranslate(const char *src, const cloudioGeoref *georef, const char *dst,
-                     char **argv, void *progress, cloudioErrors *errs);
+/* Metadata items ("KEY=VALUE") to set on each band of a source before
+ * translating it (statistics.go): items[b] is band b+1's, NULL-terminated. */
+typedef struct {
+  int n_bands;
+  char ***items;
+} cloudioBandMetadata;
+
+int cloudioTranslate(const char *src, const cloudioGeoref *georef, const cloudioBandMetadata *band_md,
+                     const char *dst, char **argv, void *progress, cloudioErrors *errs);
 
 /* Whether GDAL's virtual file system finds name (a local path or /vsi...). */
 int cloudioPathExists(const char *name);

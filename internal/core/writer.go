@@ -33,6 +33,7 @@ type TileWriter struct {
 	cog     []Option
 	out     *atomicOutput
 	staging string
+	stats   *windowStats // nil without statistics
 
 	mu        sync.Mutex // the staging handle is not thread-safe
 	h         *godal.Dataset
@@ -59,7 +60,11 @@ var stagingOptions = []string{"TILED=YES", "BLOCKXSIZE=512", "BLOCKYSIZE=512", "
 // bad options fail before any tile is computed.
 func CreateTileWriter(dst string, spec WriterSpec, o COGOptions) (*TileWriter, error) {
 	Init()
-	dst, err := outputName("destination", dst)
+	o, withStats, err := statisticsOption(o)
+	if err != nil {
+		return nil, err
+	}
+	dst, err = outputName("destination", dst)
 	if err != nil {
 		return nil, err
 	}
@@ -104,6 +109,9 @@ func CreateTileWriter(dst string, spec WriterSpec, o COGOptions) (*TileWriter, e
 		return nil, out.friendly(ge.err(fmt.Sprintf("cannot create the staging file for %q", dst), StatusIO))
 	}
 	w := &TileWriter{spec: spec, cog: cog, out: out, staging: staging, h: h, noData: noData}
+	if withStats {
+		w.stats = newWindowStats(spec)
+	}
 	if err := w.setGeoref(wkt); err != nil {
 		w.Abort()
 		return nil, err
@@ -249,6 +257,13 @@ func (w *TileWriter) WriteMasked(win Window, buf, mask []byte) error {
 			return err
 		}
 	}
+	if w.stats != nil {
+		if (datasetMask != nil && w.noData == nil) || w.maskFrom != nil {
+			w.stats.maskedOut() // the output's mask decides which cells count
+		} else {
+			w.stats.add(win, buf) // outside the lock: on the caller's core
+		}
+	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if err := w.usable(); err != nil {
@@ -379,7 +394,10 @@ func (w *TileWriter) Close(progress ProgressFunc) error {
 	}
 	w.h = nil
 	w.releaseSource()
-	err := translateToCOG(w.staging, nil, w.out.tmp, w.cog, colorInterpArgs(w.interps), progress)
+	md, progress, err := w.stats.step(w.staging).metadata(progress)
+	if err == nil {
+		err = translateToCOG(w.staging, nil, md, w.out.tmp, w.cog, colorInterpArgs(w.interps), progress)
+	}
 	w.removeStaging()
 	if err != nil {
 		w.out.discard()

@@ -17,6 +17,7 @@ from .errors import (CancelledError, CloudIOError, InternalError, InvalidArgumen
                      NotFoundError, ReadWriteError, UnsupportedError)
 from .storage import Store, cloud_storage
 from .stream import map_tiles, read_tiles, read_window
+from .tools import Validation, info, validate
 from .windows import TileWindow, tile_windows
 from .zarr import write_zarr
 
@@ -33,7 +34,7 @@ def version() -> str:
 
 __all__ = [
     "TileWindow", "tile_windows", "write_cog", "write_zarr", "read_window", "read_tiles", "map_tiles",
-    "dask_backend", "to_cog", "cloud_storage", "Store", "version", "__version__",
+    "dask_backend", "to_cog", "cloud_storage", "Store", "validate", "Validation", "info", "version", "__version__",
     "CloudIOError", "InvalidArgumentError", "NotFoundError", "ReadWriteError", "UnsupportedError",
     "CancelledError", "InternalError", "LibraryLoadError",
 ]

@@ -201,7 +201,8 @@ class _Target:
 def to_cog(darr, path, *, compress: str = "deflate", options: Options = None, overview_resampling: Optional[str] = None,
            blocksize: Optional[int] = None, geotransform: Optional[Sequence[float]] = None,
            crs: Union[None, int, str] = None, nodata: Optional[float] = None, progress: Progress = None,
-           chunks_in_flight: Optional[int] = None, copy_metadata: bool = True) -> str:
+           chunks_in_flight: Optional[int] = None, copy_metadata: bool = True,
+           statistics: Optional[bool] = None) -> str:
     """Compute ``darr`` chunk by chunk and stream it into a COG at ``path``.
 
     ``darr`` is a Dask array or an xarray DataArray (from ``dask_backend(...,
@@ -240,11 +241,13 @@ def to_cog(darr, path, *, compress: str = "deflate", options: Options = None, ov
       (Python 3.11+);
     - Dask's processes scheduler: in small batches.
 
-    Returns ``path`` as a string.
+    Each band's statistics are recorded in the file from the chunks as they
+    arrive, as :func:`cloudio.write_cog` does (``statistics=False`` skips
+    them). Returns ``path`` as a string.
     """
     dask, da = _require_dask()
     opts = write_options(compress, options, overview_resampling, blocksize, progress,
-                         f"to_cog {os.path.basename(os.fsdecode(path))}")
+                         f"to_cog {os.path.basename(os.fsdecode(path))}", statistics=statistics)
     if chunks_in_flight is not None and (isinstance(chunks_in_flight, bool) or
                                          not isinstance(chunks_in_flight, (int, np.integer)) or chunks_in_flight < 1):
         raise ValueError(f"chunks_in_flight must be a positive integer or None, not {chunks_in_flight!r}")

@@ -24,7 +24,8 @@ from ctypes import POINTER, c_char_p, c_double, c_int, c_int64, c_size_t, c_uint
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, List, Mapping, Optional, Tuple, Union
 
-from .errors import CloudIOError, LibraryLoadError, error_for  # noqa: F401 (CloudIOError is re-exported)
+from .errors import (CloudIOError, InvalidArgumentError, LibraryLoadError,  # noqa: F401 (CloudIOError is re-exported)
+                     error_for)
 
 ABI_VERSION = 1
 ERR_LEN = 1024
@@ -88,6 +89,9 @@ _PROTOTYPES = {
     "cloudio_storage_list": (c_int, (c_char_p, c_char_p, c_size_t, POINTER(c_size_t)) + _ERR),
     "cloudio_storage_exists": (c_int, (c_char_p, POINTER(c_int)) + _ERR),
     "cloudio_storage_delete": (c_int, (c_char_p,) + _ERR),
+    "cloudio_validate": (c_int, (c_char_p, POINTER(c_int)) + _ERR),
+    "cloudio_validate_report": (c_int, (c_char_p, c_int, POINTER(c_int), c_char_p, c_size_t, POINTER(c_size_t)) + _ERR),
+    "cloudio_info_json": (c_int, (c_char_p, c_char_p, c_size_t, POINTER(c_size_t)) + _ERR),
     "cloudio_write_zarr": (c_int, (c_char_p, c_char_p, c_int64, c_int64, c_char_p, POINTER(c_char_p)) + _PROGRESS + _ERR),
     "cloudio_write_zarr_buffer": (c_int, (c_void_p, c_size_t, c_int, c_int64, c_int64, c_int64, POINTER(c_double),
                                           c_char_p, POINTER(c_double), c_char_p, c_int64, c_int64, c_char_p,
@@ -192,6 +196,22 @@ def call(name: str, *args: Any) -> None:
         raise ValueError(f"{name}: {exc}") from None
     if status != 0:
         raise error_for(status, err.value.decode("utf-8", "replace") or status_name(status))
+
+
+def call_text(name: str, *args: Any, guess: int = 1 << 16) -> str:
+    """:func:`call` a function that writes text into ``char *buf, size_t
+    buf_len, size_t *needed`` after ``args``; one call unless the text is
+    longer than ``guess`` bytes."""
+    needed = ctypes.c_size_t()
+    buf = ctypes.create_string_buffer(guess)
+    try:
+        call(name, *args, buf, guess, ctypes.byref(needed))
+    except InvalidArgumentError:
+        if needed.value <= guess:
+            raise
+        buf = ctypes.create_string_buffer(needed.value)
+        call(name, *args, buf, needed.value, None)
+    return buf.value.decode("utf-8")
 
 
 PathLike = Union[str, bytes, "os.PathLike[str]", "os.PathLike[bytes]"]

@@ -2,7 +2,7 @@
 
 ``write_cog``, ``map_tiles``, ``to_cog``, ``write_zarr`` and the ``Store``
 methods share ``compress=``, ``options=``, ``overview_resampling=``,
-``blocksize=`` and ``progress=``. The library checks every value (the
+``blocksize=`` and ``progress=`` (the COG writers ``statistics=`` too). The library checks every value (the
 driver's declared types, ranges and choices, and the limits it enforces
 without declaring them) before any work; this module only carries
 ``overview_resampling`` and ``blocksize`` as the creation options they are
@@ -13,6 +13,8 @@ from __future__ import annotations
 import ctypes
 import sys
 from typing import Any, Callable, Iterable, Mapping, NamedTuple, Optional, Union
+
+import numpy as np
 
 from . import _lib
 
@@ -31,12 +33,17 @@ class WriteOptions(NamedTuple):
 
 
 def write_options(compress: Any, options: Options, overview_resampling: Optional[str], blocksize: Any,
-                  progress: Progress, label: str, example: str = "deflate") -> WriteOptions:
+                  progress: Progress, label: str, example: str = "deflate",
+                  statistics: Optional[bool] = None) -> WriteOptions:
     """The shared keywords of a writer; ``label`` names the bar of
-    ``progress=True``, ``example`` a method of the writer's driver."""
+    ``progress=True``, ``example`` a method of the writer's driver.
+    ``statistics=False`` (COG writers) is the option ``STATISTICS=NO``: the
+    library records band statistics unless told not to."""
     if not isinstance(compress, str) or not compress.strip():
         raise ValueError(f"compress must be a method name such as {example!r}, not {compress!r}")
-    extra = {}
+    if statistics is not None and not isinstance(statistics, (bool, np.bool_)):
+        raise ValueError(f"statistics must be True or False, not {statistics!r}")
+    extra = {} if statistics is None or statistics else {"STATISTICS": "NO"}
     for key, value in (("OVERVIEW_RESAMPLING", overview_resampling), ("BLOCKSIZE", blocksize)):
         if value is None:
             continue

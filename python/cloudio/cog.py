@@ -17,7 +17,8 @@ from ._options import Options, Progress, write_options
 def write_cog(dataset: Any, path: Union[str, "os.PathLike[str]"], compress: str = "deflate", *,
               geotransform: Optional[Sequence[float]] = None, crs: Union[None, int, str] = None,
               nodata: Optional[float] = None, options: Options = None, overview_resampling: Optional[str] = None,
-              blocksize: Optional[int] = None, progress: Progress = None) -> str:
+              blocksize: Optional[int] = None, progress: Progress = None,
+              statistics: Optional[bool] = None) -> str:
     """Cloud-Optimised GeoTIFF writer.
 
     Writes ``dataset`` at ``path`` with GDAL's COG driver, through libcloudio.
@@ -82,6 +83,12 @@ def write_cog(dataset: Any, path: Union[str, "os.PathLike[str]"], compress: str 
             progress bar on stderr. Returning ``False`` cancels the write
             (``cloudio.CancelledError``); an exception it raises cancels the
             write and propagates unchanged.
+        statistics: Record each band's statistics (``STATISTICS_MINIMUM``,
+            ``_MAXIMUM``, ``_MEAN``, ``_STDDEV``, ``_VALID_PERCENT``; nodata
+            and masked cells excluded) in the file, as GDAL does, so that
+            gdalinfo and QGIS need no scan (the default, ``None``, is
+            ``True``). From a file they cost one read of it before GDAL's;
+            ``False`` skips them.
 
     Returns:
         The output path, as a str.
@@ -140,13 +147,14 @@ def write_cog(dataset: Any, path: Union[str, "os.PathLike[str]"], compress: str 
         if hasattr(data, "__dask_graph__"):  # lazy: streamed chunk by chunk
             from ._dask import to_cog
             return to_cog(dataset, path, compress=compress, options=options, overview_resampling=overview_resampling,
-                          blocksize=blocksize, geotransform=geotransform, crs=crs, nodata=nodata, progress=progress)
+                          blocksize=blocksize, geotransform=geotransform, crs=crs, nodata=nodata, progress=progress,
+                          statistics=statistics)
         dataset = np.asarray(data)
         geotransform, crs, nodata = (mine if mine is not None else theirs
                                      for mine, theirs in zip((geotransform, crs, nodata), own))
     dst = _lib.fspath(path, "path")
     opts = write_options(compress, options, overview_resampling, blocksize, progress,
-                         f"write_cog {os.path.basename(os.fsdecode(path))}")
+                         f"write_cog {os.path.basename(os.fsdecode(path))}", statistics=statistics)
     adapter = _lib.ProgressAdapter(opts.progress)
     source = write_source(dataset, Georef(geotransform, crs, nodata))
     if isinstance(source, bytes):

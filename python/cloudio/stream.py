@@ -300,7 +300,7 @@ def map_tiles(src, func: Callable[[np.ndarray], np.ndarray], dst, *, tile_rows: 
               dtype=None, nodata: Optional[float] = None, compress: str = "deflate", options: Options = None,
               overview_resampling: Optional[str] = None, blocksize: Optional[int] = None,
               progress: Progress = None, workers: Optional[int] = None, masked: bool = False,
-              copy_metadata: bool = True) -> str:
+              copy_metadata: bool = True, statistics: Optional[bool] = None) -> str:
     """Apply ``func`` to every tile of ``src`` and write the results as a COG at ``dst``.
 
     ``func`` receives each tile padded by ``halo`` cells on every side —
@@ -331,8 +331,10 @@ def map_tiles(src, func: Callable[[np.ndarray], np.ndarray], dst, *, tile_rows: 
     core count) func runs in a thread pool (numpy releases the GIL) while the
     library decodes and encodes in parallel. ``progress`` is a callable
     taking the fraction done, or True for a tqdm bar (a text line without
-    tqdm). If func raises, or on Ctrl-C, the workers stop, nothing is left
-    at ``dst`` and the exception propagates. Returns ``dst`` as a string.
+    tqdm). Each band's statistics are recorded in the file from the tiles
+    as they are written, as :func:`write_cog` does (``statistics=False``
+    skips them). If func raises, or on Ctrl-C, the workers stop, nothing is
+    left at ``dst`` and the exception propagates. Returns ``dst`` as a string.
 
     >>> import os, tempfile
     >>> import numpy as np
@@ -352,7 +354,7 @@ def map_tiles(src, func: Callable[[np.ndarray], np.ndarray], dst, *, tile_rows: 
     if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int) or workers < 1):
         raise ValueError(f"workers must be a positive integer or None, not {workers!r}")
     opts = write_options(compress, options, overview_resampling, blocksize, progress,
-                         f"map_tiles {os.path.basename(os.fsdecode(dst))}")
+                         f"map_tiles {os.path.basename(os.fsdecode(dst))}", statistics=statistics)
     out_dtype = None if dtype is None else np.dtype(dtype)
     if out_dtype is not None:
         dtype_code(out_dtype, "dtype")
@@ -361,11 +363,11 @@ def map_tiles(src, func: Callable[[np.ndarray], np.ndarray], dst, *, tile_rows: 
         # Only files can be streamed: a raster that lives only in memory is
         # written to a temporary COG first.
         with tempfile.TemporaryDirectory() as tmp:
-            staged = write_cog(unwrap(src), os.path.join(tmp, "src.tif"))
+            staged = write_cog(unwrap(src), os.path.join(tmp, "src.tif"), statistics=False)
             return map_tiles(staged, func, dst, tile_rows=tile_rows, tile_cols=tile_cols, halo=halo, edge=edge,
                              bands=bands, dtype=dtype, nodata=nodata, compress=compress, options=options,
                              overview_resampling=overview_resampling, blocksize=blocksize, progress=progress,
-                             workers=workers, masked=masked, copy_metadata=copy_metadata)
+                             workers=workers, masked=masked, copy_metadata=copy_metadata, statistics=statistics)
     source = open_dataset(name)
     band_list = _band_list(bands, source.info.bands)
     report = opts.progress

@@ -13,7 +13,7 @@ import cloudio
 
 MODULES = sorted(name for _, name, _ in pkgutil.iter_modules(cloudio.__path__, "cloudio."))
 # the modules whose docstrings must carry examples
-WITH_EXAMPLES = {"cloudio.windows", "cloudio.cog", "cloudio.errors"}
+WITH_EXAMPLES = {"cloudio.windows", "cloudio.cog", "cloudio.errors", "cloudio.tools"}
 
 
 @pytest.mark.parametrize("name", ["cloudio"] + MODULES)

@@ -9,6 +9,7 @@ import subprocess
 import sys
 import textwrap
 
+import numpy as np
 import pytest
 
 import cloudio
@@ -400,3 +401,11 @@ def test_pip_install_puts_the_library_in_the_package(tmp_path):
     assert lines[0].startswith(str(venv))
     assert lines[1] == "['cloudio.h', 'libcloudio.so', 'py.typed']"
     assert "GDAL" in lines[2] and lines[3] == "16"
+    # The console script: a COG from a raster, checked, and a one-line error.
+    src = cloudio.write_cog(np.arange(600 * 700, dtype=np.float32).reshape(600, 700), str(tmp_path / "src.tif"))
+    script = str(venv / "bin" / "cloudio")
+    for args, status in [(["cog", src, str(tmp_path / "cog.tif"), "--quiet"], 0),
+                         (["validate", str(tmp_path / "cog.tif")], 0), (["--version"], 0),
+                         (["info", str(tmp_path / "missing.tif")], 1)]:
+        run = subprocess.run([script, *args], capture_output=True, text=True, cwd=str(tmp_path), env=env, timeout=120)
+        assert run.returncode == status and "Traceback" not in run.stderr, (args, run)

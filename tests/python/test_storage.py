@@ -142,6 +142,23 @@ def test_numpy_to_s3_and_validator(minio, tmp_path):
     np.testing.assert_array_equal(gdal.Open(local).ReadAsArray(), data)
 
 
+def test_validate_and_info_on_s3(minio, local_dem):
+    path, _ = local_dem
+    store = cloud_storage("s3://results", mode="w", **minio.options())
+    url = store.write_cog(path, "checked.tif")
+    assert cloudio.validate(url) == cloudio.validate(path) == (True, (), ())
+    assert cloudio.validate(url, full_check=True).valid
+    remote, local = cloudio.info(url), cloudio.info(path)
+    # The copy's statistics were summed in another order: equal to rounding.
+    remote_stats, local_stats = remote["band_info"][0].pop("statistics"), local["band_info"][0].pop("statistics")
+    assert remote_stats == pytest.approx(local_stats, rel=1e-12)
+    assert remote == local and remote["cog"] and remote["crs"]["epsg"] == 32633
+    with pytest.raises(FileNotFoundError):
+        cloudio.validate(store.url("missing.tif"))
+    with pytest.raises(FileNotFoundError):
+        cloudio.info(store.url("missing.tif"))
+
+
 def test_wrong_credentials_never_show_the_secret(minio, local_dem):
     path, _ = local_dem
     good = cloud_storage("s3://dems", mode="w", **minio.options())

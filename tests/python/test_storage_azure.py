@@ -95,6 +95,7 @@ def test_azure_round_trip(azurite, local_dem):
     warnings, errors, _ = validate(ds, full_check=True)
     assert errors == [] and warnings == []
     ds = None
+    assert cloudio.validate(url, full_check=True) == (True, (), ()) and cloudio.info(url)["cog"]
     assert float(store.dask("alps/dem.tif", 512, 512).sum(dtype=np.float64).compute()) == \
         pytest.approx(float(data.astype(np.float64).sum()))
     store.delete("alps/dem.tif")

@@ -54,6 +54,7 @@ def test_gcs_read_list_and_delete(gcs, local_dem):
     url = store.url("alps/dem.tif")
     for win, tile in read_tiles(url, 256, 300):
         np.testing.assert_array_equal(tile, data[win.slices])
+    assert cloudio.validate(url, full_check=True) == (True, (), ()) and cloudio.info(url)["cog"]
     ds = gdal.Open("/vsigs/dems/alps/dem.tif")  # GDAL's own reader, with the same per-bucket options
     assert ds.GetGeoTransform() == GT and ds.GetRasterBand(1).GetNoDataValue() == -9999
     assert ds.GetSpatialRef().GetAuthorityCode(None) == "32633"
