@@ -3,6 +3,7 @@
 #   make            build/libcloudio.so and build/cloudio.pc
 #   make demo       the main job on an embedded synthetic DEM
 #   make test       every test: Go, C, C++ (plus valgrind) and Python
+#   make fuzz       every Go fuzz target for FUZZTIME (default 60s) each
 #   make bench      the benchmark table (README)
 #   make install PREFIX=/usr/local
 #
@@ -32,7 +33,7 @@ DEBIAN_PACKAGES := gcc g++ make pkg-config libgdal-dev gdal-bin python3 python3-
 # MinIO, the S3 server the storage tests start on 127.0.0.1 (built from the Go module proxy).
 MINIO_VERSION := v0.0.0-20260212201848-7aac2a2c5b7c
 
-.PHONY: all examples bootstrap test test-go test-c test-python test-dask-current demo bench install clean
+.PHONY: all examples bootstrap test test-go test-c test-python test-dask-current fuzz demo bench install clean
 
 all: $(LIB) $(BUILD)/cloudio.pc
 
@@ -63,6 +64,19 @@ test: bootstrap all test-go test-c test-python test-dask-current
 test-go:
 	$(GO) vet ./...
 	$(GO) test -count=1 ./...
+
+# Every Go fuzz target for FUZZTIME each (`make test` runs their seed corpora
+# only). New failing inputs land in the package's testdata/fuzz/, where
+# `make test` runs them from then on.
+FUZZTIME ?= 60s
+FUZZ_TARGETS := internal/tiff:FuzzOpen internal/tiff:FuzzDecode internal/tiff:FuzzDecodeTiles \
+	internal/core:FuzzParseOptions internal/core:FuzzTiling
+fuzz:
+	@for t in $(FUZZ_TARGETS); do \
+		pkg=$${t%%:*}; name=$${t#*:}; \
+		echo "fuzzing $$name ($$pkg) for $(FUZZTIME)"; \
+		$(GO) test -run '^$$' -fuzz "^$$name\$$" -fuzztime $(FUZZTIME) -fuzzminimizetime 10s ./$$pkg || exit 1; \
+	done
 
 $(BUILD)/c_api_test: tests/c_api_test.c include/cloudio.h $(LIB)
 	$(CC) $(CFLAGS_T) -o $@ $< $(LDFLAGS_T)

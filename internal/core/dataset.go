@@ -32,7 +32,7 @@ type Dataset struct {
 
 	// raw decodes blocks directly for every reader at once, when the layout
 	// allows it (nil otherwise); GDAL handles serve the rest.
-	raw *rawReader
+	raw *directReader
 
 	mu      sync.Mutex
 	free    []*handle
@@ -80,7 +80,7 @@ func (d *Dataset) read(h *handle, w Window, spec ReadSpec, buf []byte) error {
 			d.raw.close()
 		}
 	}()
-	return d.raw.read(w, spec.Bands, buf)
+	return d.raw.read(d.name, w, spec.Bands, buf)
 }
 
 // OpenDataset opens a raster (a path or GDAL name) for reading.
@@ -112,8 +112,21 @@ func OpenDataset(name string) (*Dataset, error) {
 		noData = append(noData, bandNoData{v, ok})
 	}
 	info.NoData, info.HasNoData = noData[0].value, noData[0].ok
-	return &Dataset{name: name, gdalName: gdalName, info: info, crs: h.Projection(), noData: noData,
-		raw: openRawReader(gdalName, defaultWorkers(gdalName)), free: []*handle{{gdal: h}}}, nil
+	d := &Dataset{name: name, gdalName: gdalName, info: info, crs: h.Projection(), noData: noData, free: []*handle{{gdal: h}}}
+	if fill, err := d.sparseFill(); err == nil {
+		d.raw = openDirect(gdalName, h, info, fill, defaultWorkers(gdalName))
+	}
+	return d, nil
+}
+
+// sparseFill is what GDAL reads in a GeoTIFF's sparse blocks (those the
+// file has no bytes for): band 1's nodata in the raster's type, else 0.
+func (d *Dataset) sparseFill() ([]byte, error) {
+	nd := d.noData[0]
+	if !nd.ok {
+		nd.value = 0
+	}
+	return encodeValue(d.info.DType, d.info.DType.convert(nd.value))
 }
 
 type bandNoData struct {

@@ -5,6 +5,8 @@ import (
 	"runtime"
 	"sync"
 	"syscall"
+
+	"github.com/cloudio-dem/cloudio/internal/cmem"
 )
 
 // Edge says how a halo is filled beyond the raster's edge.
@@ -73,7 +75,7 @@ type TileReader struct {
 	order chan *tileJob // jobs in tiling order; its capacity bounds read-ahead
 	stop  chan struct{}
 	wg    sync.WaitGroup
-	bufs  *buffers
+	bufs  *cmem.Buffers
 
 	mu     sync.Mutex // Next and Close
 	next   uint64
@@ -132,7 +134,7 @@ func newTileReader(ds *Dataset, o ReaderOptions) (*TileReader, error) {
 			min(o.TileRows, info.Rows), min(o.TileCols, info.Cols), o.Halo, n)
 	}
 	// Tiles decoded ahead, being decoded, and being copied out.
-	r.bufs = newBuffers(o.Prefetch+o.Workers+1, int(r.BufferLen()))
+	r.bufs = cmem.NewBuffers(o.Prefetch+o.Workers+1, int(r.BufferLen()))
 	jobs := make(chan *tileJob)
 	r.wg.Add(1 + o.Workers)
 	go r.dispatch(jobs)
@@ -217,7 +219,7 @@ func (r *TileReader) work(jobs <-chan *tileJob) {
 		if err != nil {
 			job.err = err
 		} else {
-			job.buf = r.bufs.get(int(r.opts.Spec.BufferLen(job.tile.Padded)))
+			job.buf = r.bufs.Get(int(r.opts.Spec.BufferLen(job.tile.Padded)))
 			job.err = r.readPadded(read, job.tile.Padded, job.buf)
 		}
 		close(job.done)
@@ -234,8 +236,8 @@ func (r *TileReader) readPadded(read func(Window, []byte) error, padded Window, 
 	if inner == padded {
 		return read(padded, buf)
 	}
-	tmp := r.bufs.get(int(r.opts.Spec.BufferLen(inner)))
-	defer r.bufs.put(tmp)
+	tmp := r.bufs.Get(int(r.opts.Spec.BufferLen(inner)))
+	defer r.bufs.Put(tmp)
 	if err := read(inner, tmp); err != nil {
 		return err
 	}
@@ -299,7 +301,7 @@ func (r *TileReader) Close() error {
 	}()
 	r.wg.Wait()
 	<-drained
-	r.bufs.close()
+	r.bufs.Close()
 	return r.ds.Close()
 }
 
@@ -316,7 +318,7 @@ func physicalMemory() int64 {
 // recycle takes back a finished job's buffer.
 func (r *TileReader) recycle(job *tileJob) {
 	if job.buf != nil {
-		r.bufs.put(job.buf)
+		r.bufs.Put(job.buf)
 		job.buf = nil
 	}
 }

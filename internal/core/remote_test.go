@@ -11,6 +11,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/cloudio-dem/cloudio/internal/tiff"
 )
 
 // Blocks that several tiles need (strips wider than the tiles, blocks taller
@@ -143,7 +145,7 @@ func TestRemoteTilesFetchRunsOnce(t *testing.T) {
 		maxRequests int64 // once the header is cached
 	}{
 		{"cog.tif", (side / 512) * (side / 512) * 2}, // 512 x 512 tiles over 2 rows of 256 x 256 blocks
-		{"strips.tif", 2 * side * side * 4 / maxRunBytes},
+		{"strips.tif", 2 * side * side * 4 / tiff.MaxRunBytes},
 	} {
 		name := "/vsicurl/" + base + "/" + c.file
 		ds, err := OpenDataset(name) // the header, cached from now on

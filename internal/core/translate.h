@@ -31,6 +31,15 @@ int cloudioTranslate(const char *src, const cloudioGeoref *georef, const char *d
 /* Whether GDAL's virtual file system finds name (a local path or /vsi...). */
 int cloudioPathExists(const char *name);
 
+/* The size of the file name (through GDAL's virtual file system), -1 when
+ * it is not a regular file GDAL can stat. */
+long long cloudioFileSize(const char *name);
+
+/* Read n bytes at off of name into buf, through a VSI handle of its own (so
+ * that GDAL's sequential read-ahead never fetches more). Returns 0, or 3
+ * (CLOUDIO_ERR_IO) with GDAL's reason in err. */
+int cloudioReadAt(const char *name, unsigned long long off, size_t n, void *buf, char *err, size_t err_len);
+
 /* Pin name's store options that GDAL 3.6 reads only from the global or the
  * thread's configuration onto the calling thread, and put them back. */
 char **cloudioPinOptions(const char *name);

@@ -2,6 +2,7 @@
 #define _GNU_SOURCE
 #include "translate.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -51,6 +52,31 @@ void cloudioUnpinOptions(char **saved) {
 int cloudioPathExists(const char *name) {
   VSIStatBufL st;
   return VSIStatExL(name, &st, VSI_STAT_EXISTS_FLAG) == 0;
+}
+
+long long cloudioFileSize(const char *name) {
+  VSIStatBufL st;
+  if (VSIStatExL(name, &st, VSI_STAT_SIZE_FLAG) != 0 || !VSI_ISREG(st.st_mode)) {
+    return -1;
+  }
+  return (long long)st.st_size;
+}
+
+int cloudioReadAt(const char *name, unsigned long long off, size_t n, void *buf, char *err, size_t err_len) {
+  CPLPushErrorHandler(CPLQuietErrorHandler);
+  CPLErrorReset();
+  VSILFILE *fp = VSIFOpenL(name, "rb");
+  int ok = fp != NULL && VSIFSeekL(fp, off, SEEK_SET) == 0 && VSIFReadL(buf, 1, n, fp) == n;
+  if (fp != NULL) {
+    VSIFCloseL(fp);
+  }
+  if (!ok) {
+    const char *why = CPLGetLastErrorMsg();
+    snprintf(err, err_len, "%s", why[0] ? why : "the file is truncated or unreadable");
+  }
+  CPLPopErrorHandler();
+  CPLErrorReset();
+  return ok ? 0 : 3;
 }
 
 static int cloudioDeniedStatus(const char *warning) {

@@ -1,0 +1,226 @@
+package core
+
+/*
+#include <stdlib.h>
+#include "translate.h"
+*/
+import "C"
+
+import (
+	"errors"
+	"io"
+	"os"
+	"unsafe"
+
+	"github.com/airbusgeo/godal"
+
+	"github.com/cloudio-dem/cloudio/internal/tiff"
+)
+
+// directDecode enables the direct GeoTIFF block decoder (internal/tiff);
+// tests turn it off to compare with GDAL's own reads.
+var directDecode = true
+
+// directReader reads a GeoTIFF's blocks itself, for every reader of a
+// dataset at once, with internal/tiff: the layout and block offsets come
+// from cloudio's own TIFF parser, which bounds every number the file holds
+// by its size; the blocks come through the fastest source for the name: the
+// local file, cloudio's HTTP fetcher, or GDAL's virtual file system.
+type directReader struct {
+	blocks  *tiff.Reader
+	dec     *tiff.Decoder
+	file    *os.File      // a local file's handle; nil otherwise
+	fetcher *rangeFetcher // nil: GDAL fetches the blocks of a remote file
+}
+
+// openDirect sets up direct decoding of name, which GDAL opened as h (info),
+// with at most inFlight block reads at once; nil when the decoder does not
+// handle the layout or does not see the raster as GDAL does, and reads then
+// go through GDAL.
+func openDirect(name string, h *godal.Dataset, info Info, fill []byte, inFlight int) *directReader {
+	if !directDecode || h.Driver().ShortName() != "GTiff" {
+		return nil
+	}
+	r := &directReader{}
+	var meta, blocks tiff.Source
+	if !isVSI(name) {
+		f, err := os.Open(name)
+		if err != nil {
+			return nil
+		}
+		st, err := f.Stat()
+		if err != nil || !st.Mode().IsRegular() {
+			f.Close()
+			return nil
+		}
+		r.file = f
+		meta = fileSource{f, st.Size()}
+		blocks = meta
+	} else {
+		// The header through GDAL's virtual file system, whose cache holds it
+		// since GDAL opened the file; the blocks through cloudio's fetcher
+		// where it can.
+		size := vsiSize(name)
+		if size < 0 {
+			return nil
+		}
+		meta = vsiSource{name, size}
+		blocks = meta
+		if r.fetcher = newRangeFetcher(name); r.fetcher != nil {
+			blocks = fetchSource{r.fetcher, size}
+		}
+	}
+	if err := r.open(meta, h, info, fill); err != nil {
+		r.close()
+		return nil
+	}
+	r.blocks = tiff.NewReader(r.dec, blocks, inFlight)
+	return r
+}
+
+// open parses the file's first IFD and sets up its decoder, unless its
+// layout is one the decoder declines or differs from GDAL's view of it.
+func (r *directReader) open(meta tiff.Source, h *godal.Dataset, info Info, fill []byte) error {
+	file, err := tiff.Open(meta, tiff.DefaultLimits)
+	if err != nil {
+		return err
+	}
+	im, err := file.Image(0)
+	if err != nil {
+		return err
+	}
+	if im.Width != info.Cols || im.Height != info.Rows || int64(im.SamplesPerPixel) != info.Bands ||
+		im.BlockWidth != info.BlockCols || im.BlockHeight != info.BlockRows || sampleType(im) != info.DType {
+		return errors.New("the file's first IFD is not the raster GDAL sees")
+	}
+	for _, b := range h.Bands() {
+		st := b.Structure()
+		if DType(st.DataType) != DType(h.Structure().DataType) || st.BlockSizeX != int(info.BlockCols) || st.BlockSizeY != int(info.BlockRows) {
+			return errors.New("bands differ in type or block size")
+		}
+	}
+	r.dec, err = tiff.NewDecoder(im, fill)
+	return err
+}
+
+// sampleType is the data type of an image's samples, 0 for one cloudio has
+// none for.
+func sampleType(im *tiff.Image) DType {
+	switch [2]int{im.SampleFormat, im.BitsPerSample} {
+	case [2]int{tiff.SampleUint, 8}:
+		return Byte
+	case [2]int{tiff.SampleUint, 16}:
+		return UInt16
+	case [2]int{tiff.SampleInt, 16}:
+		return Int16
+	case [2]int{tiff.SampleUint, 32}:
+		return UInt32
+	case [2]int{tiff.SampleInt, 32}:
+		return Int32
+	case [2]int{tiff.SampleFloat, 32}:
+		return Float32
+	case [2]int{tiff.SampleFloat, 64}:
+		return Float64
+	case [2]int{tiff.SampleUint, 64}:
+		return UInt64
+	case [2]int{tiff.SampleInt, 64}:
+		return Int64
+	}
+	return 0
+}
+
+// read reads window w of bands (1-based) into buf, band-sequential and
+// row-major, in the raster's own type.
+func (r *directReader) read(name string, w Window, bands []int, buf []byte) error {
+	samples := make([]int, len(bands))
+	for i, b := range bands {
+		samples[i] = b - 1
+	}
+	err := r.blocks.Read(tiff.Window{RowOff: w.RowOff, ColOff: w.ColOff, Rows: w.Rows, Cols: w.Cols}, samples, buf)
+	if err == nil {
+		return nil
+	}
+	status := StatusIO
+	var p *tiff.Panic
+	if errors.As(err, &p) {
+		status = StatusInternal
+	}
+	return errorf(status, "cannot read window (row_off=%d, col_off=%d, n_rows=%d, n_cols=%d) of %q: %s",
+		w.RowOff, w.ColOff, w.Rows, w.Cols, name, err.Error())
+}
+
+func (r *directReader) close() {
+	if r != nil {
+		r.blocks.Close()
+		r.dec.Close()
+		r.fetcher.close()
+		if r.file != nil {
+			r.file.Close()
+		}
+	}
+}
+
+// fileSource is a local file.
+type fileSource struct {
+	*os.File
+	size int64
+}
+
+func (s fileSource) Size() int64 { return s.size }
+
+// vsiSource is a file read through GDAL's virtual file system, with the
+// store options of its name.
+type vsiSource struct {
+	name string
+	size int64
+}
+
+func (s vsiSource) Size() int64 { return s.size }
+
+func (s vsiSource) ReadAt(p []byte, off int64) (int, error) {
+	if len(p) == 0 {
+		return 0, nil
+	}
+	var msg [512]C.char
+	cname := C.CString(s.name)
+	defer C.free(unsafe.Pointer(cname))
+	var rc C.int
+	pinned(s.name, func() {
+		rc = C.cloudioReadAt(cname, C.ulonglong(off), C.size_t(len(p)), unsafe.Pointer(unsafe.SliceData(p)), &msg[0], C.size_t(len(msg)))
+	})
+	if rc != 0 {
+		return 0, errors.New(C.GoString(&msg[0]))
+	}
+	return len(p), nil
+}
+
+// vsiSize is the size of a file GDAL's virtual file system names, -1 when
+// it cannot tell.
+func vsiSize(name string) int64 {
+	cname := C.CString(name)
+	defer C.free(unsafe.Pointer(cname))
+	var size C.longlong
+	pinned(name, func() { size = C.cloudioFileSize(cname) })
+	return int64(size)
+}
+
+// fetchSource is a remote file read by cloudio's own HTTP fetcher.
+type fetchSource struct {
+	f    *rangeFetcher
+	size int64
+}
+
+func (s fetchSource) Size() int64 { return s.size }
+
+func (s fetchSource) ReadAt(p []byte, off int64) (int, error) {
+	if off < 0 || int64(len(p)) > s.size-off {
+		return 0, io.ErrUnexpectedEOF
+	}
+	if len(p) == 0 {
+		return 0, nil
+	}
+	if err := s.f.fetch(uint64(off), p); err != nil {
+		return 0, err
+	}
+	return len(p), nil
+}

@@ -1,0 +1,169 @@
+package core
+
+import (
+	"encoding/binary"
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/cloudio-dem/cloudio/internal/tiff"
+)
+
+// withByteCounts rewrites the block byte counts of path's first IFD as
+// LONG8 values appended to the file (GDAL writes SHORT or LONG ones when
+// they fit), so that a test can make them claim anything.
+func withByteCounts(t *testing.T, path string, edit func(counts []uint64)) {
+	t.Helper()
+	file := readFile(t, path)
+	f, err := tiff.Open(tiff.Bytes(file), tiff.DefaultLimits)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !f.BigTIFF {
+		t.Fatal("withByteCounts needs a BigTIFF")
+	}
+	d := f.IFDs[0]
+	for i, e := range d.Entries {
+		if e.Tag != tiff.TagTileByteCounts && e.Tag != tiff.TagStripByteCounts {
+			continue
+		}
+		counts, err := f.Uints(e, 0, e.Count)
+		if err != nil {
+			t.Fatal(err)
+		}
+		edit(counts)
+		for len(file)%8 != 0 {
+			file = append(file, 0)
+		}
+		at := d.Offset + 8 + int64(i)*20 // the entry: tag, type, count, value or offset
+		binary.LittleEndian.PutUint16(file[at+2:], tiff.TypeLong8)
+		binary.LittleEndian.PutUint64(file[at+12:], uint64(len(file)))
+		for _, c := range counts {
+			file = binary.LittleEndian.AppendUint64(file, c)
+		}
+		if err := os.WriteFile(path, file, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	t.Fatal("no byte counts")
+}
+
+// hugeTileFile is a 64 x 64 Float32 BigTIFF of four DEFLATE tiles whose last
+// tile claims count bytes.
+func hugeTileFile(t *testing.T, count uint64) string {
+	path := gtiff(t, tmpPath(t, fmt.Sprintf("huge-%d.tif", count)), Float32, 1, 64, 64, cells(Float32, 1, 64, 64, 1),
+		"BIGTIFF=YES", "TILED=YES", "BLOCKXSIZE=32", "BLOCKYSIZE=32", "COMPRESS=DEFLATE")
+	withByteCounts(t, path, func(c []uint64) { c[3] = count })
+	return path
+}
+
+// A BigTIFF whose TileByteCounts claim 2^40, 2^62, 2^63+5 or 2^64-1 bytes
+// (a valid header) is a read error naming the file and the tile, never a
+// crash: the probes run in a child process so that a regression fails the
+// test instead of the suite.
+func TestHugeByteCountsAreErrors(t *testing.T) {
+	for _, count := range []uint64{1 << 40, 1 << 62, 1<<63 + 5, math.MaxUint64} {
+		path := hugeTileFile(t, count)
+		for _, probe := range []struct {
+			name string
+			read func() error
+		}{
+			{"window", func() error {
+				ds, err := OpenDataset(path)
+				if err != nil {
+					return err
+				}
+				defer ds.Close()
+				if ds.raw == nil {
+					return fmt.Errorf("not decoded directly")
+				}
+				return ds.ReadWindow(Window{0, 0, 64, 64}, ReadSpec{}, make([]byte, 64*64*4))
+			}},
+			{"tiles", func() error {
+				r, err := OpenTileReader(path, ReaderOptions{TileRows: 16, TileCols: 16, Halo: 2})
+				if err != nil {
+					return err
+				}
+				defer r.Close()
+				return readToEnd(t, r)
+			}},
+		} {
+			name := fmt.Sprintf("%s-%d", probe.name, count)
+			out, _ := isolated(t, name, func() error {
+				err := probe.read()
+				if StatusOf(err) != StatusIO || !strings.Contains(err.Error(), path) || !strings.Contains(err.Error(), "tile (1, 1)") {
+					return fmt.Errorf("want an IO error naming %s and tile (1, 1), got %v (%v)", path, StatusOf(err), err)
+				}
+				return nil
+			})
+			if !strings.Contains(out, "ISOLATED-OK") {
+				t.Errorf("%s: %s", name, firstLines(out, 12))
+			}
+		}
+	}
+}
+
+// A byte count inside the file but beyond what any encoding of the block
+// takes is refused before anything is allocated for it; a short
+// uncompressed block is an error, not a block padded with whatever the
+// buffer held.
+func TestImplausibleByteCountsAreErrors(t *testing.T) {
+	for _, c := range []struct {
+		name, compress string
+		count          func(old uint64) uint64
+		want           string
+	}{
+		{"deflate", "DEFLATE", func(uint64) uint64 { return 1 << 20 }, "more than the"},
+		{"raw-long", "NONE", func(old uint64) uint64 { return old + 1 }, "more than the"},
+		{"raw-short", "NONE", func(old uint64) uint64 { return old - 100 }, "must hold"},
+	} {
+		path := gtiff(t, tmpPath(t, c.name+".tif"), Float32, 1, 64, 64, cells(Float32, 1, 64, 64, 1),
+			"BIGTIFF=YES", "TILED=YES", "BLOCKXSIZE=32", "BLOCKYSIZE=32", "COMPRESS="+c.compress)
+		f, err := os.OpenFile(path, os.O_APPEND|os.O_WRONLY, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		f.Write(make([]byte, 2<<20)) // room for the claimed bytes: only the layout bounds them
+		f.Close()
+		withByteCounts(t, path, func(counts []uint64) { counts[2] = c.count(counts[2]) })
+		ds, err := OpenDataset(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ds.raw == nil {
+			t.Fatalf("%s: not decoded directly", c.name)
+		}
+		err = ds.ReadWindow(Window{0, 0, 64, 64}, ReadSpec{}, make([]byte, 64*64*4))
+		ds.Close()
+		if StatusOf(err) != StatusIO || !strings.Contains(err.Error(), "tile (0, 1)") || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: got %v (%v), want an IO error naming tile (0, 1): %q", c.name, StatusOf(err), err, c.want)
+		}
+	}
+}
+
+// The decoder reads a raster exactly as GDAL sees it or not at all: a file
+// whose first IFD disagrees with GDAL's view is read through GDAL.
+func TestDirectDecodeAgreesWithGDAL(t *testing.T) {
+	dir := t.TempDir()
+	// GDAL splits a single uncompressed strip into strips of one row.
+	one := gtiff(t, filepath.Join(dir, "one-strip.tif"), Byte, 1, 50, 40, cells(Byte, 1, 50, 40, 1), "BLOCKYSIZE=50")
+	ds, err := OpenDataset(one)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ds.Close()
+	if ds.raw != nil && (ds.Info().BlockRows != ds.raw.dec.Image().BlockHeight) {
+		t.Fatalf("decoding %d-row blocks directly where GDAL sees %d", ds.raw.dec.Image().BlockHeight, ds.Info().BlockRows)
+	}
+	got := make([]byte, 50*40)
+	if err := ds.ReadWindow(Window{0, 0, 50, 40}, ReadSpec{}, got); err != nil {
+		t.Fatal(err)
+	}
+	if want := gdalRead(t, one, Window{0, 0, 50, 40}, []int{1}, Byte); string(got) != string(want) {
+		t.Fatal("read differs from GDAL")
+	}
+}

@@ -1,0 +1,223 @@
+package tiff
+
+/*
+#cgo pkg-config: gdal
+#cgo CFLAGS: -O3
+#include <stdlib.h>
+#include "decode.h"
+*/
+import "C"
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"runtime"
+	"unsafe"
+
+	"github.com/cloudio-dem/cloudio/internal/cmem"
+)
+
+// MaxDirectBlockBytes bounds the decoded size of a block the decoder takes
+// on: every decoding goroutine holds a block's worth of scratch, so larger
+// blocks are left to GDAL, which reads them by parts.
+const MaxDirectBlockBytes = int64(64) << 20
+
+// ErrUnsupported marks a layout the decoder does not handle: the caller
+// reads such a file another way.
+var ErrUnsupported = errors.New("layout not handled by the direct decoder")
+
+// Decoder decodes the blocks of one image: the codecs and predictors GDAL
+// and cloudio write (DEFLATE, ZSTD or none; predictor 1, 2 or 3), tiled or
+// striped, band or pixel interleaved, little-endian samples of 8 to 64 bits.
+// Its layout lives in C memory, read-only, so any number of goroutines
+// decode with it at once.
+type Decoder struct {
+	im     *Image
+	layout *C.cloudioBlocks
+}
+
+// NewDecoder checks that im is a layout the decoder handles (an error
+// wrapping ErrUnsupported when it is not) and sets it up. fill is one
+// sample of what sparse blocks hold (the nodata value, or zeros), encoded
+// in the image's sample type.
+func NewDecoder(im *Image, fill []byte) (*Decoder, error) {
+	decline := func(format string, args ...any) (*Decoder, error) {
+		return nil, fmt.Errorf("%w: "+format, append([]any{ErrUnsupported}, args...)...)
+	}
+	var one uint16 = 1
+	switch {
+	case *(*byte)(unsafe.Pointer(&one)) != 1:
+		return decline("big-endian host")
+	case im.file.Order != binary.LittleEndian:
+		return decline("big-endian file")
+	case im.BitsPerSample != 8 && im.BitsPerSample != 16 && im.BitsPerSample != 32 && im.BitsPerSample != 64:
+		return decline("%d-bit samples", im.BitsPerSample)
+	case im.SampleFormat != SampleUint && im.SampleFormat != SampleInt && im.SampleFormat != SampleFloat:
+		return decline("sample format %d", im.SampleFormat)
+	case im.SampleFormat == SampleFloat && im.BitsPerSample < 32:
+		return decline("%d-bit floating point", im.BitsPerSample)
+	case im.Photometric == PhotometricYCbCr:
+		return decline("YCbCr samples")
+	case im.BlockLen() > MaxDirectBlockBytes:
+		return decline("%d-byte blocks", im.BlockLen())
+	case len(fill) != im.BitsPerSample/8:
+		return nil, fmt.Errorf("a fill value of %d bytes for %d-bit samples", len(fill), im.BitsPerSample)
+	}
+	layout := C.cloudioBlocks{height: C.int64_t(im.Height), width: C.int64_t(im.Width),
+		block_rows: C.int64_t(im.BlockHeight), block_cols: C.int64_t(im.BlockWidth),
+		size: C.int(im.BitsPerSample / 8), spp: 1, predictor: C.int(im.Predictor),
+		block_len: C.size_t(im.BlockLen()), row_len: C.size_t(im.RowLen())}
+	if im.Planar == PlanarContig {
+		layout.spp = C.int(im.SamplesPerPixel)
+	}
+	switch im.Compression {
+	case CompressionNone:
+		layout.compression = C.CLOUDIO_CODEC_NONE
+	case CompressionDeflate, CompressionDeflateOld:
+		layout.compression = C.CLOUDIO_CODEC_DEFLATE
+	case CompressionZSTD:
+		if layout.zstd = C.cloudioZstd(); layout.zstd == nil {
+			return decline("no ZSTD decompressor in this GDAL")
+		}
+		layout.compression = C.CLOUDIO_CODEC_ZSTD
+	default:
+		return decline("compression %d", im.Compression)
+	}
+	switch {
+	case im.Predictor < PredictorNone || im.Predictor > PredictorFloatingPoint:
+		return decline("predictor %d", im.Predictor)
+	case im.Predictor != PredictorNone && im.Compression == CompressionNone:
+		return decline("predictor %d without compression", im.Predictor) // libtiff ignores it; so would we not
+	case im.Predictor == PredictorFloatingPoint && im.SampleFormat != SampleFloat:
+		return decline("the floating-point predictor on integers")
+	}
+	for i, b := range fill {
+		layout.fill[i] = C.uchar(b)
+	}
+	d := &Decoder{im: im, layout: (*C.cloudioBlocks)(C.malloc(C.size_t(unsafe.Sizeof(layout))))}
+	*d.layout = layout
+	return d, nil
+}
+
+// Close frees the layout; no decoding may be in progress.
+func (d *Decoder) Close() {
+	if d != nil {
+		C.free(unsafe.Pointer(d.layout))
+	}
+}
+
+// Image is the image whose blocks d decodes.
+func (d *Decoder) Image() *Image { return d.im }
+
+// MaxEncodedLen bounds the bytes one block may take in the file: its
+// decoded size for an uncompressed block, and for a compressed one what
+// DEFLATE or ZSTD can expand incompressible data to (a little over 1 per
+// mille), with room to spare. A larger byte count is a malformed file, found
+// before anything is allocated for it.
+func (d *Decoder) MaxEncodedLen() uint64 {
+	n := uint64(d.im.BlockLen())
+	if d.im.Compression == CompressionNone {
+		return n
+	}
+	return n + n/64 + 64<<10
+}
+
+// Window is a window of an image, in cells: rows RowOff .. RowOff+Rows-1,
+// columns ColOff .. ColOff+Cols-1.
+type Window struct{ RowOff, ColOff, Rows, Cols int64 }
+
+// target is where a read's blocks go: len(samples) planes of w, band
+// sequential and row-major. Its memory is pinned while C writes it.
+type target struct {
+	w       Window
+	samples []C.int // 0-based
+	out     []byte
+	pin     runtime.Pinner
+}
+
+// check fails unless w lies in the image, the samples exist and out holds
+// exactly the window's samples: the C kernels index by them unchecked.
+func (d *Decoder) check(w Window, samples []int, out []byte) (*target, error) {
+	im := d.im
+	if w.Rows <= 0 || w.Cols <= 0 || w.RowOff < 0 || w.ColOff < 0 || w.Rows > im.Height-w.RowOff || w.Cols > im.Width-w.ColOff {
+		return nil, fmt.Errorf("window (row_off=%d, col_off=%d, n_rows=%d, n_cols=%d) is not inside the %d x %d image",
+			w.RowOff, w.ColOff, w.Rows, w.Cols, im.Height, im.Width)
+	}
+	if len(samples) == 0 {
+		return nil, errors.New("no samples to read")
+	}
+	t := &target{w: w, samples: make([]C.int, len(samples)), out: out}
+	for i, s := range samples {
+		if s < 0 || s >= im.SamplesPerPixel {
+			return nil, fmt.Errorf("sample %d does not exist (the image has %d per pixel)", s, im.SamplesPerPixel)
+		}
+		t.samples[i] = C.int(s)
+	}
+	// Rows, Cols < 2^31 and at most 65535 samples of 8 bytes: no overflow.
+	if want := int64(len(samples)) * w.Rows * w.Cols * int64(im.BitsPerSample/8); int64(len(out)) != want {
+		return nil, fmt.Errorf("a buffer of %d bytes for a window of %d bytes", len(out), want)
+	}
+	t.pin.Pin(&t.samples[0])
+	t.pin.Pin(&out[0])
+	return t, nil
+}
+
+// done unpins t's memory; no C call may use it any more.
+func (t *target) done() { t.pin.Unpin() }
+
+// cWindow is t for block slot (the plane a band-interleaved block goes to).
+// It points into t's memory: the C call it is given to must not outlive t.
+func (t *target) cWindow(slot int) C.cloudioWindow {
+	return C.cloudioWindow{row_off: C.int64_t(t.w.RowOff), col_off: C.int64_t(t.w.ColOff),
+		rows: C.int64_t(t.w.Rows), cols: C.int64_t(t.w.Cols),
+		samples: &t.samples[0], n_samples: C.int(len(t.samples)), slot: C.int(slot),
+		out: unsafe.Pointer(unsafe.SliceData(t.out))}
+}
+
+// scratch is one decoding goroutine's memory: a decoded block and a row.
+type scratch struct{ block, row unsafe.Pointer }
+
+func (d *Decoder) newScratch(bufs *cmem.Buffers) ([]byte, scratch) {
+	buf := bufs.Get(int(d.im.BlockLen() + d.im.RowLen()))
+	return buf, scratch{unsafe.Pointer(unsafe.SliceData(buf)), unsafe.Pointer(&buf[d.im.BlockLen()])}
+}
+
+// decodeInto decodes block (bx, by) from data (nil for a sparse block) into
+// t's slot.
+func (d *Decoder) decodeInto(data []byte, bx, by int64, t *target, slot int, s scratch) error {
+	var msg [256]C.char
+	w := t.cWindow(slot)
+	if C.cloudioDecodeInto(d.layout, bytesPtr(data), C.size_t(len(data)), C.int64_t(bx), C.int64_t(by), &w,
+		s.block, s.row, &msg[0], C.size_t(len(msg))) != 0 {
+		return errors.New(C.GoString(&msg[0]))
+	}
+	return nil
+}
+
+// decodeBlock decodes block row by's block from data (nil for a sparse
+// block) into block (BlockLen bytes); it returns the rows it holds, 0 for
+// a sparse block.
+func (d *Decoder) decodeBlock(data []byte, by int64, block []byte, s scratch) (int64, error) {
+	var msg [256]C.char
+	var rows C.int64_t
+	if C.cloudioDecodeBlock(d.layout, bytesPtr(data), C.size_t(len(data)), C.int64_t(by),
+		unsafe.Pointer(unsafe.SliceData(block)), s.row, &rows, &msg[0], C.size_t(len(msg))) != 0 {
+		return 0, errors.New(C.GoString(&msg[0]))
+	}
+	return int64(rows), nil
+}
+
+// place copies the window's part of a decoded block (rows as decodeBlock
+// returned) into t's slot.
+func (d *Decoder) place(block []byte, rows, bx, by int64, t *target, slot int) {
+	w := t.cWindow(slot)
+	C.cloudioPlace(d.layout, bytesPtr(block), C.int64_t(rows), C.int64_t(bx), C.int64_t(by), &w)
+}
+
+func bytesPtr(b []byte) unsafe.Pointer {
+	if len(b) == 0 {
+		return nil
+	}
+	return unsafe.Pointer(unsafe.SliceData(b))
+}
