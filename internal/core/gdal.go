@@ -39,6 +39,16 @@ func Init() {
 		if os.Getenv("GDAL_CACHEMAX") == "" {
 			setConfig("GDAL_CACHEMAX", DefaultCacheMax)
 		}
+		// A test hook for the C and Python tests: a panic at one fault point
+		// (see faultPoint), which must come back as the operation's
+		// CLOUDIO_ERR_INTERNAL.
+		if where := os.Getenv("CLOUDIO_TEST_PANIC"); where != "" {
+			faultHook = func(at string) {
+				if at == where {
+					panic("injected by CLOUDIO_TEST_PANIC=" + where)
+				}
+			}
+		}
 	})
 }
 

@@ -167,3 +167,33 @@ func TestDirectDecodeAgreesWithGDAL(t *testing.T) {
 		t.Fatal("read differs from GDAL")
 	}
 }
+
+// A panic on any goroutine the library starts fails the operation with
+// StatusInternal instead of ending the process (probes in a child process).
+func TestGoroutinePanicsAreErrors(t *testing.T) {
+	path := gtiff(t, tmpPath(t, "p.tif"), Float32, 1, 100, 100, cells(Float32, 1, 100, 100, 1), "COMPRESS=LZW")
+	for _, where := range []string{"reader.dispatch", "reader.work"} {
+		out, _ := isolated(t, where, func() error {
+			faultHook = func(at string) {
+				if at == where {
+					panic("injected")
+				}
+			}
+			r, err := OpenTileReader(path, ReaderOptions{TileRows: 30, TileCols: 30, Workers: 3})
+			if err != nil {
+				return err
+			}
+			err = readToEnd(t, r)
+			if StatusOf(err) != StatusInternal || !strings.Contains(err.Error(), "injected") {
+				return fmt.Errorf("got %v (%v), want the injected panic as StatusInternal", StatusOf(err), err)
+			}
+			if again := readToEnd(t, r); again != err {
+				return fmt.Errorf("a later Next returned %v", again)
+			}
+			return r.Close()
+		})
+		if !strings.Contains(out, "ISOLATED-OK") {
+			t.Errorf("%s: %s", where, firstLines(out, 12))
+		}
+	}
+}

@@ -77,10 +77,11 @@ type TileReader struct {
 	wg    sync.WaitGroup
 	bufs  *cmem.Buffers
 
-	mu     sync.Mutex // Next and Close
-	next   uint64
-	closed bool
-	failed error
+	mu          sync.Mutex // Next and Close
+	next        uint64
+	closed      bool
+	failed      error
+	dispatchErr error // set by dispatch before it closes order
 }
 
 // OpenTileReader opens name and starts decoding its tiles.
@@ -186,7 +187,13 @@ func (r *TileReader) dispatch(jobs chan<- *tileJob) {
 	defer r.wg.Done()
 	defer close(jobs)
 	defer close(r.order)
+	defer func() { // before the closes: Next reads dispatchErr once r.order is closed
+		if p := recover(); p != nil {
+			r.dispatchErr = recovered(p)
+		}
+	}()
 	for i := uint64(0); i < r.tiling.Len(); i++ {
+		faultPoint("reader.dispatch")
 		job := &tileJob{tile: r.tile(i), done: make(chan struct{})}
 		select {
 		case r.order <- job:
@@ -214,16 +221,26 @@ func (r *TileReader) work(jobs <-chan *tileJob) {
 			defer r.ds.release(h)
 		}
 	}
-	read := func(w Window, buf []byte) error { return r.ds.read(h, w, r.opts.Spec, buf) }
 	for job := range jobs {
-		if err != nil {
-			job.err = err
-		} else {
-			job.buf = r.bufs.Get(int(r.opts.Spec.BufferLen(job.tile.Padded)))
-			job.err = r.readPadded(read, job.tile.Padded, job.buf)
+		if job.err = err; err == nil {
+			job.err = r.decode(h, job)
 		}
 		close(job.done)
 	}
+}
+
+// decode reads one job's tile through h (nil for the direct decoder); a
+// panic becomes the job's error.
+func (r *TileReader) decode(h *handle, job *tileJob) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = recovered(p)
+		}
+	}()
+	faultPoint("reader.work")
+	job.buf = r.bufs.Get(int(r.opts.Spec.BufferLen(job.tile.Padded)))
+	read := func(w Window, buf []byte) error { return r.ds.read(h, w, r.opts.Spec, buf) }
+	return r.readPadded(read, job.tile.Padded, job.buf)
 }
 
 // readPadded reads the part of padded inside the raster and fills the rest
@@ -269,7 +286,14 @@ func (r *TileReader) Next(buf []byte) (t Tile, ok bool, err error) {
 		return t, false, errorf(StatusInvalidArgument, "buffer holds %d bytes, but tile %d (row_off=%d, col_off=%d, n_rows=%d, n_cols=%d) needs %d",
 			len(buf), r.next, t.Window.RowOff, t.Window.ColOff, t.Window.Rows, t.Window.Cols, need)
 	}
-	job := <-r.order
+	job, ok := <-r.order
+	if !ok { // the dispatcher stopped early: it panicked
+		r.failed = r.dispatchErr
+		if r.failed == nil {
+			r.failed = errorf(StatusInternal, "internal error (a bug in cloudio, please report it): the reader stopped at tile %d of %d", r.next, r.tiling.Len())
+		}
+		return t, false, r.failed
+	}
 	<-job.done
 	defer r.recycle(job)
 	if job.err != nil {
@@ -291,18 +315,27 @@ func (r *TileReader) Close() error {
 	}
 	r.closed = true
 	close(r.stop)
-	drained := make(chan struct{})
+	drained := make(chan error, 1)
 	go func() { // unblock the dispatcher and let the workers finish their jobs
-		defer close(drained)
+		var err error
+		defer func() {
+			if p := recover(); p != nil {
+				err = recovered(p)
+			}
+			drained <- err
+		}()
 		for job := range r.order {
 			<-job.done
 			r.recycle(job)
 		}
 	}()
 	r.wg.Wait()
-	<-drained
+	err := <-drained
 	r.bufs.Close()
-	return r.ds.Close()
+	if closeErr := r.ds.Close(); err == nil {
+		err = closeErr
+	}
+	return err
 }
 
 // physicalMemory bounds a tile buffer: a larger allocation would kill the

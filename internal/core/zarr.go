@@ -419,7 +419,17 @@ func (o *zarrOutput) upload(files []string, progress ProgressFunc) error {
 			inFlight--
 		}
 		inFlight++
-		go func(f string) { results <- put(f) }(files[next])
+		go func(f string) {
+			res := result{file: f}
+			defer func() {
+				if p := recover(); p != nil {
+					res.err = recovered(p)
+				}
+				results <- res
+			}()
+			faultPoint("zarr.upload")
+			res = put(f)
+		}(files[next])
 	}
 	for ; inFlight > 0; inFlight-- {
 		handle(<-results)
