@@ -1,0 +1,124 @@
+"""Hostile input and faults (issue 11): crafted files, injected panics.
+
+Every probe that could crash runs in a child interpreter, so that a
+regression fails its test instead of the suite."""
+import json
+import os
+import struct
+import subprocess
+
+import numpy as np
+import pytest
+from osgeo import gdal
+
+from conftest import ROOT, python_env, run_python
+
+HUGE_COUNTS = [2**40, 2**62, 2**63 + 5, 2**64 - 1]
+
+
+def with_byte_counts(path, edit):
+    """Rewrite the TileByteCounts of path's first IFD (a little-endian
+    BigTIFF) as LONG8 values appended to the file, after edit(counts)."""
+    data = bytearray(open(path, "rb").read())
+    assert data[:4] == b"II+\0", "a little-endian BigTIFF"
+    ifd = struct.unpack_from("<Q", data, 8)[0]
+    n = struct.unpack_from("<Q", data, ifd)[0]
+    for i in range(n):
+        at = ifd + 8 + 20 * i
+        tag, typ, count = struct.unpack_from("<HHQ", data, at)
+        if tag != 325:
+            continue
+        size = {3: 2, 4: 4, 16: 8}[typ]
+        where = at + 12 if size * count <= 8 else struct.unpack_from("<Q", data, at + 12)[0]
+        fmt = {2: "H", 4: "I", 8: "Q"}[size]
+        counts = list(struct.unpack_from(f"<{count}{fmt}", data, where))
+        edit(counts)
+        data += b"\0" * (-len(data) % 8)
+        struct.pack_into("<HQ", data, at + 2, 16, count)
+        struct.pack_into("<Q", data, at + 12, len(data))
+        data += struct.pack(f"<{count}Q", *counts)
+        open(path, "wb").write(bytes(data))
+        return
+    raise AssertionError("no TileByteCounts")
+
+
+def huge_tile_file(path, count):
+    """A 64 x 64 Float32 BigTIFF of four DEFLATE tiles whose last tile claims count bytes."""
+    ds = gdal.GetDriverByName("GTiff").Create(str(path), 64, 64, 1, gdal.GDT_Float32,
+                                              ["BIGTIFF=YES", "TILED=YES", "BLOCKXSIZE=32", "BLOCKYSIZE=32",
+                                               "COMPRESS=DEFLATE"])
+    ds.GetRasterBand(1).WriteArray(np.arange(64 * 64, dtype=np.float32).reshape(64, 64))
+    ds = None
+
+    def edit(counts):
+        counts[3] = count
+    with_byte_counts(str(path), edit)
+    return str(path)
+
+
+PROBE = """
+import json, sys
+import cloudio
+name, how = sys.argv[1], sys.argv[2]
+try:
+    if how == "read_window":
+        cloudio.read_window(name, (0, 0, 64, 64))
+    elif how == "read_tiles":
+        for _ in cloudio.read_tiles(name, 16, 16):
+            pass
+    else:
+        cloudio.map_tiles(name, lambda t: t, sys.argv[3], tile_rows=16, tile_cols=16, halo=1)
+    print(json.dumps({"raised": None}))
+except Exception as exc:
+    print(json.dumps({"raised": type(exc).__name__, "message": str(exc)}))
+"""
+
+
+def probe(name, how, *args, env=None):
+    result = run_python(PROBE, args=(name, how) + args, env=env)
+    assert result.returncode == 0, f"the process died ({result.returncode}):\n{result.stderr[-3000:]}"
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+@pytest.mark.parametrize("count", HUGE_COUNTS)
+@pytest.mark.parametrize("how", ["read_window", "read_tiles", "map_tiles"])
+def test_huge_tile_byte_counts_are_read_errors(tmp_path, count, how):
+    path = huge_tile_file(tmp_path / "huge.tif", count)
+    outcome = probe(path, how, str(tmp_path / "out.tif"))
+    assert outcome["raised"] == "ReadWriteError", outcome
+    assert path in outcome["message"] and "tile (1, 1)" in outcome["message"], outcome
+    assert not os.path.exists(tmp_path / "out.tif")
+
+
+@pytest.fixture(scope="module")
+def range_server(tmp_path_factory):
+    root = tmp_path_factory.mktemp("hostile-http")
+    exe = os.path.join(ROOT, "build", "rangeserver")
+    subprocess.run(["go", "build", "-o", exe, "./tests/rangeserver"], cwd=ROOT, check=True)
+    proc = subprocess.Popen([exe, str(root)], stdout=subprocess.PIPE, text=True)
+    base = proc.stdout.readline().strip()
+    yield base, root
+    proc.terminate()
+    proc.wait()
+
+
+@pytest.mark.parametrize("count", HUGE_COUNTS)
+def test_huge_tile_byte_counts_over_http_are_read_errors(range_server, count):
+    base, root = range_server
+    huge_tile_file(root / f"huge-{count}.tif", count)
+    outcome = probe(f"{base}/huge-{count}.tif", "read_tiles")
+    assert outcome["raised"] == "ReadWriteError" and "tile (1, 1)" in outcome["message"], outcome
+
+
+@pytest.mark.parametrize("where,how", [("reader.work", "read_tiles"), ("reader.dispatch", "read_tiles"),
+                                       ("reader.work", "map_tiles")])
+def test_a_panic_on_a_library_goroutine_is_an_internal_error(tmp_path, where, how):
+    """CLOUDIO_TEST_PANIC makes one fault point of the library's goroutines
+    panic: the call raises InternalError and the process lives on."""
+    path = str(tmp_path / "src.tif")
+    ds = gdal.GetDriverByName("GTiff").Create(path, 64, 64, 1, gdal.GDT_Float32, ["COMPRESS=LZW"])
+    ds = None
+    outcome = probe(path, how, str(tmp_path / "out.tif"), env=python_env(CLOUDIO_TEST_PANIC=where))
+    assert outcome["raised"] == "InternalError", outcome
+    assert f"injected by CLOUDIO_TEST_PANIC={where}" in outcome["message"], outcome
+    assert not os.path.exists(tmp_path / "out.tif")
