@@ -20,7 +20,7 @@ CC        ?= cc
 CXX       ?= c++
 BUILD     := build
 LIB       := $(BUILD)/libcloudio.so
-GO_SRC    := $(shell find capi internal -name '*.go' -o -name '*.c' -o -name '*.h' 2>/dev/null) go.mod go.sum
+GO_SRC    := $(shell find capi internal -name '*.go' -o -name '*.c' -o -name '*.h' 2>/dev/null) capi/exports.map go.mod go.sum
 CFLAGS_T  := -std=c99 -Wall -Wextra -Werror -pedantic -g -Iinclude
 CXXFLAGS_T:= -std=c++17 -Wall -Wextra -Werror -pedantic -g -Iinclude
 LDFLAGS_T := -L$(BUILD) -Wl,-rpath,'$$ORIGIN' -lcloudio -lm
@@ -43,7 +43,7 @@ bootstrap:
 $(LIB): $(GO_SRC)
 	@mkdir -p $(BUILD)
 	CGO_ENABLED=1 $(GO) build -buildmode=c-shared -trimpath \
-		-ldflags '-extldflags=-Wl,-soname,libcloudio.so' -o $(LIB) ./capi
+		-ldflags '-extldflags=-Wl,-soname,libcloudio.so,--version-script=$(CURDIR)/capi/exports.map' -o $(LIB) ./capi
 	@rm -f $(BUILD)/libcloudio.h  # cgo's generated header; include/cloudio.h is the contract
 
 $(BUILD)/cloudio.pc: cloudio.pc.in Makefile

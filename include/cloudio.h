@@ -19,10 +19,21 @@
  *    documentation says so.
  *  - No Go panic ever crosses this boundary: it becomes CLOUDIO_ERR_INTERNAL.
  *  - Every function is safe to call from many threads at once.
- *  - A process must not fork() after its first call into the library and
- *    then call it again in the child: the Go runtime's threads do not exist
- *    there and the call would hang. Start worker processes with spawn or
- *    fork-exec instead.
+ *  - A child of a process that has loaded the library (linked it, or
+ *    dlopen()ed it) must not call it: the Go runtime inside starts its
+ *    threads when the library is loaded, and a forked child has none of them.
+ *    Every function called in such a child returns CLOUDIO_ERR_UNSUPPORTED
+ *    at once, with a message saying so, instead of hanging (functions
+ *    without a status: cloudio_version and cloudio_status_name return that
+ *    message, cloudio_reader_options_init does nothing). Start worker
+ *    processes with fork-exec or posix_spawn, or load the library in the
+ *    child only.
+ *  - Closing or aborting a NULL handle is a no-op returning CLOUDIO_OK (as
+ *    free(NULL)). Two threads closing one handle at once is safe: one closes
+ *    it, the other gets CLOUDIO_ERR_INVALID_ARGUMENT.
+ *  - The library exports only the cloudio_* functions below (a linker
+ *    version script), so it shares a process with GDAL, godal users and
+ *    other Go libraries.
  *
  * Paths: a local path or any GDAL dataset name (for example "/vsimem/x.tif"
  * or "/vsicurl/https://...").
@@ -50,7 +61,7 @@ enum {
   CLOUDIO_ERR_INVALID_ARGUMENT = 1, /* bad size, NULL pointer, unknown option value */
   CLOUDIO_ERR_NOT_FOUND        = 2, /* input missing, or output's parent directory missing */
   CLOUDIO_ERR_IO               = 3, /* GDAL could not read or write */
-  CLOUDIO_ERR_UNSUPPORTED      = 4, /* driver or feature missing from this GDAL build */
+  CLOUDIO_ERR_UNSUPPORTED      = 4, /* driver or feature missing from this GDAL build; a forked child */
   CLOUDIO_ERR_CANCELLED        = 5, /* a progress callback returned non-zero */
   CLOUDIO_ERR_INTERNAL         = 99 /* a bug: a recovered panic */
 };
@@ -223,7 +234,8 @@ int cloudio_dataset_read(cloudio_dataset *ds, int64_t row_off, int64_t col_off,
 /* Release the dataset. Reads running on other threads finish first. The
  * handle is invalid afterwards: closing it again, or using it, is
  * CLOUDIO_ERR_INVALID_ARGUMENT, never a crash (as long as no other handle has
- * been created at the same address since). */
+ * been created at the same address since). NULL is a no-op returning
+ * CLOUDIO_OK. */
 int cloudio_dataset_close(cloudio_dataset *ds, char *err, size_t err_len);
 
 /* ---- Tile reader ---------------------------------------------------------- */
@@ -287,7 +299,8 @@ int cloudio_reader_info(cloudio_reader *reader, cloudio_info *info, uint64_t *co
 int cloudio_reader_next(cloudio_reader *reader, int64_t window[8], void *buf, size_t buf_len,
                         char *err, size_t err_len);
 
-/* Stop the workers and release the reader; tiles not taken are dropped. */
+/* Stop the workers and release the reader; tiles not taken are dropped.
+ * NULL is a no-op returning CLOUDIO_OK. */
 int cloudio_reader_close(cloudio_reader *reader, char *err, size_t err_len);
 
 /* ---- Tile writer ---------------------------------------------------------- */
@@ -319,11 +332,13 @@ int cloudio_writer_write(cloudio_writer *writer, int64_t row_off, int64_t col_of
 
 /* Finish: build the COG with overviews and move it to dst. progress may be
  * NULL. The handle is released whatever the outcome. Cells never written
- * read as the nodata value when the writer has one, otherwise as 0. */
+ * read as the nodata value when the writer has one, otherwise as 0. NULL
+ * is a no-op returning CLOUDIO_OK. */
 int cloudio_writer_close(cloudio_writer *writer, cloudio_progress_fn progress, void *progress_user,
                          char *err, size_t err_len);
 
-/* Discard everything written and release the writer. */
+/* Discard everything written and release the writer. NULL is a no-op
+ * returning CLOUDIO_OK. */
 int cloudio_writer_abort(cloudio_writer *writer, char *err, size_t err_len);
 
 /* ---- Cloud storage -------------------------------------------------------- */
