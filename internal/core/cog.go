@@ -64,58 +64,68 @@ func WriteCOGBuffer(buf []byte, dtype DType, bands, rows, cols int64, g Georef, 
 	if dst, err = outputName("destination", dst); err != nil {
 		return err
 	}
-	return writeCOG(src.name, src.georef, dst, dtype, bands, o)
+	return writeCOG("", src.ds, dst, dtype, bands, o)
 }
 
-// memSource is a caller's buffer seen by GDAL as a MEM dataset, in place,
-// with the georeferencing to set on it.
-type memSource struct {
-	name   string
-	georef *C.cloudioGeoref
-	pin    runtime.Pinner
-	wkt    *C.char
-}
-
-// newMemSource validates the buffer's shape and georeferencing; release it
-// when GDAL is done with it.
-func newMemSource(buf []byte, dtype DType, bands, rows, cols int64, g Georef) (*memSource, error) {
+// checkBuffer validates the shape of a caller's buffer of dtype values.
+func checkBuffer(buf []byte, dtype DType, bands, rows, cols int64) error {
 	if err := checkDType(dtype); err != nil {
-		return nil, err
+		return err
 	}
 	if bands <= 0 || rows <= 0 || cols <= 0 || bands > MaxRasterSide || rows > MaxRasterSide || cols > MaxRasterSide {
-		return nil, errorf(StatusInvalidArgument, "buffer shape bands=%d rows=%d cols=%d: every size must be in 1..%d", bands, rows, cols, MaxRasterSide)
+		return errorf(StatusInvalidArgument, "buffer shape bands=%d rows=%d cols=%d: every size must be in 1..%d", bands, rows, cols, MaxRasterSide)
 	}
 	want, ok := bufferSize(dtype, bands, rows, cols)
 	if !ok || uint64(len(buf)) != want {
-		return nil, errorf(StatusInvalidArgument, "buffer holds %d bytes, but %d x %d x %d %s values need %d", len(buf), bands, rows, cols, dtype, want)
+		return errorf(StatusInvalidArgument, "buffer holds %d bytes, but %d x %d x %d %s values need %d", len(buf), bands, rows, cols, dtype, want)
+	}
+	return nil
+}
+
+// memSource is a caller's buffer seen by GDAL as a MEM dataset, in place,
+// georeferenced.
+type memSource struct {
+	ds  C.GDALDatasetH
+	pin runtime.Pinner
+}
+
+// newMemSource validates the buffer's shape and georeferencing and wraps
+// it; release it when GDAL is done with it.
+func newMemSource(buf []byte, dtype DType, bands, rows, cols int64, g Georef) (*memSource, error) {
+	if err := checkBuffer(buf, dtype, bands, rows, cols); err != nil {
+		return nil, err
 	}
 	wkt, err := crsWKT(g.CRS)
 	if err != nil {
 		return nil, err
 	}
-	m := &memSource{georef: &C.cloudioGeoref{}}
-	m.pin.Pin(&buf[0])
-	size := int64(dtype.Size())
-	m.name = fmt.Sprintf("MEM:::DATAPOINTER=0x%x,PIXELS=%d,LINES=%d,BANDS=%d,DATATYPE=%s,PIXELOFFSET=%d,LINEOFFSET=%d,BANDOFFSET=%d",
-		uintptr(unsafe.Pointer(&buf[0])), cols, rows, bands, dtype, size, size*cols, size*cols*rows)
+	var georef C.cloudioGeoref
 	if g.GeoTransform != nil {
-		m.georef.has_geotransform = 1
+		georef.has_geotransform = 1
 		for i, v := range g.GeoTransform {
-			m.georef.geotransform[i] = C.double(v)
+			georef.geotransform[i] = C.double(v)
 		}
 	}
 	if wkt != "" {
-		m.wkt = C.CString(wkt)
-		m.georef.wkt = m.wkt
+		georef.wkt = C.CString(wkt)
+		defer C.free(unsafe.Pointer(georef.wkt))
 	}
 	if g.NoData != nil {
-		m.georef.has_nodata, m.georef.nodata = 1, C.double(*g.NoData)
+		georef.has_nodata, georef.nodata = 1, C.double(*g.NoData)
+	}
+	m := &memSource{}
+	m.pin.Pin(&buf[0])
+	var errs C.cloudioErrors
+	m.ds = C.cloudioMemDataset(unsafe.Pointer(&buf[0]), C.int(dtype), C.int(bands), C.int(rows), C.int(cols), &georef, &errs)
+	if m.ds == nil {
+		m.pin.Unpin()
+		return nil, errorf(classify(int(errs.code), StatusInvalidArgument), "cannot use the buffer as a raster: %s", C.GoString(&errs.msg[0]))
 	}
 	return m, nil
 }
 
 func (m *memSource) release() {
-	C.free(unsafe.Pointer(m.wkt))
+	C.cloudioCloseDataset(m.ds)
 	m.pin.Unpin()
 }
 
@@ -126,7 +136,9 @@ func bufferSize(dtype DType, bands, rows, cols int64) (uint64, bool) {
 	return n, hi1|hi2|hi3 == 0
 }
 
-func writeCOG(src string, georef *C.cloudioGeoref, dst string, dtype DType, bands int64, o COGOptions) error {
+// writeCOG writes the raster src names, or srcDS when it is not nil, as a
+// COG at dst.
+func writeCOG(src string, srcDS C.GDALDatasetH, dst string, dtype DType, bands int64, o COGOptions) error {
 	opts, err := COGCreationOptions(o.Compress, dtype, bands, o.Options)
 	if err != nil {
 		return err
@@ -135,7 +147,7 @@ func writeCOG(src string, georef *C.cloudioGeoref, dst string, dtype DType, band
 	if err != nil {
 		return err
 	}
-	if err := translateToCOG(src, georef, out.tmp, opts, o.Progress); err != nil {
+	if err := translateToCOG(src, srcDS, out.tmp, opts, o.Progress); err != nil {
 		out.discard()
 		return out.friendly(err)
 	}
@@ -270,8 +282,9 @@ func openRaster(name string) (*godal.Dataset, error) {
 	return nil, e
 }
 
-// translateToCOG runs GDAL's COG driver from src to dst in one C call.
-func translateToCOG(src string, georef *C.cloudioGeoref, dst string, opts []Option, progress ProgressFunc) error {
+// translateToCOG runs GDAL's COG driver from src (or srcDS, when not nil)
+// to dst in one C call.
+func translateToCOG(src string, srcDS C.GDALDatasetH, dst string, opts []Option, progress ProgressFunc) error {
 	args := []string{"-of", "COG"}
 	for _, o := range opts {
 		args = append(args, "-co", o.String())
@@ -286,7 +299,7 @@ func translateToCOG(src string, georef *C.cloudioGeoref, dst string, opts []Opti
 	defer release()
 	var errs C.cloudioErrors
 	var failed C.int
-	pinned(src, func() { failed = C.cloudioTranslate(csrc, georef, cdst, argv.ptr(), handle, &errs) })
+	pinned(src, func() { failed = C.cloudioTranslate(csrc, srcDS, cdst, argv.ptr(), handle, &errs) })
 	if err := ps.err(); err != nil {
 		return err
 	}

@@ -1,5 +1,5 @@
 /* GDALTranslate with a progress callback and errors captured around the
- * close.
+ * close; in-memory sources for it.
  *
  * It exists because godal v0.0.18 has no progress callback on Translate (or
  * anywhere) and does not expose its dataset handles, so this helper opens its
@@ -47,35 +47,69 @@ static int CPL_STDCALL progress_trampoline(double fraction, const char *message,
 
 static void fail(int code, const char *msg) { CPLError(CE_Failure, code, "%s", msg); }
 
-int cloudioTranslate(const char *src, const cloudioGeoref *georef, const char *dst,
-                     char **argv, void *progress, cloudioErrors *errs) {
+/* A MEM dataset over a caller's buffer, in place. Made through the C API:
+ * GDAL 3.10 no longer opens "MEM:::DATAPOINTER=" names by default
+ * (OSGeo/gdal#10861), whereas GDALAddBand's DATAPOINTER option is the MEM
+ * driver's documented way to wrap memory. */
+GDALDatasetH cloudioMemDataset(void *data, int dtype, int bands, int rows, int cols, const cloudioGeoref *georef,
+                               cloudioErrors *errs) {
+  memset(errs, 0, sizeof *errs);
+  CPLPushErrorHandlerEx(cloudioCollectErrors, errs);
+  CPLErrorReset();
+  GDALDriverH mem = GDALGetDriverByName("MEM");
+  GDALDatasetH ds = mem ? GDALCreate(mem, "", cols, rows, 0, (GDALDataType)dtype, NULL) : NULL;
+  const size_t size = (size_t)GDALGetDataTypeSizeBytes((GDALDataType)dtype);
+  for (int b = 0; ds != NULL && b < bands && !errs->failed; b++) {
+    char pointer[64], pixel[64], line[64];
+    snprintf(pointer, sizeof pointer, "DATAPOINTER=%p", (void *)((char *)data + (size_t)b * size * (size_t)cols * (size_t)rows));
+    snprintf(pixel, sizeof pixel, "PIXELOFFSET=%zu", size);
+    snprintf(line, sizeof line, "LINEOFFSET=%zu", size * (size_t)cols);
+    char *options[] = {pointer, pixel, line, NULL};
+    GDALAddBand(ds, (GDALDataType)dtype, options);
+  }
+  if (ds != NULL && !errs->failed) {
+    if (georef->has_geotransform) {
+      GDALSetGeoTransform(ds, (double *)georef->geotransform);
+    }
+    if (georef->wkt != NULL && georef->wkt[0] != '\0') {
+      GDALSetProjection(ds, georef->wkt);
+    }
+    for (int b = 1; georef->has_nodata && b <= GDALGetRasterCount(ds); b++) {
+      GDALRasterBandH band = GDALGetRasterBand(ds, b);
+      /* GDAL 3.5+ keeps 64-bit integer nodata apart from the double one. */
+      if (GDALGetRasterDataType(band) == GDT_Int64) {
+        GDALSetRasterNoDataValueAsInt64(band, (int64_t)georef->nodata);
+      } else if (GDALGetRasterDataType(band) == GDT_UInt64) {
+        GDALSetRasterNoDataValueAsUInt64(band, (uint64_t)georef->nodata);
+      } else {
+        GDALSetRasterNoDataValue(band, georef->nodata);
+      }
+    }
+  }
+  if (ds == NULL && !errs->failed) {
+    fail(CPLE_AppDefined, "GDAL's MEM driver could not wrap the buffer");
+  }
+  CPLPopErrorHandler();
+  if (errs->failed && ds != NULL) {
+    GDALClose(ds);
+    ds = NULL;
+  }
+  return ds;
+}
+
+void cloudioCloseDataset(GDALDatasetH ds) {
+  if (ds != NULL) {
+    GDALClose(ds);
+  }
+}
+
+int cloudioTranslate(const char *src, GDALDatasetH src_ds, const char *dst, char **argv, void *progress,
+                     cloudioErrors *errs) {
   memset(errs, 0, sizeof *errs);
   CPLPushErrorHandlerEx(cloudioCollectErrors, errs);
   CPLErrorReset();
 
-  unsigned flags = GDAL_OF_RASTER | GDAL_OF_VERBOSE_ERROR | (georef ? GDAL_OF_UPDATE : GDAL_OF_READONLY);
-  GDALDatasetH in = GDALOpenEx(src, flags, NULL, NULL, NULL);
-  if (in != NULL && georef != NULL) {
-    if (georef->has_geotransform) {
-      GDALSetGeoTransform(in, (double *)georef->geotransform);
-    }
-    if (georef->wkt != NULL && georef->wkt[0] != '\0') {
-      GDALSetProjection(in, georef->wkt);
-    }
-    if (georef->has_nodata) {
-      for (int b = 1; b <= GDALGetRasterCount(in); b++) {
-        GDALRasterBandH band = GDALGetRasterBand(in, b);
-        /* GDAL 3.5+ keeps 64-bit integer nodata apart from the double one. */
-        if (GDALGetRasterDataType(band) == GDT_Int64) {
-          GDALSetRasterNoDataValueAsInt64(band, (int64_t)georef->nodata);
-        } else if (GDALGetRasterDataType(band) == GDT_UInt64) {
-          GDALSetRasterNoDataValueAsUInt64(band, (uint64_t)georef->nodata);
-        } else {
-          GDALSetRasterNoDataValue(band, georef->nodata);
-        }
-      }
-    }
-  }
+  GDALDatasetH in = src_ds != NULL ? src_ds : GDALOpenEx(src, GDAL_OF_RASTER | GDAL_OF_VERBOSE_ERROR, NULL, NULL, NULL);
   if (in != NULL && !errs->failed) {
     GDALTranslateOptions *opts = GDALTranslateOptionsNew(argv, NULL);
     if (opts == NULL) {
@@ -94,7 +128,7 @@ int cloudioTranslate(const char *src, const cloudioGeoref *georef, const char *d
       }
     }
   }
-  if (in != NULL) {
+  if (in != NULL && in != src_ds) {
     GDALClose(in);
   }
   CPLPopErrorHandler();

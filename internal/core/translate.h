@@ -5,9 +5,9 @@
 #include <stdint.h>
 
 #include <cpl_error.h>
+#include <gdal.h>
 
-/* Georeferencing to set on a source before translating it (an in-memory
- * MEM::: source has none of its own). */
+/* Georeferencing to give an in-memory source. */
 typedef struct {
   int has_geotransform;
   double geotransform[6];
@@ -25,8 +25,17 @@ typedef struct {
   char warning[512]; /* the last warning: GDAL reports some HTTP failures only so */
 } cloudioErrors;
 
-int cloudioTranslate(const char *src, const cloudioGeoref *georef, const char *dst,
-                     char **argv, void *progress, cloudioErrors *errs);
+/* GDALTranslate of src (opened by name), or of src_ds when it is not NULL
+ * (left open), to dst with gdal_translate's argv. */
+int cloudioTranslate(const char *src, GDALDatasetH src_ds, const char *dst, char **argv, void *progress,
+                     cloudioErrors *errs);
+
+/* A MEM dataset of bands x rows x cols values of dtype at data
+ * (band-sequential, row-major), in place, with georef set; NULL with errs
+ * filled in when GDAL refuses. Close it with cloudioCloseDataset. */
+GDALDatasetH cloudioMemDataset(void *data, int dtype, int bands, int rows, int cols, const cloudioGeoref *georef,
+                               cloudioErrors *errs);
+void cloudioCloseDataset(GDALDatasetH ds);
 
 /* Whether GDAL's virtual file system finds name (a local path or /vsi...). */
 int cloudioPathExists(const char *name);

@@ -135,9 +135,23 @@ int cloudioCanList(const char *name) {
 
 int cloudioRename(const char *from, const char *to) { return VSIRename(from, to); }
 
-/* One pass through a write handle; errors land in the pushed handler. */
+/* Make a write handle's close abandon what was written instead of
+ * publishing it. GDAL 3.6 has no call for that, but its object-store write
+ * handles refuse any seek, remember the failure, and then abort the upload
+ * at close rather than complete it. */
+static void cloudioAbandon(VSILFILE *out) {
+  CPLPushErrorHandler(CPLQuietErrorHandler);
+  VSIFSeekL(out, 1, SEEK_END);
+  CPLPopErrorHandler();
+}
+
+/* One pass through a write handle; errors land in the pushed handler. A
+ * short read is the end of the file only when the handle says so and every
+ * byte the file had when the copy began was read; anything else is a read
+ * error, and the upload is abandoned. */
 static void cloudioCopyStream(const char *src, const char *dst, cloudioErrors *errs) {
-  VSILFILE *in = VSIFOpenL(src, "rb");
+  VSIStatBufL st;
+  VSILFILE *in = VSIStatL(src, &st) == 0 ? VSIFOpenL(src, "rb") : NULL;
   VSILFILE *out = in ? VSIFOpenExL(dst, "wb", TRUE) : NULL;
   if (in == NULL || out == NULL) {
     if (!errs->failed) {
@@ -146,9 +160,15 @@ static void cloudioCopyStream(const char *src, const char *dst, cloudioErrors *e
   } else {
     enum { CHUNK = 8 << 20 };
     char *buf = malloc(CHUNK);
-    size_t n;
-    while (buf != NULL && !errs->failed && (n = VSIFReadL(buf, 1, CHUNK, in)) > 0) {
-      if (VSIFWriteL(buf, 1, n, out) != n && !errs->failed) {
+    vsi_l_offset total = 0;
+    size_t n = CHUNK;
+    while (buf != NULL && !errs->failed && n == CHUNK) {
+      n = VSIFReadL(buf, 1, CHUNK, in);
+      total += n;
+      if (n < CHUNK && (!VSIFEofL(in) || total != (vsi_l_offset)st.st_size)) {
+        CPLError(CE_Failure, CPLE_FileIO, "cannot read %s (read %llu of its %llu bytes): nothing was uploaded to %s",
+                 src, (unsigned long long)total, (unsigned long long)st.st_size, dst);
+      } else if (n > 0 && VSIFWriteL(buf, 1, n, out) != n && !errs->failed) {
         CPLError(CE_Failure, CPLE_FileIO, "short write to %s", dst);
       }
     }
@@ -156,6 +176,9 @@ static void cloudioCopyStream(const char *src, const char *dst, cloudioErrors *e
       CPLError(CE_Failure, CPLE_OutOfMemory, "out of memory");
     }
     free(buf);
+    if (errs->failed) {
+      cloudioAbandon(out);
+    }
   }
   if (out != NULL && VSIFCloseL(out) != 0 && !errs->failed) {
     CPLError(CE_Failure, CPLE_FileIO, "could not complete the upload to %s", dst);
