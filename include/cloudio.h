@@ -77,7 +77,11 @@ typedef enum cloudio_dtype {
   CLOUDIO_FLOAT32 = 6,  /* float    */
   CLOUDIO_FLOAT64 = 7,  /* double   */
   CLOUDIO_UINT64  = 12, /* uint64_t */
-  CLOUDIO_INT64   = 13  /* int64_t  */
+  CLOUDIO_INT64   = 13, /* int64_t  */
+  CLOUDIO_INT8    = 14  /* int8_t: GDAL 3.7's GDT_Int8. GDAL 3.6 has no such type and keeps
+                           signed bytes in Byte bands marked PIXELTYPE=SIGNEDBYTE: cloudio
+                           reads those as CLOUDIO_INT8 and writes CLOUDIO_INT8 as such (not
+                           to Zarr, which GDAL 3.6 cannot) */
 } cloudio_dtype;
 
 /* Returns CLOUDIO_ABI_VERSION as the library was built. A program compiled
@@ -186,7 +190,10 @@ int cloudio_write_cog_buffer(const void *data, size_t data_len, int dtype,
  * each read borrows a GDAL handle of its own. */
 typedef struct cloudio_dataset cloudio_dataset;
 
-/* What a raster is. Sizes in cells; dtype and block size are band 1's. */
+/* What a raster is. Sizes in cells; block size is band 1's; dtype holds
+ * every band's values: the bands' type, or, when they differ (a VRT's
+ * bands may), the narrowest type that holds them all (Byte and Float32:
+ * Float32). */
 typedef struct cloudio_info {
   int64_t rows, cols, bands;
   int dtype;                     /* a cloudio_dtype (GDAL type number) */

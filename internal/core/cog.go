@@ -44,11 +44,25 @@ func WriteCOG(src, dst string, o COGOptions) error {
 	if err != nil {
 		return err
 	}
-	src, dtype, bands, err := probe(src)
+	ds, err := OpenDataset(src)
 	if err != nil {
 		return err
 	}
-	return writeCOG(src, nil, dst, dtype, bands, o)
+	defer ds.Close()
+	info := ds.Info()
+	// Bands of different types (a VRT's) become the type that holds them
+	// all: GDAL's GeoTIFF has one type for every band, and would otherwise
+	// cast the others to band 1's.
+	var convert DType
+	for b := 1; b <= int(info.Bands); b++ {
+		if t := info.bandType(b); t != info.DType {
+			if !gdalConverts(t, info.DType) {
+				return errorf(StatusUnsupported, "%q mixes %s bands with bands of other types, which GDAL before 3.7 cannot convert exactly", src, t)
+			}
+			convert = info.DType
+		}
+	}
+	return writeCOG(ds.gdalName, nil, dst, info.DType, info.Bands, convert, o)
 }
 
 // WriteCOGBuffer writes bands x rows x cols values of dtype, band-sequential
@@ -64,7 +78,7 @@ func WriteCOGBuffer(buf []byte, dtype DType, bands, rows, cols int64, g Georef, 
 	if dst, err = outputName("destination", dst); err != nil {
 		return err
 	}
-	return writeCOG("", src.ds, dst, dtype, bands, o)
+	return writeCOG("", src.ds, dst, dtype, bands, 0, o)
 }
 
 // checkBuffer validates the shape of a caller's buffer of dtype values.
@@ -116,7 +130,8 @@ func newMemSource(buf []byte, dtype DType, bands, rows, cols int64, g Georef) (*
 	m := &memSource{}
 	m.pin.Pin(&buf[0])
 	var errs C.cloudioErrors
-	m.ds = C.cloudioMemDataset(unsafe.Pointer(&buf[0]), C.int(dtype), C.int(bands), C.int(rows), C.int(cols), &georef, &errs)
+	m.ds = C.cloudioMemDataset(unsafe.Pointer(&buf[0]), C.int(dtype.gdal()), C.int(boolInt(dtype.gdal() != dtype)),
+		C.int(bands), C.int(rows), C.int(cols), &georef, &errs)
 	if m.ds == nil {
 		m.pin.Unpin()
 		return nil, errorf(classify(int(errs.code), StatusInvalidArgument), "cannot use the buffer as a raster: %s", C.GoString(&errs.msg[0]))
@@ -137,8 +152,8 @@ func bufferSize(dtype DType, bands, rows, cols int64) (uint64, bool) {
 }
 
 // writeCOG writes the raster src names, or srcDS when it is not nil, as a
-// COG at dst.
-func writeCOG(src string, srcDS C.GDALDatasetH, dst string, dtype DType, bands int64, o COGOptions) error {
+// COG at dst, its cells converted to convert unless that is 0.
+func writeCOG(src string, srcDS C.GDALDatasetH, dst string, dtype DType, bands int64, convert DType, o COGOptions) error {
 	opts, err := COGCreationOptions(o.Compress, dtype, bands, o.Options)
 	if err != nil {
 		return err
@@ -147,7 +162,7 @@ func writeCOG(src string, srcDS C.GDALDatasetH, dst string, dtype DType, bands i
 	if err != nil {
 		return err
 	}
-	if err := translateToCOG(src, srcDS, out.tmp, opts, o.Progress); err != nil {
+	if err := translateToCOG(src, srcDS, out.tmp, opts, convert, o.Progress); err != nil {
 		out.discard()
 		return out.friendly(err)
 	}
@@ -229,19 +244,6 @@ func sameFile(a, b string) bool {
 	return errA == nil && errB == nil && os.SameFile(sa, sb)
 }
 
-// probe opens src to tell a missing input from an unreadable one and to
-// learn the name to open it by (see openResolved) and the data type and
-// band count that the options depend on.
-func probe(src string) (string, DType, int64, error) {
-	ds, resolved, err := openResolved(src)
-	if err != nil {
-		return "", 0, 0, err
-	}
-	defer ds.Close()
-	st := ds.Structure()
-	return resolved, DType(st.DataType), int64(st.NBands), nil
-}
-
 // compressionSuits rejects a method the data cannot take. It must be checked
 // up front: GDAL compresses tiles on worker threads (NUM_THREADS), whose
 // errors escape the calling thread's error handler, and the write would
@@ -283,9 +285,12 @@ func openRaster(name string) (*godal.Dataset, error) {
 }
 
 // translateToCOG runs GDAL's COG driver from src (or srcDS, when not nil)
-// to dst in one C call.
-func translateToCOG(src string, srcDS C.GDALDatasetH, dst string, opts []Option, progress ProgressFunc) error {
+// to dst in one C call, converting the cells to convert unless it is 0.
+func translateToCOG(src string, srcDS C.GDALDatasetH, dst string, opts []Option, convert DType, progress ProgressFunc) error {
 	args := []string{"-of", "COG"}
+	if convert != 0 {
+		args = append(args, "-ot", convert.gdal().String())
+	}
 	for _, o := range opts {
 		args = append(args, "-co", o.String())
 	}

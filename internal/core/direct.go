@@ -109,6 +109,8 @@ func sampleType(im *tiff.Image) DType {
 	switch [2]int{im.SampleFormat, im.BitsPerSample} {
 	case [2]int{tiff.SampleUint, 8}:
 		return Byte
+	case [2]int{tiff.SampleInt, 8}:
+		return Int8
 	case [2]int{tiff.SampleUint, 16}:
 		return UInt16
 	case [2]int{tiff.SampleInt, 16}:

@@ -36,6 +36,8 @@ var initOnce sync.Once
 func Init() {
 	initOnce.Do(func() {
 		godal.RegisterAll()
+		v := godal.Version()
+		gdalHasInt8 = v.Major() > 3 || (v.Major() == 3 && v.Minor() >= 7)
 		if os.Getenv("GDAL_CACHEMAX") == "" {
 			setConfig("GDAL_CACHEMAX", DefaultCacheMax)
 		}

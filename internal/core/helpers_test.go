@@ -196,7 +196,7 @@ func gdalRead(t testing.TB, path string, w Window, bands []int, dtype DType) []b
 	for i, b := range bands {
 		zero[i] = b - 1
 	}
-	if err := ds.Read(int(w.ColOff), int(w.RowOff), typedSlice(buf, dtype), int(w.Cols), int(w.Rows), godal.Bands(zero...), godal.BandInterleaved()); err != nil {
+	if err := ds.Read(int(w.ColOff), int(w.RowOff), typedSlice(buf, dtype.gdal()), int(w.Cols), int(w.Rows), godal.Bands(zero...), godal.BandInterleaved()); err != nil {
 		t.Fatal(err)
 	}
 	return buf

@@ -6,6 +6,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"reflect"
 	"runtime"
 	"sort"
 	"strings"
@@ -123,7 +124,7 @@ func TestTileReaderWindowsAndData(t *testing.T) {
 					t.Fatal(err)
 				}
 				defer r.Close()
-				if r.Info() != ds.Info() {
+				if !reflect.DeepEqual(r.Info(), ds.Info()) {
 					t.Fatalf("info %+v, want %+v", r.Info(), ds.Info())
 				}
 				tiling, _ := NewTiling(int64(f.rows), int64(f.cols), o.TileRows, o.TileCols, o.Overlap)

@@ -51,8 +51,8 @@ static void fail(int code, const char *msg) { CPLError(CE_Failure, code, "%s", m
  * GDAL 3.10 no longer opens "MEM:::DATAPOINTER=" names by default
  * (OSGeo/gdal#10861), whereas GDALAddBand's DATAPOINTER option is the MEM
  * driver's documented way to wrap memory. */
-GDALDatasetH cloudioMemDataset(void *data, int dtype, int bands, int rows, int cols, const cloudioGeoref *georef,
-                               cloudioErrors *errs) {
+GDALDatasetH cloudioMemDataset(void *data, int dtype, int signed_byte, int bands, int rows, int cols,
+                               const cloudioGeoref *georef, cloudioErrors *errs) {
   memset(errs, 0, sizeof *errs);
   CPLPushErrorHandlerEx(cloudioCollectErrors, errs);
   CPLErrorReset();
@@ -65,7 +65,9 @@ GDALDatasetH cloudioMemDataset(void *data, int dtype, int bands, int rows, int c
     snprintf(pixel, sizeof pixel, "PIXELOFFSET=%zu", size);
     snprintf(line, sizeof line, "LINEOFFSET=%zu", size * (size_t)cols);
     char *options[] = {pointer, pixel, line, NULL};
-    GDALAddBand(ds, (GDALDataType)dtype, options);
+    if (GDALAddBand(ds, (GDALDataType)dtype, options) == CE_None && signed_byte) {
+      GDALSetMetadataItem(GDALGetRasterBand(ds, b + 1), "PIXELTYPE", "SIGNEDBYTE", "IMAGE_STRUCTURE");
+    }
   }
   if (ds != NULL && !errs->failed) {
     if (georef->has_geotransform) {

@@ -31,10 +31,11 @@ int cloudioTranslate(const char *src, GDALDatasetH src_ds, const char *dst, char
                      cloudioErrors *errs);
 
 /* A MEM dataset of bands x rows x cols values of dtype at data
- * (band-sequential, row-major), in place, with georef set; NULL with errs
- * filled in when GDAL refuses. Close it with cloudioCloseDataset. */
-GDALDatasetH cloudioMemDataset(void *data, int dtype, int bands, int rows, int cols, const cloudioGeoref *georef,
-                               cloudioErrors *errs);
+ * (band-sequential, row-major), in place, with georef set (signed_byte: a
+ * Byte band of signed bytes, PIXELTYPE=SIGNEDBYTE); NULL with errs filled in
+ * when GDAL refuses. Close it with cloudioCloseDataset. */
+GDALDatasetH cloudioMemDataset(void *data, int dtype, int signed_byte, int bands, int rows, int cols,
+                               const cloudioGeoref *georef, cloudioErrors *errs);
 void cloudioCloseDataset(GDALDatasetH ds);
 
 /* Whether GDAL's virtual file system finds name (a local path or /vsi...). */

@@ -74,8 +74,12 @@ func CreateTileWriter(dst string, spec WriterSpec, o COGOptions) (*TileWriter, e
 		staging = filepath.Join(os.TempDir(), filepath.Base(out.tmp)+".staging.tif")
 	}
 	var ge gdalErrors
-	h, err := godal.Create(godal.GTiff, staging, int(spec.Bands), godal.DataType(spec.DType), int(spec.Cols), int(spec.Rows),
-		godal.CreationOption(stagingOptions...), godal.ErrLogger(ge.handler()))
+	options := stagingOptions
+	if spec.DType.gdal() != spec.DType {
+		options = append(options[:len(options):len(options)], "PIXELTYPE=SIGNEDBYTE") // Int8 before GDAL 3.7
+	}
+	h, err := godal.Create(godal.GTiff, staging, int(spec.Bands), godal.DataType(spec.DType.gdal()), int(spec.Cols), int(spec.Rows),
+		godal.CreationOption(options...), godal.ErrLogger(ge.handler()))
 	if err != nil {
 		return nil, out.friendly(ge.err(fmt.Sprintf("cannot create the staging file for %q", dst), StatusIO))
 	}
@@ -141,7 +145,7 @@ func (w *TileWriter) Write(win Window, buf []byte) error {
 		return err
 	}
 	var ge gdalErrors
-	if err := w.h.Write(int(win.ColOff), int(win.RowOff), typedSlice(buf, w.spec.DType), int(win.Cols), int(win.Rows),
+	if err := w.h.Write(int(win.ColOff), int(win.RowOff), typedSlice(buf, w.spec.DType.gdal()), int(win.Cols), int(win.Rows),
 		godal.BandInterleaved(), godal.ErrLogger(ge.handler())); err != nil {
 		w.failed = ge.err(fmt.Sprintf("cannot write window (row_off=%d, col_off=%d, n_rows=%d, n_cols=%d) of %q", win.RowOff, win.ColOff, win.Rows, win.Cols, w.out.dst), StatusIO)
 		return w.failed
@@ -175,7 +179,7 @@ func (w *TileWriter) Close(progress ProgressFunc) error {
 		return w.out.friendly(ge.err(fmt.Sprintf("cannot flush the staging file of %q", w.out.dst), StatusIO))
 	}
 	w.h = nil
-	err := translateToCOG(w.staging, nil, w.out.tmp, w.cog, progress)
+	err := translateToCOG(w.staging, nil, w.out.tmp, w.cog, 0, progress)
 	os.Remove(w.staging)
 	if err != nil {
 		w.out.discard()

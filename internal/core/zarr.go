@@ -151,8 +151,8 @@ func (b *bufferChunks) Close() error { return nil }
 // wrote in part ("Decompressed tile ... has not expected size after
 // filters", GDAL issue 11016).
 func writeZarr(info Info, g Georef, dst string, o ZarrOptions, open func(chunkRows, chunkCols int64) (chunkSource, error)) error {
-	if info.DType == Int64 || info.DType == UInt64 {
-		return errorf(StatusUnsupported, "writing %s rasters to Zarr is not supported yet", info.DType)
+	if info.DType == Int64 || info.DType == UInt64 || info.DType.gdal() != info.DType {
+		return errorf(StatusUnsupported, "writing %s rasters to Zarr is not supported yet (GDAL 3.6's Zarr driver has no signed bytes)", info.DType)
 	}
 	if g.NoData != nil {
 		if err := checkFillValue(*g.NoData, info.DType); err != nil {
@@ -218,7 +218,7 @@ func copyChunks(reader chunkSource, path string, info Info, g Georef, wkt string
 		if need := info.Bands * w.Rows * w.Cols * int64(info.DType.Size()); need < n {
 			n = need
 		}
-		if err := h.Write(int(w.ColOff), int(w.RowOff), typedSlice(buf[:n], info.DType), int(w.Cols), int(w.Rows),
+		if err := h.Write(int(w.ColOff), int(w.RowOff), typedSlice(buf[:n], info.DType.gdal()), int(w.Cols), int(w.Rows),
 			godal.BandInterleaved(), godal.ErrLogger(ge.handler())); err != nil {
 			h.Close(godal.ErrLogger(ignoreErrors))
 			return ge.err(fmt.Sprintf("cannot write chunk (row_off=%d, col_off=%d) of Zarr store %q", w.RowOff, w.ColOff, path), StatusIO)

@@ -24,7 +24,7 @@ from . import _lib
 DTYPES: Dict[np.dtype, int] = {
     np.dtype(np.uint8): 1, np.dtype(np.uint16): 2, np.dtype(np.int16): 3, np.dtype(np.uint32): 4,
     np.dtype(np.int32): 5, np.dtype(np.float32): 6, np.dtype(np.float64): 7,
-    np.dtype(np.uint64): 12, np.dtype(np.int64): 13,
+    np.dtype(np.uint64): 12, np.dtype(np.int64): 13, np.dtype(np.int8): 14,
 }
 NUMPY_OF: Dict[int, np.dtype] = {code: dt for dt, code in DTYPES.items()}
 
@@ -32,7 +32,7 @@ NUMPY_OF: Dict[int, np.dtype] = {code: dt for dt, code in DTYPES.items()}
 def dtype_code(dtype: Any, what: str = "dtype") -> int:
     """The library's code for a numpy dtype, in either byte order. Raises
     ``ValueError`` naming ``what`` for a type GDAL 3.6 cannot store (bool,
-    int8, float16, complex, objects, strings, ...)."""
+    float16, complex, objects, strings, ...)."""
     dt = np.dtype(dtype)
     code = DTYPES.get(dt.newbyteorder("=")) if dt.kind in "uif" else None
     if code is None:

@@ -122,3 +122,45 @@ def test_a_panic_on_a_library_goroutine_is_an_internal_error(tmp_path, where, ho
     assert outcome["raised"] == "InternalError", outcome
     assert f"injected by CLOUDIO_TEST_PANIC={where}" in outcome["message"], outcome
     assert not os.path.exists(tmp_path / "out.tif")
+
+
+def test_bands_of_different_types_read_each_with_its_values(tmp_path):
+    """A VRT whose band 1 is Byte and band 2 Float32: band 2 keeps 1000000.5
+    (it was clamped to 255), read with every band or alone."""
+    import cloudio
+    small = np.arange(20 * 30, dtype=np.uint8).reshape(20, 30)
+    large = np.full((20, 30), 1000000.5, np.float32)
+    paths = []
+    for i, data in enumerate((small, large)):
+        ds = gdal.GetDriverByName("GTiff").Create(str(tmp_path / f"b{i}.tif"), 30, 20, 1,
+                                                  gdal.GDT_Byte if i == 0 else gdal.GDT_Float32)
+        ds.GetRasterBand(1).WriteArray(data)
+        ds = None
+        paths.append(str(tmp_path / f"b{i}.tif"))
+    vrt = str(tmp_path / "mixed.vrt")
+    gdal.BuildVRT(vrt, paths, separate=True)
+    both = cloudio.read_window(vrt, (0, 0, 20, 30))
+    assert both.dtype == np.float32
+    np.testing.assert_array_equal(both[0], small)
+    np.testing.assert_array_equal(both[1], large)
+    alone = cloudio.read_window(vrt, (0, 0, 20, 30), bands=[2])
+    assert alone.dtype == np.float32 and (alone == 1000000.5).all()
+    tiles = [tile for _, tile in cloudio.read_tiles(vrt, 8, 8, bands=2)]
+    assert all((t == 1000000.5).all() for t in tiles)
+
+
+def test_signed_bytes_read_and_write_as_int8(tmp_path):
+    import cloudio
+    data = (np.arange(40 * 50) % 256 - 128).astype(np.int8).reshape(40, 50)
+    src = str(tmp_path / "i8.tif")
+    ds = gdal.GetDriverByName("GTiff").Create(src, 50, 40, 1, gdal.GDT_Byte, ["PIXELTYPE=SIGNEDBYTE"])
+    ds.GetRasterBand(1).WriteArray(data.view(np.uint8))
+    ds = None
+    read = cloudio.read_window(src, (0, 0, 40, 50))
+    assert read.dtype == np.int8 and read.min() == -128
+    np.testing.assert_array_equal(read, data)
+    for out in (cloudio.write_cog(data, str(tmp_path / "array.tif")),
+                cloudio.map_tiles(src, lambda t: t, str(tmp_path / "mapped.tif"), tile_rows=16, tile_cols=16)):
+        back = gdal.Open(out)
+        assert back.GetRasterBand(1).GetMetadataItem("PIXELTYPE", "IMAGE_STRUCTURE") == "SIGNEDBYTE", out
+        np.testing.assert_array_equal(cloudio.read_window(out, (0, 0, 40, 50)), data)
