@@ -88,6 +88,12 @@ int cloudio_dataset_crs(cloudio_dataset *ds, char *buf, size_t buf_len, size_t *
   return capi_dataset_crs((void *)ds, (void *)buf, buf_len, (void *)needed, (void *)err, err_len);
 }
 
+int cloudio_dataset_nodata(cloudio_dataset *ds, int band, char *buf, size_t buf_len, size_t *needed, char *err,
+                           size_t err_len) {
+  REFUSE_IF_FORKED(err, err_len);
+  return capi_dataset_nodata((void *)ds, band, (void *)buf, buf_len, (void *)needed, (void *)err, err_len);
+}
+
 int cloudio_dataset_read(cloudio_dataset *ds, int64_t row_off, int64_t col_off, int64_t n_rows, int64_t n_cols,
                          const int *bands, size_t n_bands, int dtype, void *buf, size_t buf_len, char *err,
                          size_t err_len) {

@@ -87,3 +87,19 @@ func progressFunc(fn C.cloudio_progress_fn, user unsafe.Pointer) core.ProgressFu
 func nullArg(name string) error {
 	return &core.Error{Status: core.StatusInvalidArgument, Msg: name + " must not be NULL"}
 }
+
+// textOut hands text to a caller's buffer as the header's size-query
+// convention says: *needed (when not NULL) gets the size with the NUL; a
+// buffer too small gets nothing and is an error naming what.
+func textOut(text string, buf *C.char, bufLen C.size_t, needed *C.size_t, what string) error {
+	if needed != nil {
+		*needed = C.size_t(len(text) + 1)
+	}
+	if buf != nil && bufLen > 0 {
+		if C.size_t(len(text)) >= bufLen {
+			return &core.Error{Status: core.StatusInvalidArgument, Msg: "buffer too small for " + what + ": see *needed"}
+		}
+		writeErr(buf, bufLen, text)
+	}
+	return nil
+}

@@ -43,17 +43,7 @@ func capi_storage_list(url *C.char, buf *C.char, bufLen C.size_t, needed *C.size
 	if err != nil {
 		return status(err, errBuf, errLen)
 	}
-	text := strings.Join(names, "\n")
-	if needed != nil {
-		*needed = C.size_t(len(text) + 1)
-	}
-	if buf != nil && bufLen > 0 {
-		if C.size_t(len(text)) >= bufLen {
-			return status(&core.Error{Status: core.StatusInvalidArgument, Msg: "buffer too small for the listing: see *needed"}, errBuf, errLen)
-		}
-		writeErr(buf, bufLen, text)
-	}
-	return status(nil, errBuf, errLen)
+	return status(textOut(strings.Join(names, "\n"), buf, bufLen, needed, "the listing"), errBuf, errLen)
 }
 
 //export capi_storage_exists

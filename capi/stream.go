@@ -87,7 +87,7 @@ func georef(geotransform *C.double, crs *C.char, nodata *C.double) core.Georef {
 	}
 	g.CRS = goString(crs)
 	if nodata != nil {
-		nd := float64(*nodata)
+		nd := core.NoDataFloat(float64(*nodata))
 		g.NoData = &nd
 	}
 	return g
@@ -149,17 +149,24 @@ func capi_dataset_crs(h unsafe.Pointer, buf *C.char, bufLen C.size_t, needed *C.
 	if err != nil {
 		return status(err, errBuf, errLen)
 	}
-	wkt := ds.CRS()
-	if needed != nil {
-		*needed = C.size_t(len(wkt) + 1)
+	return status(textOut(ds.CRS(), buf, bufLen, needed, "the WKT"), errBuf, errLen)
+}
+
+//export capi_dataset_nodata
+func capi_dataset_nodata(h unsafe.Pointer, band C.int, buf *C.char, bufLen C.size_t, needed *C.size_t, errBuf *C.char, errLen C.size_t) (rc C.int) {
+	defer contain(&rc, errBuf, errLen)
+	ds, err := handle[*core.Dataset](h, "dataset")
+	if err != nil {
+		return status(err, errBuf, errLen)
 	}
-	if buf != nil && bufLen > 0 {
-		if C.size_t(len(wkt)) >= bufLen {
-			return status(&core.Error{Status: core.StatusInvalidArgument, Msg: "buffer too small for the WKT: see *needed"}, errBuf, errLen)
-		}
-		writeErr(buf, bufLen, wkt)
+	if band < 1 || int64(band) > ds.Info().Bands {
+		return status(&core.Error{Status: core.StatusInvalidArgument, Msg: fmt.Sprintf("band %d does not exist (the raster has bands 1..%d)", band, ds.Info().Bands)}, errBuf, errLen)
 	}
-	return status(nil, errBuf, errLen)
+	text := ""
+	if nd, ok := ds.NoData(int(band)); ok {
+		text = nd.String()
+	}
+	return status(textOut(text, buf, bufLen, needed, "the nodata value"), errBuf, errLen)
 }
 
 //export capi_dataset_read

@@ -169,7 +169,13 @@ int cloudio_write_cog(const char *src, const char *dst, const char *compress,
  * geotransform: GDAL's six affine coefficients, or NULL for none.
  * crs: "EPSG:4326", "4326", WKT, PROJ.4, or anything GDAL's
  * OSRSetFromUserInput accepts; NULL or "" for none.
- * nodata: a pointer to the nodata value, or NULL for none.
+ * nodata: a pointer to the nodata value, or NULL for none. It must be a value
+ * of dtype exactly (300 is no Byte value, 1.5 no Int16 value, 0.1 no Float32
+ * value: 0.100000001490116 is), else CLOUDIO_ERR_INVALID_ARGUMENT. A 64-bit
+ * integer that a double cannot hold (2^64 - 1, 2^53 + 1) goes in options as
+ * "NODATA=18446744073709551615": cloudio's own option, never passed to GDAL,
+ * which gives the nodata value as text, exactly (and may replace nodata;
+ * both given with different values is CLOUDIO_ERR_INVALID_ARGUMENT).
  *
  * Returns CLOUDIO_ERR_INVALID_ARGUMENT as well for a NULL data, an unknown
  * dtype, non-positive sizes, a data_len that does not match, or a crs GDAL
@@ -223,6 +229,15 @@ int cloudio_dataset_info(cloudio_dataset *ds, cloudio_info *out,
  * CLOUDIO_ERR_INVALID_ARGUMENT and receives nothing. */
 int cloudio_dataset_crs(cloudio_dataset *ds, char *buf, size_t buf_len, size_t *needed,
                         char *err, size_t err_len);
+
+/* The nodata value of band (1-based) as text, exactly: "" when the band has
+ * none, else an integer ("-9999", "18446744073709551615": cloudio_info's
+ * double cannot hold every 64-bit integer), a decimal number as C's strtod
+ * reads it back to the same double ("-3.4028234663852886e+38"), "nan",
+ * "+Inf" or "-Inf". Sizes as in cloudio_dataset_crs. Returns
+ * CLOUDIO_ERR_INVALID_ARGUMENT for a band that does not exist. */
+int cloudio_dataset_nodata(cloudio_dataset *ds, int band, char *buf, size_t buf_len, size_t *needed,
+                           char *err, size_t err_len);
 
 /* Read the window (row_off, col_off, n_rows, n_cols) of the given bands
  * (1-based; bands NULL and n_bands 0 mean every band) into buf,

@@ -1100,6 +1100,12 @@ static void test_dataset(void) {
   CHECK(info.block_rows == 64 && info.block_cols == 64);
   CHECK(info.has_geotransform == 1 && memcmp(info.geotransform, gt, sizeof gt) == 0);
   CHECK(info.has_nodata == 1 && info.nodata == -1);
+  char nodata_text[32] = "";
+  size_t nodata_needed = 0;
+  CHECK_OK(cloudio_dataset_nodata(ds, 1, nodata_text, sizeof nodata_text, &nodata_needed, err, sizeof err));
+  CHECK(strcmp(nodata_text, "-1") == 0 && nodata_needed == 3);
+  CHECK_STATUS(cloudio_dataset_nodata(ds, 2, nodata_text, sizeof nodata_text, NULL, err, sizeof err),
+               CLOUDIO_ERR_INVALID_ARGUMENT);
 
   /* CRS: size query, exact buffer, a buffer one byte short (untouched). */
   size_t needed = 0;
@@ -2106,6 +2112,27 @@ static void test_hostile(void) {
   CHECK(run_probe("--probe-fork 0", line, sizeof line) == 0);
   CHECK(run_probe("--probe-fork 1", line, sizeof line) == 0);
   CHECK(seconds_since(&t0) < 10);
+
+  /* 64-bit nodata, exactly: a double cannot carry 2^64 - 1, the NODATA option can. */
+  {
+    uint64_t big_cells[4 * 5] = {0};
+    const char *const exact[] = {"NODATA=18446744073709551615", NULL};
+    path_t n64 = in_dir("n64.tif");
+    CHECK_OK(cloudio_write_cog_buffer(big_cells, sizeof big_cells, CLOUDIO_UINT64, 1, 4, 5, NULL, NULL, NULL, n64.s, NULL,
+                                      exact, NULL, NULL, err, sizeof err));
+    cloudio_dataset *ds = NULL;
+    char text[32] = "";
+    CHECK_OK(cloudio_dataset_open(n64.s, &ds, err, sizeof err));
+    CHECK_OK(cloudio_dataset_nodata(ds, 1, text, sizeof text, NULL, err, sizeof err));
+    CHECK(strcmp(text, "18446744073709551615") == 0);
+    CHECK_OK(cloudio_dataset_close(ds, err, sizeof err));
+    const double byte_nodata = 300;
+    uint8_t bytes[4 * 5] = {0};
+    CHECK_STATUS(cloudio_write_cog_buffer(bytes, sizeof bytes, CLOUDIO_BYTE, 1, 4, 5, NULL, NULL, &byte_nodata, n64.s,
+                                          NULL, NULL, NULL, NULL, err, sizeof err),
+                 CLOUDIO_ERR_INVALID_ARGUMENT);
+    remove(n64.s);
+  }
 
   /* Closes racing on one handle. */
   path_t src = in_dir("race.tif");

@@ -26,7 +26,7 @@ const DefaultCompress = "DEFLATE"
 type Georef struct {
 	GeoTransform *[6]float64
 	CRS          string // anything OSRSetFromUserInput takes: "EPSG:4326", WKT, ...
-	NoData       *float64
+	NoData       *NoData
 }
 
 // COGOptions are the rare parameters of a COG write.
@@ -70,6 +70,11 @@ func WriteCOG(src, dst string, o COGOptions) error {
 // dataset over it, during the call only.
 func WriteCOGBuffer(buf []byte, dtype DType, bands, rows, cols int64, g Georef, dst string, o COGOptions) error {
 	Init()
+	g, options, err := takeNoDataOption(g, o.Options)
+	if err != nil {
+		return err
+	}
+	o.Options = options
 	src, err := newMemSource(buf, dtype, bands, rows, cols, g)
 	if err != nil {
 		return err
@@ -125,7 +130,11 @@ func newMemSource(buf []byte, dtype DType, bands, rows, cols int64, g Georef) (*
 		defer C.free(unsafe.Pointer(georef.wkt))
 	}
 	if g.NoData != nil {
-		georef.has_nodata, georef.nodata = 1, C.double(*g.NoData)
+		if err := g.NoData.In(dtype); err != nil {
+			return nil, err
+		}
+		georef.has_nodata, georef.nodata = 1, C.double(g.NoData.Float)
+		georef.nodata_int64, georef.nodata_uint64 = C.longlong(g.NoData.int64Value()), C.ulonglong(g.NoData.uint64Value())
 	}
 	m := &memSource{}
 	m.pin.Pin(&buf[0])

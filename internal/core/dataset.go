@@ -1,8 +1,15 @@
 package core
 
+/*
+#include <stdlib.h>
+#include "translate.h"
+*/
+import "C"
+
 import (
 	"fmt"
 	"math"
+	"math/big"
 	"sync"
 	"unsafe"
 
@@ -117,11 +124,10 @@ func OpenDataset(name string) (*Dataset, error) {
 		info.GeoTransform, info.HasGeoTransform = gt, true
 	}
 	var noData []bandNoData
-	for _, b := range h.Bands() {
-		v, ok := b.NoData()
-		noData = append(noData, bandNoData{v, ok})
+	for i, b := range h.Bands() {
+		noData = append(noData, readNoData(gdalName, i+1, b, info.BandTypes[i]))
 	}
-	info.NoData, info.HasNoData = noData[0].value, noData[0].ok
+	info.NoData, info.HasNoData = noData[0].value.Float, noData[0].ok
 	d := &Dataset{name: name, gdalName: gdalName, info: info, crs: h.Projection(), noData: noData, free: []*handle{{gdal: h}}}
 	if fill, err := d.sparseFill(); err == nil {
 		d.raw = openDirect(gdalName, h, info, fill, defaultWorkers(gdalName))
@@ -132,11 +138,11 @@ func OpenDataset(name string) (*Dataset, error) {
 // sparseFill is what GDAL reads in a GeoTIFF's sparse blocks (those the
 // file has no bytes for): band 1's nodata in the raster's type, else 0.
 func (d *Dataset) sparseFill() ([]byte, error) {
-	nd := d.noData[0]
-	if !nd.ok {
-		nd.value = 0
+	v := d.noData[0].value.Float
+	if !d.noData[0].ok {
+		v = 0
 	}
-	return encodeValue(d.info.DType, d.info.DType.convert(nd.value))
+	return encodeValue(d.info.DType, d.info.DType.convert(v))
 }
 
 // bandType is a band's data type, Int8 for GDAL 3.6's signed bytes.
@@ -157,8 +163,41 @@ func (i Info) bandType(b int) DType {
 }
 
 type bandNoData struct {
-	value float64
+	value NoData
 	ok    bool
+}
+
+// readNoData is band b's (1-based) nodata value, exactly: for a 64-bit
+// integer band through GDAL's C API, as godal reads only the double.
+func readNoData(name string, b int, band godal.Band, dtype DType) bandNoData {
+	if dtype != Int64 && dtype != UInt64 {
+		v, ok := band.NoData()
+		return bandNoData{NoDataFloat(v), ok}
+	}
+	var nd bandNoData
+	cname := C.CString(name)
+	defer C.free(unsafe.Pointer(cname))
+	var i C.longlong
+	var u C.ulonglong
+	var has C.int
+	pinned(name, func() { has = C.cloudioNoData64(cname, C.int(b), &i, &u) })
+	nd.ok = has != 0
+	exact := new(big.Int).SetUint64(uint64(u))
+	if dtype == Int64 {
+		exact = big.NewInt(int64(i))
+	}
+	f, _ := new(big.Float).SetInt(exact).Float64()
+	nd.value = NoData{Float: f, Int: exact}
+	return nd
+}
+
+// NoData is band b's (1-based) nodata value, exactly; false when it has
+// none.
+func (d *Dataset) NoData(b int) (NoData, bool) {
+	if b < 1 || b > len(d.noData) {
+		return NoData{}, false
+	}
+	return d.noData[b-1].value, d.noData[b-1].ok
 }
 
 func ignoreErrors(godal.ErrorCategory, int, string) error { return nil }

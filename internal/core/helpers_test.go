@@ -472,3 +472,12 @@ func eachTile(t *testing.T, r *TileReader, check func(Tile, []byte)) {
 		check(tile, buf)
 	}
 }
+
+// noData is a test's nodata value (nil: none) as a writer takes it.
+func noData(v *float64) *NoData {
+	if v == nil {
+		return nil
+	}
+	n := NoDataFloat(*v)
+	return &n
+}

@@ -168,7 +168,7 @@ func haloFill(ds *Dataset, spec ReadSpec) ([][]byte, error) {
 		if !nd.ok {
 			return nil, errorf(StatusInvalidArgument, "edge mode nodata needs a nodata value, and band %d of %q has none: use edge replicate", b, ds.Name())
 		}
-		cell, err := encodeValue(spec.DType, spec.DType.convert(ds.Info().bandType(b).convert(nd.value)))
+		cell, err := encodeValue(spec.DType, spec.DType.convert(ds.Info().bandType(b).convert(nd.value.Float)))
 		if err != nil {
 			return nil, err
 		}

@@ -80,9 +80,9 @@ GDALDatasetH cloudioMemDataset(void *data, int dtype, int signed_byte, int bands
       GDALRasterBandH band = GDALGetRasterBand(ds, b);
       /* GDAL 3.5+ keeps 64-bit integer nodata apart from the double one. */
       if (GDALGetRasterDataType(band) == GDT_Int64) {
-        GDALSetRasterNoDataValueAsInt64(band, (int64_t)georef->nodata);
+        GDALSetRasterNoDataValueAsInt64(band, (int64_t)georef->nodata_int64);
       } else if (GDALGetRasterDataType(band) == GDT_UInt64) {
-        GDALSetRasterNoDataValueAsUInt64(band, (uint64_t)georef->nodata);
+        GDALSetRasterNoDataValueAsUInt64(band, (uint64_t)georef->nodata_uint64);
       } else {
         GDALSetRasterNoDataValue(band, georef->nodata);
       }
@@ -135,4 +135,22 @@ int cloudioTranslate(const char *src, GDALDatasetH src_ds, const char *dst, char
   }
   CPLPopErrorHandler();
   return errs->failed;
+}
+
+int cloudioNoData64(const char *name, int band, long long *as_int64, unsigned long long *as_uint64) {
+  CPLPushErrorHandler(CPLQuietErrorHandler);
+  GDALDatasetH ds = GDALOpenEx(name, GDAL_OF_RASTER | GDAL_OF_READONLY, NULL, NULL, NULL);
+  int has = 0;
+  GDALRasterBandH b = ds != NULL && band >= 1 && band <= GDALGetRasterCount(ds) ? GDALGetRasterBand(ds, band) : NULL;
+  if (b != NULL && GDALGetRasterDataType(b) == GDT_Int64) {
+    *as_int64 = (long long)GDALGetRasterNoDataValueAsInt64(b, &has);
+  } else if (b != NULL && GDALGetRasterDataType(b) == GDT_UInt64) {
+    *as_uint64 = (unsigned long long)GDALGetRasterNoDataValueAsUInt64(b, &has);
+  }
+  if (ds != NULL) {
+    GDALClose(ds);
+  }
+  CPLPopErrorHandler();
+  CPLErrorReset();
+  return has;
 }

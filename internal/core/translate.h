@@ -14,6 +14,8 @@ typedef struct {
   const char *wkt;          /* NULL or "" for none */
   int has_nodata;
   double nodata;
+  long long nodata_int64;           /* the nodata of Int64 bands, exactly */
+  unsigned long long nodata_uint64; /* ... and of UInt64 bands */
 } cloudioGeoref;
 
 /* Failures GDAL reported during one call: the CPLE number of the first
@@ -37,6 +39,10 @@ int cloudioTranslate(const char *src, GDALDatasetH src_ds, const char *dst, char
 GDALDatasetH cloudioMemDataset(void *data, int dtype, int signed_byte, int bands, int rows, int cols,
                                const cloudioGeoref *georef, cloudioErrors *errs);
 void cloudioCloseDataset(GDALDatasetH ds);
+
+/* The nodata value of 64-bit integer band (1-based) of the raster name,
+ * exactly (godal reads nodata only as a double): 1 when it has one. */
+int cloudioNoData64(const char *name, int band, long long *as_int64, unsigned long long *as_uint64);
 
 /* Whether GDAL's virtual file system finds name (a local path or /vsi...). */
 int cloudioPathExists(const char *name);

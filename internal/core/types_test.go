@@ -185,3 +185,72 @@ func TestSignedBytes(t *testing.T) {
 		t.Fatal("Int8 conversion does not clamp")
 	}
 }
+
+// Nodata must be a value of the band's type, exactly, for every writer:
+// 300 is no Byte, 1e40 and 0.1 no Float32, 1.5 no Int16.
+func TestNoDataMustBeExact(t *testing.T) {
+	const rows, cols = 8, 9
+	for _, c := range []struct {
+		dtype  DType
+		nodata float64
+	}{{Byte, 300}, {Byte, -1}, {Float32, 1e40}, {Float32, 0.1}, {Int16, 1.5}, {Int16, math.NaN()}, {UInt32, math.Inf(1)}, {Int8, 128}} {
+		data := make([]byte, rows*cols*c.dtype.Size())
+		g := Georef{NoData: noData(&c.nodata)}
+		for what, err := range map[string]error{
+			"cog buffer":  WriteCOGBuffer(data, c.dtype, 1, rows, cols, g, tmpPath(t, "n.tif"), COGOptions{}),
+			"zarr buffer": WriteZarrBuffer(data, c.dtype, 1, rows, cols, g, tmpPath(t, "n.zarr"), ZarrOptions{}),
+			"tile writer": func() error {
+				_, err := CreateTileWriter(tmpPath(t, "w.tif"), WriterSpec{Rows: rows, Cols: cols, Bands: 1, DType: c.dtype, Georef: g}, COGOptions{})
+				return err
+			}(),
+		} {
+			if c.dtype == Int8 && what == "zarr buffer" {
+				continue // no Int8 Zarr on GDAL 3.6 at all
+			}
+			if StatusOf(err) != StatusInvalidArgument || !strings.Contains(err.Error(), "is not a "+c.dtype.String()+" value") {
+				t.Errorf("%s: nodata %v for %s: got %v (%v)", what, c.nodata, c.dtype, StatusOf(err), err)
+			}
+		}
+	}
+}
+
+// 64-bit integer nodata stays exact end to end: given as text (the NODATA
+// option, for what a double cannot carry), written with GDAL's
+// SetNoDataValueAsInt64 / AsUInt64, read back with their getters.
+func TestNoData64BitExact(t *testing.T) {
+	const rows, cols = 8, 9
+	for _, c := range []struct {
+		dtype DType
+		text  string
+	}{{UInt64, "18446744073709551615"}, {Int64, "9223372036854775807"}, {Int64, "9007199254740993"}, {Int64, "-9223372036854775808"}} {
+		data := cells(c.dtype, 1, rows, cols, 1)
+		path := tmpPath(t, "n64.tif")
+		if err := WriteCOGBuffer(data, c.dtype, 1, rows, cols, Georef{}, path, COGOptions{Options: []string{"NODATA=" + c.text}}); err != nil {
+			t.Fatal(err)
+		}
+		ds, err := OpenDataset(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		nd, ok := ds.NoData(1)
+		ds.Close()
+		if !ok || nd.String() != c.text {
+			t.Errorf("%s nodata %s read back as %s (%v)", c.dtype, c.text, nd, ok)
+		}
+	}
+	// A double cannot carry 2^63 - 1 (it becomes 2^63, out of Int64's range).
+	big := float64(math.MaxInt64)
+	err := WriteCOGBuffer(cells(Int64, 1, rows, cols, 1), Int64, 1, rows, cols, Georef{NoData: noData(&big)}, tmpPath(t, "x.tif"), COGOptions{})
+	wantStatus(t, err, StatusInvalidArgument, "2^63 as an Int64 nodata")
+	nd := -9999.0
+	err = WriteCOGBuffer(cells(Int16, 1, rows, cols, 1), Int16, 1, rows, cols, Georef{NoData: noData(&nd)}, tmpPath(t, "x.tif"), COGOptions{Options: []string{"nodata=-1"}})
+	wantStatus(t, err, StatusInvalidArgument, "nodata given twice, differently")
+	for text, want := range map[string]string{"-9999": "-9999", " 1e3 ": "1000", "nan": "nan", "-inf": "-Inf", "0.5": "0.5"} {
+		if nd, err := ParseNoData(text); err != nil || nd.String() != want {
+			t.Errorf("ParseNoData(%q) = %v, %v; want %s", text, nd, err, want)
+		}
+	}
+	if _, err := ParseNoData("twelve"); StatusOf(err) != StatusInvalidArgument {
+		t.Errorf("ParseNoData(twelve): %v", err)
+	}
+}

@@ -57,6 +57,14 @@ func CreateTileWriter(dst string, spec WriterSpec, o COGOptions) (*TileWriter, e
 	if spec.Rows <= 0 || spec.Cols <= 0 || spec.Bands <= 0 || spec.Rows > MaxRasterSide || spec.Cols > MaxRasterSide || spec.Bands > 65535 {
 		return nil, errorf(StatusInvalidArgument, "raster shape bands=%d rows=%d cols=%d is out of range", spec.Bands, spec.Rows, spec.Cols)
 	}
+	if spec.Georef, o.Options, err = takeNoDataOption(spec.Georef, o.Options); err != nil {
+		return nil, err
+	}
+	if nd := spec.Georef.NoData; nd != nil {
+		if err := nd.In(spec.DType); err != nil {
+			return nil, err
+		}
+	}
 	cog, err := COGCreationOptions(o.Compress, spec.DType, spec.Bands, o.Options)
 	if err != nil {
 		return nil, err
@@ -121,7 +129,7 @@ func setGeoref(h *godal.Dataset, g Georef, wkt string) error {
 	if wkt != "" && h.SetProjection(wkt, godal.ErrLogger(ge.handler())) != nil {
 		return ge.err("cannot set the crs", StatusInvalidArgument)
 	}
-	if g.NoData != nil && h.SetNoData(*g.NoData, godal.ErrLogger(ge.handler())) != nil {
+	if g.NoData != nil && h.SetNoData(g.NoData.Float, godal.ErrLogger(ge.handler())) != nil { // 64-bit bands excluded: the double is exact
 		return ge.err("cannot set the nodata value", StatusInvalidArgument)
 	}
 	return nil

@@ -64,8 +64,8 @@ func WriteZarr(src, dst string, o ZarrOptions) error {
 	if info.HasGeoTransform {
 		g.GeoTransform = &info.GeoTransform
 	}
-	if info.HasNoData {
-		g.NoData = &info.NoData
+	if nd, ok := ds.NoData(1); ok {
+		g.NoData = &nd
 	}
 	var reader *TileReader
 	defer func() {
@@ -90,8 +90,12 @@ func WriteZarrBuffer(buf []byte, dtype DType, bands, rows, cols int64, g Georef,
 	if err := checkBuffer(buf, dtype, bands, rows, cols); err != nil {
 		return err
 	}
-	dst, err := outputName("destination", dst)
+	g, options, err := takeNoDataOption(g, o.Options)
 	if err != nil {
+		return err
+	}
+	o.Options = options
+	if dst, err = outputName("destination", dst); err != nil {
 		return err
 	}
 	info := Info{Rows: rows, Cols: cols, Bands: bands, DType: dtype}
@@ -154,8 +158,8 @@ func writeZarr(info Info, g Georef, dst string, o ZarrOptions, open func(chunkRo
 	if info.DType == Int64 || info.DType == UInt64 || info.DType.gdal() != info.DType {
 		return errorf(StatusUnsupported, "writing %s rasters to Zarr is not supported yet (GDAL 3.6's Zarr driver has no signed bytes)", info.DType)
 	}
-	if g.NoData != nil {
-		if err := checkFillValue(*g.NoData, info.DType); err != nil {
+	if g.NoData != nil { // Zarr keeps nodata as the array's fill_value, of the array's type
+		if err := g.NoData.In(info.DType); err != nil {
 			return err
 		}
 	}
@@ -231,26 +235,6 @@ func copyChunks(reader chunkSource, path string, info Info, g Georef, wkt string
 	// Chunks still in GDAL's block cache are compressed and written now.
 	if err := h.Close(godal.ErrLogger(ge.handler())); err != nil {
 		return ge.err(fmt.Sprintf("cannot finish Zarr store %q", path), StatusIO)
-	}
-	return nil
-}
-
-var integerRange = map[DType][2]float64{Byte: {0, math.MaxUint8}, UInt16: {0, math.MaxUint16}, Int16: {math.MinInt16, math.MaxInt16},
-	UInt32: {0, math.MaxUint32}, Int32: {math.MinInt32, math.MaxInt32}}
-
-// checkFillValue rejects a nodata value the array's type cannot hold: Zarr
-// keeps nodata as the array's fill_value, of the array's type, and GDAL
-// would otherwise store another value in its place.
-func checkFillValue(nodata float64, dtype DType) error {
-	if dtype.IsFloat() {
-		if dtype == Float32 && !math.IsInf(nodata, 0) && !math.IsNaN(nodata) && math.Abs(nodata) > math.MaxFloat32 {
-			return errorf(StatusInvalidArgument, "nodata %g does not fit in a Float32 Zarr array", nodata)
-		}
-		return nil
-	}
-	r := integerRange[dtype]
-	if math.IsNaN(nodata) || nodata != math.Trunc(nodata) || nodata < r[0] || nodata > r[1] {
-		return errorf(StatusInvalidArgument, "nodata %g cannot be stored in a %s Zarr array (its fill_value is a %s value, %g..%g)", nodata, dtype, dtype, r[0], r[1])
 	}
 	return nil
 }

@@ -41,12 +41,12 @@ func TestWriteZarrRoundTrip(t *testing.T) {
 		rows, cols := 150, 230
 		data := cells(c.dtype, c.bands, rows, cols, 3)
 		nodata := -9999.0
-		if r, ok := integerRange[c.dtype]; ok && r[0] == 0 {
-			nodata = r[1]
+		if i := dtypeInfo[c.dtype]; !i.float && i.min == 0 {
+			nodata = i.max
 		}
 		dst := tmpPath(t, "dem.zarr")
 		err := WriteZarrBuffer(data, c.dtype, int64(c.bands), int64(rows), int64(cols),
-			Georef{GeoTransform: &zarrGeoTransform, CRS: "EPSG:32633", NoData: &nodata}, dst,
+			Georef{GeoTransform: &zarrGeoTransform, CRS: "EPSG:32633", NoData: noData(&nodata)}, dst,
 			ZarrOptions{ChunkRows: c.chunkRows, ChunkCols: c.chunk})
 		if err != nil {
 			t.Fatalf("%s x %d: %v", c.dtype, c.bands, err)
@@ -250,7 +250,7 @@ func TestWriteZarrErrorsLeaveNothing(t *testing.T) {
 	}
 	bytes8 := cells(Byte, 1, 10, 10, 1)
 	for _, nodata := range []float64{-9999, 256, 0.5, math.NaN()} {
-		if err := WriteZarrBuffer(bytes8, Byte, 1, 10, 10, Georef{NoData: &nodata}, dst, ZarrOptions{}); StatusOf(err) != StatusInvalidArgument || !strings.Contains(err.Error(), "Byte") {
+		if err := WriteZarrBuffer(bytes8, Byte, 1, 10, 10, Georef{NoData: noData(&nodata)}, dst, ZarrOptions{}); StatusOf(err) != StatusInvalidArgument || !strings.Contains(err.Error(), "Byte") {
 			t.Errorf("Byte nodata %g: %v", nodata, err)
 		}
 	}

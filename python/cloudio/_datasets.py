@@ -14,7 +14,7 @@ import ctypes
 import os
 import threading
 from collections import OrderedDict
-from typing import Any, Dict, NamedTuple, Optional, Sequence, Tuple
+from typing import Any, Dict, NamedTuple, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
@@ -170,11 +170,23 @@ class Dataset:
         _lib.call("cloudio_dataset_crs", self.handle, buf, needed.value, None)
         return buf.value.decode()
 
+    def nodata(self, band: int = 1) -> Union[None, int, float]:
+        """Band's nodata value, exactly: an int for integer bands (64-bit
+        ones included, which ``cloudio_info``'s double cannot hold), a float
+        otherwise, None when it has none."""
+        needed = ctypes.c_size_t()
+        _lib.call("cloudio_dataset_nodata", self.handle, band, None, 0, ctypes.byref(needed))
+        buf = ctypes.create_string_buffer(needed.value)
+        _lib.call("cloudio_dataset_nodata", self.handle, band, buf, needed.value, None)
+        text = buf.value.decode()
+        if not text:
+            return None
+        return int(text) if np.dtype(self.dtype).kind in "iu" else float(text)
+
     @property
     def georef(self) -> Georef:
         i = self.info
-        return Georef(tuple(i.geotransform) if i.has_geotransform else None, self.crs or None,
-                      i.nodata if i.has_nodata else None)
+        return Georef(tuple(i.geotransform) if i.has_geotransform else None, self.crs or None, self.nodata(1))
 
     @property
     def dtype(self) -> np.dtype:

@@ -67,6 +67,7 @@ _PROTOTYPES = {
     "cloudio_dataset_open": (c_int, (c_char_p, POINTER(c_void_p)) + _ERR),
     "cloudio_dataset_info": (c_int, (c_void_p, POINTER(Info)) + _ERR),
     "cloudio_dataset_crs": (c_int, (c_void_p, c_char_p, c_size_t, POINTER(c_size_t)) + _ERR),
+    "cloudio_dataset_nodata": (c_int, (c_void_p, c_int, c_char_p, c_size_t, POINTER(c_size_t)) + _ERR),
     "cloudio_dataset_read": (c_int, (c_void_p, c_int64, c_int64, c_int64, c_int64, POINTER(c_int), c_size_t, c_int,
                                      c_void_p, c_size_t) + _ERR),
     "cloudio_dataset_close": (c_int, (c_void_p,) + _ERR),

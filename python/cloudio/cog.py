@@ -122,7 +122,7 @@ def write_cog(dataset: Any, path: Union[str, "os.PathLike[str]"], compress: str 
     if not isinstance(compress, str) or not compress.strip():
         raise ValueError(f"compress must be a COMPRESS method name such as 'deflate', not {compress!r}")
     adapter = _lib.ProgressAdapter(progress)
-    opts = _lib.options_array(options)
+    opts = _lib.options_array(nodata_options(nodata, options))
     source = write_source(dataset, Georef(geotransform, crs, nodata))
     if isinstance(source, bytes):
         adapter.run("cloudio_write_cog", source, dst, compress.encode(), opts)
@@ -199,12 +199,34 @@ def geotransform_array(geotransform: Any) -> Optional[ctypes.Array]:
 
 
 def nodata_pointer(nodata: Any) -> Optional[ctypes.c_double]:
-    """The nodata value as a ``double`` (None for none); NaN is allowed."""
+    """The nodata value as a ``double`` (None for none); NaN is allowed. An
+    integer a double cannot hold exactly (a 64-bit nodata such as 2**64 - 1)
+    is None here: it goes as the library's NODATA option (nodata_options)."""
     if nodata is None:
         return None
     if not isinstance(nodata, numbers.Real) or isinstance(nodata, (bool, np.bool_)):
         raise ValueError(f"nodata must be a number, not {type(nodata).__name__} {nodata!r}")
+    if _beyond_double(nodata):
+        return None
     return ctypes.c_double(float(nodata))
+
+
+def _beyond_double(nodata: Any) -> bool:
+    return isinstance(nodata, numbers.Integral) and not isinstance(nodata, (bool, np.bool_)) and \
+        (abs(int(nodata)) > 2**1023 or float(nodata) != int(nodata))
+
+
+def nodata_options(nodata: Any, options: Options) -> Options:
+    """options, plus the library's NODATA=<integer> for a nodata value a
+    double cannot carry exactly (see nodata_pointer)."""
+    if nodata is None or not _beyond_double(nodata):
+        return options
+    exact = f"NODATA={int(nodata)}"
+    if options is None:
+        return [exact]
+    if isinstance(options, Mapping):
+        return {**options, "NODATA": int(nodata)}
+    return list(options) + [exact]
 
 
 def as_bands(array: np.ndarray, what: str = "dataset") -> np.ndarray:

@@ -21,7 +21,7 @@ import numpy as np
 from . import _lib
 from ._datasets import (NUMPY_OF, Georef, dtype_code, file_name, in_memory_pixels, is_gdal_dataset, is_path,
                         open_dataset, unwrap)
-from .cog import as_bands, crs_text, geotransform_array, nodata_pointer, write_cog
+from .cog import as_bands, crs_text, geotransform_array, nodata_options, nodata_pointer, write_cog
 from .windows import TileWindow, tile_windows
 
 Progress = Union[None, bool, Callable[[float], Any]]
@@ -224,7 +224,8 @@ class _Writer:
         self.handle = ctypes.c_void_p()
         _lib.call("cloudio_writer_open", _lib.fspath(dst), rows, cols, bands, dtype_code(self.dtype, "dtype"), gt,
                   crs.encode() if crs else None, ctypes.byref(nodata) if nodata is not None else None,
-                  compress.encode(), _lib.options_array(options), ctypes.byref(self.handle))
+                  compress.encode(), _lib.options_array(nodata_options(georef.nodata, options)),
+                  ctypes.byref(self.handle))
 
     def write(self, win: TileWindow, data: np.ndarray) -> None:
         data = np.ascontiguousarray(data, dtype=self.dtype)

@@ -164,3 +164,34 @@ def test_signed_bytes_read_and_write_as_int8(tmp_path):
         back = gdal.Open(out)
         assert back.GetRasterBand(1).GetMetadataItem("PIXELTYPE", "IMAGE_STRUCTURE") == "SIGNEDBYTE", out
         np.testing.assert_array_equal(cloudio.read_window(out, (0, 0, 40, 50)), data)
+
+
+@pytest.mark.parametrize("dtype,nodata", [(np.uint64, 2**64 - 1), (np.int64, 2**63 - 1), (np.int64, 2**53 + 1),
+                                          (np.int64, -2**63), (np.uint8, 255), (np.float32, -3.4028234663852886e+38)])
+def test_nodata_is_exact_end_to_end(tmp_path, dtype, nodata):
+    import cloudio
+    from cloudio._datasets import Dataset
+    path = cloudio.write_cog(np.ones((20, 30), dtype), str(tmp_path / "n.tif"), nodata=nodata)
+    assert Dataset(path).georef.nodata == nodata and type(Dataset(path).georef.nodata) is type(nodata)
+    ds = gdal.Open(path)  # kept: its bands die with it
+    band = ds.GetRasterBand(1)
+    if dtype == np.uint64:
+        assert band.GetNoDataValueAsUInt64() == nodata
+    elif dtype == np.int64:
+        assert band.GetNoDataValueAsInt64() == nodata
+
+
+@pytest.mark.parametrize("dtype,nodata", [(np.uint8, 300), (np.uint8, -1), (np.float32, 1e40), (np.float32, 0.1),
+                                          (np.int16, 1.5), (np.uint64, 2**64), (np.int64, 2**63)])
+def test_nodata_outside_the_type_is_an_error_for_every_writer(tmp_path, dtype, nodata):
+    import cloudio
+    data = np.ones((20, 30), dtype)
+    with pytest.raises(cloudio.InvalidArgumentError, match="is not a"):
+        cloudio.write_cog(data, str(tmp_path / "n.tif"), nodata=nodata)
+    if np.dtype(dtype).itemsize < 8:
+        with pytest.raises(cloudio.InvalidArgumentError, match="is not a"):
+            cloudio.write_zarr(data, str(tmp_path / "n.zarr"), nodata=nodata)
+        src = cloudio.write_cog(data, str(tmp_path / "src.tif"))
+        with pytest.raises(cloudio.InvalidArgumentError, match="is not a"):
+            cloudio.map_tiles(src, lambda t: t, str(tmp_path / "m.tif"), nodata=nodata)
+    assert sorted(os.listdir(tmp_path)) == (["src.tif"] if np.dtype(dtype).itemsize < 8 else [])
