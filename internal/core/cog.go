@@ -14,6 +14,7 @@ import (
 	"os"
 	"runtime"
 	"strings"
+	"sync/atomic"
 	"unsafe"
 
 	"github.com/airbusgeo/godal"
@@ -62,7 +63,11 @@ func WriteCOG(src, dst string, o COGOptions) error {
 			convert = info.DType
 		}
 	}
-	return writeCOG(ds.gdalName, nil, dst, info.DType, info.Bands, convert, o)
+	var verify func(stop <-chan struct{}) error
+	if ds.raw != nil {
+		verify = func(stop <-chan struct{}) error { return ds.raw.verify(ds.name, stop) }
+	}
+	return writeCOG(ds.gdalName, nil, dst, info.DType, info.Bands, convert, verify, o)
 }
 
 // WriteCOGBuffer writes bands x rows x cols values of dtype, band-sequential
@@ -83,7 +88,7 @@ func WriteCOGBuffer(buf []byte, dtype DType, bands, rows, cols int64, g Georef, 
 	if dst, err = outputName("destination", dst); err != nil {
 		return err
 	}
-	return writeCOG("", src.ds, dst, dtype, bands, 0, o)
+	return writeCOG("", src.ds, dst, dtype, bands, 0, nil, o)
 }
 
 // checkBuffer validates the shape of a caller's buffer of dtype values.
@@ -161,8 +166,13 @@ func bufferSize(dtype DType, bands, rows, cols int64) (uint64, bool) {
 }
 
 // writeCOG writes the raster src names, or srcDS when it is not nil, as a
-// COG at dst, its cells converted to convert unless that is 0.
-func writeCOG(src string, srcDS C.GDALDatasetH, dst string, dtype DType, bands int64, convert DType, o COGOptions) error {
+// COG at dst, its cells converted to convert unless that is 0. verify, when
+// not nil, checks the source for damage while GDAL translates it (GDAL
+// reads some damaged blocks as garbage without an error): damage cancels
+// the translation and fails the write, and the COG is published only once
+// verify has passed.
+func writeCOG(src string, srcDS C.GDALDatasetH, dst string, dtype DType, bands int64, convert DType,
+	verify func(stop <-chan struct{}) error, o COGOptions) error {
 	opts, err := COGCreationOptions(o.Compress, dtype, bands, o.Options)
 	if err != nil {
 		return err
@@ -171,7 +181,34 @@ func writeCOG(src string, srcDS C.GDALDatasetH, dst string, dtype DType, bands i
 	if err != nil {
 		return err
 	}
-	if err := translateToCOG(src, srcDS, out.tmp, opts, convert, o.Progress); err != nil {
+	progress, verified, stop := o.Progress, make(chan error, 1), make(chan struct{})
+	if verify == nil {
+		verified <- nil
+	} else {
+		var damaged atomic.Bool
+		go func() {
+			var err error
+			defer func() {
+				if p := recover(); p != nil {
+					err = recovered(p)
+				}
+				damaged.Store(err != nil)
+				verified <- err
+			}()
+			err = verify(stop)
+		}()
+		progress = func(fraction float64, message string) bool {
+			return !damaged.Load() && (o.Progress == nil || o.Progress(fraction, message))
+		}
+	}
+	err = translateToCOG(src, srcDS, out.tmp, opts, convert, progress)
+	if err != nil {
+		close(stop)
+	}
+	if damage := <-verified; damage != nil {
+		err = damage // also when the translation stopped because of it
+	}
+	if err != nil {
 		out.discard()
 		return out.friendly(err)
 	}

@@ -27,10 +27,13 @@ var directDecode = true
 // by its size; the blocks come through the fastest source for the name: the
 // local file, cloudio's HTTP fetcher, or GDAL's virtual file system.
 type directReader struct {
-	blocks  *tiff.Reader
-	dec     *tiff.Decoder
-	file    *os.File      // a local file's handle; nil otherwise
-	fetcher *rangeFetcher // nil: GDAL fetches the blocks of a remote file
+	blocks   *tiff.Reader
+	dec      *tiff.Decoder
+	tiff     *tiff.File    // the structure of the file
+	source   tiff.Source   // where blocks come from
+	inFlight int           // block reads at once
+	file     *os.File      // a local file's handle; nil otherwise
+	fetcher  *rangeFetcher // nil: GDAL fetches the blocks of a remote file
 }
 
 // openDirect sets up direct decoding of name, which GDAL opened as h (info),
@@ -74,6 +77,7 @@ func openDirect(name string, h *godal.Dataset, info Info, fill []byte, inFlight 
 		r.close()
 		return nil
 	}
+	r.source, r.inFlight = blocks, inFlight
 	r.blocks = tiff.NewReader(r.dec, blocks, inFlight)
 	return r
 }
@@ -85,6 +89,7 @@ func (r *directReader) open(meta tiff.Source, h *godal.Dataset, info Info, fill 
 	if err != nil {
 		return err
 	}
+	r.tiff = file
 	im, err := file.Image(0)
 	if err != nil {
 		return err
@@ -149,6 +154,37 @@ func (r *directReader) read(name string, w Window, bands []int, buf []byte) erro
 	}
 	return errorf(status, "cannot read window (row_off=%d, col_off=%d, n_rows=%d, n_cols=%d) of %q: %s",
 		w.RowOff, w.ColOff, w.Rows, w.Cols, name, err.Error())
+}
+
+// verify decodes every block of every image of the file that the decoder
+// handles (the raster, and its overviews, which GDAL's COG driver copies),
+// to find damage: GDAL reads some damaged blocks as garbage without an error.
+// Images the decoder declines or cannot parse are left to GDAL. stop ends it
+// early, with no error.
+func (r *directReader) verify(name string, stop <-chan struct{}) error {
+	for i := range r.tiff.IFDs {
+		im, err := r.tiff.Image(i)
+		if err != nil {
+			continue
+		}
+		dec, err := tiff.NewDecoder(im, make([]byte, im.BitsPerSample/8))
+		if err != nil {
+			continue
+		}
+		blocks := tiff.NewReader(dec, r.source, r.inFlight)
+		err = blocks.Check(stop)
+		blocks.Close()
+		dec.Close()
+		if err != nil {
+			status := StatusIO
+			var p *tiff.Panic
+			if errors.As(err, &p) {
+				status = StatusInternal
+			}
+			return errorf(status, "%q is damaged: %s", name, err.Error())
+		}
+	}
+	return nil
 }
 
 func (r *directReader) close() {

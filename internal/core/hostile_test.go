@@ -197,3 +197,77 @@ func TestGoroutinePanicsAreErrors(t *testing.T) {
 		}
 	}
 }
+
+// damage flips n bytes in the middle of block (bx, by) of path's first IFD.
+func damage(t *testing.T, path string, bx, by int64, n int) {
+	t.Helper()
+	file := readFile(t, path)
+	f, err := tiff.Open(tiff.Bytes(file), tiff.DefaultLimits)
+	if err != nil {
+		t.Fatal(err)
+	}
+	im, err := f.Image(0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	spans, err := im.Spans(0, by, bx, 1)
+	if err != nil || spans[0].N < uint64(n)+16 {
+		t.Fatalf("block (%d, %d): %v %v", bx, by, spans, err)
+	}
+	mid := spans[0].Off + spans[0].N/2 - uint64(n)/2
+	for i := uint64(0); i < uint64(n); i++ {
+		file[mid+i] ^= 0x5A
+	}
+	if err := os.WriteFile(path, file, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// A damaged block that the direct decoder finds (64 flipped bytes inside a
+// DEFLATE tile, which GDAL reads as garbage without an error) fails every
+// writer that reads the source, and leaves nothing at the destination.
+func TestDamagedSourcesAreErrorsForWriters(t *testing.T) {
+	dir := t.TempDir()
+	src := filepath.Join(dir, "src.tif")
+	data := cells(Float32, 1, 300, 400, 5)
+	if err := WriteCOGBuffer(data, Float32, 1, 300, 400, Georef{}, src, COGOptions{Options: []string{"BLOCKSIZE=128"}}); err != nil {
+		t.Fatal(err)
+	}
+	damage(t, src, 1, 0, 64)
+	for what, write := range map[string]func(dst string) error{
+		"write_cog":  func(dst string) error { return WriteCOG(src, dst+".tif", COGOptions{}) },
+		"write_zarr": func(dst string) error { return WriteZarr(src, dst+".zarr", ZarrOptions{}) },
+		"tiles": func(string) error {
+			r, err := OpenTileReader(src, ReaderOptions{TileRows: 100, TileCols: 100})
+			if err != nil {
+				return err
+			}
+			defer r.Close()
+			return readToEnd(t, r)
+		},
+	} {
+		err := write(filepath.Join(dir, "out"))
+		if StatusOf(err) != StatusIO || !strings.Contains(err.Error(), "tile (1, 0)") || !strings.Contains(err.Error(), src) {
+			t.Errorf("%s: got %v (%v), want an IO error naming %s and tile (1, 0)", what, StatusOf(err), err, src)
+		}
+	}
+	if names := listDir(t, dir); len(names) != 1 {
+		t.Errorf("left behind: %v", names)
+	}
+}
+
+// An uncompressed tile whose byte count is short fails write_cog too,
+// where GDAL would read what follows it in the file as its cells.
+func TestShortUncompressedTileFailsWriteCOG(t *testing.T) {
+	src := gtiff(t, tmpPath(t, "raw.tif"), Float32, 1, 64, 64, cells(Float32, 1, 64, 64, 1),
+		"BIGTIFF=YES", "TILED=YES", "BLOCKXSIZE=32", "BLOCKYSIZE=32")
+	withByteCounts(t, src, func(c []uint64) { c[2] -= 100 })
+	dst := tmpPath(t, "out.tif")
+	err := WriteCOG(src, dst, COGOptions{})
+	if StatusOf(err) != StatusIO || !strings.Contains(err.Error(), "tile (0, 1)") {
+		t.Fatalf("got %v (%v)", StatusOf(err), err)
+	}
+	if _, err := os.Stat(dst); err == nil {
+		t.Fatal("a COG was written")
+	}
+}

@@ -184,6 +184,12 @@ int cloudioDecodeBlock(const cloudioBlocks *b, const void *data, size_t n, int64
   return decode_block(b, data, n, by, block, row, 1, rows, err, err_len);
 }
 
+int cloudioCheckBlock(const cloudioBlocks *b, const void *data, size_t n, int64_t by, void *block, char *err,
+                      size_t err_len) {
+  int64_t rows = 0;
+  return n == 0 ? 0 : decode_block(b, data, n, by, block, NULL, 0, &rows, err, err_len);
+}
+
 /* The part of a window (rows ra..rb-1, columns ca..cb-1) in block (bx, by),
  * whose first cell is (r0, c0). */
 typedef struct {

@@ -208,6 +208,16 @@ func (d *Decoder) decodeBlock(data []byte, by int64, block []byte, s scratch) (i
 	return int64(rows), nil
 }
 
+// checkBlock decodes block row by's block from data into s's block, to
+// find damage: the decoded cells are not kept.
+func (d *Decoder) checkBlock(data []byte, by int64, s scratch) error {
+	var msg [256]C.char
+	if C.cloudioCheckBlock(d.layout, bytesPtr(data), C.size_t(len(data)), C.int64_t(by), s.block, &msg[0], C.size_t(len(msg))) != 0 {
+		return errors.New(C.GoString(&msg[0]))
+	}
+	return nil
+}
+
 // place copies the window's part of a decoded block (rows as decodeBlock
 // returned) into t's slot.
 func (d *Decoder) place(block []byte, rows, bx, by int64, t *target, slot int) {

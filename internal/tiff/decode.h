@@ -43,6 +43,11 @@ const void *cloudioZstd(void);
 int cloudioDecodeBlock(const cloudioBlocks *b, const void *data, size_t n, int64_t by, void *block, void *row,
                        int64_t *rows, char *err, size_t err_len);
 
+/* Decode a block as cloudioDecodeBlock does, but leave its predictor: enough
+ * to find damage (a stream that does not decode, or decodes short). */
+int cloudioCheckBlock(const cloudioBlocks *b, const void *data, size_t n, int64_t by, void *block, char *err,
+                      size_t err_len);
+
 /* Copy the part of w in decoded block (bx, by) (got_rows as
  * cloudioDecodeBlock gave; 0 fills with b->fill) into w->out. */
 void cloudioPlace(const cloudioBlocks *b, const void *block, int64_t got_rows, int64_t bx, int64_t by,

@@ -387,7 +387,9 @@ func (r *Reader) readRun(rn run, t *target, slot int) (err error) {
 		if b.span.N > 0 {
 			block = data[b.span.Off-rn.off : b.span.Off-rn.off+b.span.N]
 		}
-		if b.shared == nil {
+		if t == nil { // Check
+			err = r.dec.checkBlock(block, b.key.by, s)
+		} else if b.shared == nil {
 			err = r.dec.decodeInto(block, b.key.bx, b.key.by, t, slot, s)
 		} else {
 			decoded := cmem.Alloc(int(im.BlockLen()), int(im.BlockLen()))
@@ -401,6 +403,40 @@ func (r *Reader) readRun(rn run, t *target, slot int) (err error) {
 		}
 		if err != nil {
 			return fmt.Errorf("IFD %d: %s: %s", im.IFD.Index, im.blockName(b.key.bx, b.key.by, b.key.plane), err)
+		}
+	}
+	return nil
+}
+
+// Check decodes every block of the image, to find damage: the first block
+// that does not decode is the error, named. It reads as Read does, several
+// runs at once, and gives up early with a nil error when stop is closed.
+func (r *Reader) Check(stop <-chan struct{}) error {
+	im := r.dec.im
+	// Enough block rows at once for the runs of one batch to keep every
+	// reader busy; each batch's spans are looked up as it starts.
+	batch := max(1, 256/im.BlocksAcross())
+	for plane := int64(0); plane < int64(im.Planes()); plane++ {
+		for by := int64(0); by < im.BlocksDown(); by += batch {
+			select {
+			case <-stop:
+				return nil
+			default:
+			}
+			rows := min(batch*im.BlockHeight, im.Height-by*im.BlockHeight)
+			runs, _, err := r.plan(plane, 0, Window{RowOff: by * im.BlockHeight, Rows: rows, Cols: im.Width})
+			if err != nil {
+				return err
+			}
+			errs := make(chan error, len(runs))
+			for _, rn := range runs {
+				r.runs <- runTask{rn, nil, 0, func(err error) { errs <- err }}
+			}
+			for range runs {
+				if err := <-errs; err != nil {
+					return err
+				}
+			}
 		}
 	}
 	return nil

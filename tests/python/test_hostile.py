@@ -195,3 +195,40 @@ def test_nodata_outside_the_type_is_an_error_for_every_writer(tmp_path, dtype, n
         with pytest.raises(cloudio.InvalidArgumentError, match="is not a"):
             cloudio.map_tiles(src, lambda t: t, str(tmp_path / "m.tif"), nodata=nodata)
     assert sorted(os.listdir(tmp_path)) == (["src.tif"] if np.dtype(dtype).itemsize < 8 else [])
+
+
+def tile_span(path, index):
+    """(offset, byte count) of tile index of path's first IFD (a little-endian classic TIFF)."""
+    data = open(path, "rb").read()
+    assert data[:4] == b"II*\0"
+    ifd = struct.unpack_from("<I", data, 4)[0]
+    values = {}
+    for i in range(struct.unpack_from("<H", data, ifd)[0]):
+        tag, typ, count, value = struct.unpack_from("<HHII", data, ifd + 2 + 12 * i)
+        if tag in (324, 325):
+            size = {3: 2, 4: 4}[typ]
+            where = ifd + 2 + 12 * i + 8 if size * count <= 4 else value
+            values[tag] = struct.unpack_from(f"<{count}{'H' if size == 2 else 'I'}", data, where)
+    return values[324][index], values[325][index]
+
+
+def test_a_damaged_tile_never_becomes_a_valid_looking_cog(tmp_path):
+    """64 flipped bytes inside a DEFLATE tile: GDAL's own copy succeeds with
+    wrong cells; cloudio's writers raise ReadWriteError naming the tile and
+    leave nothing behind."""
+    import cloudio
+    src = cloudio.write_cog(np.random.default_rng(1).random((300, 400), dtype=np.float32), str(tmp_path / "src.tif"),
+                            options={"BLOCKSIZE": 128})
+    off, n = tile_span(src, 1)
+    data = bytearray(open(src, "rb").read())
+    for i in range(off + n // 2 - 32, off + n // 2 + 32):
+        data[i] ^= 0x5A
+    open(src, "wb").write(bytes(data))
+    gdal.Translate(str(tmp_path / "gdal.tif"), src, format="COG")  # GDAL: no error
+    os.remove(tmp_path / "gdal.tif")
+    for write in (lambda: cloudio.write_cog(src, str(tmp_path / "out.tif")),
+                  lambda: cloudio.write_zarr(src, str(tmp_path / "out.zarr")),
+                  lambda: cloudio.map_tiles(src, lambda t: t, str(tmp_path / "mapped.tif"))):
+        with pytest.raises(cloudio.ReadWriteError, match=r"tile \(1, 0\)"):
+            write()
+    assert sorted(os.listdir(tmp_path)) == ["src.tif"]
