@@ -317,11 +317,20 @@ func openRaster(name string) (*godal.Dataset, error) {
 		return ds, nil
 	}
 	status := StatusIO
-	if _, statErr := os.Stat(name); errors.Is(statErr, fs.ErrNotExist) && !pathExists(name) {
-		if err := unreachable(name); err != nil {
+	if ge.noAnswer() { // asking again would only wait as long again
+		return nil, ge.err(fmt.Sprintf("cannot open raster %q: no answer from its server (unreachable, or it timed out)", name), StatusIO)
+	}
+	if _, statErr := os.Stat(name); errors.Is(statErr, fs.ErrNotExist) {
+		found, err := statFresh(name)
+		if err == nil && !found {
+			err = unreachable(name)
+		}
+		if err != nil {
 			return nil, errorf(StatusIO, "cannot open raster %q: %s", name, err.Error())
 		}
-		status = StatusNotFound
+		if !found {
+			status = StatusNotFound
+		}
 	}
 	e := ge.err(fmt.Sprintf("cannot open raster %q", name), status)
 	if StatusOf(e) == StatusInvalidArgument {

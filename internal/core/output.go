@@ -50,8 +50,16 @@ func newAtomicOutput(dst string) (*atomicOutput, error) {
 	return &atomicOutput{dst: dst, tmp: siblingTemp(dst, suffix)}, nil
 }
 
-// checkBucket reports an object-store destination whose bucket is missing.
-func checkBucket(dst string) error { return checkContainer(bucketOf(dst)) }
+// checkBucket reports an object-store destination whose bucket is missing,
+// looking with the destination's own options at its parent prefix (a store
+// may be granted that prefix only, not the bucket's root), or whose server
+// does not answer.
+func checkBucket(dst string) error {
+	if err := answers(dst); err != nil {
+		return err
+	}
+	return checkPrefix(parentOf(dst), true)
+}
 
 // checkOutputDir reports a local destination whose directory is missing.
 func checkOutputDir(dst string) error {

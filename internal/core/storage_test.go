@@ -16,13 +16,13 @@ import (
 
 // The object-store answers (refused credentials) are tested against real
 // servers in tests/python; these are the local ones.
-func TestCheckContainer(t *testing.T) {
+func TestCheckPrefix(t *testing.T) {
 	Init()
 	dir := t.TempDir()
-	if err := checkContainer(dir); err != nil {
+	if err := checkPrefix(dir, false); err != nil {
 		t.Fatalf("an empty directory can be listed: %v", err)
 	}
-	err := checkContainer(filepath.Join(dir, "missing"))
+	err := checkPrefix(filepath.Join(dir, "missing"), false)
 	if StatusOf(err) != StatusNotFound {
 		t.Fatalf("a missing directory: got %v (%v), want NOT_FOUND", StatusOf(err), err)
 	}
@@ -111,7 +111,7 @@ func newFakeS3(t *testing.T, prefix string) *fakeS3 {
 				bucket, r.URL.Query().Get("prefix"))
 		default:
 			w.WriteHeader(http.StatusNotFound)
-			fmt.Fprint(w, `<?xml version="1.0" encoding="UTF-8"?><Error><Code>NoSuchKey</Code></Error>`)
+			fmt.Fprint(w, `<?xml version="1.0" encoding="UTF-8"?><Error><Code>NoSuchKey</Code><Message>The specified key does not exist.</Message></Error>`)
 		}
 	}))
 	t.Cleanup(srv.Close)

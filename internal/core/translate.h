@@ -56,15 +56,32 @@ long long cloudioFileSize(const char *name);
  * (CLOUDIO_ERR_IO) with GDAL's reason in err. */
 int cloudioReadAt(const char *name, unsigned long long off, size_t n, void *buf, char *err, size_t err_len);
 
-/* Pin name's store options that GDAL 3.6 reads only from the global or the
- * thread's configuration onto the calling thread, and put them back. */
-char **cloudioPinOptions(const char *name);
+/* Pin name's values of keys (NULL-terminated) onto the calling thread's
+ * configuration, and put back what they replaced. */
+char **cloudioPinOptions(const char *name, char **keys);
 void cloudioUnpinOptions(char **saved);
 
 /* Whether a directory, or an object store's bucket, container or prefix,
- * can be listed with the options scoped to it: one of CLOUDIO_LIST_*. */
-enum { CLOUDIO_LIST_MISSING = 0, CLOUDIO_LIST_OK = 1, CLOUDIO_LIST_REFUSED = 2, CLOUDIO_LIST_NO_ANSWER = 3 };
+ * can be listed with the options scoped to it: one of CLOUDIO_LIST_*
+ * (FORBIDDEN: the bucket exists, but these credentials may not look at
+ * that key; UNKNOWN: the prefix has no objects, and the store did not say
+ * whether its bucket exists). */
+enum {
+  CLOUDIO_LIST_MISSING = 0,
+  CLOUDIO_LIST_OK = 1,
+  CLOUDIO_LIST_REFUSED = 2,
+  CLOUDIO_LIST_NO_ANSWER = 3,
+  CLOUDIO_LIST_FORBIDDEN = 4,
+  CLOUDIO_LIST_UNKNOWN = 5
+};
 int cloudioCanList(const char *name);
+
+/* Whether GDAL's message msg says that no HTTP answer came. */
+int cloudioNoAnswer(const char *msg);
+
+/* Whether name exists: 1; 0; -1 when its server did not answer, -2 when it
+ * refused the credentials. Asks the server, not GDAL's cache. */
+int cloudioStat(const char *name);
 
 /* Rename through GDAL's virtual file system (works for /vsimem/ too). */
 int cloudioRename(const char *from, const char *to);
@@ -76,8 +93,9 @@ int cloudioUpload(const char *src, const char *dst, cloudioErrors *errs);
 void cloudioSetPathOption(const char *prefix, const char *key, const char *value);
 void cloudioClearPathOptions(const char *prefix);
 
-/* Names under prefix; free with CSLDestroy. */
-char **cloudioList(const char *prefix, int recursive, cloudioErrors *errs);
+/* Names under prefix, and why there are none (*state, a CLOUDIO_LIST_*);
+ * free with CSLDestroy. */
+char **cloudioList(const char *prefix, int recursive, int *state, cloudioErrors *errs);
 
 /* Delete one file or object; non-zero on failure. */
 int cloudioUnlink(const char *name, cloudioErrors *errs);

@@ -7,6 +7,7 @@ package core
 import "C"
 
 import (
+	"cmp"
 	"encoding/xml"
 	"fmt"
 	"io/fs"
@@ -332,8 +333,8 @@ func newZarrOutput(dst string) (*zarrOutput, error) {
 		if err := checkBucket(dst); err != nil {
 			return nil, err
 		}
-		if pathExists(dst) {
-			return nil, exists
+		if found, err := statFresh(dst); err != nil || found {
+			return nil, cmp.Or(err, exists)
 		}
 		return &zarrOutput{dst: dst, tmp: filepath.Join(os.TempDir(), ".cloudio-zarr-"+suffix+".zarr"), remote: true}, nil
 	}
@@ -516,6 +517,9 @@ var (
 // several bands, or the slices of one 3-D array) opens as an in-memory VRT
 // that stacks them, so that every reader sees all bands.
 func openResolved(name string) (*godal.Dataset, string, error) {
+	if err := answers(storeOf(name)); err != nil {
+		return nil, "", errorf(StatusIO, "cannot open raster %q: %s", name, err.Error())
+	}
 	ds, err := openRaster(name)
 	if err != nil {
 		return nil, "", err

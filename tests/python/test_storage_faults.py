@@ -1,0 +1,83 @@
+"""Stores under faults (issue 11): stores scoped to a sub-prefix, servers
+that freeze, objects rewritten under a reader, options carried by Dask
+tasks, secrets in reprs and messages. MinIO on 127.0.0.1, as in
+test_storage."""
+import os
+import signal
+import time
+
+import numpy as np
+import pytest
+from osgeo import gdal
+
+import cloudio
+from cloudio import cloud_storage, read_window
+from test_storage import GT, MinIO, start_minio, terrain
+
+
+@pytest.fixture(scope="module")
+def minio(tmp_path_factory):
+    server = start_minio(tmp_path_factory, "scoped", "frozen", "rewritten", "tasks")
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def small_dem(tmp_path_factory):
+    data = terrain(200, 300)
+    path = cloudio.write_cog(data, str(tmp_path_factory.mktemp("faults") / "dem.tif"), geotransform=GT, crs=32633)
+    return path, data
+
+
+def test_a_store_scoped_to_a_sub_prefix_needs_no_other_credentials(minio, small_dem):
+    """Its options reach GDAL for its prefix only (no credentials in the
+    environment, none for the bucket's root): writing, listing, reading and
+    deleting under it work, and its existence checks look at its own prefix."""
+    assert not {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"} & set(os.environ)
+    path, data = small_dem
+    store = cloud_storage("s3://scoped/team/deep", mode="w", **minio.options())
+    assert gdal.GetPathSpecificOption("/vsis3/scoped/x", "AWS_SECRET_ACCESS_KEY") is None
+    assert store.exists()  # an empty prefix of an existing bucket
+    assert store.list() == [] and not store.exists("a.tif")
+    url = store.write_cog(path, "a.tif")
+    assert store.list() == ["a.tif"] and store.exists("a.tif")
+    np.testing.assert_array_equal(read_window(url, (0, 0, 200, 300)), data)
+    store.delete("a.tif")
+    assert not store.exists("a.tif") and store.list() == []
+    missing = cloud_storage("s3://no-such-bucket-here/team", mode="w", **minio.options())
+    assert not missing.exists()
+    with pytest.raises(cloudio.NotFoundError, match="no-such-bucket-here"):
+        missing.write_cog(path, "a.tif")
+
+
+def test_a_frozen_server_fails_every_call_within_its_timeout(tmp_path, small_dem):
+    """Once an object has been opened (GDAL caches what it learnt), a server
+    that takes connections and never answers makes every call fail, with a
+    ReadWriteError (no answer is not a missing bucket, whatever was cached),
+    within timeout x (retries + 1) plus a small margin."""
+    os.makedirs(tmp_path / "data" / "frozen")
+    server = MinIO(tmp_path / "data")
+    server.start()
+    path, _ = small_dem
+    try:
+        store = cloud_storage("s3://frozen", mode="w", replace=True, GDAL_HTTP_TIMEOUT=2, GDAL_HTTP_MAX_RETRY=0,
+                              **server.options())
+        url = store.write_cog(path, "dem.tif")
+        read_window(url, (0, 0, 10, 10))
+        assert store.list() == ["dem.tif"]
+        os.kill(server.proc.pid, signal.SIGSTOP)
+        for what, call in [("list", store.list), ("exists", lambda: store.exists("dem.tif")),
+                           ("exists missing", lambda: store.exists("other.tif")), ("exists root", store.exists),
+                           ("write", lambda: store.write_cog(path, "other.tif")),
+                           ("delete", lambda: store.delete("dem.tif")),
+                           ("read cached", lambda: read_window(url, (0, 0, 200, 300))),
+                           ("read tiles", lambda: list(store.read_tiles("dem.tif", 100, 100)))]:
+            t0 = time.time()
+            with pytest.raises(cloudio.ReadWriteError) as info:
+                call()
+            took = time.time() - t0
+            assert took < 2 * (0 + 1) + 2, (what, took, str(info.value))
+            assert not isinstance(info.value, FileNotFoundError), what
+    finally:
+        os.kill(server.proc.pid, signal.SIGCONT)
+        server.stop()
