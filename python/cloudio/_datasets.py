@@ -219,10 +219,24 @@ _cache_lock = threading.Lock()
 _CACHE_SIZE = 16
 
 
+def _forget_remote() -> None:
+    """Drop the cached handles that nothing tells are still current (those
+    of object stores, HTTP and GDAL's virtual file systems; local files are
+    checked on every use): cloudio has just written or deleted a file, maybe
+    one of theirs."""
+    with _cache_lock:
+        for key in [k for k in _cache if len(k) == 1]:
+            del _cache[key]
+
+
+_lib.after_write.append(_forget_remote)
+
+
 def open_dataset(name: Any) -> Dataset:
     """A shared open handle for name, from a small LRU cache: reading many
     windows of one raster (a Dask graph, say) opens it once. A local file
-    that changed on disk is reopened."""
+    that changed on disk is reopened, and so is any other after cloudio
+    wrote or deleted a file in this process."""
     key: tuple = (os.fsdecode(name),)
     try:
         st = os.stat(name)

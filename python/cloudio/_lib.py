@@ -178,6 +178,13 @@ def status_name(status: int) -> str:
     return library().cloudio_status_name(status).decode()
 
 
+#: The functions that write or delete a file or object, and what to call
+#: after one succeeded (cached handles to rewritten files go stale).
+WRITERS = frozenset({"cloudio_write_cog", "cloudio_write_cog_buffer", "cloudio_writer_close", "cloudio_write_zarr",
+                     "cloudio_write_zarr_buffer", "cloudio_storage_delete"})
+after_write: List[Callable[[], None]] = []
+
+
 def call(name: str, *args: Any) -> None:
     """Call the status-returning function ``name`` with ``args`` plus an
     error buffer, and raise the matching :class:`CloudIOError` subclass when
@@ -188,6 +195,9 @@ def call(name: str, *args: Any) -> None:
         status = fn(*args, err, ERR_LEN)
     except ctypes.ArgumentError as exc:  # e.g. an int that does not fit in int64_t
         raise ValueError(f"{name}: {exc}") from None
+    if name in WRITERS:  # also after a failure: a delete may have gone through
+        for hook in after_write:
+            hook()
     if status != 0:
         raise error_for(status, err.value.decode("utf-8", "replace") or status_name(status))
 

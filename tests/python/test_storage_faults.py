@@ -81,3 +81,42 @@ def test_a_frozen_server_fails_every_call_within_its_timeout(tmp_path, small_dem
     finally:
         os.kill(server.proc.pid, signal.SIGCONT)
         server.stop()
+
+
+def test_reads_after_cloudio_rewrote_an_object_see_the_new_one(minio, small_dem, tmp_path):
+    """read_window, dask_backend and tile_windows keep handles (and sizes)
+    of what they opened; cloudio writing or deleting the object drops them."""
+    path, data = small_dem
+    store = cloud_storage("s3://rewritten", mode="w", **minio.options())
+    url = store.write_cog(path, "dem.tif")
+    assert read_window(url, (0, 0, 2, 2)).tolist() == data[:2, :2].tolist()
+    assert store.dask("dem.tif").shape == (200, 300)
+    assert len(list(cloudio.tile_windows(url, 100, 100))) == 6
+    other = np.arange(120 * 90, dtype=np.float32).reshape(120, 90)
+    store.write_cog(other, "dem.tif", geotransform=GT, crs=32633)
+    np.testing.assert_array_equal(read_window(url, (0, 0, 120, 90)), other)
+    assert store.dask("dem.tif").shape == (120, 90)
+    assert len(list(cloudio.tile_windows(url, 100, 100))) == 2
+    cloudio.map_tiles(url, lambda t: t + 1, url + ".tmp.tif")
+    store.delete("dem.tif")
+    with pytest.raises(FileNotFoundError):
+        read_window(url, (0, 0, 1, 1))
+
+
+def test_options_carried_by_tasks_never_replace_newer_ones(minio, small_dem):
+    """A Dask array made before cloud_storage(..., replace=True) carries the
+    old options; computing it in this process must not put them back: the
+    store with the new (wrong) secret keeps failing, and nothing it writes
+    succeeds."""
+    path, _ = small_dem
+    good = cloud_storage("s3://tasks", mode="w", replace=True, **minio.options())
+    good.write_cog(path, "dem.tif")
+    arr = good.dask("dem.tif", 100, 100)
+    bad = cloud_storage("s3://tasks", mode="w", replace=True, **minio.options(secret="the-new-wrong-secret"))
+    with pytest.raises(cloudio.ReadWriteError):
+        arr.compute(scheduler="threads")
+    with pytest.raises(cloudio.ReadWriteError):
+        bad.write_cog(path, "other.tif")
+    assert gdal.GetPathSpecificOption("/vsis3/tasks/x", "AWS_SECRET_ACCESS_KEY") == "the-new-wrong-secret"
+    good = cloud_storage("s3://tasks", mode="w", replace=True, **minio.options())
+    assert float(arr.sum().compute(scheduler="threads")) > 0  # and with the right options back, it reads
