@@ -16,12 +16,12 @@ import (
 	"github.com/cloudio-dem/cloudio/internal/core"
 )
 
-// status converts an error to a C status, writing its message into the
-// caller's buffer ("" on success).
+// status converts an error to a C status, writing its message, with every
+// secret masked, into the caller's buffer ("" on success).
 func status(err error, buf *C.char, n C.size_t) C.int {
 	msg := ""
 	if err != nil {
-		msg = err.Error()
+		msg = core.ScrubSecrets(err.Error())
 	}
 	writeErr(buf, n, msg)
 	return C.int(core.StatusOf(err))
@@ -47,7 +47,7 @@ func writeErr(buf *C.char, n C.size_t, msg string) {
 // contain turns a panic into CLOUDIO_ERR_INTERNAL; every export defers it.
 func contain(rc *C.int, buf *C.char, n C.size_t) {
 	if r := recover(); r != nil {
-		writeErr(buf, n, fmt.Sprintf("internal error (a bug in cloudio, please report it): %v\n%s", r, debug.Stack()))
+		writeErr(buf, n, core.ScrubSecrets(fmt.Sprintf("internal error (a bug in cloudio, please report it): %v\n%s", r, debug.Stack())))
 		*rc = C.int(core.StatusInternal)
 	}
 }

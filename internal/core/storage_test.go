@@ -150,3 +150,34 @@ func TestUploadPublishesOnlyWhatItReadWhole(t *testing.T) {
 		t.Fatalf("an unreadable source: published %v, error %v", published, err)
 	}
 }
+
+// No secret leaves the library in a message: the configured ones, and
+// anything shaped like a credential.
+func TestScrubSecrets(t *testing.T) {
+	if _, err := ConfigureStorage("s3://scrub-test", []string{"AWS_SECRET_ACCESS_KEY=configured-secret-1", "AWS_ACCESS_KEY_ID=visible-id",
+		"GDAL_HTTP_HEADERS=X-Api: header-secret-2"}, true); err != nil {
+		t.Fatal(err)
+	}
+	for in, want := range map[string]string{
+		"signing with configured-secret-1 failed":                               "signing with *** failed",
+		"header X-Api: header-secret-2":                                         "header ***",
+		`cannot open "/vsicurl/https://ann:pass-3@host/dem.tif"`:                `cannot open "/vsicurl/https://***@host/dem.tif"`,
+		"HTTP response code on https://a.blob/c/b.tif?sv=2020&sig=abc%2B4: 403": "HTTP response code on https://a.blob/c/b.tif?sv=2020&sig=***: 403",
+		"GET /k?X-Amz-Signature=deadbeef&X-Amz-Date=1":                          "GET /k?X-Amz-Signature=***&X-Amz-Date=1",
+		"Authorization: Bearer eyJhbGci.tok5":                                   "Authorization: Bearer ***",
+		"AccountName=a;AccountKey=k6k6k6==;BlobEndpoint=x":                      "AccountName=a;AccountKey=***;BlobEndpoint=x",
+		"user visible-id": "user visible-id",
+	} {
+		if got := ScrubSecrets(in); got != want {
+			t.Errorf("ScrubSecrets(%q) = %q, want %q", in, got, want)
+		}
+	}
+	for _, k := range []string{"GDAL_HTTP_USERPWD", "GDAL_HTTP_HEADERS", "AZURE_STORAGE_SAS_TOKEN", "AWS_SESSION_TOKEN", "AZURE_STORAGE_ACCESS_KEY"} {
+		if !IsSecretOption(k) {
+			t.Errorf("%s is not taken for a secret", k)
+		}
+	}
+	if IsSecretOption("AWS_ACCESS_KEY_ID") || IsSecretOption("AWS_S3_ENDPOINT") {
+		t.Error("a user name or an endpoint taken for a secret")
+	}
+}

@@ -12,11 +12,17 @@ from . import _lib
 from .errors import CloudIOError, InvalidArgumentError, error_for
 
 _SCHEMES = ("s3://", "gs://", "gcs://", "az://", "azure://", "http://", "https://", "/vsi")
-# Option names whose values are secrets: never shown, never in messages.
-# (AZURE_STORAGE_ACCESS_KEY is a secret; AWS_ACCESS_KEY_ID is a user name.)
-_SECRET = re.compile(r"SECRET|TOKEN|PASSWORD|CONNECTION_STRING|SAS|PRIVATE_KEY|ACCOUNT_KEY|ACCESS_KEY(?!_ID)|CREDENTIALS")
+# Option names whose values are secrets: never shown, never in messages
+# (the library's IsSecretOption says the same of the messages it makes).
+# AZURE_STORAGE_ACCESS_KEY is a secret; AWS_ACCESS_KEY_ID is a user name.
+_SECRET = re.compile(r"SECRET|TOKEN|PASSWORD|PASSWD|USERPWD|CONNECTION_STRING|SAS|PRIVATE_KEY|ACCOUNT_KEY|"
+                     r"ACCESS_KEY(?!_ID)|CREDENTIALS|HEADERS|COOKIE|AUTHORIZATION|SIGNATURE|API_KEY")
 # The secret fields of an Azure connection string, which may show up alone.
 _CONNECTION_STRING_SECRET = re.compile(r"(?:AccountKey|SharedAccessSignature)=([^;]+)", re.IGNORECASE)
+# A URL's user:password, and the signature of an Azure SAS, in names that
+# messages made here repeat.
+_URL_SECRETS = [(re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[^/\s:@]+:[^/\s@]+@"), r"\1***@"),
+                (re.compile(r"(?i)([?&]sig=)[^&\s:]+"), r"\1***")]
 
 
 class Store:
@@ -111,11 +117,14 @@ class Store:
 
 def scrub(message: str, options) -> str:
     """message with the values of secret options (``(key, value)`` pairs),
-    and the keys inside connection strings, masked."""
+    the keys inside connection strings, URL passwords and SAS signatures
+    masked."""
     secrets = [str(value) for key, value in options if _SECRET.search(key) and value]
     secrets += [field for value in secrets for field in _CONNECTION_STRING_SECRET.findall(value)]
     for secret in secrets:
         message = message.replace(secret, "***")
+    for pattern, mask in _URL_SECRETS:
+        message = pattern.sub(mask, message)
     return message
 
 

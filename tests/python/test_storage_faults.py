@@ -120,3 +120,20 @@ def test_options_carried_by_tasks_never_replace_newer_ones(minio, small_dem):
     assert gdal.GetPathSpecificOption("/vsis3/tasks/x", "AWS_SECRET_ACCESS_KEY") == "the-new-wrong-secret"
     good = cloud_storage("s3://tasks", mode="w", replace=True, **minio.options())
     assert float(arr.sum().compute(scheduler="threads")) > 0  # and with the right options back, it reads
+
+
+def test_no_secret_in_a_repr_or_a_message(minio, tmp_path):
+    """Headers, user:password, URL credentials and SAS signatures are masked
+    in reprs, and messages that would carry them (GDAL's own among them)
+    carry none."""
+    from cloudio._datasets import open_dataset
+    store = cloud_storage(f"http://127.0.0.1:{minio.port}/dems", GDAL_HTTP_HEADERS="Authorization: Bearer tok-123456",
+                          GDAL_HTTP_USERPWD="ann:pw-654321")
+    assert "tok-123456" not in repr(store) and "pw-654321" not in repr(store)
+    with pytest.raises(cloudio.CloudIOError) as info:
+        read_window(f"http://bob:pw-777777@127.0.0.1:{minio.port}/dems/missing.tif", (0, 0, 1, 1))
+    assert "pw-777777" not in str(info.value) and "http://***@127.0.0.1" in str(info.value)
+    sas = "sv=2020-08-04&ss=b&srt=sco&sp=rl&se=2099-01-01T00:00:00Z&sig=sAsSiGnAtUrE%3D"
+    with pytest.raises(cloudio.CloudIOError) as info:
+        open_dataset(f"/vsicurl/http://127.0.0.1:{minio.port}/dems/missing.tif?{sas}")
+    assert "sAsSiGnAtUrE" not in str(info.value), str(info.value)
