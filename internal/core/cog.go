@@ -63,6 +63,13 @@ func WriteCOG(src, dst string, o COGOptions) error {
 			convert = info.DType
 		}
 	}
+	// GDAL's predictors take whole bytes only: a source of NBITS=1 or 12
+	// samples, which the COG keeps, gets none unless the caller asks.
+	if user, err := ParseOptions(o.Options); err == nil && ds.nbits != 0 {
+		if _, set := findOption(user, "PREDICTOR"); !set {
+			o.Options = append(o.Options[:len(o.Options):len(o.Options)], "PREDICTOR=NO")
+		}
+	}
 	var verify func(stop <-chan struct{}) error
 	if ds.raw != nil {
 		verify = func(stop <-chan struct{}) error { return ds.raw.verify(ds.name, stop) }

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"math"
 	"math/big"
+	"strconv"
 	"sync"
 	"unsafe"
 
@@ -39,6 +40,7 @@ type Dataset struct {
 	info     Info
 	crs      string
 	noData   []bandNoData // by band, from 0
+	nbits    int          // band 1's NBITS (samples of fewer bits than its type's), 0 for none
 
 	// raw decodes blocks directly for every reader at once, when the layout
 	// allows it (nil otherwise); GDAL handles serve the rest.
@@ -129,6 +131,7 @@ func OpenDataset(name string) (*Dataset, error) {
 	}
 	info.NoData, info.HasNoData = noData[0].value.Float, noData[0].ok
 	d := &Dataset{name: name, gdalName: gdalName, info: info, crs: h.Projection(), noData: noData, free: []*handle{{gdal: h}}}
+	d.nbits, _ = strconv.Atoi(h.Bands()[0].Metadata("NBITS", godal.Domain("IMAGE_STRUCTURE")))
 	if fill, err := d.sparseFill(); err == nil {
 		d.raw = openDirect(gdalName, h, info, fill, defaultWorkers(gdalName))
 	}

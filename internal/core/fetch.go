@@ -259,6 +259,7 @@ func (f *rangeFetcher) ping() error {
 		return nil
 	}
 	req.Header.Set("Range", "bytes=0-0")
+	req.Header.Set("User-Agent", "cloudio/"+Version+" (does the server answer?)")
 	resp, err := f.client.Do(req)
 	if err != nil {
 		var ue *url.Error

@@ -271,3 +271,56 @@ func TestShortUncompressedTileFailsWriteCOG(t *testing.T) {
 		t.Fatal("a COG was written")
 	}
 }
+
+// Sources of NBITS=1 or 12 samples get no predictor (GDAL's take whole
+// bytes only) and stay as they are.
+func TestWriteCOGOfNBitsSources(t *testing.T) {
+	for _, c := range []struct {
+		dtype DType
+		nbits int
+	}{{Byte, 1}, {UInt16, 12}} {
+		data := make([]byte, 64*64*c.dtype.Size())
+		for k := 0; k < 64*64; k++ {
+			c.dtype.setCell(data, k, float64(k%(1<<c.nbits)))
+		}
+		src := gtiff(t, tmpPath(t, "nbits.tif"), c.dtype, 1, 64, 64, data, fmt.Sprintf("NBITS=%d", c.nbits))
+		dst := tmpPath(t, "cog.tif")
+		if err := WriteCOG(src, dst, COGOptions{}); err != nil {
+			t.Fatalf("NBITS=%d: %v", c.nbits, err)
+		}
+		if got := gdalRead(t, dst, Window{Rows: 64, Cols: 64}, []int{1}, c.dtype); string(got) != string(data) {
+			t.Fatalf("NBITS=%d: cells differ", c.nbits)
+		}
+	}
+}
+
+// A destination whose name is as long as the file system allows gets a
+// temporary name that fits; one whose path is too long for GDAL is a clear
+// error up front.
+func TestLongDestinationNames(t *testing.T) {
+	src := gtiff(t, tmpPath(t, "src.tif"), Byte, 1, 20, 20, cells(Byte, 1, 20, 20, 1))
+	dir := t.TempDir()
+	for _, n := range []int{230, 251} {
+		dst := filepath.Join(dir, strings.Repeat("é", (n-4)/2)+strings.Repeat("x", (n-4)%2)+".tif")
+		if err := WriteCOG(src, dst, COGOptions{}); err != nil {
+			t.Fatalf("a %d-byte name: %v", len(filepath.Base(dst)), err)
+		}
+		w, err := CreateTileWriter(dst+"w", WriterSpec{Rows: 20, Cols: 20, Bands: 1, DType: Byte}, COGOptions{})
+		if err != nil {
+			t.Fatalf("a tile writer of a %d-byte name: %v", len(filepath.Base(dst)), err)
+		}
+		w.Abort()
+	}
+	deep := dir
+	for len(deep) < 2036-210 {
+		deep = filepath.Join(deep, strings.Repeat("d", 200))
+	}
+	if err := os.MkdirAll(deep, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	dst := filepath.Join(deep, strings.Repeat("f", 2036-len(deep)-1))
+	err := WriteCOG(src, dst, COGOptions{})
+	if StatusOf(err) != StatusInvalidArgument || !strings.Contains(err.Error(), "use a shorter path") {
+		t.Fatalf("a %d-byte path: %v (%v)", len(dst), StatusOf(err), err)
+	}
+}

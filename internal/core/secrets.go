@@ -2,6 +2,7 @@ package core
 
 import (
 	"regexp"
+	"sort"
 	"strings"
 )
 
@@ -50,6 +51,8 @@ func ScrubSecrets(msg string) string {
 		}
 	}
 	configured.mu.Unlock()
+	// Longest first: one secret may hold another ("secret" in "secret-1").
+	sort.Slice(secrets, func(i, j int) bool { return len(secrets[i]) > len(secrets[j]) })
 	for _, s := range secrets {
 		msg = strings.ReplaceAll(msg, s, "***")
 		for _, field := range connectionSecret.FindAllStringSubmatch(s, -1) {

@@ -27,7 +27,9 @@ from typing import Any, Callable, Iterable, Iterator, List, Mapping, Optional, T
 from .errors import CloudIOError, LibraryLoadError, error_for  # noqa: F401 (CloudIOError is re-exported)
 
 ABI_VERSION = 1
-ERR_LEN = 1024
+#: The error buffer every call gets: room for a message that names a path
+#: as long as GDAL takes (2047 bytes) twice, and its cause.
+ERR_LEN = 16384
 
 #: typedef int (*cloudio_progress_fn)(double fraction, const char *message, void *user);
 PROGRESS_FN = ctypes.CFUNCTYPE(c_int, c_double, c_char_p, c_void_p)
@@ -251,6 +253,12 @@ def options_array(options: Union[None, Mapping[str, Any], Iterable[str]],
     return (c_char_p * (len(encoded) + 1))(*encoded, None)
 
 
+def cancels(answer: Any) -> bool:
+    """Whether a progress callable's answer cancels: False, numpy's too
+    (``np.False_``, what a comparison returns); None and anything else go on."""
+    return answer is False or (type(answer).__name__ == "bool_" and not answer)
+
+
 class ProgressAdapter:
     """A Python progress callable as a ``cloudio_progress_fn``.
 
@@ -284,7 +292,7 @@ class ProgressAdapter:
             if self.progress is None:
                 return 0
             lo, hi = self.scale
-            return 1 if self.progress(lo + (hi - lo) * fraction) is False else 0
+            return 1 if cancels(self.progress(lo + (hi - lo) * fraction)) else 0
         except BaseException as exc:  # noqa: B902 - re-raised after the C call returned
             self.exception = exc
             return 1

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import ctypes
+import operator
 import os
 import sys
 import tempfile
@@ -28,11 +29,21 @@ Progress = Union[None, bool, Callable[[float], Any]]
 EDGES = {"replicate": 0, "nodata": 1}
 
 
+def _integer(what: str, value) -> int:
+    """value as an int, if it is one (a float 1.5 is not: it would be cut)."""
+    if isinstance(value, (bool, np.bool_)):
+        raise ValueError(f"{what} must be an integer, not {value!r}")
+    try:
+        return operator.index(value)
+    except TypeError:
+        raise ValueError(f"{what} must be an integer, not {type(value).__name__} {value!r}") from None
+
+
 def _band_list(bands, count: int) -> list:
     if bands is None:
         return list(range(1, count + 1))
-    single = isinstance(bands, (int, np.integer))
-    out = [int(bands)] if single else [int(b) for b in bands]
+    single = not hasattr(bands, "__iter__")
+    out = [_integer("bands", bands)] if single else [_integer("bands", b) for b in bands]
     if not out:
         raise ValueError("bands must name at least one band")
     bad = [b for b in out if b < 1 or b > count]
@@ -73,7 +84,7 @@ def read_window(dataset, window, *, bands: Union[None, int, Sequence[int]] = Non
     array([[ 7,  8,  9],
            [12, 13, 14]])
     """
-    win = TileWindow(*(int(v) for v in window))
+    win = TileWindow(*(_integer("window", v) for v in window))
     name, array = _name_or_array(dataset)
     if array is not None:
         data = as_bands(array)

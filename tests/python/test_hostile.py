@@ -232,3 +232,45 @@ def test_a_damaged_tile_never_becomes_a_valid_looking_cog(tmp_path):
         with pytest.raises(cloudio.ReadWriteError, match=r"tile \(1, 0\)"):
             write()
     assert sorted(os.listdir(tmp_path)) == ["src.tif"]
+
+
+def test_band_numbers_and_window_offsets_must_be_integers(tmp_path):
+    import cloudio
+    path = cloudio.write_cog(np.zeros((2, 10, 10), np.float32), str(tmp_path / "z.tif"))
+    for bad in ([1.5], 1.5, [True]):
+        with pytest.raises(ValueError, match="bands must be an integer"):
+            cloudio.read_window(path, (0, 0, 2, 2), bands=bad)
+        with pytest.raises(ValueError, match="bands must be an integer"):
+            list(cloudio.read_tiles(path, 5, 5, bands=bad))
+    with pytest.raises(ValueError, match="window must be an integer"):
+        cloudio.read_window(path, (0.5, 0, 2, 2))
+    assert cloudio.read_window(path, (np.int64(1), 0, 2, 2), bands=[np.int32(2)]).shape == (2, 2)
+
+
+def test_a_progress_callback_returning_numpy_false_cancels(tmp_path):
+    import cloudio
+    with pytest.raises(cloudio.CancelledError):
+        cloudio.write_cog(np.zeros((300, 300), np.float32), str(tmp_path / "z.tif"), progress=lambda f: np.float64(f) < 0)
+    assert not os.listdir(tmp_path)
+
+
+def test_errors_about_long_paths_keep_their_cause(tmp_path):
+    """A destination too long for GDAL is a clear error, whole: the message
+    names the ~2036-byte path and says what to do, and nothing is cut."""
+    import cloudio
+    deep = str(tmp_path)
+    while len(deep) < 2036 - 210:
+        deep = os.path.join(deep, "d" * 200)
+    os.makedirs(deep)
+    dst = os.path.join(deep, "f" * (2036 - len(deep) - 1))
+    with pytest.raises(cloudio.InvalidArgumentError) as info:
+        cloudio.write_cog(np.zeros((10, 10), np.float32), dst)
+    assert dst in str(info.value) and str(info.value).endswith("use a shorter path")
+
+
+def test_names_as_long_as_the_file_system_allows(tmp_path):
+    import cloudio
+    for n in (230, 255):
+        dst = str(tmp_path / ("n" * (n - 4) + ".tif"))
+        assert cloudio.write_cog(np.zeros((10, 10), np.float32), dst) == dst
+        assert cloudio.map_tiles(dst, lambda t: t, dst[:-5] + "m.tif")
