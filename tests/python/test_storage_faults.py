@@ -137,3 +137,30 @@ def test_no_secret_in_a_repr_or_a_message(minio, tmp_path):
     with pytest.raises(cloudio.CloudIOError) as info:
         open_dataset(f"/vsicurl/http://127.0.0.1:{minio.port}/dems/missing.tif?{sas}")
     assert "sAsSiGnAtUrE" not in str(info.value), str(info.value)
+
+
+def test_a_panic_in_a_zarr_upload_is_an_internal_error(minio):
+    """The Zarr upload's goroutines recover too: the write fails with
+    InternalError, in a child process that must live on, and leaves no
+    store behind."""
+    from conftest import python_env, run_python
+    code = """
+import json, sys
+import numpy as np
+import cloudio
+store = cloudio.cloud_storage("s3://tasks", mode="w", replace=True, AWS_S3_ENDPOINT=sys.argv[1], AWS_HTTPS=False,
+                              AWS_VIRTUAL_HOSTING=False, AWS_ACCESS_KEY_ID=sys.argv[2], AWS_SECRET_ACCESS_KEY=sys.argv[3])
+try:
+    store.write_zarr(np.ones((600, 600), np.float32), "panicked.zarr", chunks=256)
+    print(json.dumps({"raised": None}))
+except Exception as exc:
+    print(json.dumps({"raised": type(exc).__name__, "message": str(exc), "left": store.list("panicked.zarr")}))
+"""
+    opts = minio.options()
+    result = run_python(code, args=(opts["AWS_S3_ENDPOINT"], opts["AWS_ACCESS_KEY_ID"], opts["AWS_SECRET_ACCESS_KEY"]),
+                        env=python_env(CLOUDIO_TEST_PANIC="zarr.upload"))
+    assert result.returncode == 0, result.stderr[-3000:]
+    import json
+    outcome = json.loads(result.stdout.strip().splitlines()[-1])
+    assert outcome["raised"] == "InternalError" and "CLOUDIO_TEST_PANIC=zarr.upload" in outcome["message"], outcome
+    assert outcome["left"] == [], outcome
