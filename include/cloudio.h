@@ -395,6 +395,11 @@ int cloudio_writer_abort(cloudio_writer *writer, char *err, size_t err_len);
  * come from the shorter prefixes, then from GDAL's global configuration and
  * the environment. GDAL compares plain strings, so "s3://dem" also covers
  * "s3://dems/...": give sibling buckets all of their own options.
+ * Every option configured for a prefix of a name is also set on the thread
+ * of each GDAL call cloudio makes for that name (GDAL 3.6 lists with the
+ * bucket's options), so a prefix may have credentials of its own only.
+ * Messages from the library never carry the values of secret options
+ * (keys, tokens, passwords, SAS, headers) nor credentials inside URLs.
  * Returns CLOUDIO_ERR_INVALID_ARGUMENT for a url that is not remote, an
  * option that is not KEY=VALUE, or other options for a configured prefix. */
 int cloudio_storage_configure(const char *url, const char *const *options, char *err, size_t err_len);
@@ -407,13 +412,17 @@ int cloudio_storage_replace(const char *url, const char *const *options, char *e
 /* The names under url, relative to it, sorted, separated by '\n' (all keys
  * below the prefix for object stores). Sizes as in cloudio_dataset_crs:
  * *needed (when not NULL) receives the size the listing needs, NUL included.
- * Returns CLOUDIO_ERR_NOT_FOUND for a missing directory, prefix or bucket,
- * CLOUDIO_ERR_IO when the server refuses the credentials. */
+ * An existing prefix with no objects lists as "". Returns
+ * CLOUDIO_ERR_NOT_FOUND for a missing directory or bucket, CLOUDIO_ERR_IO
+ * when the server refuses the credentials or does not answer. */
 int cloudio_storage_list(const char *url, char *buf, size_t buf_len, size_t *needed, char *err, size_t err_len);
 
 /* *exists = 1 when url names an existing file or object, or a bucket or
- * container (az://container) these credentials can list, else 0. Returns
- * CLOUDIO_ERR_IO when the server refuses the credentials for a bucket. */
+ * container (az://container), or a prefix of one ending in '/'
+ * (s3://bucket/team/), that exists and these credentials can look into,
+ * else 0. The answer is the server's, never what GDAL cached. Returns
+ * CLOUDIO_ERR_IO when the server refuses the credentials or does not answer
+ * (within its timeout times its retries plus one). */
 int cloudio_storage_exists(const char *url, int *exists, char *err, size_t err_len);
 
 /* Delete one file or object. CLOUDIO_ERR_NOT_FOUND when it does not exist;
