@@ -17,7 +17,13 @@
  *    GDAL-style NULL-terminated arrays of "KEY=VALUE" strings.
  *  - No function keeps a pointer it was given after it returns, unless its
  *    documentation says so.
- *  - No Go panic ever crosses this boundary: it becomes CLOUDIO_ERR_INTERNAL.
+ *  - No Go panic ever crosses this boundary, nor ends the process from one
+ *    of the library's own threads: it becomes the call's
+ *    CLOUDIO_ERR_INTERNAL.
+ *  - A file's bytes are untrusted: a malformed or damaged GeoTIFF (offsets
+ *    or byte counts past its end or beyond what a block can take, a block
+ *    that does not decode) is CLOUDIO_ERR_IO naming the file and the block,
+ *    on every path that reads it.
  *  - Every function is safe to call from many threads at once.
  *  - A child of a process that has loaded the library (linked it, or
  *    dlopen()ed it) must not call it: the Go runtime inside starts its
@@ -150,7 +156,9 @@ int cloudio_tile_windows(int64_t rows, int64_t cols,
  * Returns CLOUDIO_OK; CLOUDIO_ERR_INVALID_ARGUMENT (NULL or empty src/dst,
  * dst equal to src, unknown compress or option, a path that is not UTF-8);
  * CLOUDIO_ERR_NOT_FOUND (src missing, dst's directory missing);
- * CLOUDIO_ERR_IO (src not a raster GDAL can read, dst not writable);
+ * CLOUDIO_ERR_IO (src not a raster GDAL can read, or damaged: cloudio
+ * decodes every block of a GeoTIFF src while GDAL translates it, as GDAL
+ * reads some damaged blocks as garbage without an error; dst not writable);
  * CLOUDIO_ERR_UNSUPPORTED (no COG driver); CLOUDIO_ERR_CANCELLED. */
 int cloudio_write_cog(const char *src, const char *dst, const char *compress,
                       const char *const *options,
