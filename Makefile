@@ -66,16 +66,19 @@ test-go:
 	$(GO) test -count=1 ./...
 
 # Every Go fuzz target for FUZZTIME each (`make test` runs their seed corpora
-# only). New failing inputs land in the package's testdata/fuzz/, where
-# `make test` runs them from then on.
+# only), built with AddressSanitizer (FUZZFLAGS) so that a read or write
+# outside a buffer in the C decoding kernels fails the run. New failing
+# inputs land in the package's testdata/fuzz/, where `make test` runs them
+# from then on.
 FUZZTIME ?= 60s
+FUZZFLAGS ?= -asan
 FUZZ_TARGETS := internal/tiff:FuzzOpen internal/tiff:FuzzDecode internal/tiff:FuzzDecodeTiles \
 	internal/core:FuzzParseOptions internal/core:FuzzTiling
 fuzz:
 	@for t in $(FUZZ_TARGETS); do \
 		pkg=$${t%%:*}; name=$${t#*:}; \
 		echo "fuzzing $$name ($$pkg) for $(FUZZTIME)"; \
-		$(GO) test -run '^$$' -fuzz "^$$name\$$" -fuzztime $(FUZZTIME) -fuzzminimizetime 10s ./$$pkg || exit 1; \
+		$(GO) test $(FUZZFLAGS) -run '^$$' -fuzz "^$$name\$$" -fuzztime $(FUZZTIME) -fuzzminimizetime 10s ./$$pkg || exit 1; \
 	done
 
 $(BUILD)/c_api_test: tests/c_api_test.c include/cloudio.h $(LIB)
