@@ -64,6 +64,8 @@ test: bootstrap all test-go test-c test-python test-dask-current
 test-go:
 	$(GO) vet ./...
 	$(GO) test -count=1 ./...
+	# The TIFF decoder again under AddressSanitizer: its C kernels stay in bounds.
+	$(GO) test -asan -count=1 ./internal/tiff
 
 # Every Go fuzz target for FUZZTIME each (`make test` runs their seed corpora
 # only), built with AddressSanitizer (FUZZFLAGS) so that a read or write
