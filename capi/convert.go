@@ -16,12 +16,12 @@ import (
 	"github.com/cloudio-dem/cloudio/internal/core"
 )
 
-// status converts an error to a C status, writing its message into the
-// caller's buffer ("" on success).
+// status converts an error to a C status, writing its message, with every
+// secret masked, into the caller's buffer ("" on success).
 func status(err error, buf *C.char, n C.size_t) C.int {
 	msg := ""
 	if err != nil {
-		msg = err.Error()
+		msg = core.ScrubSecrets(err.Error())
 	}
 	writeErr(buf, n, msg)
 	return C.int(core.StatusOf(err))
@@ -47,7 +47,7 @@ func writeErr(buf *C.char, n C.size_t, msg string) {
 // contain turns a panic into CLOUDIO_ERR_INTERNAL; every export defers it.
 func contain(rc *C.int, buf *C.char, n C.size_t) {
 	if r := recover(); r != nil {
-		writeErr(buf, n, fmt.Sprintf("internal error (a bug in cloudio, please report it): %v\n%s", r, debug.Stack()))
+		writeErr(buf, n, core.ScrubSecrets(fmt.Sprintf("internal error (a bug in cloudio, please report it): %v\n%s", r, debug.Stack())))
 		*rc = C.int(core.StatusInternal)
 	}
 }
@@ -86,4 +86,20 @@ func progressFunc(fn C.cloudio_progress_fn, user unsafe.Pointer) core.ProgressFu
 
 func nullArg(name string) error {
 	return &core.Error{Status: core.StatusInvalidArgument, Msg: name + " must not be NULL"}
+}
+
+// textOut hands text to a caller's buffer as the header's size-query
+// convention says: *needed (when not NULL) gets the size with the NUL; a
+// buffer too small gets nothing and is an error naming what.
+func textOut(text string, buf *C.char, bufLen C.size_t, needed *C.size_t, what string) error {
+	if needed != nil {
+		*needed = C.size_t(len(text) + 1)
+	}
+	if buf != nil && bufLen > 0 {
+		if C.size_t(len(text)) >= bufLen {
+			return &core.Error{Status: core.StatusInvalidArgument, Msg: "buffer too small for " + what + ": see *needed"}
+		}
+		writeErr(buf, bufLen, text)
+	}
+	return nil
 }

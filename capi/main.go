@@ -1,6 +1,7 @@
 // Package main is libcloudio's C ABI: //export wrappers that convert C
 // arguments, call internal/core, and convert results and errors back.
-// include/cloudio.h documents every function.
+// include/cloudio.h documents every function; capi.c defines its entry
+// points over the capi_* functions exported here.
 package main
 
 /*
@@ -18,8 +19,6 @@ import (
 )
 
 func main() {}
-
-const abiVersion = 1
 
 // Static strings handed to C: allocated once, never freed.
 var static struct {
@@ -42,17 +41,14 @@ func staticStrings() {
 	})
 }
 
-//export cloudio_abi_version
-func cloudio_abi_version() C.int { return abiVersion }
-
-//export cloudio_version
-func cloudio_version() *C.char {
+//export capi_version
+func capi_version() *C.char {
 	staticStrings()
 	return static.version
 }
 
-//export cloudio_status_name
-func cloudio_status_name(s C.int) *C.char {
+//export capi_status_name
+func capi_status_name(s C.int) *C.char {
 	staticStrings()
 	if name, ok := static.names[core.Status(s)]; ok {
 		return name
@@ -60,8 +56,8 @@ func cloudio_status_name(s C.int) *C.char {
 	return static.unknown
 }
 
-//export cloudio_tile_windows
-func cloudio_tile_windows(rows, cols, tileRows, tileCols, overlap C.int64_t, first C.uint64_t,
+//export capi_tile_windows
+func capi_tile_windows(rows, cols, tileRows, tileCols, overlap C.int64_t, first C.uint64_t,
 	out *C.int64_t, capacity C.uint64_t, written, total *C.uint64_t, errBuf *C.char, errLen C.size_t) (rc C.int) {
 	defer contain(&rc, errBuf, errLen)
 	switch {
@@ -84,8 +80,8 @@ func cloudio_tile_windows(rows, cols, tileRows, tileCols, overlap C.int64_t, fir
 	return status(nil, errBuf, errLen)
 }
 
-//export cloudio_write_cog
-func cloudio_write_cog(src, dst, compress *C.char, options **C.char,
+//export capi_write_cog
+func capi_write_cog(src, dst, compress *C.char, options **C.char,
 	progress C.cloudio_progress_fn, progressUser unsafe.Pointer, errBuf *C.char, errLen C.size_t) (rc C.int) {
 	defer contain(&rc, errBuf, errLen)
 	if src == nil {
@@ -99,8 +95,8 @@ func cloudio_write_cog(src, dst, compress *C.char, options **C.char,
 	return status(err, errBuf, errLen)
 }
 
-//export cloudio_write_cog_buffer
-func cloudio_write_cog_buffer(data unsafe.Pointer, dataLen C.size_t, dtype C.int, bands, rows, cols C.int64_t,
+//export capi_write_cog_buffer
+func capi_write_cog_buffer(data unsafe.Pointer, dataLen C.size_t, dtype C.int, bands, rows, cols C.int64_t,
 	geotransform *C.double, crs *C.char, nodata *C.double, dst, compress *C.char, options **C.char,
 	progress C.cloudio_progress_fn, progressUser unsafe.Pointer, errBuf *C.char, errLen C.size_t) (rc C.int) {
 	defer contain(&rc, errBuf, errLen)

@@ -13,14 +13,14 @@ import (
 	"github.com/cloudio-dem/cloudio/internal/core"
 )
 
-//export cloudio_storage_configure
-func cloudio_storage_configure(url *C.char, options **C.char, errBuf *C.char, errLen C.size_t) (rc C.int) {
+//export capi_storage_configure
+func capi_storage_configure(url *C.char, options **C.char, errBuf *C.char, errLen C.size_t) (rc C.int) {
 	defer contain(&rc, errBuf, errLen)
 	return configureStorage(url, options, false, errBuf, errLen)
 }
 
-//export cloudio_storage_replace
-func cloudio_storage_replace(url *C.char, options **C.char, errBuf *C.char, errLen C.size_t) (rc C.int) {
+//export capi_storage_replace
+func capi_storage_replace(url *C.char, options **C.char, errBuf *C.char, errLen C.size_t) (rc C.int) {
 	defer contain(&rc, errBuf, errLen)
 	return configureStorage(url, options, true, errBuf, errLen)
 }
@@ -33,8 +33,8 @@ func configureStorage(url *C.char, options **C.char, replace bool, errBuf *C.cha
 	return status(err, errBuf, errLen)
 }
 
-//export cloudio_storage_list
-func cloudio_storage_list(url *C.char, buf *C.char, bufLen C.size_t, needed *C.size_t, errBuf *C.char, errLen C.size_t) (rc C.int) {
+//export capi_storage_list
+func capi_storage_list(url *C.char, buf *C.char, bufLen C.size_t, needed *C.size_t, errBuf *C.char, errLen C.size_t) (rc C.int) {
 	defer contain(&rc, errBuf, errLen)
 	if url == nil {
 		return status(nullArg("url"), errBuf, errLen)
@@ -43,21 +43,11 @@ func cloudio_storage_list(url *C.char, buf *C.char, bufLen C.size_t, needed *C.s
 	if err != nil {
 		return status(err, errBuf, errLen)
 	}
-	text := strings.Join(names, "\n")
-	if needed != nil {
-		*needed = C.size_t(len(text) + 1)
-	}
-	if buf != nil && bufLen > 0 {
-		if C.size_t(len(text)) >= bufLen {
-			return status(&core.Error{Status: core.StatusInvalidArgument, Msg: "buffer too small for the listing: see *needed"}, errBuf, errLen)
-		}
-		writeErr(buf, bufLen, text)
-	}
-	return status(nil, errBuf, errLen)
+	return status(textOut(strings.Join(names, "\n"), buf, bufLen, needed, "the listing"), errBuf, errLen)
 }
 
-//export cloudio_storage_exists
-func cloudio_storage_exists(url *C.char, exists *C.int, errBuf *C.char, errLen C.size_t) (rc C.int) {
+//export capi_storage_exists
+func capi_storage_exists(url *C.char, exists *C.int, errBuf *C.char, errLen C.size_t) (rc C.int) {
 	defer contain(&rc, errBuf, errLen)
 	if url == nil {
 		return status(nullArg("url"), errBuf, errLen)
@@ -75,8 +65,8 @@ func cloudio_storage_exists(url *C.char, exists *C.int, errBuf *C.char, errLen C
 	return status(err, errBuf, errLen)
 }
 
-//export cloudio_storage_delete
-func cloudio_storage_delete(url *C.char, errBuf *C.char, errLen C.size_t) (rc C.int) {
+//export capi_storage_delete
+func capi_storage_delete(url *C.char, errBuf *C.char, errLen C.size_t) (rc C.int) {
 	defer contain(&rc, errBuf, errLen)
 	if url == nil {
 		return status(nullArg("url"), errBuf, errLen)

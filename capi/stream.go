@@ -10,6 +10,7 @@ import "C"
 import (
 	"fmt"
 	"math"
+	"sync"
 	"unsafe"
 
 	pointer "github.com/mattn/go-pointer"
@@ -26,9 +27,33 @@ func handle[T any](h unsafe.Pointer, what string) (T, error) {
 	}
 	v, ok := pointer.Restore(h).(T)
 	if !ok {
-		return zero, &core.Error{Status: core.StatusInvalidArgument, Msg: what + " is closed or not a " + what}
+		return zero, notA(what)
 	}
 	return v, nil
+}
+
+func notA(what string) error {
+	return &core.Error{Status: core.StatusInvalidArgument, Msg: what + " is closed or not a " + what}
+}
+
+// releasing serialises take: go-pointer's Unref frees the handle's memory,
+// so two closes of one handle must not both get past Restore.
+var releasing sync.Mutex
+
+// take restores and releases an opaque handle of type T in one step, for
+// the functions that close it: of two threads closing one handle, one gets
+// it and the other an error. ok is false for NULL, which closes nothing.
+func take[T any](h unsafe.Pointer, what string) (v T, ok bool, err error) {
+	if h == nil {
+		return v, false, nil
+	}
+	releasing.Lock()
+	defer releasing.Unlock()
+	if v, ok = pointer.Restore(h).(T); !ok {
+		return v, false, notA(what)
+	}
+	pointer.Unref(h)
+	return v, true, nil
 }
 
 func goInts(p *C.int, n C.size_t) []int {
@@ -62,7 +87,7 @@ func georef(geotransform *C.double, crs *C.char, nodata *C.double) core.Georef {
 	}
 	g.CRS = goString(crs)
 	if nodata != nil {
-		nd := float64(*nodata)
+		nd := core.NoDataFloat(float64(*nodata))
 		g.NoData = &nd
 	}
 	return g
@@ -87,8 +112,8 @@ func window(rowOff, colOff, nRows, nCols C.int64_t) core.Window {
 	return core.Window{RowOff: int64(rowOff), ColOff: int64(colOff), Rows: int64(nRows), Cols: int64(nCols)}
 }
 
-//export cloudio_dataset_open
-func cloudio_dataset_open(name *C.char, out *unsafe.Pointer, errBuf *C.char, errLen C.size_t) (rc C.int) {
+//export capi_dataset_open
+func capi_dataset_open(name *C.char, out *unsafe.Pointer, errBuf *C.char, errLen C.size_t) (rc C.int) {
 	defer contain(&rc, errBuf, errLen)
 	if name == nil {
 		return status(nullArg("name"), errBuf, errLen)
@@ -103,8 +128,8 @@ func cloudio_dataset_open(name *C.char, out *unsafe.Pointer, errBuf *C.char, err
 	return status(err, errBuf, errLen)
 }
 
-//export cloudio_dataset_info
-func cloudio_dataset_info(h unsafe.Pointer, out *C.cloudio_info, errBuf *C.char, errLen C.size_t) (rc C.int) {
+//export capi_dataset_info
+func capi_dataset_info(h unsafe.Pointer, out *C.cloudio_info, errBuf *C.char, errLen C.size_t) (rc C.int) {
 	defer contain(&rc, errBuf, errLen)
 	ds, err := handle[*core.Dataset](h, "dataset")
 	if err != nil {
@@ -117,28 +142,35 @@ func cloudio_dataset_info(h unsafe.Pointer, out *C.cloudio_info, errBuf *C.char,
 	return status(nil, errBuf, errLen)
 }
 
-//export cloudio_dataset_crs
-func cloudio_dataset_crs(h unsafe.Pointer, buf *C.char, bufLen C.size_t, needed *C.size_t, errBuf *C.char, errLen C.size_t) (rc C.int) {
+//export capi_dataset_crs
+func capi_dataset_crs(h unsafe.Pointer, buf *C.char, bufLen C.size_t, needed *C.size_t, errBuf *C.char, errLen C.size_t) (rc C.int) {
 	defer contain(&rc, errBuf, errLen)
 	ds, err := handle[*core.Dataset](h, "dataset")
 	if err != nil {
 		return status(err, errBuf, errLen)
 	}
-	wkt := ds.CRS()
-	if needed != nil {
-		*needed = C.size_t(len(wkt) + 1)
-	}
-	if buf != nil && bufLen > 0 {
-		if C.size_t(len(wkt)) >= bufLen {
-			return status(&core.Error{Status: core.StatusInvalidArgument, Msg: "buffer too small for the WKT: see *needed"}, errBuf, errLen)
-		}
-		writeErr(buf, bufLen, wkt)
-	}
-	return status(nil, errBuf, errLen)
+	return status(textOut(ds.CRS(), buf, bufLen, needed, "the WKT"), errBuf, errLen)
 }
 
-//export cloudio_dataset_read
-func cloudio_dataset_read(h unsafe.Pointer, rowOff, colOff, nRows, nCols C.int64_t, bands *C.int, nBands C.size_t, dtype C.int,
+//export capi_dataset_nodata
+func capi_dataset_nodata(h unsafe.Pointer, band C.int, buf *C.char, bufLen C.size_t, needed *C.size_t, errBuf *C.char, errLen C.size_t) (rc C.int) {
+	defer contain(&rc, errBuf, errLen)
+	ds, err := handle[*core.Dataset](h, "dataset")
+	if err != nil {
+		return status(err, errBuf, errLen)
+	}
+	if band < 1 || int64(band) > ds.Info().Bands {
+		return status(&core.Error{Status: core.StatusInvalidArgument, Msg: fmt.Sprintf("band %d does not exist (the raster has bands 1..%d)", band, ds.Info().Bands)}, errBuf, errLen)
+	}
+	text := ""
+	if nd, ok := ds.NoData(int(band)); ok {
+		text = nd.String()
+	}
+	return status(textOut(text, buf, bufLen, needed, "the nodata value"), errBuf, errLen)
+}
+
+//export capi_dataset_read
+func capi_dataset_read(h unsafe.Pointer, rowOff, colOff, nRows, nCols C.int64_t, bands *C.int, nBands C.size_t, dtype C.int,
 	buf unsafe.Pointer, bufLen C.size_t, errBuf *C.char, errLen C.size_t) (rc C.int) {
 	defer contain(&rc, errBuf, errLen)
 	ds, err := handle[*core.Dataset](h, "dataset")
@@ -158,26 +190,25 @@ func cloudio_dataset_read(h unsafe.Pointer, rowOff, colOff, nRows, nCols C.int64
 	return status(err, errBuf, errLen)
 }
 
-//export cloudio_dataset_close
-func cloudio_dataset_close(h unsafe.Pointer, errBuf *C.char, errLen C.size_t) (rc C.int) {
+//export capi_dataset_close
+func capi_dataset_close(h unsafe.Pointer, errBuf *C.char, errLen C.size_t) (rc C.int) {
 	defer contain(&rc, errBuf, errLen)
-	ds, err := handle[*core.Dataset](h, "dataset")
-	if err != nil {
-		return status(err, errBuf, errLen)
+	ds, ok, err := take[*core.Dataset](h, "dataset")
+	if ok {
+		err = ds.Close()
 	}
-	pointer.Unref(h)
-	return status(ds.Close(), errBuf, errLen)
+	return status(err, errBuf, errLen)
 }
 
-//export cloudio_reader_options_init
-func cloudio_reader_options_init(o *C.cloudio_reader_options) {
+//export capi_reader_options_init
+func capi_reader_options_init(o *C.cloudio_reader_options) {
 	if o != nil {
 		*o = C.cloudio_reader_options{tile_rows: 1024, tile_cols: 1024}
 	}
 }
 
-//export cloudio_reader_open
-func cloudio_reader_open(name *C.char, o *C.cloudio_reader_options, out *unsafe.Pointer, errBuf *C.char, errLen C.size_t) (rc C.int) {
+//export capi_reader_open
+func capi_reader_open(name *C.char, o *C.cloudio_reader_options, masks C.int, out *unsafe.Pointer, errBuf *C.char, errLen C.size_t) (rc C.int) {
 	defer contain(&rc, errBuf, errLen)
 	switch {
 	case name == nil:
@@ -192,15 +223,15 @@ func cloudio_reader_open(name *C.char, o *C.cloudio_reader_options, out *unsafe.
 	r, err := core.OpenTileReader(C.GoString(name), core.ReaderOptions{
 		TileRows: int64(o.tile_rows), TileCols: int64(o.tile_cols), Overlap: int64(o.overlap), Halo: int64(o.halo),
 		Edge: core.Edge(o.edge), Spec: core.ReadSpec{Bands: goInts(o.bands, o.n_bands), DType: core.DType(o.dtype)},
-		Workers: int(o.workers), Prefetch: int(o.prefetch), Masks: o.masks != 0})
+		Workers: int(o.workers), Prefetch: int(o.prefetch), Masks: masks != 0})
 	if err == nil {
 		*out = pointer.Save(r)
 	}
 	return status(err, errBuf, errLen)
 }
 
-//export cloudio_reader_info
-func cloudio_reader_info(h unsafe.Pointer, out *C.cloudio_info, count *C.uint64_t, maxBufLen *C.size_t, errBuf *C.char, errLen C.size_t) (rc C.int) {
+//export capi_reader_info
+func capi_reader_info(h unsafe.Pointer, out *C.cloudio_info, count *C.uint64_t, maxBufLen *C.size_t, errBuf *C.char, errLen C.size_t) (rc C.int) {
 	defer contain(&rc, errBuf, errLen)
 	r, err := handle[*core.TileReader](h, "reader")
 	if err != nil {
@@ -218,8 +249,8 @@ func cloudio_reader_info(h unsafe.Pointer, out *C.cloudio_info, count *C.uint64_
 	return status(nil, errBuf, errLen)
 }
 
-//export cloudio_reader_next
-func cloudio_reader_next(h unsafe.Pointer, win *C.int64_t, buf unsafe.Pointer, bufLen C.size_t, errBuf *C.char, errLen C.size_t) (rc C.int) {
+//export capi_reader_next
+func capi_reader_next(h unsafe.Pointer, win *C.int64_t, buf unsafe.Pointer, bufLen C.size_t, errBuf *C.char, errLen C.size_t) (rc C.int) {
 	defer contain(&rc, errBuf, errLen)
 	r, err := handle[*core.TileReader](h, "reader")
 	if err != nil {
@@ -248,19 +279,18 @@ func cloudio_reader_next(h unsafe.Pointer, win *C.int64_t, buf unsafe.Pointer, b
 	return status(nil, errBuf, errLen)
 }
 
-//export cloudio_reader_close
-func cloudio_reader_close(h unsafe.Pointer, errBuf *C.char, errLen C.size_t) (rc C.int) {
+//export capi_reader_close
+func capi_reader_close(h unsafe.Pointer, errBuf *C.char, errLen C.size_t) (rc C.int) {
 	defer contain(&rc, errBuf, errLen)
-	r, err := handle[*core.TileReader](h, "reader")
-	if err != nil {
-		return status(err, errBuf, errLen)
+	r, ok, err := take[*core.TileReader](h, "reader")
+	if ok {
+		err = r.Close()
 	}
-	pointer.Unref(h)
-	return status(r.Close(), errBuf, errLen)
+	return status(err, errBuf, errLen)
 }
 
-//export cloudio_writer_open
-func cloudio_writer_open(dst *C.char, rows, cols, bands C.int64_t, dtype C.int, geotransform *C.double, crs *C.char, nodata *C.double,
+//export capi_writer_open
+func capi_writer_open(dst *C.char, rows, cols, bands C.int64_t, dtype C.int, geotransform *C.double, crs *C.char, nodata *C.double,
 	compress *C.char, options **C.char, out *unsafe.Pointer, errBuf *C.char, errLen C.size_t) (rc C.int) {
 	defer contain(&rc, errBuf, errLen)
 	if dst == nil {
@@ -278,8 +308,8 @@ func cloudio_writer_open(dst *C.char, rows, cols, bands C.int64_t, dtype C.int, 
 	return status(err, errBuf, errLen)
 }
 
-//export cloudio_writer_set_source
-func cloudio_writer_set_source(h unsafe.Pointer, src *C.char, bands *C.int, nBands C.size_t, copyFlags C.int, errBuf *C.char, errLen C.size_t) (rc C.int) {
+//export capi_writer_set_source
+func capi_writer_set_source(h unsafe.Pointer, src *C.char, bands *C.int, nBands C.size_t, copyFlags C.int, errBuf *C.char, errLen C.size_t) (rc C.int) {
 	defer contain(&rc, errBuf, errLen)
 	w, err := handle[*core.TileWriter](h, "writer")
 	if err != nil {
@@ -294,8 +324,8 @@ func cloudio_writer_set_source(h unsafe.Pointer, src *C.char, bands *C.int, nBan
 	return status(w.SetSource(C.GoString(src), goInts(bands, nBands), core.CopyFlags(copyFlags)), errBuf, errLen)
 }
 
-//export cloudio_writer_write_masked
-func cloudio_writer_write_masked(h unsafe.Pointer, rowOff, colOff, nRows, nCols C.int64_t, buf unsafe.Pointer, bufLen C.size_t,
+//export capi_writer_write_masked
+func capi_writer_write_masked(h unsafe.Pointer, rowOff, colOff, nRows, nCols C.int64_t, buf unsafe.Pointer, bufLen C.size_t,
 	mask unsafe.Pointer, maskLen C.size_t, errBuf *C.char, errLen C.size_t) (rc C.int) {
 	defer contain(&rc, errBuf, errLen)
 	w, err := handle[*core.TileWriter](h, "writer")
@@ -322,8 +352,8 @@ func cloudio_writer_write_masked(h unsafe.Pointer, rowOff, colOff, nRows, nCols 
 	return status(err, errBuf, errLen)
 }
 
-//export cloudio_writer_write
-func cloudio_writer_write(h unsafe.Pointer, rowOff, colOff, nRows, nCols C.int64_t, buf unsafe.Pointer, bufLen C.size_t, errBuf *C.char, errLen C.size_t) (rc C.int) {
+//export capi_writer_write
+func capi_writer_write(h unsafe.Pointer, rowOff, colOff, nRows, nCols C.int64_t, buf unsafe.Pointer, bufLen C.size_t, errBuf *C.char, errLen C.size_t) (rc C.int) {
 	defer contain(&rc, errBuf, errLen)
 	w, err := handle[*core.TileWriter](h, "writer")
 	if err != nil {
@@ -339,24 +369,22 @@ func cloudio_writer_write(h unsafe.Pointer, rowOff, colOff, nRows, nCols C.int64
 	return status(err, errBuf, errLen)
 }
 
-//export cloudio_writer_close
-func cloudio_writer_close(h unsafe.Pointer, progress C.cloudio_progress_fn, progressUser unsafe.Pointer, errBuf *C.char, errLen C.size_t) (rc C.int) {
+//export capi_writer_close
+func capi_writer_close(h unsafe.Pointer, progress C.cloudio_progress_fn, progressUser unsafe.Pointer, errBuf *C.char, errLen C.size_t) (rc C.int) {
 	defer contain(&rc, errBuf, errLen)
-	w, err := handle[*core.TileWriter](h, "writer")
-	if err != nil {
-		return status(err, errBuf, errLen)
+	w, ok, err := take[*core.TileWriter](h, "writer")
+	if ok {
+		err = w.Close(progressFunc(progress, progressUser))
 	}
-	pointer.Unref(h)
-	return status(w.Close(progressFunc(progress, progressUser)), errBuf, errLen)
+	return status(err, errBuf, errLen)
 }
 
-//export cloudio_writer_abort
-func cloudio_writer_abort(h unsafe.Pointer, errBuf *C.char, errLen C.size_t) (rc C.int) {
+//export capi_writer_abort
+func capi_writer_abort(h unsafe.Pointer, errBuf *C.char, errLen C.size_t) (rc C.int) {
 	defer contain(&rc, errBuf, errLen)
-	w, err := handle[*core.TileWriter](h, "writer")
-	if err != nil {
-		return status(err, errBuf, errLen)
+	w, ok, err := take[*core.TileWriter](h, "writer")
+	if ok {
+		err = w.Abort()
 	}
-	pointer.Unref(h)
-	return status(w.Abort(), errBuf, errLen)
+	return status(err, errBuf, errLen)
 }

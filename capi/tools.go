@@ -14,8 +14,8 @@ import (
 	"github.com/cloudio-dem/cloudio/internal/core"
 )
 
-//export cloudio_validate
-func cloudio_validate(name *C.char, valid *C.int, errBuf *C.char, errLen C.size_t) (rc C.int) {
+//export capi_validate
+func capi_validate(name *C.char, valid *C.int, errBuf *C.char, errLen C.size_t) (rc C.int) {
 	defer contain(&rc, errBuf, errLen)
 	if valid == nil {
 		return status(nullArg("valid"), errBuf, errLen)
@@ -32,8 +32,8 @@ func cloudio_validate(name *C.char, valid *C.int, errBuf *C.char, errLen C.size_
 	return rc
 }
 
-//export cloudio_validate_report
-func cloudio_validate_report(name *C.char, fullCheck C.int, valid *C.int, buf *C.char, bufLen C.size_t, needed *C.size_t,
+//export capi_validate_report
+func capi_validate_report(name *C.char, fullCheck C.int, valid *C.int, buf *C.char, bufLen C.size_t, needed *C.size_t,
 	errBuf *C.char, errLen C.size_t) (rc C.int) {
 	defer contain(&rc, errBuf, errLen)
 	v, err := validateArgs(name, core.FullCheck(fullCheck))
@@ -47,7 +47,7 @@ func cloudio_validate_report(name *C.char, fullCheck C.int, valid *C.int, buf *C
 	for _, w := range v.Warnings {
 		lines.WriteString("warning: " + w + "\n")
 	}
-	if err := putText(lines.String(), "report", buf, bufLen, needed); err != nil {
+	if err := textOut(lines.String(), buf, bufLen, needed, "the report"); err != nil {
 		return status(err, errBuf, errLen)
 	}
 	if valid != nil {
@@ -64,8 +64,8 @@ func validateArgs(name *C.char, check core.FullCheck) (core.Validation, error) {
 	return core.Validate(C.GoString(name), check)
 }
 
-//export cloudio_info_json
-func cloudio_info_json(name *C.char, buf *C.char, bufLen C.size_t, needed *C.size_t, errBuf *C.char, errLen C.size_t) (rc C.int) {
+//export capi_info_json
+func capi_info_json(name *C.char, buf *C.char, bufLen C.size_t, needed *C.size_t, errBuf *C.char, errLen C.size_t) (rc C.int) {
 	defer contain(&rc, errBuf, errLen)
 	if name == nil {
 		return status(nullArg("name"), errBuf, errLen)
@@ -78,24 +78,7 @@ func cloudio_info_json(name *C.char, buf *C.char, bufLen C.size_t, needed *C.siz
 	if err != nil {
 		return status(&core.Error{Status: core.StatusInternal, Msg: "cannot encode the description: " + err.Error()}, errBuf, errLen)
 	}
-	return status(putText(string(text), "JSON", buf, bufLen, needed), errBuf, errLen)
-}
-
-// putText hands text to a caller buffer as the header's size-query
-// convention says: *needed (when not NULL) gets its size with the NUL; a
-// NULL buf or a buf_len of 0 receives nothing; a shorter buf is an error.
-func putText(text, what string, buf *C.char, bufLen C.size_t, needed *C.size_t) error {
-	if needed != nil {
-		*needed = C.size_t(len(text) + 1)
-	}
-	if buf == nil || bufLen == 0 {
-		return nil
-	}
-	if C.size_t(len(text)) >= bufLen {
-		return &core.Error{Status: core.StatusInvalidArgument, Msg: "buffer too small for the " + what + ": see *needed"}
-	}
-	writeErr(buf, bufLen, text)
-	return nil
+	return status(textOut(string(text), buf, bufLen, needed, "the JSON"), errBuf, errLen)
 }
 
 func boolInt(b bool) int {

@@ -13,8 +13,8 @@ import (
 	"github.com/cloudio-dem/cloudio/internal/core"
 )
 
-//export cloudio_write_zarr
-func cloudio_write_zarr(src, dst *C.char, chunkRows, chunkCols C.int64_t, compress *C.char, options **C.char,
+//export capi_write_zarr
+func capi_write_zarr(src, dst *C.char, chunkRows, chunkCols C.int64_t, compress *C.char, options **C.char,
 	progress C.cloudio_progress_fn, progressUser unsafe.Pointer, errBuf *C.char, errLen C.size_t) (rc C.int) {
 	defer contain(&rc, errBuf, errLen)
 	if src == nil {
@@ -27,8 +27,8 @@ func cloudio_write_zarr(src, dst *C.char, chunkRows, chunkCols C.int64_t, compre
 	return status(err, errBuf, errLen)
 }
 
-//export cloudio_write_zarr_buffer
-func cloudio_write_zarr_buffer(data unsafe.Pointer, dataLen C.size_t, dtype C.int, bands, rows, cols C.int64_t,
+//export capi_write_zarr_buffer
+func capi_write_zarr_buffer(data unsafe.Pointer, dataLen C.size_t, dtype C.int, bands, rows, cols C.int64_t,
 	geotransform *C.double, crs *C.char, nodata *C.double, dst *C.char, chunkRows, chunkCols C.int64_t,
 	compress *C.char, options **C.char, progress C.cloudio_progress_fn, progressUser unsafe.Pointer,
 	errBuf *C.char, errLen C.size_t) (rc C.int) {

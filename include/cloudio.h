@@ -17,12 +17,29 @@
  *    GDAL-style NULL-terminated arrays of "KEY=VALUE" strings.
  *  - No function keeps a pointer it was given after it returns, unless its
  *    documentation says so.
- *  - No Go panic ever crosses this boundary: it becomes CLOUDIO_ERR_INTERNAL.
+ *  - No Go panic ever crosses this boundary, nor ends the process from one
+ *    of the library's own threads: it becomes the call's
+ *    CLOUDIO_ERR_INTERNAL.
+ *  - A file's bytes are untrusted: a malformed or damaged GeoTIFF (offsets
+ *    or byte counts past its end or beyond what a block can take, a block
+ *    that does not decode) is CLOUDIO_ERR_IO naming the file and the block,
+ *    on every path that reads it.
  *  - Every function is safe to call from many threads at once.
- *  - A process must not fork() after its first call into the library and
- *    then call it again in the child: the Go runtime's threads do not exist
- *    there and the call would hang. Start worker processes with spawn or
- *    fork-exec instead.
+ *  - A child of a process that has loaded the library (linked it, or
+ *    dlopen()ed it) must not call it: the Go runtime inside starts its
+ *    threads when the library is loaded, and a forked child has none of them.
+ *    Every function called in such a child returns CLOUDIO_ERR_UNSUPPORTED
+ *    at once, with a message saying so, instead of hanging (functions
+ *    without a status: cloudio_version and cloudio_status_name return that
+ *    message, cloudio_reader_options_init does nothing). Start worker
+ *    processes with fork-exec or posix_spawn, or load the library in the
+ *    child only.
+ *  - Closing or aborting a NULL handle is a no-op returning CLOUDIO_OK (as
+ *    free(NULL)). Two threads closing one handle at once is safe: one closes
+ *    it, the other gets CLOUDIO_ERR_INVALID_ARGUMENT.
+ *  - The library exports only the cloudio_* functions below (a linker
+ *    version script), so it shares a process with GDAL, godal users and
+ *    other Go libraries.
  *
  * Paths: a local path or any GDAL dataset name (for example "/vsimem/x.tif"
  * or "/vsicurl/https://...").
@@ -50,7 +67,7 @@ enum {
   CLOUDIO_ERR_INVALID_ARGUMENT = 1, /* bad size, NULL pointer, unknown option value */
   CLOUDIO_ERR_NOT_FOUND        = 2, /* input missing, or output's parent directory missing */
   CLOUDIO_ERR_IO               = 3, /* GDAL could not read or write */
-  CLOUDIO_ERR_UNSUPPORTED      = 4, /* driver or feature missing from this GDAL build */
+  CLOUDIO_ERR_UNSUPPORTED      = 4, /* driver or feature missing from this GDAL build; a forked child */
   CLOUDIO_ERR_CANCELLED        = 5, /* a progress callback returned non-zero */
   CLOUDIO_ERR_INTERNAL         = 99 /* a bug: a recovered panic */
 };
@@ -66,7 +83,11 @@ typedef enum cloudio_dtype {
   CLOUDIO_FLOAT32 = 6,  /* float    */
   CLOUDIO_FLOAT64 = 7,  /* double   */
   CLOUDIO_UINT64  = 12, /* uint64_t */
-  CLOUDIO_INT64   = 13  /* int64_t  */
+  CLOUDIO_INT64   = 13, /* int64_t  */
+  CLOUDIO_INT8    = 14  /* int8_t: GDAL 3.7's GDT_Int8. GDAL 3.6 has no such type and keeps
+                           signed bytes in Byte bands marked PIXELTYPE=SIGNEDBYTE: cloudio
+                           reads those as CLOUDIO_INT8 and writes CLOUDIO_INT8 as such (not
+                           to Zarr, which GDAL 3.6 cannot) */
 } cloudio_dtype;
 
 /* Returns CLOUDIO_ABI_VERSION as the library was built. A program compiled
@@ -157,7 +178,9 @@ int cloudio_tile_windows(int64_t rows, int64_t cols,
  * links, file://, the same object-store key), unknown compress or option, a
  * path that is not UTF-8);
  * CLOUDIO_ERR_NOT_FOUND (src missing, dst's directory missing);
- * CLOUDIO_ERR_IO (src not a raster GDAL can read, dst not writable);
+ * CLOUDIO_ERR_IO (src not a raster GDAL can read, or damaged: cloudio
+ * decodes every block of a GeoTIFF src while GDAL translates it, as GDAL
+ * reads some damaged blocks as garbage without an error; dst not writable);
  * CLOUDIO_ERR_UNSUPPORTED (no COG driver); CLOUDIO_ERR_CANCELLED. */
 int cloudio_write_cog(const char *src, const char *dst, const char *compress,
                       const char *const *options,
@@ -176,7 +199,13 @@ int cloudio_write_cog(const char *src, const char *dst, const char *compress,
  * geotransform: GDAL's six affine coefficients, or NULL for none.
  * crs: "EPSG:4326", "4326", WKT, PROJ.4, or anything GDAL's
  * OSRSetFromUserInput accepts; NULL or "" for none.
- * nodata: a pointer to the nodata value, or NULL for none.
+ * nodata: a pointer to the nodata value, or NULL for none. It must be a value
+ * of dtype exactly (300 is no Byte value, 1.5 no Int16 value, 0.1 no Float32
+ * value: 0.100000001490116 is), else CLOUDIO_ERR_INVALID_ARGUMENT. A 64-bit
+ * integer that a double cannot hold (2^64 - 1, 2^53 + 1) goes in options as
+ * "NODATA=18446744073709551615": cloudio's own option, never passed to GDAL,
+ * which gives the nodata value as text, exactly (and may replace nodata;
+ * both given with different values is CLOUDIO_ERR_INVALID_ARGUMENT).
  *
  * Returns CLOUDIO_ERR_INVALID_ARGUMENT as well for a NULL data, an unknown
  * dtype, non-positive sizes, a data_len that does not match, a crs GDAL
@@ -271,7 +300,10 @@ int cloudio_info_json(const char *name, char *buf, size_t buf_len, size_t *neede
  * each read borrows a GDAL handle of its own. */
 typedef struct cloudio_dataset cloudio_dataset;
 
-/* What a raster is. Sizes in cells; dtype and block size are band 1's. */
+/* What a raster is. Sizes in cells; block size is band 1's; dtype holds
+ * every band's values: the bands' type, or, when they differ (a VRT's
+ * bands may), the narrowest type that holds them all (Byte and Float32:
+ * Float32). */
 typedef struct cloudio_info {
   int64_t rows, cols, bands;
   int dtype;                     /* a cloudio_dtype (GDAL type number) */
@@ -302,6 +334,15 @@ int cloudio_dataset_info(cloudio_dataset *ds, cloudio_info *out,
 int cloudio_dataset_crs(cloudio_dataset *ds, char *buf, size_t buf_len, size_t *needed,
                         char *err, size_t err_len);
 
+/* The nodata value of band (1-based) as text, exactly: "" when the band has
+ * none, else an integer ("-9999", "18446744073709551615": cloudio_info's
+ * double cannot hold every 64-bit integer), a decimal number as C's strtod
+ * reads it back to the same double ("-3.4028234663852886e+38"), "nan",
+ * "+Inf" or "-Inf". Sizes as in cloudio_dataset_crs. Returns
+ * CLOUDIO_ERR_INVALID_ARGUMENT for a band that does not exist. */
+int cloudio_dataset_nodata(cloudio_dataset *ds, int band, char *buf, size_t buf_len, size_t *needed,
+                           char *err, size_t err_len);
+
 /* Read the window (row_off, col_off, n_rows, n_cols) of the given bands
  * (1-based; bands NULL and n_bands 0 mean every band) into buf,
  * band-sequential and row-major, converted to dtype (0: the raster's own
@@ -319,7 +360,8 @@ int cloudio_dataset_read(cloudio_dataset *ds, int64_t row_off, int64_t col_off,
 /* Release the dataset. Reads running on other threads finish first. The
  * handle is invalid afterwards: closing it again, or using it, is
  * CLOUDIO_ERR_INVALID_ARGUMENT, never a crash (as long as no other handle has
- * been created at the same address since). */
+ * been created at the same address since). NULL is a no-op returning
+ * CLOUDIO_OK. */
 int cloudio_dataset_close(cloudio_dataset *ds, char *err, size_t err_len);
 
 /* ---- Tile reader ---------------------------------------------------------- */
@@ -351,9 +393,11 @@ typedef struct cloudio_reader_options {
                                    object stores and HTTP (default) */
   int prefetch;                 /* tiles decoded ahead; 0 = 2 x workers, 1 x for object
                                    stores and HTTP (default) */
-  int masks;                    /* non-zero: each tile's data is followed by the masks of
-                                   its bands (see cloudio_reader_next); default 0 */
 } cloudio_reader_options;
+/* The struct is part of ABI 1 and never grows: the library reads and writes
+ * exactly these fields, so callers compiled against any ABI 1 header work.
+ * Parameters added later are arguments of their own functions (masks:
+ * cloudio_reader_open_masked). */
 
 /* Fill *options with the defaults. Does nothing for NULL. */
 void cloudio_reader_options_init(cloudio_reader_options *options);
@@ -366,6 +410,12 @@ void cloudio_reader_options_init(cloudio_reader_options *options);
 int cloudio_reader_open(const char *name, const cloudio_reader_options *options,
                         cloudio_reader **out, char *err, size_t err_len);
 
+/* cloudio_reader_open, and with masks non-zero each tile's data is followed
+ * by the masks of its bands (see cloudio_reader_next); masks 0 is exactly
+ * cloudio_reader_open. Same statuses. */
+int cloudio_reader_open_masked(const char *name, const cloudio_reader_options *options, int masks,
+                               cloudio_reader **out, char *err, size_t err_len);
+
 /* Describe the reader: the raster (*info), the number of tiles (*count) and
  * the buffer size that holds any tile, halo included (*max_buf_len). Any
  * output pointer may be NULL. */
@@ -377,12 +427,13 @@ int cloudio_reader_info(cloudio_reader *reader, cloudio_info *info, uint64_t *co
  * (the tile grown by the halo on every side, so its offsets may be negative).
  * buf receives the padded window's cells of the selected bands,
  * band-sequential and row-major; buf_len must be at least its size (use
- * *max_buf_len from cloudio_reader_info). With options->masks, the data is
- * followed by one byte per cell of each selected band, band-sequential, for
- * the same padded window: GDAL's mask of the band (its nodata, a per-dataset
- * mask, an alpha band), 0 where the cell holds no data and 255 elsewhere;
- * beyond the raster's edge replicated like the data, or 0 with
- * CLOUDIO_EDGE_NODATA. Masks are read through GDAL. After the last tile, returns
+ * *max_buf_len from cloudio_reader_info). From a reader opened with masks
+ * (cloudio_reader_open_masked), the data is followed by one byte per cell
+ * of each selected band, band-sequential, for the same padded window:
+ * GDAL's mask of the band (its nodata, a per-dataset mask, an alpha band),
+ * 0 where the cell holds no data and 255 elsewhere; beyond the raster's
+ * edge replicated like the data, or 0 with CLOUDIO_EDGE_NODATA. Masks are
+ * read through GDAL. After the last tile, returns
  * CLOUDIO_OK with all 8 values 0 (n_rows == 0 means the end).
  * A buffer too small is CLOUDIO_ERR_INVALID_ARGUMENT and takes nothing; a
  * decoding failure is CLOUDIO_ERR_IO and ends the reader (every later call
@@ -390,7 +441,8 @@ int cloudio_reader_info(cloudio_reader *reader, cloudio_info *info, uint64_t *co
 int cloudio_reader_next(cloudio_reader *reader, int64_t window[8], void *buf, size_t buf_len,
                         char *err, size_t err_len);
 
-/* Stop the workers and release the reader; tiles not taken are dropped. */
+/* Stop the workers and release the reader; tiles not taken are dropped.
+ * NULL is a no-op returning CLOUDIO_OK. */
 int cloudio_reader_close(cloudio_reader *reader, char *err, size_t err_len);
 
 /* ---- Tile writer ---------------------------------------------------------- */
@@ -404,15 +456,16 @@ typedef struct cloudio_writer cloudio_writer;
  * with georeferencing as in cloudio_write_cog_buffer and compress / options
  * as in cloudio_write_cog (OVERVIEW_RESAMPLING, BLOCKSIZE, ... and their
  * defaults). Everything is validated here, before any tile is computed: a
- * nodata value the data type cannot hold (300 for Byte, 1.5 for an integer
- * type, 1e40 for Float32) is CLOUDIO_ERR_INVALID_ARGUMENT. The output's
+ * nodata value the data type cannot hold exactly (300 for Byte, 1.5 for an
+ * integer type, 1e40 or 0.1 for Float32) is CLOUDIO_ERR_INVALID_ARGUMENT;
+ * the option NODATA=<text> gives it as text, as for
+ * cloudio_write_cog_buffer. The output's
  * bands are Undefined (as GDAL makes the bands of an in-memory raster; a
  * GeoTIFF shows band 1 as Gray unless a Byte raster has 3 or 4 bands) until
  * cloudio_writer_set_source gives them roles. Statistics (see
  * cloudio_write_cog) are computed from the windows as they are written;
- * only when windows overlap, a mask rather than nodata marks cells, or
- * cells never written hold a value the nodata cannot mark, does close read
- * the staging file for them. Returns the statuses of
+ * only when windows overlap or a mask rather than nodata marks cells does
+ * close read the staging file for them. Returns the statuses of
  * cloudio_write_cog_buffer; CLOUDIO_INT64 / CLOUDIO_UINT64 are
  * CLOUDIO_ERR_UNSUPPORTED. */
 int cloudio_writer_open(const char *dst, int64_t rows, int64_t cols, int64_t bands, int dtype,
@@ -472,11 +525,13 @@ int cloudio_writer_write_masked(cloudio_writer *writer, int64_t row_off, int64_t
 
 /* Finish: build the COG with overviews and move it to dst. progress may be
  * NULL. The handle is released whatever the outcome. Cells never written
- * read as the nodata value when the writer has one, otherwise as 0. */
+ * read as the nodata value when the writer has one, otherwise as 0. NULL
+ * is a no-op returning CLOUDIO_OK. */
 int cloudio_writer_close(cloudio_writer *writer, cloudio_progress_fn progress, void *progress_user,
                          char *err, size_t err_len);
 
-/* Discard everything written and release the writer. */
+/* Discard everything written and release the writer. NULL is a no-op
+ * returning CLOUDIO_OK. */
 int cloudio_writer_abort(cloudio_writer *writer, char *err, size_t err_len);
 
 /* ---- Cloud storage -------------------------------------------------------- */
@@ -511,6 +566,11 @@ int cloudio_writer_abort(cloudio_writer *writer, char *err, size_t err_len);
  * come from the shorter prefixes, then from GDAL's global configuration and
  * the environment. GDAL compares plain strings, so "s3://dem" also covers
  * "s3://dems/...": give sibling buckets all of their own options.
+ * Every option configured for a prefix of a name is also set on the thread
+ * of each GDAL call cloudio makes for that name (GDAL 3.6 lists with the
+ * bucket's options), so a prefix may have credentials of its own only.
+ * Messages from the library never carry the values of secret options
+ * (keys, tokens, passwords, SAS, headers) nor credentials inside URLs.
  * Returns CLOUDIO_ERR_INVALID_ARGUMENT for a url that is not remote, an
  * option that is not KEY=VALUE, or other options for a configured prefix. */
 int cloudio_storage_configure(const char *url, const char *const *options, char *err, size_t err_len);
@@ -523,13 +583,17 @@ int cloudio_storage_replace(const char *url, const char *const *options, char *e
 /* The names under url, relative to it, sorted, separated by '\n' (all keys
  * below the prefix for object stores). Sizes as in cloudio_dataset_crs:
  * *needed (when not NULL) receives the size the listing needs, NUL included.
- * Returns CLOUDIO_ERR_NOT_FOUND for a missing directory, prefix or bucket,
- * CLOUDIO_ERR_IO when the server refuses the credentials. */
+ * An existing prefix with no objects lists as "". Returns
+ * CLOUDIO_ERR_NOT_FOUND for a missing directory or bucket, CLOUDIO_ERR_IO
+ * when the server refuses the credentials or does not answer. */
 int cloudio_storage_list(const char *url, char *buf, size_t buf_len, size_t *needed, char *err, size_t err_len);
 
 /* *exists = 1 when url names an existing file or object, or a bucket or
- * container (az://container) these credentials can list, else 0. Returns
- * CLOUDIO_ERR_IO when the server refuses the credentials for a bucket. */
+ * container (az://container), or a prefix of one ending in '/'
+ * (s3://bucket/team/), that exists and these credentials can look into,
+ * else 0. The answer is the server's, never what GDAL cached. Returns
+ * CLOUDIO_ERR_IO when the server refuses the credentials or does not answer
+ * (within its timeout times its retries plus one). */
 int cloudio_storage_exists(const char *url, int *exists, char *err, size_t err_len);
 
 /* Delete one file or object. CLOUDIO_ERR_NOT_FOUND when it does not exist;

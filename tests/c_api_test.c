@@ -13,6 +13,7 @@
 #include <dirent.h>
 #include <math.h>
 #include <pthread.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -1174,6 +1175,12 @@ static void test_dataset(void) {
   CHECK(info.block_rows == 128 && info.block_cols == 128);
   CHECK(info.has_geotransform == 1 && memcmp(info.geotransform, gt, sizeof gt) == 0);
   CHECK(info.has_nodata == 1 && info.nodata == -1);
+  char nodata_text[32] = "";
+  size_t nodata_needed = 0;
+  CHECK_OK(cloudio_dataset_nodata(ds, 1, nodata_text, sizeof nodata_text, &nodata_needed, err, sizeof err));
+  CHECK(strcmp(nodata_text, "-1") == 0 && nodata_needed == 3);
+  CHECK_STATUS(cloudio_dataset_nodata(ds, 2, nodata_text, sizeof nodata_text, NULL, err, sizeof err),
+               CLOUDIO_ERR_INVALID_ARGUMENT);
 
   /* CRS: size query, exact buffer, a buffer one byte short (untouched). */
   size_t needed = 0;
@@ -1284,7 +1291,7 @@ static void test_dataset(void) {
   CHECK_STATUS(cloudio_dataset_crs(ds, NULL, 0, &needed, err, sizeof err), CLOUDIO_ERR_INVALID_ARGUMENT);
   CHECK_STATUS(cloudio_dataset_read(ds, 0, 0, 10, 20, NULL, 0, 0, win, sizeof win, err, sizeof err),
                CLOUDIO_ERR_INVALID_ARGUMENT);
-  CHECK_STATUS(cloudio_dataset_close(NULL, err, sizeof err), CLOUDIO_ERR_INVALID_ARGUMENT);
+  CHECK_OK(cloudio_dataset_close(NULL, err, sizeof err)); /* closing nothing is a no-op, as free(NULL) */
 
   /* A raster without georeferencing. */
   CHECK_OK(cloudio_dataset_open(plain.s, &ds, err, sizeof err));
@@ -1363,6 +1370,29 @@ static void test_reader(void) {
   CHECK(ro.workers == 0 && ro.prefetch == 0);
   cloudio_reader_options_init(NULL); /* does nothing */
 
+  /* ABI 1: the struct never grows. Whatever a caller's struct holds past
+   * its last field (here its tail padding, where a later field would go)
+   * is never read as a request; masks are cloudio_reader_open_masked's. */
+  {
+    cloudio_reader_options old;
+    cloudio_reader_options_init(&old);
+    old.tile_rows = old.tile_cols = 50;
+    const size_t end = offsetof(cloudio_reader_options, prefetch) + sizeof old.prefetch;
+    memset((unsigned char *)&old + end, 0xFF, sizeof old - end);
+    size_t plain_len = 0, masked_len = 0;
+    cloudio_reader *plain = NULL, *masked = NULL;
+    CHECK_OK(cloudio_reader_open(src.s, &old, &plain, err, sizeof err));
+    CHECK_OK(cloudio_reader_info(plain, NULL, NULL, &plain_len, err, sizeof err));
+    CHECK_OK(cloudio_reader_close(plain, err, sizeof err));
+    CHECK_OK(cloudio_reader_open_masked(src.s, &old, 0, &plain, err, sizeof err));
+    CHECK_OK(cloudio_reader_close(plain, err, sizeof err));
+    CHECK_OK(cloudio_reader_open_masked(src.s, &old, 1, &masked, err, sizeof err));
+    CHECK_OK(cloudio_reader_info(masked, NULL, NULL, &masked_len, err, sizeof err));
+    CHECK_OK(cloudio_reader_close(masked, err, sizeof err));
+    CHECK(plain_len == sizeof(float) * 50 * 50 && masked_len == (sizeof(float) + 1) * 50 * 50);
+    CHECK_STATUS(cloudio_reader_open_masked(src.s, NULL, 1, &masked, err, sizeof err), CLOUDIO_ERR_INVALID_ARGUMENT);
+  }
+
   /* 50 x 60 tiles with a replicated halo of 1. */
   ro.tile_rows = 50;
   ro.tile_cols = 60;
@@ -1413,7 +1443,7 @@ static void test_reader(void) {
   CHECK_STATUS(cloudio_reader_next(reader, w, tile, max_len, err, sizeof err), CLOUDIO_ERR_INVALID_ARGUMENT);
   CHECK_STATUS(cloudio_reader_info(reader, &info, &count, &max_len, err, sizeof err), CLOUDIO_ERR_INVALID_ARGUMENT);
   CHECK_STATUS(cloudio_reader_close(reader, err, sizeof err), CLOUDIO_ERR_INVALID_ARGUMENT);
-  CHECK_STATUS(cloudio_reader_close(NULL, err, sizeof err), CLOUDIO_ERR_INVALID_ARGUMENT);
+  CHECK_OK(cloudio_reader_close(NULL, err, sizeof err));
   CHECK_STATUS(cloudio_reader_next(NULL, w, tile, max_len, err, sizeof err), CLOUDIO_ERR_INVALID_ARGUMENT);
   CHECK_STATUS(cloudio_reader_info(NULL, &info, &count, &max_len, err, sizeof err), CLOUDIO_ERR_INVALID_ARGUMENT);
   free(tile);
@@ -1697,8 +1727,8 @@ static void test_writer(void) {
   free(after);
   CHECK_STATUS(cloudio_writer_abort(writer, err, sizeof err), CLOUDIO_ERR_INVALID_ARGUMENT);
   CHECK_STATUS(cloudio_writer_close(writer, NULL, NULL, err, sizeof err), CLOUDIO_ERR_INVALID_ARGUMENT);
-  CHECK_STATUS(cloudio_writer_abort(NULL, err, sizeof err), CLOUDIO_ERR_INVALID_ARGUMENT);
-  CHECK_STATUS(cloudio_writer_close(NULL, NULL, NULL, err, sizeof err), CLOUDIO_ERR_INVALID_ARGUMENT);
+  CHECK_OK(cloudio_writer_abort(NULL, err, sizeof err));
+  CHECK_OK(cloudio_writer_close(NULL, NULL, NULL, err, sizeof err));
 
   /* A cancelled close: nothing at dst, the handle released. */
   CHECK_OK(cloudio_writer_open(aborted.s, 30, 20, 1, CLOUDIO_FLOAT32, NULL, NULL, NULL, NULL, NULL, &writer, err,
@@ -2011,9 +2041,8 @@ static unsigned char *mask_of(const char *path, int64_t rows, int64_t cols, size
   cloudio_reader_options_init(&ro);
   ro.tile_rows = rows;
   ro.tile_cols = cols;
-  ro.masks = 1;
   cloudio_reader *r = NULL;
-  if (cloudio_reader_open(path, &ro, &r, err, sizeof err) != CLOUDIO_OK) {
+  if (cloudio_reader_open_masked(path, &ro, 1, &r, err, sizeof err) != CLOUDIO_OK) {
     return NULL;
   }
   size_t max_len = 0;
@@ -2130,7 +2159,244 @@ static void test_derived_writer(void) {
   remove(copied.s);
 }
 
-int main(void) {
+/* ---- hostile files, forks, racing closes ---------------------------------------- */
+
+static const char *self; /* argv[0]: probes run in a child process of their own */
+
+static uint64_t le_get(const unsigned char *p, int size) {
+  uint64_t v = 0;
+  for (int i = size - 1; i >= 0; i--) {
+    v = v << 8 | p[i];
+  }
+  return v;
+}
+
+static void le_put(unsigned char *p, uint64_t v, int size) {
+  for (int i = 0; i < size; i++, v >>= 8) {
+    p[i] = (unsigned char)v;
+  }
+}
+
+/* Make the last tile of path's first IFD (a little-endian BigTIFF) claim
+ * count bytes: its TileByteCounts become LONG8 values appended to the file
+ * (GDAL writes SHORT or LONG ones when they fit). 1 on success. */
+static int claim_bytes(const char *path, uint64_t count) {
+  size_t len = 0;
+  unsigned char *b = slurp(path, &len);
+  int done = 0;
+  if (b == NULL || len < 16 || memcmp(b, "II+\0", 4) != 0) {
+    free(b);
+    return 0;
+  }
+  uint64_t ifd = le_get(b + 8, 8), n = ifd + 8 <= len ? le_get(b + ifd, 8) : 0;
+  for (uint64_t i = 0; i < n && ifd + 8 + 20 * (i + 1) <= len && !done; i++) {
+    unsigned char *e = b + ifd + 8 + 20 * i;
+    int type = (int)le_get(e + 2, 2), size = type == 3 ? 2 : type == 4 ? 4 : type == 16 ? 8 : 0;
+    uint64_t values = le_get(e + 4, 8);
+    if (le_get(e, 2) != 325 || size == 0 || values == 0 || values > 1024) {
+      continue;
+    }
+    uint64_t at = (uint64_t)size * values <= 8 ? ifd + 8 + 20 * i + 12 : le_get(e + 12, 8);
+    size_t end = (len + 7) / 8 * 8;
+    unsigned char *out = calloc(end + 8 * values, 1);
+    memcpy(out, b, len);
+    for (uint64_t k = 0; k < values; k++) {
+      le_put(out + end + 8 * k, k + 1 == values ? count : le_get(b + at + (uint64_t)size * k, size), 8);
+    }
+    e = out + ifd + 8 + 20 * i;
+    le_put(e + 2, 16, 2);
+    le_put(e + 12, end, 8);
+    write_prefix(path, out, end + 8 * values);
+    free(out);
+    done = 1;
+  }
+  free(b);
+  return done;
+}
+
+/* The side of the crafted BigTIFFs: 2 x 2 tiles of the smallest BLOCKSIZE
+ * the COG writer takes. */
+enum { HUGE_SIDE = 256 };
+
+/* Probe (in a child process): read every cell of path; print the error and
+ * exit with the status. */
+static int probe_read(const char *path) {
+  cloudio_dataset *ds = NULL;
+  static float cells[HUGE_SIDE * HUGE_SIDE];
+  int rc = cloudio_dataset_open(path, &ds, err, sizeof err);
+  if (rc == CLOUDIO_OK) {
+    rc = cloudio_dataset_read(ds, 0, 0, HUGE_SIDE, HUGE_SIDE, NULL, 0, 0, cells, sizeof cells, err, sizeof err);
+    cloudio_dataset_close(ds, NULL, 0);
+  }
+  printf("%s\n", err);
+  return rc;
+}
+
+/* Probe: fork, before the first call into the library or after one; the
+ * child's calls must fail at once, not hang. Exit status 0 when they did. */
+static int probe_fork(int after_a_call) {
+  if (after_a_call && strstr(cloudio_version(), "GDAL") == NULL) {
+    return 1;
+  }
+  pid_t pid = fork();
+  if (pid == 0) {
+    alarm(20); /* a hang ends in SIGALRM, not in a stuck test */
+    uint64_t written = 0, total = 0;
+    char msg[512] = "";
+    cloudio_dataset *ds = NULL;
+    int ok = cloudio_tile_windows(5, 5, 3, 3, 0, 0, NULL, 0, &written, &total, msg, sizeof msg) ==
+                 CLOUDIO_ERR_UNSUPPORTED &&
+             strstr(msg, "forked") != NULL;
+    ok = ok && cloudio_dataset_open("anything.tif", &ds, msg, sizeof msg) == CLOUDIO_ERR_UNSUPPORTED && ds == NULL;
+    ok = ok && cloudio_abi_version() == CLOUDIO_ABI_VERSION && strstr(cloudio_version(), "forked") != NULL;
+    _exit(ok ? 0 : 1);
+  }
+  int st = 0;
+  return pid > 0 && waitpid(pid, &st, 0) == pid && WIFEXITED(st) && WEXITSTATUS(st) == 0 ? 0 : 1;
+}
+
+/* Run this program as "self args" and capture its first output line. */
+static int run_probe(const char *args, char *line, size_t line_len) {
+  char cmd[1200];
+  snprintf(cmd, sizeof cmd, "'%s' %s", self, args);
+  FILE *p = popen(cmd, "r");
+  if (p == NULL) {
+    return -1;
+  }
+  line[0] = '\0';
+  if (fgets(line, (int)line_len, p) == NULL) {
+    line[0] = '\0';
+  }
+  int st = pclose(p);
+  return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+struct racer {
+  void *handle;
+  int kind; /* 0 dataset close, 1 reader close, 2 writer abort */
+  volatile int *start;
+  int rc;
+};
+
+static void *race_close(void *arg) {
+  struct racer *r = arg;
+  char msg[256];
+  while (!*r->start) {
+  }
+  r->rc = r->kind == 0   ? cloudio_dataset_close(r->handle, msg, sizeof msg)
+          : r->kind == 1 ? cloudio_reader_close(r->handle, msg, sizeof msg)
+                         : cloudio_writer_abort(r->handle, msg, sizeof msg);
+  return NULL;
+}
+
+/* Four threads close one handle at once: one closes it, the others get
+ * CLOUDIO_ERR_INVALID_ARGUMENT, and nothing is freed twice. */
+static int closes_race_cleanly(void *handle, int kind) {
+  enum { N = 4 };
+  struct racer racers[N];
+  pthread_t threads[N];
+  volatile int start = 0;
+  for (int i = 0; i < N; i++) {
+    racers[i] = (struct racer){handle, kind, &start, -1};
+    pthread_create(&threads[i], NULL, race_close, &racers[i]);
+  }
+  start = 1;
+  int ok = 0, refused = 0;
+  for (int i = 0; i < N; i++) {
+    pthread_join(threads[i], NULL);
+    ok += racers[i].rc == CLOUDIO_OK;
+    refused += racers[i].rc == CLOUDIO_ERR_INVALID_ARGUMENT;
+  }
+  return ok == 1 && refused == N - 1;
+}
+
+static void test_hostile(void) {
+  /* BigTIFFs whose last tile claims 2^40, 2^62, 2^63+5 and 2^64-1 bytes: an
+   * IO error naming the tile, in a child process that must survive. */
+  const uint64_t counts[] = {(uint64_t)1 << 40, (uint64_t)1 << 62, ((uint64_t)1 << 63) + 5, UINT64_MAX};
+  float cells[64 * 64];
+  for (int i = 0; i < 64 * 64; i++) {
+    cells[i] = (float)i;
+  }
+  const char *const big[] = {"BIGTIFF=YES", "BLOCKSIZE=128", NULL};
+  static float huge_cells[HUGE_SIDE * HUGE_SIDE];
+  for (int i = 0; i < HUGE_SIDE * HUGE_SIDE; i++) {
+    huge_cells[i] = (float)i;
+  }
+  for (size_t k = 0; k < sizeof counts / sizeof counts[0]; k++) {
+    path_t huge = in_dir("huge.tif");
+    CHECK_OK(cloudio_write_cog_buffer(huge_cells, sizeof huge_cells, CLOUDIO_FLOAT32, 1, HUGE_SIDE, HUGE_SIDE, NULL,
+                                      NULL, NULL, huge.s, NULL, big, NULL, NULL, err, sizeof err));
+    CHECK(claim_bytes(huge.s, counts[k]));
+    char args[800], line[1024];
+    snprintf(args, sizeof args, "--probe-read '%s'", huge.s);
+    CHECK_STATUS(run_probe(args, line, sizeof line), CLOUDIO_ERR_IO);
+    CHECK(strstr(line, "tile (1, 1)") != NULL && strstr(line, huge.s) != NULL);
+    remove(huge.s);
+  }
+
+  /* Forks (in probe processes: valgrind would check the child's leaks
+   * too), before the first call and after one. */
+  char line[1024];
+  struct timespec t0;
+  clock_gettime(CLOCK_MONOTONIC, &t0);
+  CHECK(run_probe("--probe-fork 0", line, sizeof line) == 0);
+  CHECK(run_probe("--probe-fork 1", line, sizeof line) == 0);
+  CHECK(seconds_since(&t0) < 10);
+
+  /* 64-bit nodata, exactly: a double cannot carry 2^64 - 1, the NODATA option can. */
+  {
+    uint64_t big_cells[4 * 5] = {0};
+    const char *const exact[] = {"NODATA=18446744073709551615", NULL};
+    path_t n64 = in_dir("n64.tif");
+    CHECK_OK(cloudio_write_cog_buffer(big_cells, sizeof big_cells, CLOUDIO_UINT64, 1, 4, 5, NULL, NULL, NULL, n64.s, NULL,
+                                      exact, NULL, NULL, err, sizeof err));
+    cloudio_dataset *ds = NULL;
+    char text[32] = "";
+    CHECK_OK(cloudio_dataset_open(n64.s, &ds, err, sizeof err));
+    CHECK_OK(cloudio_dataset_nodata(ds, 1, text, sizeof text, NULL, err, sizeof err));
+    CHECK(strcmp(text, "18446744073709551615") == 0);
+    CHECK_OK(cloudio_dataset_close(ds, err, sizeof err));
+    const double byte_nodata = 300;
+    uint8_t bytes[4 * 5] = {0};
+    CHECK_STATUS(cloudio_write_cog_buffer(bytes, sizeof bytes, CLOUDIO_BYTE, 1, 4, 5, NULL, NULL, &byte_nodata, n64.s,
+                                          NULL, NULL, NULL, NULL, err, sizeof err),
+                 CLOUDIO_ERR_INVALID_ARGUMENT);
+    remove(n64.s);
+  }
+
+  /* Closes racing on one handle. */
+  path_t src = in_dir("race.tif");
+  CHECK_OK(cloudio_write_cog_buffer(cells, sizeof cells, CLOUDIO_FLOAT32, 1, 64, 64, NULL, NULL, NULL, src.s, NULL,
+                                    NULL, NULL, NULL, err, sizeof err));
+  int clean = 1;
+  for (int round = 0; round < 8; round++) {
+    cloudio_dataset *ds = NULL;
+    cloudio_reader *reader = NULL;
+    cloudio_writer *writer = NULL;
+    cloudio_reader_options o;
+    cloudio_reader_options_init(&o);
+    CHECK_OK(cloudio_dataset_open(src.s, &ds, err, sizeof err));
+    clean &= closes_race_cleanly(ds, 0);
+    CHECK_OK(cloudio_reader_open(src.s, &o, &reader, err, sizeof err));
+    clean &= closes_race_cleanly(reader, 1);
+    path_t dst = in_dir("race-out.tif");
+    CHECK_OK(cloudio_writer_open(dst.s, 64, 64, 1, CLOUDIO_FLOAT32, NULL, NULL, NULL, NULL, NULL, &writer, err,
+                                 sizeof err));
+    clean &= closes_race_cleanly(writer, 2);
+  }
+  CHECK(clean);
+  remove(src.s);
+}
+
+int main(int argc, char **argv) {
+  self = argv[0];
+  if (argc == 3 && strcmp(argv[1], "--probe-fork") == 0) {
+    return probe_fork(atoi(argv[2]));
+  }
+  if (argc == 3 && strcmp(argv[1], "--probe-read") == 0) {
+    return probe_read(argv[2]);
+  }
   const char *tmp = getenv("TMPDIR");
   snprintf(dir, sizeof dir, "%s/cloudio-c-test-XXXXXX", tmp != NULL && tmp[0] != '\0' ? tmp : "/tmp");
   if (mkdtemp(dir) == NULL) {
@@ -2149,6 +2415,7 @@ int main(void) {
   test_derived_writer();
   test_storage();
   test_zarr();
+  test_hostile();
   CHECK(bad_progress_user == 0);
 
   /* Every test removed what it made: anything left is a stray file. */

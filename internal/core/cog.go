@@ -14,6 +14,7 @@ import (
 	"os"
 	"runtime"
 	"strings"
+	"sync/atomic"
 	"unsafe"
 
 	"github.com/airbusgeo/godal"
@@ -26,7 +27,7 @@ const DefaultCompress = "DEFLATE"
 type Georef struct {
 	GeoTransform *[6]float64
 	CRS          string // anything OSRSetFromUserInput takes: "EPSG:4326", WKT, ...
-	NoData       *float64
+	NoData       *NoData
 }
 
 // COGOptions are the rare parameters of a COG write.
@@ -48,15 +49,45 @@ func WriteCOG(src, dst string, o COGOptions) error {
 	if err != nil {
 		return err
 	}
-	src, dtype, bands, err := probe(src)
+	ds, err := OpenDataset(src)
 	if err != nil {
 		return err
 	}
+	defer ds.Close()
+	info := ds.Info()
+	// Bands of different types (a VRT's) become the type that holds them
+	// all: GDAL's GeoTIFF has one type for every band, and would otherwise
+	// cast the others to band 1's.
+	var extra []string
+	for b := 1; b <= int(info.Bands); b++ {
+		if t := info.bandType(b); t != info.DType {
+			if !gdalConverts(t, info.DType) {
+				return errorf(StatusUnsupported, "%q mixes %s bands with bands of other types, which GDAL before 3.7 cannot convert exactly", src, t)
+			}
+			extra = []string{"-ot", info.DType.gdal().String()}
+		}
+	}
+	// GDAL's predictors take whole bytes only: a source of NBITS=1 or 12
+	// samples, which the COG keeps, gets none unless the caller asks.
+	if user, err := ParseOptions(o.Options); err == nil && ds.nbits != 0 {
+		if _, set := findOption(user, "PREDICTOR"); !set {
+			o.Options = append(o.Options[:len(o.Options):len(o.Options)], "PREDICTOR=NO")
+		}
+	}
 	var stats *statisticsStep
 	if withStats {
-		stats = fileStatistics(src)
+		stats = datasetStatistics(ds)
 	}
-	return writeCOG(src, nil, stats, dst, dtype, bands, o)
+	var verify func(stop <-chan struct{}) error
+	if ds.raw != nil {
+		verify = func(stop <-chan struct{}) error {
+			// The statistics pass, when it read the raster through the
+			// direct decoder, decoded every block of it with the checks
+			// verify makes: only the overviews and masks remain.
+			return ds.raw.verify(ds.name, stats.decodedRaster(), stop)
+		}
+	}
+	return writeCOG(source{name: ds.gdalName, extra: extra, stats: stats, verify: verify}, dst, info.DType, info.Bands, o)
 }
 
 // WriteCOGBuffer writes bands x rows x cols values of dtype, band-sequential
@@ -68,6 +99,11 @@ func WriteCOGBuffer(buf []byte, dtype DType, bands, rows, cols int64, g Georef, 
 	if err != nil {
 		return err
 	}
+	g, options, err := takeNoDataOption(g, o.Options)
+	if err != nil {
+		return err
+	}
+	o.Options = options
 	src, err := newMemSource(buf, dtype, bands, rows, cols, g)
 	if err != nil {
 		return err
@@ -82,63 +118,75 @@ func WriteCOGBuffer(buf []byte, dtype DType, bands, rows, cols int64, g Georef, 
 			return bufferStatistics(buf, dtype, bands, rows, cols, g.NoData), nil
 		}}
 	}
-	return writeCOG(src.name, src.georef, stats, dst, dtype, bands, o)
+	return writeCOG(source{ds: src.ds, stats: stats}, dst, dtype, bands, o)
 }
 
-// memSource is a caller's buffer seen by GDAL as a MEM dataset, in place,
-// with the georeferencing to set on it.
-type memSource struct {
-	name   string
-	georef *C.cloudioGeoref
-	pin    runtime.Pinner
-	wkt    *C.char
-}
-
-// newMemSource validates the buffer's shape and georeferencing; release it
-// when GDAL is done with it.
-func newMemSource(buf []byte, dtype DType, bands, rows, cols int64, g Georef) (*memSource, error) {
+// checkBuffer validates the shape of a caller's buffer of dtype values.
+func checkBuffer(buf []byte, dtype DType, bands, rows, cols int64) error {
 	if err := checkDType(dtype); err != nil {
-		return nil, err
+		return err
 	}
 	if bands <= 0 || rows <= 0 || cols <= 0 || bands > MaxRasterSide || rows > MaxRasterSide || cols > MaxRasterSide {
-		return nil, errorf(StatusInvalidArgument, "buffer shape bands=%d rows=%d cols=%d: every size must be in 1..%d", bands, rows, cols, MaxRasterSide)
+		return errorf(StatusInvalidArgument, "buffer shape bands=%d rows=%d cols=%d: every size must be in 1..%d", bands, rows, cols, MaxRasterSide)
 	}
 	want, ok := bufferSize(dtype, bands, rows, cols)
 	if !ok || uint64(len(buf)) != want {
-		return nil, errorf(StatusInvalidArgument, "buffer holds %d bytes, but %d x %d x %d %s values need %d", len(buf), bands, rows, cols, dtype, want)
+		return errorf(StatusInvalidArgument, "buffer holds %d bytes, but %d x %d x %d %s values need %d", len(buf), bands, rows, cols, dtype, want)
 	}
-	if g.NoData != nil {
-		if err := checkNoData(*g.NoData, dtype); err != nil {
-			return nil, err
-		}
+	return nil
+}
+
+// memSource is a caller's buffer seen by GDAL as a MEM dataset, in place,
+// georeferenced.
+type memSource struct {
+	ds  C.GDALDatasetH
+	pin runtime.Pinner
+}
+
+// newMemSource validates the buffer's shape and georeferencing and wraps
+// it; release it when GDAL is done with it.
+func newMemSource(buf []byte, dtype DType, bands, rows, cols int64, g Georef) (*memSource, error) {
+	if err := checkBuffer(buf, dtype, bands, rows, cols); err != nil {
+		return nil, err
 	}
 	wkt, err := crsWKT(g.CRS)
 	if err != nil {
 		return nil, err
 	}
-	m := &memSource{georef: &C.cloudioGeoref{}}
-	m.pin.Pin(&buf[0])
-	size := int64(dtype.Size())
-	m.name = fmt.Sprintf("MEM:::DATAPOINTER=0x%x,PIXELS=%d,LINES=%d,BANDS=%d,DATATYPE=%s,PIXELOFFSET=%d,LINEOFFSET=%d,BANDOFFSET=%d",
-		uintptr(unsafe.Pointer(&buf[0])), cols, rows, bands, dtype, size, size*cols, size*cols*rows)
+	georef := (*C.cloudioGeoref)(C.calloc(1, C.size_t(unsafe.Sizeof(C.cloudioGeoref{})))) // C memory, as newCErrors says
+	defer C.free(unsafe.Pointer(georef))
 	if g.GeoTransform != nil {
-		m.georef.has_geotransform = 1
+		georef.has_geotransform = 1
 		for i, v := range g.GeoTransform {
-			m.georef.geotransform[i] = C.double(v)
+			georef.geotransform[i] = C.double(v)
 		}
 	}
 	if wkt != "" {
-		m.wkt = C.CString(wkt)
-		m.georef.wkt = m.wkt
+		georef.wkt = C.CString(wkt)
+		defer C.free(unsafe.Pointer(georef.wkt))
 	}
 	if g.NoData != nil {
-		m.georef.has_nodata, m.georef.nodata = 1, C.double(*g.NoData)
+		if err := g.NoData.In(dtype); err != nil {
+			return nil, err
+		}
+		georef.has_nodata, georef.nodata = 1, C.double(g.NoData.Float)
+		georef.nodata_int64, georef.nodata_uint64 = C.longlong(g.NoData.int64Value()), C.ulonglong(g.NoData.uint64Value())
+	}
+	m := &memSource{}
+	m.pin.Pin(&buf[0])
+	errs := newCErrors()
+	defer C.free(unsafe.Pointer(errs))
+	m.ds = C.cloudioMemDataset(unsafe.Pointer(&buf[0]), C.int(dtype.gdal()), C.int(boolInt(dtype.gdal() != dtype)),
+		C.int(bands), C.int(rows), C.int(cols), georef, errs)
+	if m.ds == nil {
+		m.pin.Unpin()
+		return nil, errorf(classify(int(errs.code), StatusInvalidArgument), "cannot use the buffer as a raster: %s", C.GoString(&errs.msg[0]))
 	}
 	return m, nil
 }
 
 func (m *memSource) release() {
-	C.free(unsafe.Pointer(m.wkt))
+	C.cloudioCloseDataset(m.ds)
 	m.pin.Unpin()
 }
 
@@ -149,7 +197,23 @@ func bufferSize(dtype DType, bands, rows, cols int64) (uint64, bool) {
 	return n, hi1|hi2|hi3 == 0
 }
 
-func writeCOG(src string, georef *C.cloudioGeoref, stats *statisticsStep, dst string, dtype DType, bands int64, o COGOptions) error {
+// source is what writeCOG translates: the raster GDAL opens by name, or ds
+// when it is not nil, with extra GDALTranslate arguments. stats, when not
+// nil, computes the statistics the COG records, before GDAL reads the
+// source. verify, when not nil, checks the source for damage while GDAL
+// translates it (GDAL reads some damaged blocks as garbage without an
+// error): damage cancels the translation and fails the write, and the COG
+// is published only once verify has passed.
+type source struct {
+	name   string
+	ds     C.GDALDatasetH
+	extra  []string
+	stats  *statisticsStep
+	verify func(stop <-chan struct{}) error
+}
+
+// writeCOG writes src, dtype x bands, as a COG at dst.
+func writeCOG(src source, dst string, dtype DType, bands int64, o COGOptions) error {
 	opts, err := COGCreationOptions(o.Compress, dtype, bands, o.Options)
 	if err != nil {
 		return err
@@ -158,15 +222,46 @@ func writeCOG(src string, georef *C.cloudioGeoref, stats *statisticsStep, dst st
 	if err != nil {
 		return err
 	}
-	md, progress, err := stats.metadata(o.Progress)
+	md, progress, err := src.stats.metadata(o.Progress)
 	if err == nil {
-		err = translateToCOG(src, georef, md, out.tmp, opts, nil, progress)
+		err = translateVerified(src, md, out.tmp, opts, progress)
 	}
 	if err != nil {
 		out.discard()
 		return out.friendly(err)
 	}
 	return out.commit()
+}
+
+// translateVerified translates src to dst (see translateToCOG) while
+// src.verify, if any, checks it; the first failure is the error.
+func translateVerified(src source, bandMetadata [][]string, dst string, opts []Option, progress ProgressFunc) error {
+	if src.verify == nil {
+		return translateToCOG(src.name, src.ds, bandMetadata, dst, opts, src.extra, progress)
+	}
+	verified, stop := make(chan error, 1), make(chan struct{})
+	var damaged atomic.Bool
+	go func() {
+		var err error
+		defer func() {
+			if p := recover(); p != nil {
+				err = recovered(p)
+			}
+			damaged.Store(err != nil)
+			verified <- err
+		}()
+		err = src.verify(stop)
+	}()
+	err := translateToCOG(src.name, src.ds, bandMetadata, dst, opts, src.extra, func(fraction float64, message string) bool {
+		return !damaged.Load() && (progress == nil || progress(fraction, message))
+	})
+	if err != nil {
+		close(stop)
+	}
+	if damage := <-verified; damage != nil {
+		err = damage // also when the translation stopped because of it
+	}
+	return err
 }
 
 // predictorMethods take a PREDICTOR in GDAL's COG driver.
@@ -244,19 +339,6 @@ func copyNames(src, dst, format string) (string, string, error) {
 	return src, dst, nil
 }
 
-// probe opens src to tell a missing input from an unreadable one and to
-// learn the name to open it by (see openResolved) and the data type and
-// band count that the options depend on.
-func probe(src string) (string, DType, int64, error) {
-	ds, resolved, err := openResolved(src)
-	if err != nil {
-		return "", 0, 0, err
-	}
-	defer ds.Close()
-	st := ds.Structure()
-	return resolved, DType(st.DataType), int64(st.NBands), nil
-}
-
 // compressionSuits rejects a method the data cannot take. It must be checked
 // up front: GDAL compresses tiles on worker threads (NUM_THREADS), whose
 // errors escape the calling thread's error handler, and the write would
@@ -284,11 +366,20 @@ func openRaster(name string) (*godal.Dataset, error) {
 		return ds, nil
 	}
 	status := StatusIO
-	if _, statErr := os.Stat(name); errors.Is(statErr, fs.ErrNotExist) && !pathExists(name) {
-		if err := unreachable(name); err != nil {
+	if ge.noAnswer() { // asking again would only wait as long again
+		return nil, ge.err(fmt.Sprintf("cannot open raster %q: no answer from its server (unreachable, or it timed out)", name), StatusIO)
+	}
+	if _, statErr := os.Stat(name); errors.Is(statErr, fs.ErrNotExist) {
+		found, err := statFresh(name)
+		if err == nil && !found {
+			err = unreachable(name)
+		}
+		if err != nil {
 			return nil, errorf(StatusIO, "cannot open raster %q: %s", name, err.Error())
 		}
-		status = StatusNotFound
+		if !found {
+			status = StatusNotFound
+		}
 	}
 	e := ge.err(fmt.Sprintf("cannot open raster %q", name), status)
 	if StatusOf(e) == StatusInvalidArgument {
@@ -297,12 +388,12 @@ func openRaster(name string) (*godal.Dataset, error) {
 	return nil, e
 }
 
-// translateToCOG runs GDAL's COG driver from src to dst in one C call, with
-// extra GDALTranslate arguments. bandMetadata (KEY=VALUE items per band, or
-// nil) goes onto the source first. The overview method goes into the file's
-// metadata as OVERVIEW_RESAMPLING (the item rio-cogeo writes), so that
-// readers can tell how overviews were made.
-func translateToCOG(src string, georef *C.cloudioGeoref, bandMetadata [][]string, dst string, opts []Option, extra []string, progress ProgressFunc) error {
+// translateToCOG runs GDAL's COG driver from src (or srcDS, when not nil)
+// to dst in one C call, with extra GDALTranslate arguments. bandMetadata
+// (KEY=VALUE items per band, or nil) goes onto the source first. The
+// overview method goes into the file's metadata as OVERVIEW_RESAMPLING (the
+// item rio-cogeo writes), so that readers can tell how overviews were made.
+func translateToCOG(src string, srcDS C.GDALDatasetH, bandMetadata [][]string, dst string, opts []Option, extra []string, progress ProgressFunc) error {
 	args := append([]string{"-of", "COG"}, extra...)
 	for _, o := range opts {
 		args = append(args, "-co", o.String())
@@ -318,11 +409,12 @@ func translateToCOG(src string, georef *C.cloudioGeoref, bandMetadata [][]string
 	ps := &progressState{fn: progress}
 	handle, release := ps.cHandle()
 	defer release()
-	var errs C.cloudioErrors
+	errs := newCErrors()
+	defer C.free(unsafe.Pointer(errs))
 	var failed C.int
 	md := newCBandMetadata(bandMetadata)
 	defer md.free()
-	pinned(src, func() { failed = C.cloudioTranslate(csrc, georef, md.c, cdst, argv.ptr(), handle, &errs) })
+	pinned(src, func() { failed = C.cloudioTranslate(csrc, srcDS, md.c, cdst, argv.ptr(), handle, errs) })
 	if err := ps.err(); err != nil {
 		return err
 	}

@@ -78,7 +78,7 @@ func TestWriteCOGBufferTypesAndBands(t *testing.T) {
 				before := append([]byte(nil), data...)
 				dst := filepath.Join(dir, "out.tif")
 				var progress progressLog
-				err := WriteCOGBuffer(data, dtype, int64(bands), rows, cols, Georef{GeoTransform: &gt, CRS: "EPSG:32633", NoData: &nodata}, dst,
+				err := WriteCOGBuffer(data, dtype, int64(bands), rows, cols, Georef{GeoTransform: &gt, CRS: "EPSG:32633", NoData: noData(&nodata)}, dst,
 					COGOptions{Progress: progress.fn})
 				if err != nil {
 					t.Fatal(err)
@@ -223,9 +223,7 @@ func TestWriteCOGNoData(t *testing.T) {
 		{Float64, ptr(0.1), ptr(0.1)},
 		{Float64, ptr(-9999.25), ptr(-9999.25)},
 		{Float32, ptr(-9999.5), ptr(-9999.5)},
-		// GDAL keeps a Float32 band's nodata as a float32, which is what
-		// the band's cells can hold
-		{Float32, ptr(0.1), ptr(float64(float32(0.1)))},
+		{Float32, ptr(float64(float32(0.1))), ptr(float64(float32(0.1)))}, // 0.1 itself is no Float32 value: see TestNoDataMustBeExact
 		{Int16, ptr(-9999), ptr(-9999)},
 		{Byte, ptr(0), ptr(0)},
 		{UInt32, ptr(4294967295), ptr(4294967295)},
@@ -233,7 +231,7 @@ func TestWriteCOGNoData(t *testing.T) {
 		{Byte, nil, nil},
 	} {
 		p := filepath.Join(dir, fmt.Sprintf("n%d.tif", i))
-		if err := WriteCOGBuffer(cells(c.dtype, 2, 40, 30, 1), c.dtype, 2, 40, 30, Georef{NoData: c.nodata}, p, COGOptions{}); err != nil {
+		if err := WriteCOGBuffer(cells(c.dtype, 2, 40, 30, 1), c.dtype, 2, 40, 30, Georef{NoData: noData(c.nodata)}, p, COGOptions{}); err != nil {
 			t.Fatal(err)
 		}
 		f := facts(t, p) // also checks that both bands agree
@@ -581,7 +579,7 @@ func TestWriteCOGBuffer64BitIntegers(t *testing.T) {
 			nodata = 4294967296
 		}
 		dst := filepath.Join(dir, dtype.String()+".tif")
-		if err := WriteCOGBuffer(buf, dtype, 1, rows, cols, Georef{NoData: &nodata}, dst, COGOptions{}); err != nil {
+		if err := WriteCOGBuffer(buf, dtype, 1, rows, cols, Georef{NoData: noData(&nodata)}, dst, COGOptions{}); err != nil {
 			t.Fatal(err)
 		}
 		validateCOG(t, dst)

@@ -1,8 +1,16 @@
 package core
 
+/*
+#include <stdlib.h>
+#include "translate.h"
+*/
+import "C"
+
 import (
 	"fmt"
 	"math"
+	"math/big"
+	"strconv"
 	"sync"
 	"unsafe"
 
@@ -11,9 +19,12 @@ import (
 
 // Info describes a raster.
 type Info struct {
-	Rows, Cols, Bands    int64
-	DType                DType // band 1's type
-	BlockRows, BlockCols int64 // band 1's internal block size
+	Rows, Cols, Bands int64
+	// DType holds every band's values: the bands' type, or for bands of
+	// different types (a VRT's, say) the narrowest type that holds them all.
+	DType                DType
+	BandTypes            []DType // by band, from 0; nil: every band is of DType
+	BlockRows, BlockCols int64   // band 1's internal block size
 	GeoTransform         [6]float64
 	HasGeoTransform      bool
 	NoData               float64
@@ -29,10 +40,11 @@ type Dataset struct {
 	info     Info
 	crs      string
 	noData   []bandNoData // by band, from 0
+	nbits    int          // band 1's NBITS (samples of fewer bits than its type's), 0 for none
 
 	// raw decodes blocks directly for every reader at once, when the layout
 	// allows it (nil otherwise); GDAL handles serve the rest.
-	raw *rawReader
+	raw *directReader
 
 	mu      sync.Mutex
 	free    []*handle
@@ -63,7 +75,7 @@ func (d *Dataset) read(h *handle, w Window, spec ReadSpec, buf []byte) error {
 			}
 			defer d.release(h)
 		}
-		pinned(d.gdalName, func() { err = readInto(h.gdal, d.name, w, spec, buf) })
+		pinned(d.gdalName, func() { err = readInto(h.gdal, d.name, d.info, w, spec, buf) })
 		return err
 	}
 	d.mu.Lock()
@@ -80,7 +92,7 @@ func (d *Dataset) read(h *handle, w Window, spec ReadSpec, buf []byte) error {
 			d.raw.close()
 		}
 	}()
-	return d.raw.read(w, spec.Bands, buf)
+	return d.raw.read(d.name, w, spec.Bands, buf)
 }
 
 // OpenDataset opens a raster (a path or GDAL name) for reading.
@@ -100,25 +112,95 @@ func OpenDataset(name string) (*Dataset, error) {
 		return nil, errorf(StatusInvalidArgument, "%q has no raster bands", name)
 	}
 	info := Info{Rows: int64(st.SizeY), Cols: int64(st.SizeX), Bands: int64(st.NBands),
-		DType: DType(st.DataType), BlockRows: int64(st.BlockSizeY), BlockCols: int64(st.BlockSizeX)}
+		BlockRows: int64(st.BlockSizeY), BlockCols: int64(st.BlockSizeX)}
+	for _, b := range h.Bands() {
+		info.BandTypes = append(info.BandTypes, bandType(b))
+	}
+	info.DType = info.BandTypes[0]
+	if t, ok := commonType(info.BandTypes); ok {
+		info.DType = t
+	}
 	info.GeoTransform = [6]float64{0, 1, 0, 0, 0, 1} // GDAL's default, for rasters without one
 	var noGeoTransform gdalErrors
 	if gt, err := h.GeoTransform(godal.ErrLogger(noGeoTransform.handler())); err == nil {
 		info.GeoTransform, info.HasGeoTransform = gt, true
 	}
 	var noData []bandNoData
-	for _, b := range h.Bands() {
-		v, ok := b.NoData()
-		noData = append(noData, bandNoData{v, ok})
+	for i, b := range h.Bands() {
+		noData = append(noData, readNoData(gdalName, i+1, b, info.BandTypes[i]))
 	}
-	info.NoData, info.HasNoData = noData[0].value, noData[0].ok
-	return &Dataset{name: name, gdalName: gdalName, info: info, crs: h.Projection(), noData: noData,
-		raw: openRawReader(gdalName, defaultWorkers(gdalName)), free: []*handle{{gdal: h}}}, nil
+	info.NoData, info.HasNoData = noData[0].value.Float, noData[0].ok
+	d := &Dataset{name: name, gdalName: gdalName, info: info, crs: h.Projection(), noData: noData, free: []*handle{{gdal: h}}}
+	d.nbits, _ = strconv.Atoi(h.Bands()[0].Metadata("NBITS", godal.Domain("IMAGE_STRUCTURE")))
+	if fill, err := d.sparseFill(); err == nil {
+		d.raw = openDirect(gdalName, h, info, fill, defaultWorkers(gdalName))
+	}
+	return d, nil
+}
+
+// sparseFill is what GDAL reads in a GeoTIFF's sparse blocks (those the
+// file has no bytes for): band 1's nodata in the raster's type, else 0.
+func (d *Dataset) sparseFill() ([]byte, error) {
+	v := d.noData[0].value.Float
+	if !d.noData[0].ok {
+		v = 0
+	}
+	return encodeValue(d.info.DType, d.info.DType.convert(v))
+}
+
+// bandType is a band's data type, Int8 for GDAL 3.6's signed bytes.
+func bandType(b godal.Band) DType {
+	t := DType(b.Structure().DataType)
+	if t == Byte && b.Metadata("PIXELTYPE", godal.Domain("IMAGE_STRUCTURE")) == "SIGNEDBYTE" {
+		return Int8
+	}
+	return t
+}
+
+// bandType is the type of band b (1-based).
+func (i Info) bandType(b int) DType {
+	if i.BandTypes == nil {
+		return i.DType
+	}
+	return i.BandTypes[b-1]
 }
 
 type bandNoData struct {
-	value float64
+	value NoData
 	ok    bool
+}
+
+// readNoData is band b's (1-based) nodata value, exactly: for a 64-bit
+// integer band through GDAL's C API, as godal reads only the double.
+func readNoData(name string, b int, band godal.Band, dtype DType) bandNoData {
+	if dtype != Int64 && dtype != UInt64 {
+		v, ok := band.NoData()
+		return bandNoData{NoDataFloat(v), ok}
+	}
+	var nd bandNoData
+	cname := C.CString(name)
+	defer C.free(unsafe.Pointer(cname))
+	var i C.longlong
+	var u C.ulonglong
+	var has C.int
+	pinned(name, func() { has = C.cloudioNoData64(cname, C.int(b), &i, &u) })
+	nd.ok = has != 0
+	exact := new(big.Int).SetUint64(uint64(u))
+	if dtype == Int64 {
+		exact = big.NewInt(int64(i))
+	}
+	f, _ := new(big.Float).SetInt(exact).Float64()
+	nd.value = NoData{Float: f, Int: exact}
+	return nd
+}
+
+// NoData is band b's (1-based) nodata value, exactly; false when it has
+// none.
+func (d *Dataset) NoData(b int) (NoData, bool) {
+	if b < 1 || b > len(d.noData) {
+		return NoData{}, false
+	}
+	return d.noData[b-1].value, d.noData[b-1].ok
 }
 
 func ignoreErrors(godal.ErrorCategory, int, string) error { return nil }
@@ -199,30 +281,36 @@ type ReadSpec struct {
 	DType DType
 }
 
-// resolve fills in the defaults and validates against the raster.
+// resolve fills in the defaults and validates against the raster: every
+// band, and the type that holds every value of the bands read.
 func (s ReadSpec) resolve(info Info) (ReadSpec, error) {
-	out := ReadSpec{DType: s.DType}
-	if out.DType == 0 {
-		out.DType = info.DType
-	}
-	if !out.DType.Valid() {
-		return out, errorf(StatusUnsupported, "data type %d cannot be read into a buffer (choose one of 1-7)", int(out.DType))
-	}
-	if out.DType == Int64 || out.DType == UInt64 {
-		return out, errorf(StatusUnsupported, "reading %s buffers is not supported yet", out.DType)
-	}
-	if len(s.Bands) == 0 {
+	out := ReadSpec{DType: s.DType, Bands: append([]int(nil), s.Bands...)}
+	if len(out.Bands) == 0 {
 		for b := 1; b <= int(info.Bands); b++ {
 			out.Bands = append(out.Bands, b)
 		}
-		return out, nil
 	}
-	for _, b := range s.Bands {
+	for _, b := range out.Bands {
 		if b < 1 || int64(b) > info.Bands {
 			return out, errorf(StatusInvalidArgument, "band %d does not exist (the raster has bands 1..%d)", b, info.Bands)
 		}
 	}
-	out.Bands = append([]int(nil), s.Bands...)
+	if out.DType == 0 {
+		types := make([]DType, len(out.Bands))
+		for i, b := range out.Bands {
+			types[i] = info.bandType(b)
+		}
+		var ok bool
+		if out.DType, ok = commonType(types); !ok {
+			return out, errorf(StatusUnsupported, "bands %v are of types %v, which no one buffer type holds exactly: read them one at a time, or name the type to convert them to", out.Bands, types)
+		}
+	}
+	if !out.DType.Valid() {
+		return out, errorf(StatusUnsupported, "data type %d cannot be read into a buffer (choose one of 1-7 or 14)", int(out.DType))
+	}
+	if out.DType == Int64 || out.DType == UInt64 {
+		return out, errorf(StatusUnsupported, "reading %s buffers is not supported yet", out.DType)
+	}
 	return out, nil
 }
 
@@ -253,13 +341,46 @@ func (d *Dataset) ReadWindow(w Window, spec ReadSpec, buf []byte) error {
 	return d.read(nil, w, spec, buf)
 }
 
-func readInto(h *godal.Dataset, name string, w Window, spec ReadSpec, buf []byte) error {
-	zeroBased := make([]int, len(spec.Bands)) // godal counts bands from 0
+// readInto reads window w of spec's bands from h into buf. GDAL converts
+// every band to the buffer's type, but for the conversions it gets wrong
+// (signed bytes before GDAL 3.7): such a band is read in its own type and
+// converted here.
+func readInto(h *godal.Dataset, name string, info Info, w Window, spec ReadSpec, buf []byte) error {
+	own := false
+	for _, b := range spec.Bands {
+		own = own || !gdalConverts(info.bandType(b), spec.DType)
+	}
+	if !own {
+		return readThroughGDAL(h, name, w, spec.Bands, spec.DType, buf)
+	}
+	plane := int(w.Rows * w.Cols)
 	for i, b := range spec.Bands {
+		slot := buf[i*plane*spec.DType.Size() : (i+1)*plane*spec.DType.Size()]
+		from := info.bandType(b)
+		if gdalConverts(from, spec.DType) {
+			if err := readThroughGDAL(h, name, w, []int{b}, spec.DType, slot); err != nil {
+				return err
+			}
+			continue
+		}
+		tmp := make([]byte, plane*from.Size())
+		if err := readThroughGDAL(h, name, w, []int{b}, from, tmp); err != nil {
+			return err
+		}
+		convertCells(slot, spec.DType, tmp, from, plane)
+	}
+	return nil
+}
+
+// readThroughGDAL reads window w of the 1-based bands from h into buf as dtype
+// through GDAL, which converts.
+func readThroughGDAL(h *godal.Dataset, name string, w Window, bands []int, dtype DType, buf []byte) error {
+	zeroBased := make([]int, len(bands)) // godal counts bands from 0
+	for i, b := range bands {
 		zeroBased[i] = b - 1
 	}
 	var ge gdalErrors
-	err := h.Read(int(w.ColOff), int(w.RowOff), typedSlice(buf, spec.DType), int(w.Cols), int(w.Rows),
+	err := h.Read(int(w.ColOff), int(w.RowOff), typedSlice(buf, dtype.gdal()), int(w.Cols), int(w.Rows),
 		godal.Bands(zeroBased...), godal.BandInterleaved(), godal.ErrLogger(ge.handler()))
 	if err != nil {
 		return ge.err(fmt.Sprintf("cannot read window (row_off=%d, col_off=%d, n_rows=%d, n_cols=%d) of %q", w.RowOff, w.ColOff, w.Rows, w.Cols, name), StatusIO)
@@ -274,6 +395,8 @@ func typedSlice(buf []byte, dtype DType) any {
 	switch dtype {
 	case Byte:
 		return buf
+	case Int8:
+		return unsafe.Slice((*int8)(p), n)
 	case UInt16:
 		return unsafe.Slice((*uint16)(p), n)
 	case Int16:

@@ -36,7 +36,7 @@ func TestOpenDatasetInfo(t *testing.T) {
 			data := cells(s.dtype, s.bands, s.rows, s.cols, 3)
 			path := filepath.Join(dir, c.name+".tif")
 			if c.viaCOG {
-				if err := WriteCOGBuffer(data, s.dtype, int64(s.bands), int64(s.rows), int64(s.cols), Georef{GeoTransform: s.gt, CRS: s.crs, NoData: s.nodata}, path, COGOptions{}); err != nil {
+				if err := WriteCOGBuffer(data, s.dtype, int64(s.bands), int64(s.rows), int64(s.cols), Georef{GeoTransform: s.gt, CRS: s.crs, NoData: noData(s.nodata)}, path, COGOptions{}); err != nil {
 					t.Fatal(err)
 				}
 			} else {

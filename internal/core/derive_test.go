@@ -361,7 +361,7 @@ func TestTileWriterMasks(t *testing.T) {
 	}
 	for _, nodata := range []*float64{nil, ptr(-32768)} {
 		dst := filepath.Join(dir, "explicit.tif")
-		w, err := CreateTileWriter(dst, WriterSpec{Rows: rows, Cols: cols, Bands: 2, DType: Int16, Georef: Georef{NoData: nodata}}, COGOptions{})
+		w, err := CreateTileWriter(dst, WriterSpec{Rows: rows, Cols: cols, Bands: 2, DType: Int16, Georef: Georef{NoData: noData(nodata)}}, COGOptions{})
 		if err != nil {
 			t.Fatal(err)
 		}

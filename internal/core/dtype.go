@@ -1,6 +1,9 @@
 package core
 
-import "math"
+import (
+	"encoding/binary"
+	"math"
+)
 
 // DType is a pixel data type; the values are GDAL's GDALDataType values.
 type DType int
@@ -15,6 +18,10 @@ const (
 	Float64 DType = 7
 	UInt64  DType = 12
 	Int64   DType = 13
+	// Int8 is GDAL 3.7's GDT_Int8. GDAL 3.6 has no such type: a signed byte
+	// band is a Byte band with PIXELTYPE=SIGNEDBYTE, which cloudio reads and
+	// writes as Int8.
+	Int8 DType = 14
 )
 
 var dtypeInfo = map[DType]struct {
@@ -28,6 +35,7 @@ var dtypeInfo = map[DType]struct {
 	UInt32: {"UInt32", 4, false, 0, math.MaxUint32}, Int32: {"Int32", 4, false, math.MinInt32, math.MaxInt32},
 	Float32: {"Float32", 4, true, 0, 0}, Float64: {"Float64", 8, true, 0, 0},
 	UInt64: {"UInt64", 8, false, 0, math.MaxUint64}, Int64: {"Int64", 8, false, math.MinInt64, math.MaxInt64},
+	Int8: {"Int8", 1, false, math.MinInt8, math.MaxInt8},
 }
 
 // Valid reports whether the library handles this data type.
@@ -49,7 +57,7 @@ func (d DType) String() string {
 
 func checkDType(d DType) error {
 	if !d.Valid() {
-		return errorf(StatusInvalidArgument, "unknown data type %d (expected a GDAL data type: 1-7, 12 or 13)", int(d))
+		return errorf(StatusInvalidArgument, "unknown data type %d (expected a GDAL data type: 1-7, 12, 13 or 14)", int(d))
 	}
 	return nil
 }
@@ -66,4 +74,123 @@ func (d DType) convert(v float64) float64 {
 		return 0
 	}
 	return math.Min(math.Max(math.Round(v), dtypeInfo[d].min), dtypeInfo[d].max)
+}
+
+// gdalHasInt8: GDAL 3.7 added GDT_Int8 (set by Init).
+var gdalHasInt8 bool
+
+// gdal is the type GDAL's calls take for buffers and bands of d: Int8 is
+// Byte, with PIXELTYPE=SIGNEDBYTE on the band, before GDAL 3.7.
+func (d DType) gdal() DType {
+	if d == Int8 && !gdalHasInt8 {
+		return Byte
+	}
+	return d
+}
+
+// gdalConverts reports whether GDAL converts cells of type from to type to
+// correctly: before GDAL 3.7 it takes signed bytes for unsigned ones.
+func gdalConverts(from, to DType) bool {
+	return from == to || gdalHasInt8 || (from != Int8 && to != Int8)
+}
+
+// holds reports whether every value of type s is a value of type d.
+func (d DType) holds(s DType) bool {
+	di, si := dtypeInfo[d], dtypeInfo[s]
+	switch {
+	case si.float:
+		return di.float && di.size >= si.size
+	case di.float: // integers up to 2^24 (float) or 2^53 (double) are exact
+		limit := math.Ldexp(1, 24)
+		if d == Float64 {
+			limit = math.Ldexp(1, 53)
+		}
+		return -si.min <= limit && si.max <= limit
+	}
+	return di.min <= si.min && di.max >= si.max
+}
+
+// commonType is the narrowest type that holds every value of every type
+// given (a raster's bands may differ, a VRT's say); false when none of the
+// types cloudio reads into does.
+func commonType(types []DType) (DType, bool) {
+	for _, d := range []DType{types[0], Byte, Int8, UInt16, Int16, UInt32, Int32, Float32, Float64} {
+		fits := true
+		for _, t := range types {
+			fits = fits && d.holds(t)
+		}
+		if fits {
+			return d, true
+		}
+	}
+	return 0, false
+}
+
+// cell is cell i of buf, a buffer of d values, as a float64 (exact for
+// every type but 64-bit integers beyond 2^53).
+func (d DType) cell(buf []byte, i int) float64 {
+	le := binary.LittleEndian
+	p := buf[i*d.Size():]
+	switch d {
+	case Byte:
+		return float64(p[0])
+	case Int8:
+		return float64(int8(p[0]))
+	case UInt16:
+		return float64(le.Uint16(p))
+	case Int16:
+		return float64(int16(le.Uint16(p)))
+	case UInt32:
+		return float64(le.Uint32(p))
+	case Int32:
+		return float64(int32(le.Uint32(p)))
+	case Float32:
+		return float64(math.Float32frombits(le.Uint32(p)))
+	case Float64:
+		return math.Float64frombits(le.Uint64(p))
+	case UInt64:
+		return float64(le.Uint64(p))
+	case Int64:
+		return float64(int64(le.Uint64(p)))
+	}
+	panic("cell: " + d.String())
+}
+
+// setCell stores v, which must be a value of d (see convert), as cell i of
+// buf.
+func (d DType) setCell(buf []byte, i int, v float64) {
+	le := binary.LittleEndian
+	p := buf[i*d.Size():]
+	switch d {
+	case Byte:
+		p[0] = byte(v)
+	case Int8:
+		p[0] = byte(int8(v))
+	case UInt16:
+		le.PutUint16(p, uint16(v))
+	case Int16:
+		le.PutUint16(p, uint16(int16(v)))
+	case UInt32:
+		le.PutUint32(p, uint32(v))
+	case Int32:
+		le.PutUint32(p, uint32(int32(v)))
+	case Float32:
+		le.PutUint32(p, math.Float32bits(float32(v)))
+	case Float64:
+		le.PutUint64(p, math.Float64bits(v))
+	case UInt64:
+		le.PutUint64(p, uint64(v))
+	case Int64:
+		le.PutUint64(p, uint64(int64(v)))
+	default:
+		panic("setCell: " + d.String())
+	}
+}
+
+// convertCells converts n cells of type from in src to type to in dst, as
+// GDAL's GDALCopyWords does (see convert).
+func convertCells(dst []byte, to DType, src []byte, from DType, n int) {
+	for i := 0; i < n; i++ {
+		to.setCell(dst, i, to.convert(from.cell(src, i)))
+	}
 }

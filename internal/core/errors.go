@@ -3,6 +3,7 @@ package core
 import (
 	"errors"
 	"fmt"
+	"runtime/debug"
 )
 
 // Status is an outcome of a library call; the values are the C ABI's
@@ -62,4 +63,21 @@ func StatusOf(err error) Status {
 		return e.Status
 	}
 	return StatusInternal
+}
+
+// recovered is the error of an operation whose goroutine panicked: every
+// goroutine the library starts recovers, so that a bug fails the operation
+// instead of ending the host process.
+func recovered(p any) error {
+	return errorf(StatusInternal, "internal error (a bug in cloudio, please report it): %v\n%s", p, debug.Stack())
+}
+
+// faultHook, when a test sets it, is called at the fault points of the
+// library's goroutines (named by where), so that a test can make them panic.
+var faultHook func(where string)
+
+func faultPoint(where string) {
+	if faultHook != nil {
+		faultHook(where)
+	}
 }

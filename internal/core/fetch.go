@@ -68,6 +68,12 @@ func newRangeFetcher(name string) *rangeFetcher {
 	if !strings.HasPrefix(name, "/vsis3/") && !strings.HasPrefix(name, "/vsicurl/") {
 		return nil
 	}
+	return newHTTPClient(name)
+}
+
+// newHTTPClient is a fetcher for name on any store GDAL signs URLs for, or
+// nil as newRangeFetcher says.
+func newHTTPClient(name string) *rangeFetcher {
 	for _, v := range proxyVariables {
 		if os.Getenv(v) != "" {
 			return nil
@@ -213,6 +219,56 @@ func (f *rangeFetcher) fetchOnce(off uint64, buf []byte) error {
 	if _, err := io.ReadFull(resp.Body, buf); err != nil {
 		return &retryable{fmt.Errorf("response ended early: %w", err)}
 	}
+	return nil
+}
+
+// answers fails, within the name's timeout times its retries plus one,
+// when the server of a remote name does not answer at all; any HTTP status
+// is an answer. Calls that ask GDAL about a name check it first: GDAL 3.6
+// makes several requests for one stat or listing, each waiting its full
+// timeout, so a frozen server would hold them several timeouts long. For a
+// name GDAL alone can reach (another store, GDAL-only HTTP options), nil.
+func answers(name string) error {
+	f := newHTTPClient(name)
+	if f == nil {
+		return nil
+	}
+	defer f.close()
+	wait := f.firstWait
+	for attempt := 0; ; attempt++ {
+		err := f.ping()
+		if err == nil {
+			return nil
+		}
+		if attempt >= f.retries {
+			return errorf(StatusIO, "no answer from the server of %q (unreachable, or it timed out): %v", name, err)
+		}
+		time.Sleep(wait)
+		wait *= 2
+	}
+}
+
+// ping asks for the first byte of the file, whatever the answer.
+func (f *rangeFetcher) ping() error {
+	u, ok := f.url()
+	if !ok {
+		return nil // GDAL reports what it cannot sign
+	}
+	req, err := http.NewRequest(http.MethodGet, u, nil)
+	if err != nil {
+		return nil
+	}
+	req.Header.Set("Range", "bytes=0-0")
+	req.Header.Set("User-Agent", "cloudio/"+Version+" (does the server answer?)")
+	resp, err := f.client.Do(req)
+	if err != nil {
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err // without the URL: a signed one holds a signature
+		}
+		return err
+	}
+	resp.Body.Close()
 	return nil
 }
 

@@ -36,8 +36,20 @@ var initOnce sync.Once
 func Init() {
 	initOnce.Do(func() {
 		godal.RegisterAll()
+		v := godal.Version()
+		gdalHasInt8 = v.Major() > 3 || (v.Major() == 3 && v.Minor() >= 7)
 		if os.Getenv("GDAL_CACHEMAX") == "" {
 			setConfig("GDAL_CACHEMAX", DefaultCacheMax)
+		}
+		// A test hook for the C and Python tests: a panic at one fault point
+		// (see faultPoint), which must come back as the operation's
+		// CLOUDIO_ERR_INTERNAL.
+		if where := os.Getenv("CLOUDIO_TEST_PANIC"); where != "" {
+			faultHook = func(at string) {
+				if at == where {
+					panic("injected by CLOUDIO_TEST_PANIC=" + where)
+				}
+			}
 		}
 	})
 }
@@ -93,6 +105,19 @@ func (g *gdalErrors) handler() godal.ErrorHandler {
 	}
 }
 
+// noAnswer reports whether GDAL said that a server did not answer.
+func (g *gdalErrors) noAnswer() bool {
+	for _, m := range append([]string{g.warning}, g.msgs...) {
+		cm := C.CString(m)
+		no := C.cloudioNoAnswer(cm) != 0
+		C.free(unsafe.Pointer(cm))
+		if no {
+			return true
+		}
+	}
+	return false
+}
+
 // err returns the collected failures as an *Error with the status fallback,
 // refined by the CPLE number of the first failure; nil when none was raised
 // and call succeeded.
@@ -121,6 +146,13 @@ func deniedAccess(msg string) bool {
 	return false
 }
 
+// newCErrors is a zeroed cloudioErrors in C memory, for a C helper to fill
+// (free it with C.free): C code writes only C memory, which valgrind
+// tracks (make test-c), and never Go's, whose stacks and heap it cannot.
+func newCErrors() *C.cloudioErrors {
+	return (*C.cloudioErrors)(C.calloc(1, C.size_t(unsafe.Sizeof(C.cloudioErrors{}))))
+}
+
 func classify(code int, fallback Status) Status {
 	switch code {
 	case cpleUserInterrupt:
@@ -135,21 +167,53 @@ func classify(code int, fallback Status) Status {
 	return fallback
 }
 
-// pinned runs fn with name's store options that GDAL 3.6 reads only from
-// the global or the calling thread's configuration (its HTTP timeouts and
-// retries) set for this thread: fn's GDAL calls must run on it.
+// threadOptions are read by GDAL 3.6 from its global or the calling
+// thread's configuration only, never from the options scoped to a path
+// (VSISetPathSpecificOption), although a store sets them for its prefix:
+// without pinning, an endpoint that stops answering holds a call for ever.
+var threadOptions = []string{"GDAL_HTTP_TIMEOUT", "GDAL_HTTP_CONNECTTIMEOUT", "GDAL_HTTP_MAX_RETRY", "GDAL_HTTP_RETRY_DELAY",
+	"GDAL_HTTP_LOW_SPEED_TIME", "GDAL_HTTP_LOW_SPEED_LIMIT", "CPL_VSIL_USE_TEMP_FILE_FOR_RANDOM_WRITE"}
+
+// pinned runs fn with the store options that apply to name set on the
+// calling thread: fn's GDAL calls must run on it. They are the
+// threadOptions, and every option configured for a prefix of name: GDAL
+// 3.6 lists an object-store prefix with the options of its bucket, so a
+// store scoped to a sub-prefix ("s3://bucket/team") could not list, nor
+// check, its own prefix otherwise.
 func pinned(name string, fn func()) {
+	name = storeOf(name)
 	if !isVSI(name) { // no store options for local files
 		fn()
 		return
 	}
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
+	keys := newCStrings(pinnedKeys(name))
+	defer keys.free()
 	cname := C.CString(name)
-	saved := C.cloudioPinOptions(cname)
+	saved := C.cloudioPinOptions(cname, keys.ptr())
 	C.free(unsafe.Pointer(cname))
 	defer C.cloudioUnpinOptions(saved)
 	fn()
+}
+
+// pinnedKeys are the threadOptions and the keys configured for any prefix
+// of name.
+func pinnedKeys(name string) []string {
+	keys := append([]string(nil), threadOptions...)
+	configured.mu.Lock()
+	defer configured.mu.Unlock()
+	for prefix, opts := range configured.options {
+		if !strings.HasPrefix(name, prefix) {
+			continue
+		}
+		for _, o := range opts {
+			if !contains(keys, o.Key) {
+				keys = append(keys, o.Key)
+			}
+		}
+	}
+	return keys
 }
 
 // pathExists asks GDAL's virtual file system, so it answers for local paths
@@ -162,32 +226,69 @@ func pathExists(name string) bool {
 	return found != 0
 }
 
-// checkContainer fails unless an object store's bucket or container
-// (bucketOf's answer) exists and these credentials can list it.
-func checkContainer(bucket string) error {
-	cname := C.CString(bucket)
+// statFresh is whether name exists, asked of its server rather than of
+// GDAL's cache; a server that does not answer, or refuses the
+// credentials, is an error.
+func statFresh(name string) (bool, error) {
+	cname := C.CString(name)
 	defer C.free(unsafe.Pointer(cname))
 	var state C.int
-	pinned(bucket, func() { state = C.cloudioCanList(cname) })
+	pinned(name, func() { state = C.cloudioStat(cname) })
+	switch state {
+	case 1:
+		return true, nil
+	case -1:
+		return false, errorf(StatusIO, "no answer from the server of %q (unreachable, or it timed out)", name)
+	case -2:
+		return false, errorf(StatusIO, "the server refused these credentials for %q", name)
+	}
+	return false, nil
+}
+
+// checkPrefix fails unless prefix (an object store's bucket or container,
+// or a prefix in it: a destination's parent) exists and these credentials
+// can look into it, with the prefix's own options. forbiddenOK lets pass a
+// prefix whose bucket exists but whose keys these credentials may not read,
+// which may still be written (a write-only policy).
+func checkPrefix(prefix string, forbiddenOK bool) error {
+	cname := C.CString(prefix)
+	defer C.free(unsafe.Pointer(cname))
+	var state C.int
+	pinned(prefix, func() { state = C.cloudioCanList(cname) })
+	return prefixError(state, prefix, forbiddenOK)
+}
+
+// prefixError is the error of a prefix in listing state (a CLOUDIO_LIST_*),
+// nil when it is there to look into.
+func prefixError(state C.int, prefix string, forbiddenOK bool) error {
 	switch state {
 	case C.CLOUDIO_LIST_OK:
 		return nil
+	case C.CLOUDIO_LIST_FORBIDDEN:
+		if forbiddenOK {
+			return nil
+		}
+		return errorf(StatusIO, "the server refused to show %q to these credentials", prefix)
 	case C.CLOUDIO_LIST_REFUSED:
-		return errorf(StatusIO, "the server refused these credentials for bucket or container %q", bucket)
+		return errorf(StatusIO, "the server refused these credentials for %q", prefix)
 	case C.CLOUDIO_LIST_NO_ANSWER:
-		return errorf(StatusIO, "no answer from the server of bucket or container %q (unreachable, or it timed out)", bucket)
+		return errorf(StatusIO, "no answer from the server of %q (unreachable, or it timed out)", prefix)
+	case C.CLOUDIO_LIST_UNKNOWN:
+		if bucket := bucketOf(prefix); bucket != prefix { // an empty prefix: is its bucket there?
+			return checkPrefix(bucket, forbiddenOK)
+		}
 	}
-	return errorf(StatusNotFound, "bucket or container %q does not exist (or these credentials cannot see it)", bucket)
+	return errorf(StatusNotFound, "%q does not exist: no such directory, or no such bucket or container (or these credentials cannot see it)", prefix)
 }
 
-// unreachable is, for a name a stat did not find, the error of its bucket's
-// server refusing the credentials or not answering: a failed stat cannot
-// tell those from a missing object. nil when the object is just missing.
+// unreachable is, for a name a stat did not find, the error of its server
+// refusing the credentials or not answering: a failed stat cannot tell
+// those from a missing object. nil when the object is just missing.
 func unreachable(name string) error {
 	if !isObjectStore(name) {
 		return nil
 	}
-	if err := checkContainer(bucketOf(name)); StatusOf(err) == StatusIO {
+	if err := checkPrefix(parentOf(name), false); StatusOf(err) == StatusIO {
 		return err
 	}
 	return nil
@@ -218,9 +319,10 @@ func upload(local, dst string) error {
 	csrc, cdst := C.CString(local), C.CString(dst)
 	defer C.free(unsafe.Pointer(csrc))
 	defer C.free(unsafe.Pointer(cdst))
-	var errs C.cloudioErrors
+	errs := newCErrors()
+	defer C.free(unsafe.Pointer(errs))
 	var failed C.int
-	pinned(dst, func() { failed = C.cloudioUpload(csrc, cdst, &errs) })
+	pinned(dst, func() { failed = C.cloudioUpload(csrc, cdst, errs) })
 	if failed != 0 {
 		return errorf(classify(int(errs.code), StatusIO), "cannot upload %q: %s", dst, C.GoString(&errs.msg[0]))
 	}

@@ -165,9 +165,10 @@ func Describe(name string) (*Description, error) {
 	ds.Close()
 	cname := C.CString(resolved)
 	defer C.free(unsafe.Pointer(cname))
-	var errs C.cloudioErrors
+	errs := newCErrors()
+	defer C.free(unsafe.Pointer(errs))
 	var text *C.char
-	pinned(resolved, func() { text = C.cloudioGDALInfo(cname, &errs) })
+	pinned(resolved, func() { text = C.cloudioGDALInfo(cname, errs) })
 	if text == nil {
 		return nil, errorf(classify(int(errs.code), StatusIO), "cannot describe %q: %s", name, C.GoString(&errs.msg[0]))
 	}

@@ -1,6 +1,7 @@
 package core
 
 import (
+	pathpkg "path"
 	"strings"
 	"unicode/utf8"
 )
@@ -91,6 +92,28 @@ func bucketOf(name string) string {
 		if rest, ok := strings.CutPrefix(name, p); ok {
 			bucket, _, _ := strings.Cut(rest, "/")
 			return p + bucket
+		}
+	}
+	return name
+}
+
+// parentOf is the prefix (directory) a name lies in:
+// "/vsis3/bucket/a/b.tif" -> "/vsis3/bucket/a"; a bucket is its own.
+func parentOf(name string) string {
+	bucket := bucketOf(name)
+	parent := pathpkg.Dir(strings.TrimSuffix(name, "/"))
+	if len(parent) < len(bucket) {
+		return bucket
+	}
+	return parent
+}
+
+// storeOf is the file or store a GDAL name reads: the store of a Zarr
+// array's name (ZARR:"/vsis3/bucket/dem.zarr":/dem), else the name.
+func storeOf(name string) string {
+	if rest, ok := strings.CutPrefix(name, `ZARR:"`); ok {
+		if store, _, ok := strings.Cut(rest, `"`); ok {
+			return store
 		}
 	}
 	return name

@@ -9,6 +9,7 @@ import (
 	pathpkg "path"
 	"path/filepath"
 	"strings"
+	"unicode/utf8"
 )
 
 // atomicOutput is a destination written under a temporary name and
@@ -47,11 +48,23 @@ func newAtomicOutput(dst string) (*atomicOutput, error) {
 	if st, err := os.Stat(dst); err == nil && st.IsDir() {
 		return nil, errorf(StatusInvalidArgument, "destination %q is a directory", dst)
 	}
-	return &atomicOutput{dst: dst, tmp: siblingTemp(dst, suffix)}, nil
+	tmp := siblingTemp(dst, suffix)
+	if err := checkPathLength(dst, tmp); err != nil {
+		return nil, err
+	}
+	return &atomicOutput{dst: dst, tmp: tmp}, nil
 }
 
-// checkBucket reports an object-store destination whose bucket is missing.
-func checkBucket(dst string) error { return checkContainer(bucketOf(dst)) }
+// checkBucket reports an object-store destination whose bucket is missing,
+// looking with the destination's own options at its parent prefix (a store
+// may be granted that prefix only, not the bucket's root), or whose server
+// does not answer.
+func checkBucket(dst string) error {
+	if err := answers(dst); err != nil {
+		return err
+	}
+	return checkPrefix(parentOf(dst), true)
+}
 
 // checkOutputDir reports a local destination whose directory is missing.
 func checkOutputDir(dst string) error {
@@ -68,10 +81,38 @@ func checkOutputDir(dst string) error {
 	return nil
 }
 
+// nameMax is the longest file name (NAME_MAX) of the file systems cloudio
+// writes to; sideFiles is room for the longest suffix GDAL or cloudio adds
+// to a temporary name (".staging.tif", ".ovr.tmp", ".aux.xml").
+const nameMax, sideFiles = 255, 12
+
 // siblingTemp is a hidden temporary name in dst's directory, so that the
-// final rename stays on one file system.
+// final rename stays on one file system. It names the destination, cut short
+// as the file name limit needs (a destination's name may be as long as that
+// limit itself).
 func siblingTemp(dst, suffix string) string {
-	return filepath.Join(filepath.Dir(dst), "."+filepath.Base(dst)+"."+suffix+".cloudio-tmp")
+	base := filepath.Base(dst)
+	if keep := nameMax - sideFiles - len("."+"."+suffix+".cloudio-tmp"); len(base) > keep {
+		base = base[:keep]
+		for !utf8.ValidString(base) {
+			base = base[:len(base)-1]
+		}
+	}
+	return filepath.Join(filepath.Dir(dst), "."+base+"."+suffix+".cloudio-tmp")
+}
+
+// gdalPathMax bounds the names GDAL forms from a path (CPLFormFilename's
+// buffer holds 2048 bytes, NUL included): a temporary name that, with its
+// side files, would not fit is refused up front, with a clear message,
+// rather than failing deep inside GDAL.
+const gdalPathMax = 2047
+
+func checkPathLength(dst, tmp string) error {
+	if len(tmp)+sideFiles > gdalPathMax {
+		return errorf(StatusInvalidArgument, "destination %q is %d bytes long: with the temporary name and the side files GDAL makes from it (up to %d bytes more), it exceeds the %d bytes GDAL takes: use a shorter path",
+			dst, len(dst), len(tmp)+sideFiles-len(dst), gdalPathMax)
+	}
+	return nil
 }
 
 func randomSuffix() (string, error) {

@@ -1,10 +1,5 @@
 package core
 
-import (
-	"encoding/binary"
-	"math"
-)
-
 // padding places an inner window's data inside a larger outer window,
 // band-sequential and row-major, filling the cells outside the raster.
 type padding struct {
@@ -58,25 +53,10 @@ func (p padding) fillConstant(out, in []byte, cells [][]byte) {
 // encodeValue is value as one cell of dtype in native (little-endian on
 // every platform GDAL's Debian build targets) byte order.
 func encodeValue(dtype DType, v float64) ([]byte, error) {
-	b := make([]byte, 8)
-	le := binary.LittleEndian
-	switch dtype {
-	case Byte:
-		b[0] = byte(v)
-	case UInt16:
-		le.PutUint16(b, uint16(v))
-	case Int16:
-		le.PutUint16(b, uint16(int16(v)))
-	case UInt32:
-		le.PutUint32(b, uint32(v))
-	case Int32:
-		le.PutUint32(b, uint32(int32(v)))
-	case Float32:
-		le.PutUint32(b, math.Float32bits(float32(v)))
-	case Float64:
-		le.PutUint64(b, math.Float64bits(v))
-	default:
+	if !dtype.Valid() || dtype == Int64 || dtype == UInt64 {
 		return nil, errorf(StatusUnsupported, "cannot fill %s cells", dtype)
 	}
-	return b[:dtype.Size()], nil
+	b := make([]byte, dtype.Size())
+	dtype.setCell(b, 0, v)
+	return b, nil
 }

@@ -5,6 +5,8 @@ import (
 	"runtime"
 	"sync"
 	"syscall"
+
+	"github.com/cloudio-dem/cloudio/internal/cmem"
 )
 
 // Edge says how a halo is filled beyond the raster's edge.
@@ -66,20 +68,22 @@ type tileJob struct {
 // and hands them out in tile_windows order. Memory stays bounded by
 // Prefetch + 1 tiles, whatever the raster size.
 type TileReader struct {
-	ds     *Dataset
-	tiling *Tiling
-	opts   ReaderOptions
-	fill   [][]byte // EdgeNoData: one cell of each band's nodata, in the buffer type
+	ds       *Dataset
+	borrowed bool // ds is the caller's: Close leaves it open
+	tiling   *Tiling
+	opts     ReaderOptions
+	fill     [][]byte // EdgeNoData: one cell of each band's nodata, in the buffer type
 
 	order chan *tileJob // jobs in tiling order; its capacity bounds read-ahead
 	stop  chan struct{}
 	wg    sync.WaitGroup
-	bufs  *buffers
+	bufs  *cmem.Buffers
 
-	mu     sync.Mutex // Next and Close
-	next   uint64
-	closed bool
-	failed error
+	mu          sync.Mutex // Next and Close
+	next        uint64
+	closed      bool
+	failed      error
+	dispatchErr error // set by dispatch before it closes order
 }
 
 // OpenTileReader opens name and starts decoding its tiles.
@@ -133,7 +137,7 @@ func newTileReader(ds *Dataset, o ReaderOptions) (*TileReader, error) {
 			min(o.TileRows, info.Rows), min(o.TileCols, info.Cols), o.Halo, n)
 	}
 	// Tiles decoded ahead, being decoded, and being copied out.
-	r.bufs = newBuffers(o.Prefetch+o.Workers+1, int(r.BufferLen()))
+	r.bufs = cmem.NewBuffers(o.Prefetch+o.Workers+1, int(r.BufferLen()))
 	jobs := make(chan *tileJob)
 	r.wg.Add(1 + o.Workers)
 	go r.dispatch(jobs)
@@ -175,7 +179,7 @@ func haloFill(ds *Dataset, spec ReadSpec) ([][]byte, error) {
 		if !nd.ok {
 			return nil, errorf(StatusInvalidArgument, "edge mode nodata needs a nodata value, and band %d of %q has none: use edge replicate", b, ds.Name())
 		}
-		cell, err := encodeValue(spec.DType, spec.DType.convert(ds.Info().DType.convert(nd.value)))
+		cell, err := encodeValue(spec.DType, spec.DType.convert(ds.Info().bandType(b).convert(nd.value.Float)))
 		if err != nil {
 			return nil, err
 		}
@@ -194,7 +198,13 @@ func (r *TileReader) dispatch(jobs chan<- *tileJob) {
 	defer r.wg.Done()
 	defer close(jobs)
 	defer close(r.order)
+	defer func() { // before the closes: Next reads dispatchErr once r.order is closed
+		if p := recover(); p != nil {
+			r.dispatchErr = recovered(p)
+		}
+	}()
 	for i := uint64(0); i < r.tiling.Len(); i++ {
+		faultPoint("reader.dispatch")
 		job := &tileJob{tile: r.tile(i), done: make(chan struct{})}
 		select {
 		case r.order <- job:
@@ -222,21 +232,32 @@ func (r *TileReader) work(jobs <-chan *tileJob) {
 			defer r.ds.release(h)
 		}
 	}
-	read := func(w Window, buf []byte) error { return r.ds.read(h, w, r.opts.Spec, buf) }
 	for job := range jobs {
-		if err != nil {
-			job.err = err
-		} else {
-			job.buf = r.bufs.get(int(r.tileLen(job.tile.Padded)))
-			data := r.opts.Spec.BufferLen(job.tile.Padded)
-			job.err = r.readPadded(read, job.tile.Padded, r.opts.Spec.DType.Size(), r.fill, job.buf[:data])
-			if job.err == nil && r.opts.Masks {
-				job.err = r.readPadded(func(w Window, buf []byte) error { return r.ds.readMasks(h, w, r.opts.Spec.Bands, buf) },
-					job.tile.Padded, 1, maskedCells(len(r.opts.Spec.Bands)), job.buf[data:])
-			}
+		if job.err = err; err == nil {
+			job.err = r.decode(h, job)
 		}
 		close(job.done)
 	}
+}
+
+// decode reads one job's tile, and its masks when the reader delivers
+// them, through h (nil for the direct decoder); a panic becomes the job's
+// error.
+func (r *TileReader) decode(h *handle, job *tileJob) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = recovered(p)
+		}
+	}()
+	faultPoint("reader.work")
+	job.buf = r.bufs.Get(int(r.tileLen(job.tile.Padded)))
+	data := r.opts.Spec.BufferLen(job.tile.Padded)
+	read := func(w Window, buf []byte) error { return r.ds.read(h, w, r.opts.Spec, buf) }
+	if err := r.readPadded(read, job.tile.Padded, r.opts.Spec.DType.Size(), r.fill, job.buf[:data]); err != nil || !r.opts.Masks {
+		return err
+	}
+	readMasks := func(w Window, buf []byte) error { return r.ds.readMasks(h, w, r.opts.Spec.Bands, buf) }
+	return r.readPadded(readMasks, job.tile.Padded, 1, maskedCells(len(r.opts.Spec.Bands)), job.buf[data:])
 }
 
 // readPadded reads the part of padded inside the raster with read (cells
@@ -250,8 +271,8 @@ func (r *TileReader) readPadded(read func(Window, []byte) error, padded Window, 
 	if inner == padded {
 		return read(padded, buf)
 	}
-	tmp := r.bufs.get(int(ReadSpec{DType: Byte, Bands: r.opts.Spec.Bands}.BufferLen(inner)) * size)
-	defer r.bufs.put(tmp)
+	tmp := r.bufs.Get(int(ReadSpec{DType: Byte, Bands: r.opts.Spec.Bands}.BufferLen(inner)) * size)
+	defer r.bufs.Put(tmp)
 	if err := read(inner, tmp); err != nil {
 		return err
 	}
@@ -283,7 +304,14 @@ func (r *TileReader) Next(buf []byte) (t Tile, ok bool, err error) {
 		return t, false, errorf(StatusInvalidArgument, "buffer holds %d bytes, but tile %d (row_off=%d, col_off=%d, n_rows=%d, n_cols=%d) needs %d",
 			len(buf), r.next, t.Window.RowOff, t.Window.ColOff, t.Window.Rows, t.Window.Cols, need)
 	}
-	job := <-r.order
+	job, ok := <-r.order
+	if !ok { // the dispatcher stopped early: it panicked
+		r.failed = r.dispatchErr
+		if r.failed == nil {
+			r.failed = errorf(StatusInternal, "internal error (a bug in cloudio, please report it): the reader stopped at tile %d of %d", r.next, r.tiling.Len())
+		}
+		return t, false, r.failed
+	}
 	<-job.done
 	defer r.recycle(job)
 	if job.err != nil {
@@ -305,18 +333,30 @@ func (r *TileReader) Close() error {
 	}
 	r.closed = true
 	close(r.stop)
-	drained := make(chan struct{})
+	drained := make(chan error, 1)
 	go func() { // unblock the dispatcher and let the workers finish their jobs
-		defer close(drained)
+		var err error
+		defer func() {
+			if p := recover(); p != nil {
+				err = recovered(p)
+			}
+			drained <- err
+		}()
 		for job := range r.order {
 			<-job.done
 			r.recycle(job)
 		}
 	}()
 	r.wg.Wait()
-	<-drained
-	r.bufs.close()
-	return r.ds.Close()
+	err := <-drained
+	r.bufs.Close()
+	if r.borrowed {
+		return err
+	}
+	if closeErr := r.ds.Close(); err == nil {
+		err = closeErr
+	}
+	return err
 }
 
 // physicalMemory bounds a tile buffer: a larger allocation would kill the
@@ -332,7 +372,7 @@ func physicalMemory() int64 {
 // recycle takes back a finished job's buffer.
 func (r *TileReader) recycle(job *tileJob) {
 	if job.buf != nil {
-		r.bufs.put(job.buf)
+		r.bufs.Put(job.buf)
 		job.buf = nil
 	}
 }

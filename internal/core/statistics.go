@@ -15,6 +15,8 @@ import (
 	"unsafe"
 
 	"github.com/airbusgeo/godal"
+
+	"github.com/cloudio-dem/cloudio/internal/cmem"
 	"github.com/cloudio-dem/cloudio/internal/stats"
 )
 
@@ -23,7 +25,8 @@ import (
 // cannot compute them), so that gdalinfo, QGIS and web viewers need no scan.
 // The tile writer computes them from the windows as they are written; a
 // COG written from a buffer, from the buffer; one written from a file, by
-// reading the file once before GDAL does. The option STATISTICS=NO (the
+// reading the file once before GDAL does (a pass that also checks every
+// block of the raster for damage, see WriteCOG). The option STATISTICS=NO (the
 // name GDAL 3.8's COG driver gives it) turns this off.
 
 // statisticsOption takes STATISTICS=YES|NO out of o's options (the COG
@@ -54,6 +57,9 @@ func statisticsOption(o COGOptions) (COGOptions, bool, error) {
 type statisticsStep struct {
 	share float64
 	run   func(ProgressFunc) ([][]string, error)
+	// decoded is set by a run that read every block of the raster
+	// through its direct decoder (which fails on a damaged block).
+	decoded bool
 }
 
 // metadata runs the step (none when s is nil): the items of every band,
@@ -70,10 +76,32 @@ func (s *statisticsStep) metadata(progress ProgressFunc) ([][]string, ProgressFu
 	return md, progress, err
 }
 
-// fileStatistics reads the file name for its statistics (about a tenth of
-// the time of writing it).
+// decodedRaster reports whether the step ran and read every block of the
+// raster through the direct decoder.
+func (s *statisticsStep) decodedRaster() bool { return s != nil && s.decoded }
+
+// datasetStatistics reads ds for its statistics (about a tenth of the time
+// of writing it); ds stays open.
+func datasetStatistics(ds *Dataset) *statisticsStep {
+	s := &statisticsStep{share: 0.1}
+	s.run = func(p ProgressFunc) ([][]string, error) {
+		md, err := scanStatistics(ds, p)
+		s.decoded = md != nil && ds.raw != nil // the scan reads every band in the raster's own type
+		return md, err
+	}
+	return s
+}
+
+// fileStatistics is datasetStatistics of the file name.
 func fileStatistics(name string) *statisticsStep {
-	return &statisticsStep{share: 0.1, run: func(p ProgressFunc) ([][]string, error) { return scanStatistics(name, p) }}
+	return &statisticsStep{share: 0.1, run: func(p ProgressFunc) ([][]string, error) {
+		ds, err := OpenDataset(name)
+		if err != nil {
+			return nil, err
+		}
+		defer ds.Close()
+		return scanStatistics(ds, p)
+	}}
 }
 
 // rasterStats accumulates the statistics of every band of a raster.
@@ -121,6 +149,8 @@ func addCells(b *stats.Band, cells []byte, dtype DType, nd stats.NoData, mask []
 	switch v := typedSlice(cells, dtype).(type) {
 	case []uint8:
 		stats.Add(b, v, nd, mask)
+	case []int8:
+		stats.Add(b, v, nd, mask)
 	case []uint16:
 		stats.Add(b, v, nd, mask)
 	case []int16:
@@ -140,12 +170,17 @@ func addCells(b *stats.Band, cells []byte, dtype DType, nd stats.NoData, mask []
 	}
 }
 
+// statsNoData is nodata as the statistics compare cells with it.
+func statsNoData(nodata NoData) stats.NoData {
+	return stats.NoData{Value: nodata.Float, Int: nodata.Int, Set: true}
+}
+
 // sameNoData is one nodata value (or none) for each of n bands.
-func sameNoData(nodata *float64, n int64) []stats.NoData {
+func sameNoData(nodata *NoData, n int64) []stats.NoData {
 	out := make([]stats.NoData, n)
 	if nodata != nil {
 		for i := range out {
-			out[i] = stats.NoData{Value: *nodata, Set: true}
+			out[i] = statsNoData(*nodata)
 		}
 	}
 	return out
@@ -153,7 +188,7 @@ func sameNoData(nodata *float64, n int64) []stats.NoData {
 
 // bufferStatistics are the statistics of a band-sequential buffer, on every
 // core.
-func bufferStatistics(buf []byte, dtype DType, bands, rows, cols int64, nodata *float64) [][]string {
+func bufferStatistics(buf []byte, dtype DType, bands, rows, cols int64, nodata *NoData) [][]string {
 	total := newRasterStats(sameNoData(nodata, bands), uint64(rows*cols))
 	per := rows * cols
 	chunk := max(1<<20, per/int64(runtime.NumCPU())+1)
@@ -182,22 +217,25 @@ func bufferStatistics(buf []byte, dtype DType, bands, rows, cols int64, nodata *
 // usual block size).
 const scanTile = 1024
 
-// scanStatistics reads every cell of the raster name once (nodata and
-// masked cells excluded) for its statistics, reporting progress; nil
+// scanStatistics reads every cell of ds once, in its own type (nodata and
+// masked cells excluded), for its statistics, reporting progress; nil
 // statistics for a type cloudio does not read.
-func scanStatistics(name string, progress ProgressFunc) ([][]string, error) {
-	r, err := OpenTileReader(name, ReaderOptions{TileRows: scanTile, TileCols: scanTile})
+func scanStatistics(ds *Dataset, progress ProgressFunc) ([][]string, error) {
+	r, err := newTileReader(ds, ReaderOptions{TileRows: scanTile, TileCols: scanTile})
 	if StatusOf(err) == StatusUnsupported {
 		return nil, nil
 	}
 	if err != nil {
 		return nil, err
 	}
+	r.borrowed = true
 	defer r.Close()
 	info := r.Info()
 	nodata := make([]stats.NoData, info.Bands)
 	for b, nd := range r.ds.noData {
-		nodata[b] = stats.NoData{Value: nd.value, Set: nd.ok}
+		if nd.ok {
+			nodata[b] = statsNoData(nd.value)
+		}
 	}
 	masks, err := openMasks(r.ds.gdalName, info.Bands)
 	if err != nil {
@@ -322,9 +360,9 @@ func (m *bandMasks) read(w Window, bufs [][]byte) ([][]byte, error) {
 		}
 		if cap(bufs[i]) < n {
 			if bufs[i] != nil {
-				freeC(bufs[i])
+				cmem.Free(bufs[i])
 			}
-			bufs[i] = allocC(n, n) // GDAL writes it: C memory, which valgrind follows (make test-c)
+			bufs[i] = cmem.Alloc(n, n) // GDAL writes it: C memory, which valgrind follows (make test-c)
 		}
 		bufs[i] = bufs[i][:n]
 		var ge gdalErrors
@@ -339,7 +377,7 @@ func (m *bandMasks) read(w Window, bufs [][]byte) ([][]byte, error) {
 func releaseMasks(bufs [][]byte) {
 	for _, b := range bufs {
 		if b != nil {
-			freeC(b)
+			cmem.Free(b)
 		}
 	}
 }
@@ -399,9 +437,8 @@ func (s *windowStats) step(staging string) *statisticsStep {
 const maxCoverageCells = 1 << 28
 
 // metadata is the statistics of the file the windows make, or nil when the
-// windows alone cannot tell (they overlap, or the cells never written hold
-// a value the type cannot compare with the nodata value): then the staging
-// file must be read.
+// windows alone cannot tell (they overlap, or a mask rather than the cells
+// tells which count): then the staging file must be read.
 func (s *windowStats) metadata() [][]string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -411,15 +448,11 @@ func (s *windowStats) metadata() [][]string {
 	}
 	total := *s.total
 	total.bands = slices.Clone(s.total.bands)
-	if unwritten := total.cells - written; unwritten > 0 {
-		if nd := s.spec.Georef.NoData; nd != nil {
-			if !s.spec.DType.IsFloat() && s.spec.DType.convert(*nd) != *nd {
-				return nil
-			}
-		} else {
-			for b := range total.bands {
-				total.bands[b].Merge(stats.Band{N: unwritten}) // zeros
-			}
+	// Cells never written read as the nodata value (which the writer's
+	// type holds: NoData.In), not counted, or else as 0.
+	if unwritten := total.cells - written; unwritten > 0 && s.spec.Georef.NoData == nil {
+		for b := range total.bands {
+			total.bands[b].Merge(stats.Band{N: unwritten}) // zeros
 		}
 	}
 	return total.metadata()

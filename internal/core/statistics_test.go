@@ -1,6 +1,7 @@
 package core
 
 import (
+	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"math"
@@ -146,7 +147,7 @@ func TestStatisticsOfEveryWriterAgreeWithGDAL(t *testing.T) {
 		if c.nodata != nil {
 			data = withNoData(data, c.dtype, c.bands, rows, cols, *c.nodata)
 		}
-		g := Georef{NoData: c.nodata}
+		g := Georef{NoData: noData(c.nodata)}
 		name := c.dtype.String()
 		checkAgainstGDAL(t, name+" buffer", func(dst string, o COGOptions) error {
 			return WriteCOGBuffer(data, c.dtype, int64(c.bands), rows, cols, g, dst, o)
@@ -201,7 +202,7 @@ func TestTileWriterStatisticsOfPartialAndOverlappingWrites(t *testing.T) {
 		"ragged, no overlaps": {[]Window{{0, 0, 7, 400}, {7, 0, 293, 13}, {7, 13, 293, 387}}, nil},
 	} {
 		write := func(dst string, o COGOptions) error {
-			w, err := CreateTileWriter(dst, WriterSpec{Rows: rows, Cols: cols, Bands: 1, DType: Float32, Georef: Georef{NoData: c.nodata}}, o)
+			w, err := CreateTileWriter(dst, WriterSpec{Rows: rows, Cols: cols, Bands: 1, DType: Float32, Georef: Georef{NoData: noData(c.nodata)}}, o)
 			if err != nil {
 				return err
 			}
@@ -296,6 +297,58 @@ func TestDisjointArea(t *testing.T) {
 	} {
 		if area, ok := disjointArea(c.windows); area != c.area || ok != c.ok {
 			t.Errorf("%v: got %d, %v; want %d, %v", c.windows, area, ok, c.area, c.ok)
+		}
+	}
+}
+
+// Statistics of the types issue 11 added to the core: signed bytes (GDAL
+// 3.6's Byte bands marked SIGNEDBYTE) and 64-bit integers whose nodata a
+// double cannot hold (2^63 - 1 as a double is 2^63, which no Int64 cell
+// equals): those cells are excluded, as GDAL excludes them.
+func TestStatisticsOfSignedBytesAndExact64BitNoData(t *testing.T) {
+	const rows, cols = 300, 400
+	signed := make([]byte, rows*cols)
+	for i := range signed {
+		signed[i] = byte(int8(i%251 - 125))
+	}
+	signed = withNoData(signed, Byte, 1, rows, cols, 0x80) // -128
+	minus128 := NoDataFloat(-128)
+	g := Georef{NoData: &minus128}
+	checkAgainstGDAL(t, "Int8 buffer", func(dst string, o COGOptions) error {
+		return WriteCOGBuffer(signed, Int8, 1, rows, cols, g, dst, o)
+	})
+	src := filepath.Join(t.TempDir(), "int8.tif")
+	if err := WriteCOGBuffer(signed, Int8, 1, rows, cols, g, src, COGOptions{Options: []string{"STATISTICS=NO"}}); err != nil {
+		t.Fatal(err)
+	}
+	checkAgainstGDAL(t, "Int8 file", func(dst string, o COGOptions) error { return WriteCOG(src, dst, o) })
+	checkAgainstGDAL(t, "Int8 tile writer", func(dst string, o COGOptions) error {
+		return writeShuffledTiles(dst, signed, WriterSpec{Rows: rows, Cols: cols, Bands: 1, DType: Int8, Georef: g}, o, 128)
+	})
+
+	wide := cells(Int64, 1, rows, cols, 4)
+	var valid int
+	for i := 0; i < rows*cols; i++ {
+		if i%7 == 0 {
+			binary.LittleEndian.PutUint64(wide[8*i:], math.MaxInt64)
+		} else {
+			valid++
+		}
+	}
+	exact := COGOptions{Options: []string{"NODATA=9223372036854775807"}}
+	buffered := filepath.Join(t.TempDir(), "int64.tif")
+	if err := WriteCOGBuffer(wide, Int64, 1, rows, cols, Georef{}, buffered, exact); err != nil {
+		t.Fatal(err)
+	}
+	copied := filepath.Join(t.TempDir(), "copy.tif")
+	if err := WriteCOG(buffered, copied, COGOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	want := strconv.FormatFloat(100*float64(valid)/(rows*cols), 'g', 4, 64)
+	for _, path := range []string{buffered, copied} {
+		got := recorded(t, path)[0]
+		if pct, _ := strconv.ParseFloat(want, 64); got == nil || got.validPercent != pct || got.max >= 1e18 {
+			t.Errorf("%s: %+v, want %s%% valid and no cell of the nodata value", filepath.Base(path), got, want)
 		}
 	}
 }

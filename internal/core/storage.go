@@ -122,18 +122,22 @@ func List(url string) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := answers(name); err != nil {
+		return nil, err
+	}
 	cname := C.CString(name)
 	defer C.free(unsafe.Pointer(cname))
-	var errs C.cloudioErrors
+	errs := newCErrors()
+	defer C.free(unsafe.Pointer(errs))
 	var list **C.char
-	pinned(name, func() { list = C.cloudioList(cname, C.int(boolInt(isObjectStore(name))), &errs) })
+	var state C.int
+	pinned(name, func() { list = C.cloudioList(cname, C.int(boolInt(isObjectStore(name))), &state, errs) })
 	defer C.CSLDestroy(list)
 	if errs.failed != 0 {
-		status := StatusIO
-		if errs.code == cpleOpenFailed {
-			status = StatusNotFound
-		}
-		return nil, errorf(status, "cannot list %q: %s", url, C.GoString(&errs.msg[0]))
+		return nil, errorf(classify(int(errs.code), StatusIO), "cannot list %q: %s", url, C.GoString(&errs.msg[0]))
+	}
+	if err := prefixError(state, strings.TrimSuffix(name, "/"), false); err != nil {
+		return nil, errorf(StatusOf(err), "cannot list %q: %s", url, err.Error())
 	}
 	var out []string
 	for p := list; p != nil && *p != nil; p = (**C.char)(unsafe.Add(unsafe.Pointer(p), unsafe.Sizeof(p))) {
@@ -155,10 +159,15 @@ func Exists(url string) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	if bucket := bucketOf(name); isObjectStore(name) && bucket == strings.TrimSuffix(name, "/") {
-		// Listing a bucket uses its own scoped options, where a stat of a
-		// bare Azure container lists the account with those of "/vsiaz/".
-		switch err := checkContainer(bucket); {
+	if err := answers(name); err != nil {
+		return false, err
+	}
+	if isObjectStore(name) && (bucketOf(name) == strings.TrimSuffix(name, "/") || strings.HasSuffix(name, "/")) {
+		// A bucket, container or prefix of one (a store's root): listed
+		// with its own scoped options, where a stat of a bare Azure
+		// container lists the account with those of "/vsiaz/", and a stat
+		// of a prefix with no objects yet finds nothing.
+		switch err := checkPrefix(strings.TrimSuffix(name, "/"), false); {
 		case err == nil:
 			return true, nil
 		case StatusOf(err) == StatusNotFound:
@@ -167,8 +176,8 @@ func Exists(url string) (bool, error) {
 			return false, err
 		}
 	}
-	if pathExists(name) {
-		return true, nil
+	if found, err := statFresh(name); found || err != nil {
+		return found, err
 	}
 	return false, unreachable(name)
 }
@@ -180,10 +189,17 @@ func Delete(url string) error {
 	if err != nil {
 		return err
 	}
-	if !pathExists(name) {
+	if err := answers(name); err != nil {
+		return err
+	}
+	found, err := statFresh(name)
+	if err != nil {
+		return err
+	}
+	if !found {
 		if isObjectStore(name) {
 			// Refused credentials look like a missing object to a stat.
-			if err := checkContainer(bucketOf(name)); err != nil {
+			if err := checkPrefix(parentOf(name), false); err != nil {
 				return err
 			}
 		}
@@ -191,9 +207,10 @@ func Delete(url string) error {
 	}
 	cname := C.CString(name)
 	defer C.free(unsafe.Pointer(cname))
-	var errs C.cloudioErrors
+	errs := newCErrors()
+	defer C.free(unsafe.Pointer(errs))
 	var rc C.int
-	pinned(name, func() { rc = C.cloudioUnlink(cname, &errs) })
+	pinned(name, func() { rc = C.cloudioUnlink(cname, errs) })
 	if rc != 0 {
 		return errorf(classify(int(errs.code), StatusIO), "cannot delete %q: %s", url, C.GoString(&errs.msg[0]))
 	}

@@ -1,23 +1,28 @@
 package core
 
 import (
+	"fmt"
+	"io"
 	"net"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
 
 // The object-store answers (refused credentials) are tested against real
 // servers in tests/python; these are the local ones.
-func TestCheckContainer(t *testing.T) {
+func TestCheckPrefix(t *testing.T) {
 	Init()
 	dir := t.TempDir()
-	if err := checkContainer(dir); err != nil {
+	if err := checkPrefix(dir, false); err != nil {
 		t.Fatalf("an empty directory can be listed: %v", err)
 	}
-	err := checkContainer(filepath.Join(dir, "missing"))
+	err := checkPrefix(filepath.Join(dir, "missing"), false)
 	if StatusOf(err) != StatusNotFound {
 		t.Fatalf("a missing directory: got %v (%v), want NOT_FOUND", StatusOf(err), err)
 	}
@@ -72,5 +77,107 @@ func TestStoreTimeoutsReachGDAL(t *testing.T) {
 		if strings.Contains(err.Error(), "secret-for-the-silent-test") {
 			t.Errorf("%s: %v", what, err)
 		}
+	}
+}
+
+// fakeS3 is an S3 endpoint on 127.0.0.1 for prefix: every bucket lists as
+// empty, no object exists until PUT (single part, no signature checks), and
+// each PUT is recorded, by path, in the order the uploads completed. delay
+// holds a PUT back before it completes.
+type fakeS3 struct {
+	mu      sync.Mutex
+	objects map[string][]byte
+	order   []string
+	delay   func(path string) time.Duration
+}
+
+func newFakeS3(t *testing.T, prefix string) *fakeS3 {
+	t.Helper()
+	f := &fakeS3{objects: map[string][]byte{}, delay: func(string) time.Duration { return 0 }}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch {
+		case r.Method == http.MethodPut:
+			body, _ := io.ReadAll(r.Body)
+			time.Sleep(f.delay(r.URL.Path))
+			f.mu.Lock()
+			f.objects[r.URL.Path] = body
+			f.order = append(f.order, r.URL.Path)
+			f.mu.Unlock()
+			w.Header().Set("ETag", `"e"`)
+		case r.Method == http.MethodGet && (r.URL.Query().Has("delimiter") || r.URL.Query().Has("prefix") || r.URL.Query().Has("list-type")):
+			bucket, _, _ := strings.Cut(strings.TrimPrefix(r.URL.Path, "/"), "/")
+			fmt.Fprintf(w, `<?xml version="1.0" encoding="UTF-8"?><ListBucketResult><Name>%s</Name><Prefix>%s</Prefix>`+
+				`<KeyCount>0</KeyCount><MaxKeys>1000</MaxKeys><Delimiter>/</Delimiter><IsTruncated>false</IsTruncated></ListBucketResult>`,
+				bucket, r.URL.Query().Get("prefix"))
+		default:
+			w.WriteHeader(http.StatusNotFound)
+			fmt.Fprint(w, `<?xml version="1.0" encoding="UTF-8"?><Error><Code>NoSuchKey</Code><Message>The specified key does not exist.</Message></Error>`)
+		}
+	}))
+	t.Cleanup(srv.Close)
+	if _, err := ConfigureStorage(prefix, []string{"AWS_S3_ENDPOINT=" + strings.TrimPrefix(srv.URL, "http://"), "AWS_HTTPS=NO",
+		"AWS_VIRTUAL_HOSTING=FALSE", "AWS_ACCESS_KEY_ID=id", "AWS_SECRET_ACCESS_KEY=secret"}, true); err != nil {
+		t.Fatal(err)
+	}
+	return f
+}
+
+func (f *fakeS3) object(path string) ([]byte, bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	b, ok := f.objects[path]
+	return b, ok
+}
+
+// The upload loop tells the end of the file from a read error: a source it
+// cannot read is an error and nothing is published, where a complete one is
+// uploaded as it is.
+func TestUploadPublishesOnlyWhatItReadWhole(t *testing.T) {
+	s3 := newFakeS3(t, "s3://upload-test")
+	file := filepath.Join(t.TempDir(), "whole.tif")
+	if err := os.WriteFile(file, []byte("all of it"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := upload(file, "/vsis3/upload-test/whole.tif"); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := s3.object("/upload-test/whole.tif"); string(got) != "all of it" {
+		t.Fatalf("a whole file: %q", got)
+	}
+	err := upload(t.TempDir(), "/vsis3/upload-test/unreadable.tif") // a directory: open works, reads fail
+	wantStatus(t, err, StatusIO, "an unreadable source")
+	if _, published := s3.object("/upload-test/unreadable.tif"); published || !strings.Contains(fmt.Sprint(err), "nothing was uploaded") {
+		t.Fatalf("an unreadable source: published %v, error %v", published, err)
+	}
+}
+
+// No secret leaves the library in a message: the configured ones, and
+// anything shaped like a credential.
+func TestScrubSecrets(t *testing.T) {
+	if _, err := ConfigureStorage("s3://scrub-test", []string{"AWS_SECRET_ACCESS_KEY=configured-secret-1", "AWS_ACCESS_KEY_ID=visible-id",
+		"GDAL_HTTP_HEADERS=X-Api: header-secret-2"}, true); err != nil {
+		t.Fatal(err)
+	}
+	for in, want := range map[string]string{
+		"signing with configured-secret-1 failed":                               "signing with *** failed",
+		"header X-Api: header-secret-2":                                         "header ***",
+		`cannot open "/vsicurl/https://ann:pass-3@host/dem.tif"`:                `cannot open "/vsicurl/https://***@host/dem.tif"`,
+		"HTTP response code on https://a.blob/c/b.tif?sv=2020&sig=abc%2B4: 403": "HTTP response code on https://a.blob/c/b.tif?sv=2020&sig=***: 403",
+		"GET /k?X-Amz-Signature=deadbeef&X-Amz-Date=1":                          "GET /k?X-Amz-Signature=***&X-Amz-Date=1",
+		"Authorization: Bearer eyJhbGci.tok5":                                   "Authorization: Bearer ***",
+		"AccountName=a;AccountKey=k6k6k6==;BlobEndpoint=x":                      "AccountName=a;AccountKey=***;BlobEndpoint=x",
+		"user visible-id": "user visible-id",
+	} {
+		if got := ScrubSecrets(in); got != want {
+			t.Errorf("ScrubSecrets(%q) = %q, want %q", in, got, want)
+		}
+	}
+	for _, k := range []string{"GDAL_HTTP_USERPWD", "GDAL_HTTP_HEADERS", "AZURE_STORAGE_SAS_TOKEN", "AWS_SESSION_TOKEN", "AZURE_STORAGE_ACCESS_KEY"} {
+		if !IsSecretOption(k) {
+			t.Errorf("%s is not taken for a secret", k)
+		}
+	}
+	if IsSecretOption("AWS_ACCESS_KEY_ID") || IsSecretOption("AWS_S3_ENDPOINT") {
+		t.Error("a user name or an endpoint taken for a secret")
 	}
 }

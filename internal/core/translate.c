@@ -1,5 +1,5 @@
 /* GDALTranslate with a progress callback and errors captured around the
- * close.
+ * close; in-memory sources for it.
  *
  * It exists because godal v0.0.18 has no progress callback on Translate (or
  * anywhere) and does not expose its dataset handles, so this helper opens its
@@ -48,18 +48,76 @@ static int CPL_STDCALL progress_trampoline(double fraction, const char *message,
 
 static void fail(int code, const char *msg) { CPLError(CE_Failure, code, "%s", msg); }
 
-/* A source carrying band_md: the source itself when it is open for update
- * (an in-memory MEM source), else an in-memory VRT over it, so that
+/* A MEM dataset over a caller's buffer, in place. Made through the C API:
+ * GDAL 3.10 no longer opens "MEM:::DATAPOINTER=" names by default
+ * (OSGeo/gdal#10861), whereas GDALAddBand's DATAPOINTER option is the MEM
+ * driver's documented way to wrap memory. */
+GDALDatasetH cloudioMemDataset(void *data, int dtype, int signed_byte, int bands, int rows, int cols,
+                               const cloudioGeoref *georef, cloudioErrors *errs) {
+  memset(errs, 0, sizeof *errs);
+  CPLPushErrorHandlerEx(cloudioCollectErrors, errs);
+  CPLErrorReset();
+  GDALDriverH mem = GDALGetDriverByName("MEM");
+  GDALDatasetH ds = mem ? GDALCreate(mem, "", cols, rows, 0, (GDALDataType)dtype, NULL) : NULL;
+  const size_t size = (size_t)GDALGetDataTypeSizeBytes((GDALDataType)dtype);
+  for (int b = 0; ds != NULL && b < bands && !errs->failed; b++) {
+    char pointer[64], pixel[64], line[64];
+    snprintf(pointer, sizeof pointer, "DATAPOINTER=%p", (void *)((char *)data + (size_t)b * size * (size_t)cols * (size_t)rows));
+    snprintf(pixel, sizeof pixel, "PIXELOFFSET=%zu", size);
+    snprintf(line, sizeof line, "LINEOFFSET=%zu", size * (size_t)cols);
+    char *options[] = {pointer, pixel, line, NULL};
+    if (GDALAddBand(ds, (GDALDataType)dtype, options) == CE_None && signed_byte) {
+      GDALSetMetadataItem(GDALGetRasterBand(ds, b + 1), "PIXELTYPE", "SIGNEDBYTE", "IMAGE_STRUCTURE");
+    }
+  }
+  if (ds != NULL && !errs->failed) {
+    if (georef->has_geotransform) {
+      GDALSetGeoTransform(ds, (double *)georef->geotransform);
+    }
+    if (georef->wkt != NULL && georef->wkt[0] != '\0') {
+      GDALSetProjection(ds, georef->wkt);
+    }
+    for (int b = 1; georef->has_nodata && b <= GDALGetRasterCount(ds); b++) {
+      GDALRasterBandH band = GDALGetRasterBand(ds, b);
+      /* GDAL 3.5+ keeps 64-bit integer nodata apart from the double one. */
+      if (GDALGetRasterDataType(band) == GDT_Int64) {
+        GDALSetRasterNoDataValueAsInt64(band, (int64_t)georef->nodata_int64);
+      } else if (GDALGetRasterDataType(band) == GDT_UInt64) {
+        GDALSetRasterNoDataValueAsUInt64(band, (uint64_t)georef->nodata_uint64);
+      } else {
+        GDALSetRasterNoDataValue(band, georef->nodata);
+      }
+    }
+  }
+  if (ds == NULL && !errs->failed) {
+    fail(CPLE_AppDefined, "GDAL's MEM driver could not wrap the buffer");
+  }
+  CPLPopErrorHandler();
+  if (errs->failed && ds != NULL) {
+    GDALClose(ds);
+    ds = NULL;
+  }
+  return ds;
+}
+
+void cloudioCloseDataset(GDALDatasetH ds) {
+  if (ds != NULL) {
+    GDALClose(ds);
+  }
+}
+
+/* A source carrying band_md: the source itself when it is cloudio's own
+ * (an in-memory MEM dataset), else an in-memory VRT over it, so that
  * nothing is ever written next to a file opened read-only (GDAL would save
  * the items in a .aux.xml); NULL on failure. *wrapper is the VRT to close. */
-static GDALDatasetH with_band_metadata(GDALDatasetH in, int update, const cloudioBandMetadata *band_md,
+static GDALDatasetH with_band_metadata(GDALDatasetH in, int own, const cloudioBandMetadata *band_md,
                                        GDALDatasetH *wrapper) {
   *wrapper = NULL;
   if (band_md == NULL || band_md->n_bands == 0) {
     return in;
   }
   GDALDatasetH ds = in;
-  if (!update) {
+  if (!own) {
     ds = *wrapper = GDALCreateCopy(GDALGetDriverByName("VRT"), "", in, FALSE, NULL, NULL, NULL);
     if (ds == NULL) {
       return NULL;
@@ -78,37 +136,15 @@ static GDALDatasetH with_band_metadata(GDALDatasetH in, int update, const cloudi
   return ds;
 }
 
-int cloudioTranslate(const char *src, const cloudioGeoref *georef, const cloudioBandMetadata *band_md,
-                     const char *dst, char **argv, void *progress, cloudioErrors *errs) {
+int cloudioTranslate(const char *src, GDALDatasetH src_ds, const cloudioBandMetadata *band_md, const char *dst,
+                     char **argv, void *progress, cloudioErrors *errs) {
   memset(errs, 0, sizeof *errs);
   CPLPushErrorHandlerEx(cloudioCollectErrors, errs);
   CPLErrorReset();
 
-  unsigned flags = GDAL_OF_RASTER | GDAL_OF_VERBOSE_ERROR | (georef ? GDAL_OF_UPDATE : GDAL_OF_READONLY);
-  GDALDatasetH in = GDALOpenEx(src, flags, NULL, NULL, NULL);
-  if (in != NULL && georef != NULL) {
-    if (georef->has_geotransform) {
-      GDALSetGeoTransform(in, (double *)georef->geotransform);
-    }
-    if (georef->wkt != NULL && georef->wkt[0] != '\0') {
-      GDALSetProjection(in, georef->wkt);
-    }
-    if (georef->has_nodata) {
-      for (int b = 1; b <= GDALGetRasterCount(in); b++) {
-        GDALRasterBandH band = GDALGetRasterBand(in, b);
-        /* GDAL 3.5+ keeps 64-bit integer nodata apart from the double one. */
-        if (GDALGetRasterDataType(band) == GDT_Int64) {
-          GDALSetRasterNoDataValueAsInt64(band, (int64_t)georef->nodata);
-        } else if (GDALGetRasterDataType(band) == GDT_UInt64) {
-          GDALSetRasterNoDataValueAsUInt64(band, (uint64_t)georef->nodata);
-        } else {
-          GDALSetRasterNoDataValue(band, georef->nodata);
-        }
-      }
-    }
-  }
+  GDALDatasetH in = src_ds != NULL ? src_ds : GDALOpenEx(src, GDAL_OF_RASTER | GDAL_OF_VERBOSE_ERROR, NULL, NULL, NULL);
   GDALDatasetH wrapper = NULL;
-  GDALDatasetH source = in != NULL && !errs->failed ? with_band_metadata(in, georef != NULL, band_md, &wrapper) : NULL;
+  GDALDatasetH source = in != NULL && !errs->failed ? with_band_metadata(in, src_ds != NULL, band_md, &wrapper) : NULL;
   if (in != NULL && source == NULL && !errs->failed) {
     fail(CPLE_AppDefined, "cannot wrap the source in a VRT to carry its band statistics");
   }
@@ -133,9 +169,27 @@ int cloudioTranslate(const char *src, const cloudioGeoref *georef, const cloudio
   if (wrapper != NULL) {
     GDALClose(wrapper);
   }
-  if (in != NULL) {
+  if (in != NULL && in != src_ds) {
     GDALClose(in);
   }
   CPLPopErrorHandler();
   return errs->failed;
+}
+
+int cloudioNoData64(const char *name, int band, long long *as_int64, unsigned long long *as_uint64) {
+  CPLPushErrorHandler(CPLQuietErrorHandler);
+  GDALDatasetH ds = GDALOpenEx(name, GDAL_OF_RASTER | GDAL_OF_READONLY, NULL, NULL, NULL);
+  int has = 0;
+  GDALRasterBandH b = ds != NULL && band >= 1 && band <= GDALGetRasterCount(ds) ? GDALGetRasterBand(ds, band) : NULL;
+  if (b != NULL && GDALGetRasterDataType(b) == GDT_Int64) {
+    *as_int64 = (long long)GDALGetRasterNoDataValueAsInt64(b, &has);
+  } else if (b != NULL && GDALGetRasterDataType(b) == GDT_UInt64) {
+    *as_uint64 = (unsigned long long)GDALGetRasterNoDataValueAsUInt64(b, &has);
+  }
+  if (ds != NULL) {
+    GDALClose(ds);
+  }
+  CPLPopErrorHandler();
+  CPLErrorReset();
+  return has;
 }

@@ -2,27 +2,21 @@
 #define _GNU_SOURCE
 #include "translate.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <cpl_error.h>
 #include <cpl_string.h>
 #include <cpl_vsi.h>
+#include <cpl_vsi_error.h>
 
-/* GDAL 3.6 reads these from its global or the calling thread's
- * configuration only, never from the options scoped to a path
- * (VSISetPathSpecificOption), although a store sets them for its prefix:
- * without pinning, an endpoint that stops answering holds a call for ever. */
-static const char *const cloudioThreadOptions[] = {
-    "GDAL_HTTP_TIMEOUT", "GDAL_HTTP_CONNECTTIMEOUT", "GDAL_HTTP_MAX_RETRY", "GDAL_HTTP_RETRY_DELAY",
-    "GDAL_HTTP_LOW_SPEED_TIME", "GDAL_HTTP_LOW_SPEED_LIMIT", "CPL_VSIL_USE_TEMP_FILE_FOR_RANDOM_WRITE", NULL};
-
-/* Copies name's scoped values of cloudioThreadOptions into the calling
- * thread's configuration; returns what they replaced ("KEY=VALUE", or "KEY"
- * for none) for cloudioUnpinOptions. */
-char **cloudioPinOptions(const char *name) {
+/* Copies name's values of keys (NULL-terminated) into the calling thread's
+ * configuration; returns what they replaced ("KEY=VALUE", or "KEY" for
+ * none) for cloudioUnpinOptions. */
+char **cloudioPinOptions(const char *name, char **keys) {
   char **saved = NULL;
-  for (const char *const *key = cloudioThreadOptions; *key != NULL; key++) {
+  for (char **key = keys; *key != NULL; key++) {
     const char *before = CPLGetThreadLocalConfigOption(*key, NULL);
     saved = CSLAddString(saved, before ? CPLSPrintf("%s=%s", *key, before) : *key);
     const char *scoped = VSIGetPathSpecificOption(name, *key, NULL);
@@ -54,20 +48,23 @@ int cloudioPathExists(const char *name) {
 }
 
 static int cloudioDeniedStatus(const char *warning) {
-  return strstr(warning, ": 403") != NULL || strstr(warning, ": 401") != NULL;
+  return warning != NULL && (strstr(warning, ": 403") != NULL || strstr(warning, ": 401") != NULL);
 }
 
 /* Whether GDAL's message says no HTTP answer came (curl's failure, or the
  * status 0 GDAL 3.6 reports for a connection that failed or timed out). */
-static int cloudioNoAnswer(const char *msg) {
+int cloudioNoAnswer(const char *msg) {
   size_t n = strlen(msg);
   return strstr(msg, "CURL error") != NULL || (n > 3 && strcmp(msg + n - 3, ": 0") == 0);
 }
 
-/* Why name (a prefix whose listing failed) cannot be listed: one of
- * CLOUDIO_LIST_*, never OK. GDAL 3.6 reports an S3 refusal of a listing as
- * a warning, and an Azure one not at all; a HEAD request for a key under
- * name warns with its HTTP status on every store. */
+/* The state of name (a prefix whose listing failed): one of
+ * CLOUDIO_LIST_*. A listing cannot tell an empty prefix from a
+ * missing bucket or refused credentials (GDAL 3.6 reports an S3 refusal of a
+ * listing as a warning, an Azure one not at all), but reading a key under
+ * the prefix can: GDAL names the object-store error (a missing key in an
+ * existing bucket, a missing bucket, refused credentials), and warns with
+ * the HTTP status on every store. */
 static int cloudioListFailure(const char *name, const cloudioErrors *listing) {
   if (cloudioDeniedStatus(listing->warning)) {
     return CLOUDIO_LIST_REFUSED;
@@ -81,20 +78,43 @@ static int cloudioListFailure(const char *name, const cloudioErrors *listing) {
   cloudioErrors errs;
   memset(&errs, 0, sizeof errs);
   CPLPushErrorHandlerEx(cloudioCollectErrors, &errs);
-  cloudioPathExists(probe);
+  VSIErrorReset();
+  VSILFILE *fp = VSIFOpenExL(probe, "rb", TRUE);
+  int vsi = VSIGetLastErrorNo();
+  int no_answer = cloudioNoAnswer(VSIGetLastErrorMsg());
   CPLPopErrorHandler();
   CPLFree(probe);
-  if (cloudioDeniedStatus(errs.warning)) {
+  if (fp != NULL) {
+    VSIFCloseL(fp);
+    return CLOUDIO_LIST_OK;
+  }
+  switch (vsi) {
+  case VSIE_AWSObjectNotFound:
+    return CLOUDIO_LIST_OK; /* the bucket is there, and these credentials may look into it */
+  case VSIE_AWSBucketNotFound:
+    return CLOUDIO_LIST_MISSING;
+  case VSIE_AWSAccessDenied:
+    return CLOUDIO_LIST_FORBIDDEN;
+  case VSIE_AWSInvalidCredentials:
+  case VSIE_AWSSignatureDoesNotMatch:
     return CLOUDIO_LIST_REFUSED;
   }
-  return cloudioNoAnswer(errs.warning) ? CLOUDIO_LIST_NO_ANSWER : CLOUDIO_LIST_MISSING;
+  if (cloudioDeniedStatus(errs.warning) || cloudioDeniedStatus(VSIGetLastErrorMsg())) {
+    return CLOUDIO_LIST_REFUSED;
+  }
+  /* Azure (in GDAL 3.6) tells a missing container from a missing blob by
+   * no more than a 404. */
+  return no_answer || cloudioNoAnswer(errs.warning) ? CLOUDIO_LIST_NO_ANSWER : CLOUDIO_LIST_UNKNOWN;
 }
 
-/* Listing name itself uses the options scoped to it on every object store,
- * whereas a stat of a bare Azure container lists the whole account with the
- * options scoped to "/vsiaz/", so it cannot see a container that only
- * per-container credentials reach. */
+/* Listing name itself uses the options scoped to it on every object store
+ * (pinned onto the thread: GDAL 3.6 lists with its bucket's), whereas a stat
+ * of a bare Azure container lists the whole account with the options scoped
+ * to "/vsiaz/", so it cannot see a container that only per-container
+ * credentials reach. Whatever GDAL cached about name is dropped first: the
+ * answer must be the server's, now. */
 int cloudioCanList(const char *name) {
+  VSICurlPartialClearCache(name);
   cloudioErrors errs;
   memset(&errs, 0, sizeof errs);
   CPLPushErrorHandlerEx(cloudioCollectErrors, &errs);
@@ -107,11 +127,42 @@ int cloudioCanList(const char *name) {
   return cloudioListFailure(name, &errs);
 }
 
+/* Whether name exists: 1, 0, or -1 when its server did not answer (or -2
+ * refused the credentials), after dropping what GDAL cached about it. */
+int cloudioStat(const char *name) {
+  VSICurlPartialClearCache(name);
+  cloudioErrors errs;
+  memset(&errs, 0, sizeof errs);
+  CPLPushErrorHandlerEx(cloudioCollectErrors, &errs);
+  VSIErrorReset();
+  int found = cloudioPathExists(name);
+  int no_answer = cloudioNoAnswer(errs.warning) || cloudioNoAnswer(errs.msg) || cloudioNoAnswer(VSIGetLastErrorMsg());
+  CPLPopErrorHandler();
+  if (found) {
+    return 1;
+  }
+  return no_answer ? -1 : cloudioDeniedStatus(errs.warning) ? -2 : 0;
+}
+
 int cloudioRename(const char *from, const char *to) { return VSIRename(from, to); }
 
-/* One pass through a write handle; errors land in the pushed handler. */
+/* Make a write handle's close abandon what was written instead of
+ * publishing it. GDAL 3.6 has no call for that, but its object-store write
+ * handles refuse any seek, remember the failure, and then abort the upload
+ * at close rather than complete it. */
+static void cloudioAbandon(VSILFILE *out) {
+  CPLPushErrorHandler(CPLQuietErrorHandler);
+  VSIFSeekL(out, 1, SEEK_END);
+  CPLPopErrorHandler();
+}
+
+/* One pass through a write handle; errors land in the pushed handler. A
+ * short read is the end of the file only when the handle says so and every
+ * byte the file had when the copy began was read; anything else is a read
+ * error, and the upload is abandoned. */
 static void cloudioCopyStream(const char *src, const char *dst, cloudioErrors *errs) {
-  VSILFILE *in = VSIFOpenL(src, "rb");
+  VSIStatBufL st;
+  VSILFILE *in = VSIStatL(src, &st) == 0 ? VSIFOpenL(src, "rb") : NULL;
   VSILFILE *out = in ? VSIFOpenExL(dst, "wb", TRUE) : NULL;
   if (in == NULL || out == NULL) {
     if (!errs->failed) {
@@ -120,9 +171,15 @@ static void cloudioCopyStream(const char *src, const char *dst, cloudioErrors *e
   } else {
     enum { CHUNK = 8 << 20 };
     char *buf = malloc(CHUNK);
-    size_t n;
-    while (buf != NULL && !errs->failed && (n = VSIFReadL(buf, 1, CHUNK, in)) > 0) {
-      if (VSIFWriteL(buf, 1, n, out) != n && !errs->failed) {
+    vsi_l_offset total = 0;
+    size_t n = CHUNK;
+    while (buf != NULL && !errs->failed && n == CHUNK) {
+      n = VSIFReadL(buf, 1, CHUNK, in);
+      total += n;
+      if (n < CHUNK && (!VSIFEofL(in) || total != (vsi_l_offset)st.st_size)) {
+        CPLError(CE_Failure, CPLE_FileIO, "cannot read %s (read %llu of its %llu bytes): nothing was uploaded to %s",
+                 src, (unsigned long long)total, (unsigned long long)st.st_size, dst);
+      } else if (n > 0 && VSIFWriteL(buf, 1, n, out) != n && !errs->failed) {
         CPLError(CE_Failure, CPLE_FileIO, "short write to %s", dst);
       }
     }
@@ -130,6 +187,9 @@ static void cloudioCopyStream(const char *src, const char *dst, cloudioErrors *e
       CPLError(CE_Failure, CPLE_OutOfMemory, "out of memory");
     }
     free(buf);
+    if (errs->failed) {
+      cloudioAbandon(out);
+    }
   }
   if (out != NULL && VSIFCloseL(out) != 0 && !errs->failed) {
     CPLError(CE_Failure, CPLE_FileIO, "could not complete the upload to %s", dst);
@@ -182,20 +242,22 @@ void cloudioClearPathOptions(const char *prefix) {
 }
 
 /* Names under prefix (recursively for object stores), NULL-terminated, to be
- * freed with CSLDestroy; failures land in errs. */
-char **cloudioList(const char *prefix, int recursive, cloudioErrors *errs) {
+ * freed with CSLDestroy; *state is one of CLOUDIO_LIST_* (for no names: why),
+ * GDAL's failures land in errs. */
+char **cloudioList(const char *prefix, int recursive, int *state, cloudioErrors *errs) {
   memset(errs, 0, sizeof *errs);
   CPLPushErrorHandlerEx(cloudioCollectErrors, errs);
   CPLErrorReset();
+  VSICurlPartialClearCache(prefix); /* the listing must be the server's, now */
   char **names = recursive ? VSIReadDirRecursive(prefix) : VSIReadDir(prefix);
-  int state = names == NULL && !errs->failed && !cloudioPathExists(prefix) ? cloudioCanList(prefix) : CLOUDIO_LIST_OK;
-  if (state != CLOUDIO_LIST_OK) {
-    CPLError(CE_Failure, CPLE_FileIO, "%s",
-             errs->warning[0]                  ? errs->warning
-             : state == CLOUDIO_LIST_REFUSED   ? "the server refused these credentials"
-             : state == CLOUDIO_LIST_NO_ANSWER ? "no answer from the server"
-                                               : "no such directory, prefix or bucket");
-    errs->code = state == CLOUDIO_LIST_MISSING ? CPLE_OpenFailed : CPLE_FileIO;
+  *state = CLOUDIO_LIST_OK;
+  if (names == NULL && !errs->failed) {
+    /* An object store's empty prefix, or a local directory, lists as
+     * nothing; a stat of a prefix could answer from what GDAL cached about
+     * its bucket, so it is probed anew. */
+    *state = cloudioNoAnswer(errs->warning) || cloudioNoAnswer(errs->msg) ? CLOUDIO_LIST_NO_ANSWER
+             : !recursive && cloudioPathExists(prefix)                    ? CLOUDIO_LIST_OK
+                                                                          : cloudioCanList(prefix);
   }
   CPLPopErrorHandler();
   return names;

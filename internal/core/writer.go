@@ -77,16 +77,21 @@ func CreateTileWriter(dst string, spec WriterSpec, o COGOptions) (*TileWriter, e
 	if spec.Rows <= 0 || spec.Cols <= 0 || spec.Bands <= 0 || spec.Rows > MaxRasterSide || spec.Cols > MaxRasterSide || spec.Bands > 65535 {
 		return nil, errorf(StatusInvalidArgument, "raster shape bands=%d rows=%d cols=%d is out of range", spec.Bands, spec.Rows, spec.Cols)
 	}
+	if spec.Georef, o.Options, err = takeNoDataOption(spec.Georef, o.Options); err != nil {
+		return nil, err
+	}
+	if nd := spec.Georef.NoData; nd != nil {
+		if err := nd.In(spec.DType); err != nil {
+			return nil, err
+		}
+	}
 	cog, err := COGCreationOptions(o.Compress, spec.DType, spec.Bands, o.Options)
 	if err != nil {
 		return nil, err
 	}
 	var noData []byte
-	if spec.Georef.NoData != nil {
-		if err := checkNoData(*spec.Georef.NoData, spec.DType); err != nil {
-			return nil, err
-		}
-		if noData, err = encodeValue(spec.DType, *spec.Georef.NoData); err != nil {
+	if nd := spec.Georef.NoData; nd != nil {
+		if noData, err = encodeValue(spec.DType, nd.Float); err != nil {
 			return nil, err
 		}
 	}
@@ -103,8 +108,12 @@ func CreateTileWriter(dst string, spec WriterSpec, o COGOptions) (*TileWriter, e
 		staging = filepath.Join(os.TempDir(), filepath.Base(out.tmp)+".staging.tif")
 	}
 	var ge gdalErrors
-	h, err := godal.Create(godal.GTiff, staging, int(spec.Bands), godal.DataType(spec.DType), int(spec.Cols), int(spec.Rows),
-		godal.CreationOption(stagingOptions...), godal.ErrLogger(ge.handler()))
+	options := stagingOptions
+	if spec.DType.gdal() != spec.DType {
+		options = append(options[:len(options):len(options)], "PIXELTYPE=SIGNEDBYTE") // Int8 before GDAL 3.7
+	}
+	h, err := godal.Create(godal.GTiff, staging, int(spec.Bands), godal.DataType(spec.DType.gdal()), int(spec.Cols), int(spec.Rows),
+		godal.CreationOption(options...), godal.ErrLogger(ge.handler()))
 	if err != nil {
 		return nil, out.friendly(ge.err(fmt.Sprintf("cannot create the staging file for %q", dst), StatusIO))
 	}
@@ -219,7 +228,7 @@ func setGeoref(h *godal.Dataset, g Georef, wkt string) error {
 	if wkt != "" && h.SetProjection(wkt, godal.ErrLogger(ge.handler())) != nil {
 		return ge.err("cannot set the crs", StatusInvalidArgument)
 	}
-	if g.NoData != nil && h.SetNoData(*g.NoData, godal.ErrLogger(ge.handler())) != nil {
+	if g.NoData != nil && h.SetNoData(g.NoData.Float, godal.ErrLogger(ge.handler())) != nil { // 64-bit bands excluded: the double is exact
 		return ge.err("cannot set the nodata value", StatusInvalidArgument)
 	}
 	return nil
@@ -271,7 +280,7 @@ func (w *TileWriter) WriteMasked(win Window, buf, mask []byte) error {
 	}
 	w.writes++
 	var ge gdalErrors
-	if err := w.h.Write(int(win.ColOff), int(win.RowOff), typedSlice(buf, w.spec.DType), int(win.Cols), int(win.Rows),
+	if err := w.h.Write(int(win.ColOff), int(win.RowOff), typedSlice(buf, w.spec.DType.gdal()), int(win.Cols), int(win.Rows),
 		godal.BandInterleaved(), godal.ErrLogger(ge.handler())); err != nil {
 		w.failed = ge.err(fmt.Sprintf("cannot write window (row_off=%d, col_off=%d, n_rows=%d, n_cols=%d) of %q", win.RowOff, win.ColOff, win.Rows, win.Cols, w.out.dst), StatusIO)
 		return w.failed

@@ -71,7 +71,7 @@ func TestTileWriterRoundTrip(t *testing.T) {
 			data := cells(c.dtype, c.bands, c.rows, c.cols, int64(c.rows))
 			dst := filepath.Join(dir, "w.tif")
 			w, err := CreateTileWriter(dst, WriterSpec{Rows: int64(c.rows), Cols: int64(c.cols), Bands: int64(c.bands), DType: c.dtype,
-				Georef: Georef{GeoTransform: &gt, CRS: c.crs, NoData: c.nodata}}, COGOptions{Compress: c.compress})
+				Georef: Georef{GeoTransform: &gt, CRS: c.crs, NoData: noData(c.nodata)}}, COGOptions{Compress: c.compress})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -106,7 +106,7 @@ func TestTileWriterUnwrittenCells(t *testing.T) {
 			dir := t.TempDir()
 			data := cells(c.dtype, 1, rows, cols, 3)
 			dst := filepath.Join(dir, "u.tif")
-			w, err := CreateTileWriter(dst, WriterSpec{Rows: rows, Cols: cols, Bands: 1, DType: c.dtype, Georef: Georef{NoData: c.nodata}}, COGOptions{})
+			w, err := CreateTileWriter(dst, WriterSpec{Rows: rows, Cols: cols, Bands: 1, DType: c.dtype, Georef: Georef{NoData: noData(c.nodata)}}, COGOptions{})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -7,9 +7,11 @@ package core
 import "C"
 
 import (
+	"cmp"
 	"encoding/xml"
 	"fmt"
 	"io/fs"
+	"math"
 	"os"
 	pathpkg "path"
 	"path/filepath"
@@ -63,50 +65,102 @@ func WriteZarr(src, dst string, o ZarrOptions) error {
 	if info.HasGeoTransform {
 		g.GeoTransform = &info.GeoTransform
 	}
-	if info.HasNoData {
-		g.NoData = &info.NoData
+	if nd, ok := ds.NoData(1); ok {
+		g.NoData = &nd
 	}
-	return writeZarr(ds, g, dst, o)
+	var reader *TileReader
+	defer func() {
+		if reader == nil { // a reader closes its dataset
+			ds.Close()
+		}
+	}()
+	return writeZarr(info, g, dst, o, func(chunkRows, chunkCols int64) (chunkSource, error) {
+		r, err := newTileReader(ds, ReaderOptions{TileRows: chunkRows, TileCols: chunkCols})
+		if err != nil {
+			return nil, err
+		}
+		reader = r
+		return r, nil
+	})
 }
 
 // WriteZarrBuffer writes bands x rows x cols values of dtype, band-sequential
-// and row-major, as a Zarr store at dst; GDAL reads buf in place during the
-// call only.
+// and row-major, as a Zarr store at dst; buf is read during the call only.
 func WriteZarrBuffer(buf []byte, dtype DType, bands, rows, cols int64, g Georef, dst string, o ZarrOptions) error {
 	Init()
-	src, err := newMemSource(buf, dtype, bands, rows, cols, g)
+	if err := checkBuffer(buf, dtype, bands, rows, cols); err != nil {
+		return err
+	}
+	g, options, err := takeNoDataOption(g, o.Options)
 	if err != nil {
 		return err
 	}
-	defer src.release()
+	o.Options = options
 	if dst, err = outputName("destination", dst); err != nil {
 		return err
 	}
-	ds, err := OpenDataset(src.name)
-	if err != nil {
-		return err
-	}
-	return writeZarr(ds, g, dst, o)
+	info := Info{Rows: rows, Cols: cols, Bands: bands, DType: dtype}
+	return writeZarr(info, g, dst, o, func(chunkRows, chunkCols int64) (chunkSource, error) {
+		tiling, err := NewTiling(rows, cols, chunkRows, chunkCols, 0)
+		return &bufferChunks{buf: buf, info: info, tiling: tiling}, err
+	})
 }
 
-// writeZarr copies src (which it closes) into a new Zarr store at dst, one
-// whole chunk per write, in row-major chunk order, read ahead in parallel by
-// a TileReader. It does not use GDALTranslate: GDAL 3.6's copy cuts chunks
-// by the source's blocks, and its Zarr driver cannot reread a compressed
-// chunk it wrote in part ("Decompressed tile ... has not expected size
-// after filters", GDAL issue 11016).
-func writeZarr(src *Dataset, g Georef, dst string, o ZarrOptions) (err error) {
-	defer func() {
-		if src != nil {
-			src.Close()
-		}
-	}()
-	info := src.Info()
-	if info.DType == Int64 || info.DType == UInt64 {
-		return errorf(StatusUnsupported, "writing %s rasters to Zarr is not supported yet", info.DType)
+// chunkSource hands out the chunks of a Zarr write in tiling order: a
+// TileReader, or bufferChunks.
+type chunkSource interface {
+	Next(buf []byte) (Tile, bool, error)
+	Len() uint64
+	BufferLen() int64
+	Close() error
+}
+
+// bufferChunks cuts the chunks out of a caller's band-sequential buffer.
+type bufferChunks struct {
+	buf    []byte
+	info   Info
+	tiling *Tiling
+	next   uint64
+}
+
+func (b *bufferChunks) Len() uint64 { return b.tiling.Len() }
+
+func (b *bufferChunks) BufferLen() int64 {
+	w := b.tiling.At(0)
+	return b.info.Bands * w.Rows * w.Cols * int64(b.info.DType.Size())
+}
+
+func (b *bufferChunks) Next(out []byte) (Tile, bool, error) {
+	if b.next == b.tiling.Len() {
+		return Tile{}, false, nil
 	}
-	if g.NoData != nil {
-		if err := checkNoData(*g.NoData, info.DType); err != nil { // Zarr keeps it as a fill_value of the array's type
+	w := b.tiling.At(b.next)
+	b.next++
+	size := int64(b.info.DType.Size())
+	row := w.Cols * size
+	for band, k := int64(0), int64(0); band < b.info.Bands; band++ {
+		for r := w.RowOff; r < w.RowOff+w.Rows; r, k = r+1, k+row {
+			start := ((band*b.info.Rows+r)*b.info.Cols + w.ColOff) * size
+			copy(out[k:k+row], b.buf[start:start+row])
+		}
+	}
+	return Tile{Window: w, Padded: w}, true, nil
+}
+
+func (b *bufferChunks) Close() error { return nil }
+
+// writeZarr writes the chunks of a raster (info, g) that open hands out into
+// a new Zarr store at dst, one whole chunk per write, in row-major chunk
+// order. It does not use GDALTranslate: GDAL 3.6's copy cuts chunks by the
+// source's blocks, and its Zarr driver cannot reread a compressed chunk it
+// wrote in part ("Decompressed tile ... has not expected size after
+// filters", GDAL issue 11016).
+func writeZarr(info Info, g Georef, dst string, o ZarrOptions, open func(chunkRows, chunkCols int64) (chunkSource, error)) error {
+	if info.DType == Int64 || info.DType == UInt64 || info.DType.gdal() != info.DType {
+		return errorf(StatusUnsupported, "writing %s rasters to Zarr is not supported yet (GDAL 3.6's Zarr driver has no signed bytes)", info.DType)
+	}
+	if g.NoData != nil { // Zarr keeps nodata as the array's fill_value, of the array's type
+		if err := g.NoData.In(info.DType); err != nil {
 			return err
 		}
 	}
@@ -122,24 +176,23 @@ func writeZarr(src *Dataset, g Georef, dst string, o ZarrOptions) (err error) {
 	if err != nil {
 		return err
 	}
-	reader, err := newTileReader(src, ReaderOptions{TileRows: chunkRows, TileCols: chunkCols})
+	chunks, err := open(chunkRows, chunkCols)
 	if err != nil {
 		return err
 	}
-	src = nil // the reader closes it
-	defer reader.Close()
+	defer chunks.Close()
 	copied := o.Progress
 	if out.remote && o.Progress != nil {
 		copied = scaledProgress(o.Progress, 0, 0.5) // the upload is the other half
 	}
-	if err := copyChunks(reader, out.tmp, info, g, wkt, opts, copied); err != nil {
+	if err := copyChunks(chunks, out.tmp, info, g, wkt, opts, copied); err != nil {
 		out.discard()
 		return out.friendly(err)
 	}
 	return out.commit(o.Progress)
 }
 
-func copyChunks(reader *TileReader, path string, info Info, g Georef, wkt string, opts []Option, progress ProgressFunc) error {
+func copyChunks(reader chunkSource, path string, info Info, g Georef, wkt string, opts []Option, progress ProgressFunc) error {
 	creation := make([]string, len(opts))
 	for i, o := range opts {
 		creation[i] = o.String()
@@ -170,7 +223,7 @@ func copyChunks(reader *TileReader, path string, info Info, g Georef, wkt string
 		if need := info.Bands * w.Rows * w.Cols * int64(info.DType.Size()); need < n {
 			n = need
 		}
-		if err := h.Write(int(w.ColOff), int(w.RowOff), typedSlice(buf[:n], info.DType), int(w.Cols), int(w.Rows),
+		if err := h.Write(int(w.ColOff), int(w.RowOff), typedSlice(buf[:n], info.DType.gdal()), int(w.Cols), int(w.Rows),
 			godal.BandInterleaved(), godal.ErrLogger(ge.handler())); err != nil {
 			h.Close(godal.ErrLogger(ignoreErrors))
 			return ge.err(fmt.Sprintf("cannot write chunk (row_off=%d, col_off=%d) of Zarr store %q", w.RowOff, w.ColOff, path), StatusIO)
@@ -307,8 +360,8 @@ func newZarrOutput(dst string) (*zarrOutput, error) {
 		if err := checkBucket(dst); err != nil {
 			return nil, err
 		}
-		if pathExists(dst) {
-			return nil, exists
+		if found, err := statFresh(dst); err != nil || found {
+			return nil, cmp.Or(err, exists)
 		}
 		return &zarrOutput{dst: dst, tmp: filepath.Join(os.TempDir(), ".cloudio-zarr-"+suffix+".zarr"), remote: true}, nil
 	}
@@ -357,8 +410,9 @@ func (o *zarrOutput) commit(progress ProgressFunc) error {
 }
 
 // storeFiles lists the files of a local store, relative to it, in upload
-// order: chunks, then the arrays' metadata, then the root's, the consolidated
-// .zmetadata last.
+// order: chunks, then metadata, deepest first (the arrays' before the
+// root's), the entry point readers open first (V2's consolidated
+// .zmetadata, V3's root zarr.json) last.
 func storeFiles(root string) ([]string, error) {
 	var files []string
 	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
@@ -371,17 +425,23 @@ func storeFiles(root string) ([]string, error) {
 	})
 	rank := func(f string) int {
 		switch {
-		case !strings.HasPrefix(pathpkg.Base(f), "."):
-			return 0 // a chunk
-		case strings.Contains(f, "/"):
-			return 1
-		case f != ".zmetadata":
-			return 2
+		case isZarrChunk(f):
+			return 0
+		case f == ".zmetadata" || f == "zarr.json":
+			return math.MaxInt
 		}
-		return 3
+		return math.MaxInt - 1 - strings.Count(f, "/")
 	}
 	sort.SliceStable(files, func(i, j int) bool { return rank(files[i]) < rank(files[j]) })
 	return files, err
+}
+
+// isZarrChunk tells a store's chunks from its metadata: V2 keeps metadata
+// in dot files (.zarray, .zattrs, .zgroup, .zmetadata); V3 in zarr.json
+// files, and GDAL 3.6's V3 (a draft of the spec) in zarr.json and meta/.
+func isZarrChunk(f string) bool {
+	base := pathpkg.Base(f)
+	return !strings.HasPrefix(base, ".") && base != "zarr.json" && !strings.HasPrefix(f, "meta/")
 }
 
 // uploadWorkers keep several chunk uploads in flight: object stores are
@@ -419,13 +479,23 @@ func (o *zarrOutput) upload(files []string, progress ProgressFunc) error {
 	}
 	results := make(chan result, uploadWorkers)
 	inFlight, next := 0, 0
-	for ; next < len(files) && !strings.HasPrefix(pathpkg.Base(files[next]), ".") && failure == nil; next++ {
+	for ; next < len(files) && isZarrChunk(files[next]) && failure == nil; next++ {
 		if inFlight == uploadWorkers {
 			handle(<-results)
 			inFlight--
 		}
 		inFlight++
-		go func(f string) { results <- put(f) }(files[next])
+		go func(f string) {
+			res := result{file: f}
+			defer func() {
+				if p := recover(); p != nil {
+					res.err = recovered(p)
+				}
+				results <- res
+			}()
+			faultPoint("zarr.upload")
+			res = put(f)
+		}(files[next])
 	}
 	for ; inFlight > 0; inFlight-- {
 		handle(<-results)
@@ -474,6 +544,9 @@ var (
 // several bands, or the slices of one 3-D array) opens as an in-memory VRT
 // that stacks them, so that every reader sees all bands.
 func openResolved(name string) (*godal.Dataset, string, error) {
+	if err := answers(storeOf(name)); err != nil {
+		return nil, "", errorf(StatusIO, "cannot open raster %q: %s", name, err.Error())
+	}
 	ds, err := openRaster(name)
 	if err != nil {
 		return nil, "", err

@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 )
 
 var zarrGeoTransform = [6]float64{500000, 30, 0, 4500000, 0, -30}
@@ -45,7 +46,7 @@ func TestWriteZarrRoundTrip(t *testing.T) {
 		}
 		dst := tmpPath(t, "dem.zarr")
 		err := WriteZarrBuffer(data, c.dtype, int64(c.bands), int64(rows), int64(cols),
-			Georef{GeoTransform: &zarrGeoTransform, CRS: "EPSG:32633", NoData: &nodata}, dst,
+			Georef{GeoTransform: &zarrGeoTransform, CRS: "EPSG:32633", NoData: noData(&nodata)}, dst,
 			ZarrOptions{ChunkRows: c.chunkRows, ChunkCols: c.chunk})
 		if err != nil {
 			t.Fatalf("%s x %d: %v", c.dtype, c.bands, err)
@@ -267,7 +268,7 @@ func TestWriteZarrErrorsLeaveNothing(t *testing.T) {
 	}
 	bytes8 := cells(Byte, 1, 10, 10, 1)
 	for _, nodata := range []float64{-9999, 256, 0.5, math.NaN()} {
-		if err := WriteZarrBuffer(bytes8, Byte, 1, 10, 10, Georef{NoData: &nodata}, dst, ZarrOptions{}); StatusOf(err) != StatusInvalidArgument || !strings.Contains(err.Error(), "Byte") {
+		if err := WriteZarrBuffer(bytes8, Byte, 1, 10, 10, Georef{NoData: noData(&nodata)}, dst, ZarrOptions{}); StatusOf(err) != StatusInvalidArgument || !strings.Contains(err.Error(), "Byte") {
 			t.Errorf("Byte nodata %g: %v", nodata, err)
 		}
 	}
@@ -351,5 +352,51 @@ arr.Write(np.fromfile(raw, "<i2").reshape(bands, rows, cols))
 	out, err := exec.Command("/usr/bin/python3", "-c", script, raw, path, strconv.Itoa(bands), strconv.Itoa(rows), strconv.Itoa(cols)).CombinedOutput()
 	if err != nil {
 		t.Fatalf("writing a 3-D Zarr array: %v\n%s", err, out)
+	}
+}
+
+// Uploads go chunks first, then metadata deepest first, the entry point
+// readers open (.zmetadata, zarr.json) last, for Zarr V2 and for GDAL 3.6's
+// V3 alike: no metadata reaches the store before every chunk has, even when
+// chunks upload slowly.
+func TestZarrMetadataUploadsLast(t *testing.T) {
+	s3 := newFakeS3(t, "s3://zarr-order")
+	s3.delay = func(path string) time.Duration {
+		if isZarrChunk(strings.TrimPrefix(path, "/zarr-order/dem.zarr/")) {
+			return 30 * time.Millisecond
+		}
+		return 0
+	}
+	data := cells(Float32, 2, 70, 90, 1)
+	for _, format := range []string{"ZARR_V2", "ZARR_V3"} {
+		dst := "s3://zarr-order/" + format + "/dem.zarr"
+		if err := WriteZarrBuffer(data, Float32, 2, 70, 90, Georef{}, dst, ZarrOptions{ChunkRows: 30, ChunkCols: 40,
+			Options: []string{"FORMAT=" + format}}); err != nil {
+			t.Fatal(err)
+		}
+		var files []string
+		for _, p := range s3.order {
+			if rel, ok := strings.CutPrefix(p, "/zarr-order/"+format+"/dem.zarr/"); ok {
+				files = append(files, rel)
+			}
+		}
+		chunks, metadata := 0, 0
+		for i, f := range files {
+			if isZarrChunk(f) {
+				chunks++
+				if metadata > 0 {
+					t.Fatalf("%s: chunk %s reached the store after metadata: %v", format, f, files)
+				}
+				continue
+			}
+			metadata++
+			if i > 0 && !isZarrChunk(files[i-1]) && strings.Count(files[i-1], "/") < strings.Count(f, "/") {
+				t.Fatalf("%s: %s before the deeper %s", format, files[i-1], f)
+			}
+		}
+		last := files[len(files)-1]
+		if chunks != 2*3*3 || metadata < 3 || (last != ".zmetadata" && last != "zarr.json") {
+			t.Fatalf("%s: %d chunks, %d metadata files, %s last: %v", format, chunks, metadata, last, files)
+		}
 	}
 }

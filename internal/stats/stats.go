@@ -14,11 +14,12 @@ package stats
 import (
 	"fmt"
 	"math"
+	"math/big"
 )
 
 // Number is a cell type.
 type Number interface {
-	~uint8 | ~uint16 | ~int16 | ~uint32 | ~int32 | ~uint64 | ~int64 | ~float32 | ~float64
+	~uint8 | ~int8 | ~uint16 | ~int16 | ~uint32 | ~int32 | ~uint64 | ~int64 | ~float32 | ~float64
 }
 
 // Band is the running statistics of one band's valid cells.
@@ -67,6 +68,7 @@ func (b *Band) Merge(o Band) {
 // cells only with an integral value in their range.
 type NoData struct {
 	Value float64
+	Int   *big.Int // the value exactly, when it is an integer a double may not hold (64-bit bands); nil: Value
 	Set   bool
 }
 
@@ -79,6 +81,14 @@ func cellNoData[T Number](nd NoData) (T, bool) {
 	switch any(v).(type) {
 	case float32, float64:
 		return T(nd.Value), true
+	case uint64:
+		if nd.Int != nil {
+			return T(nd.Int.Uint64()), nd.Int.IsUint64()
+		}
+	case int64:
+		if nd.Int != nil {
+			return T(nd.Int.Int64()), nd.Int.IsInt64()
+		}
 	}
 	t := T(nd.Value)
 	if nd.Value != math.Trunc(nd.Value) || float64(t) != nd.Value {

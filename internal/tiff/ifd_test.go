@@ -180,8 +180,8 @@ func TestSpansPastTheFileAreErrors(t *testing.T) {
 		}
 		_, err = im.Spans(0, 1, 0, 2)
 		var malformedErr *Error
-		if !errors.As(err, &malformedErr) || !strings.Contains(err.Error(), "block (1, 1)") {
-			t.Fatalf("count %d: got %v, want an error naming block (1, 1)", count, err)
+		if !errors.As(err, &malformedErr) || !strings.Contains(err.Error(), "tile (1, 1)") {
+			t.Fatalf("count %d: got %v, want an error naming tile (1, 1)", count, err)
 		}
 	}
 	file := craft(false, binary.LittleEndian, tiled(long, []uint64{8, 8, 8, math.MaxUint32}, []uint64{1, 1, 1, 1}))

@@ -214,10 +214,23 @@ func (im *Image) Spans(plane int, by, bx0, n int64) ([]Span, error) {
 			continue // sparse
 		}
 		if off > size || count > size-off {
-			return nil, malformed("IFD %d: block (%d, %d) of plane %d claims %d bytes at offset %d, past the end of the %d-byte file",
-				im.IFD.Index, bx0+int64(k), by, plane, count, off, size)
+			return nil, malformed("IFD %d: %s claims %d bytes at offset %d, past the end of the %d-byte file",
+				im.IFD.Index, im.blockName(bx0+int64(k), by, int64(plane)), count, off, size)
 		}
 		spans[k] = Span{Off: off, N: count}
 	}
 	return spans, nil
+}
+
+// blockName names a block in messages: strips by their number, tiles by
+// their column and row in the grid.
+func (im *Image) blockName(bx, by, plane int64) string {
+	name := fmt.Sprintf("tile (%d, %d)", bx, by)
+	if !im.Tiled {
+		name = fmt.Sprintf("strip %d", by)
+	}
+	if im.Planes() > 1 {
+		name += fmt.Sprintf(" of plane %d", plane)
+	}
+	return name
 }

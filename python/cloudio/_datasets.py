@@ -14,7 +14,7 @@ import ctypes
 import os
 import threading
 from collections import OrderedDict
-from typing import Any, Dict, NamedTuple, Optional, Sequence, Tuple
+from typing import Any, Dict, NamedTuple, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
@@ -24,7 +24,7 @@ from . import _lib
 DTYPES: Dict[np.dtype, int] = {
     np.dtype(np.uint8): 1, np.dtype(np.uint16): 2, np.dtype(np.int16): 3, np.dtype(np.uint32): 4,
     np.dtype(np.int32): 5, np.dtype(np.float32): 6, np.dtype(np.float64): 7,
-    np.dtype(np.uint64): 12, np.dtype(np.int64): 13,
+    np.dtype(np.uint64): 12, np.dtype(np.int64): 13, np.dtype(np.int8): 14,
 }
 NUMPY_OF: Dict[int, np.dtype] = {code: dt for dt, code in DTYPES.items()}
 
@@ -32,7 +32,7 @@ NUMPY_OF: Dict[int, np.dtype] = {code: dt for dt, code in DTYPES.items()}
 def dtype_code(dtype: Any, what: str = "dtype") -> int:
     """The library's code for a numpy dtype, in either byte order. Raises
     ``ValueError`` naming ``what`` for a type GDAL 3.6 cannot store (bool,
-    int8, float16, complex, objects, strings, ...)."""
+    float16, complex, objects, strings, ...)."""
     dt = np.dtype(dtype)
     code = DTYPES.get(dt.newbyteorder("=")) if dt.kind in "uif" else None
     if code is None:
@@ -170,11 +170,23 @@ class Dataset:
         _lib.call("cloudio_dataset_crs", self.handle, buf, needed.value, None)
         return buf.value.decode()
 
+    def nodata(self, band: int = 1) -> Union[None, int, float]:
+        """Band's nodata value, exactly: an int for integer bands (64-bit
+        ones included, which ``cloudio_info``'s double cannot hold), a float
+        otherwise, None when it has none."""
+        needed = ctypes.c_size_t()
+        _lib.call("cloudio_dataset_nodata", self.handle, band, None, 0, ctypes.byref(needed))
+        buf = ctypes.create_string_buffer(needed.value)
+        _lib.call("cloudio_dataset_nodata", self.handle, band, buf, needed.value, None)
+        text = buf.value.decode()
+        if not text:
+            return None
+        return int(text) if np.dtype(self.dtype).kind in "iu" else float(text)
+
     @property
     def georef(self) -> Georef:
         i = self.info
-        return Georef(tuple(i.geotransform) if i.has_geotransform else None, self.crs or None,
-                      i.nodata if i.has_nodata else None)
+        return Georef(tuple(i.geotransform) if i.has_geotransform else None, self.crs or None, self.nodata(1))
 
     @property
     def dtype(self) -> np.dtype:
@@ -207,10 +219,24 @@ _cache_lock = threading.Lock()
 _CACHE_SIZE = 16
 
 
+def _forget_remote() -> None:
+    """Drop the cached handles that nothing tells are still current (those
+    of object stores, HTTP and GDAL's virtual file systems; local files are
+    checked on every use): cloudio has just written or deleted a file, maybe
+    one of theirs."""
+    with _cache_lock:
+        for key in [k for k in _cache if len(k) == 1]:
+            del _cache[key]
+
+
+_lib.after_write.append(_forget_remote)
+
+
 def open_dataset(name: Any) -> Dataset:
     """A shared open handle for name, from a small LRU cache: reading many
     windows of one raster (a Dask graph, say) opens it once. A local file
-    that changed on disk is reopened."""
+    that changed on disk is reopened, and so is any other after cloudio
+    wrote or deleted a file in this process."""
     key: tuple = (os.fsdecode(name),)
     try:
         st = os.stat(name)

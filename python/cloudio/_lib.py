@@ -28,7 +28,9 @@ from .errors import (CloudIOError, InvalidArgumentError, LibraryLoadError,  # no
                      error_for)
 
 ABI_VERSION = 1
-ERR_LEN = 1024
+#: The error buffer every call gets: room for a message that names a path
+#: as long as GDAL takes (2047 bytes) twice, and its cause.
+ERR_LEN = 16384
 
 #: typedef int (*cloudio_progress_fn)(double fraction, const char *message, void *user);
 PROGRESS_FN = ctypes.CFUNCTYPE(c_int, c_double, c_char_p, c_void_p)
@@ -48,7 +50,7 @@ class ReaderOptions(ctypes.Structure):
 
     _fields_ = [("tile_rows", c_int64), ("tile_cols", c_int64), ("overlap", c_int64), ("halo", c_int64),
                 ("edge", c_int), ("bands", POINTER(c_int)), ("n_bands", c_size_t), ("dtype", c_int),
-                ("workers", c_int), ("prefetch", c_int), ("masks", c_int)]
+                ("workers", c_int), ("prefetch", c_int)]
 
 
 # Every function of cloudio.h: name -> (restype, argtypes). Opaque handles
@@ -68,11 +70,13 @@ _PROTOTYPES = {
     "cloudio_dataset_open": (c_int, (c_char_p, POINTER(c_void_p)) + _ERR),
     "cloudio_dataset_info": (c_int, (c_void_p, POINTER(Info)) + _ERR),
     "cloudio_dataset_crs": (c_int, (c_void_p, c_char_p, c_size_t, POINTER(c_size_t)) + _ERR),
+    "cloudio_dataset_nodata": (c_int, (c_void_p, c_int, c_char_p, c_size_t, POINTER(c_size_t)) + _ERR),
     "cloudio_dataset_read": (c_int, (c_void_p, c_int64, c_int64, c_int64, c_int64, POINTER(c_int), c_size_t, c_int,
                                      c_void_p, c_size_t) + _ERR),
     "cloudio_dataset_close": (c_int, (c_void_p,) + _ERR),
     "cloudio_reader_options_init": (None, (POINTER(ReaderOptions),)),
     "cloudio_reader_open": (c_int, (c_char_p, POINTER(ReaderOptions), POINTER(c_void_p)) + _ERR),
+    "cloudio_reader_open_masked": (c_int, (c_char_p, POINTER(ReaderOptions), c_int, POINTER(c_void_p)) + _ERR),
     "cloudio_reader_info": (c_int, (c_void_p, POINTER(Info), POINTER(c_uint64), POINTER(c_size_t)) + _ERR),
     "cloudio_reader_next": (c_int, (c_void_p, POINTER(c_int64), c_void_p, c_size_t) + _ERR),
     "cloudio_reader_close": (c_int, (c_void_p,) + _ERR),
@@ -184,6 +188,13 @@ def status_name(status: int) -> str:
     return library().cloudio_status_name(status).decode()
 
 
+#: The functions that write or delete a file or object, and what to call
+#: after one succeeded (cached handles to rewritten files go stale).
+WRITERS = frozenset({"cloudio_write_cog", "cloudio_write_cog_buffer", "cloudio_writer_close", "cloudio_write_zarr",
+                     "cloudio_write_zarr_buffer", "cloudio_storage_delete"})
+after_write: List[Callable[[], None]] = []
+
+
 def call(name: str, *args: Any) -> None:
     """Call the status-returning function ``name`` with ``args`` plus an
     error buffer, and raise the matching :class:`CloudIOError` subclass when
@@ -194,6 +205,9 @@ def call(name: str, *args: Any) -> None:
         status = fn(*args, err, ERR_LEN)
     except ctypes.ArgumentError as exc:  # e.g. an int that does not fit in int64_t
         raise ValueError(f"{name}: {exc}") from None
+    if name in WRITERS:  # also after a failure: a delete may have gone through
+        for hook in after_write:
+            hook()
     if status != 0:
         raise error_for(status, err.value.decode("utf-8", "replace") or status_name(status))
 
@@ -263,6 +277,12 @@ def options_array(options: Union[None, Mapping[str, Any], Iterable[str]],
     return (c_char_p * (len(encoded) + 1))(*encoded, None)
 
 
+def cancels(answer: Any) -> bool:
+    """Whether a progress callable's answer cancels: False, numpy's too
+    (``np.False_``, what a comparison returns); None and anything else go on."""
+    return answer is False or (type(answer).__name__ == "bool_" and not answer)
+
+
 class ProgressAdapter:
     """A Python progress callable as a ``cloudio_progress_fn``.
 
@@ -296,7 +316,7 @@ class ProgressAdapter:
             if self.progress is None:
                 return 0
             lo, hi = self.scale
-            return 1 if self.progress(lo + (hi - lo) * fraction) is False else 0
+            return 1 if cancels(self.progress(lo + (hi - lo) * fraction)) else 0
         except BaseException as exc:  # noqa: B902 - re-raised after the C call returned
             self.exception = exc
             return 1

@@ -11,6 +11,7 @@ without declaring them) before any work; this module only carries
 from __future__ import annotations
 
 import ctypes
+import numbers
 import sys
 from typing import Any, Callable, Iterable, Mapping, NamedTuple, Optional, Union
 
@@ -25,11 +26,27 @@ Progress = Union[None, bool, Callable[[float], Any]]
 class WriteOptions(NamedTuple):
     """What a writer hands the library: its COMPRESS method (bytes), the
     creation options as a ``KEY=VALUE`` array (or None) and the progress
-    callable (or None)."""
+    callable (or None); ``given`` is the options before conversion."""
 
     compress: bytes
     options: Optional[ctypes.Array]
     progress: Optional[Callable[[float], Any]]
+    given: Options
+
+    def with_nodata(self, nodata: Any) -> Optional[ctypes.Array]:
+        """The options array, plus the library's ``NODATA=<integer>`` for a
+        nodata value a double cannot carry exactly (which the writer's
+        ``const double *nodata`` then leaves NULL, see cog.nodata_pointer)."""
+        if not beyond_double(nodata):
+            return self.options
+        return _lib.options_array(_merged(self.given, {"NODATA": int(nodata)}))
+
+
+def beyond_double(nodata: Any) -> bool:
+    """Whether nodata is an integer a double cannot hold exactly (a 64-bit
+    nodata such as 2**64 - 1)."""
+    return isinstance(nodata, numbers.Integral) and not isinstance(nodata, (bool, np.bool_)) and \
+        (abs(int(nodata)) > 2**1023 or float(nodata) != int(nodata))
 
 
 def write_options(compress: Any, options: Options, overview_resampling: Optional[str], blocksize: Any,
@@ -51,8 +68,8 @@ def write_options(compress: Any, options: Options, overview_resampling: Optional
             kind = "a method name such as 'average'" if key == "OVERVIEW_RESAMPLING" else "an integer"
             raise ValueError(f"{key.lower()} must be {kind}, not {value!r}")
         extra[key] = value
-    return WriteOptions(compress.encode(), _lib.options_array(_merged(options, extra)),
-                        progress_callable(progress, label))
+    given = _merged(options, extra)
+    return WriteOptions(compress.encode(), _lib.options_array(given), progress_callable(progress, label), given)
 
 
 def _merged(options: Options, extra: Mapping[str, Any]) -> Options:

@@ -11,7 +11,7 @@ import numpy as np
 
 from . import _lib, _xarray
 from ._datasets import Georef, dtype_code, file_name, in_memory_pixels, is_gdal_dataset, is_path, unwrap
-from ._options import Options, Progress, write_options
+from ._options import Options, Progress, beyond_double, write_options
 
 
 def write_cog(dataset: Any, path: Union[str, "os.PathLike[str]"], compress: str = "deflate", *,
@@ -160,7 +160,7 @@ def write_cog(dataset: Any, path: Union[str, "os.PathLike[str]"], compress: str 
     if isinstance(source, bytes):
         adapter.run("cloudio_write_cog", source, dst, opts.compress, opts.options)
     else:
-        adapter.run("cloudio_write_cog_buffer", *source, dst, opts.compress, opts.options)
+        adapter.run("cloudio_write_cog_buffer", *source, dst, opts.compress, opts.with_nodata(nodata))
     return os.fsdecode(path)
 
 
@@ -244,11 +244,15 @@ def geotransform_array(geotransform: Any) -> Optional[ctypes.Array]:
 
 
 def nodata_pointer(nodata: Any) -> Optional[ctypes.c_double]:
-    """The nodata value as a ``double`` (None for none); NaN is allowed."""
+    """The nodata value as a ``double`` (None for none); NaN is allowed. An
+    integer a double cannot hold exactly (a 64-bit nodata such as 2**64 - 1)
+    is None here: it goes as the library's NODATA option (WriteOptions.with_nodata)."""
     if nodata is None:
         return None
     if not isinstance(nodata, numbers.Real) or isinstance(nodata, (bool, np.bool_)):
         raise ValueError(f"nodata must be a number, not {type(nodata).__name__} {nodata!r}")
+    if beyond_double(nodata):
+        return None
     return ctypes.c_double(float(nodata))
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import ctypes
+import operator
 import os
 import tempfile
 from collections import deque
@@ -26,11 +27,21 @@ from .windows import TileWindow, tile_windows
 EDGES = {"replicate": 0, "nodata": 1}
 
 
+def _integer(what: str, value) -> int:
+    """value as an int, if it is one (a float 1.5 is not: it would be cut)."""
+    if isinstance(value, (bool, np.bool_)):
+        raise ValueError(f"{what} must be an integer, not {value!r}")
+    try:
+        return operator.index(value)
+    except TypeError:
+        raise ValueError(f"{what} must be an integer, not {type(value).__name__} {value!r}") from None
+
+
 def _band_list(bands, count: int) -> list:
     if bands is None:
         return list(range(1, count + 1))
-    single = isinstance(bands, (int, np.integer))
-    out = [int(bands)] if single else [int(b) for b in bands]
+    single = not hasattr(bands, "__iter__")
+    out = [_integer("bands", bands)] if single else [_integer("bands", b) for b in bands]
     if not out:
         raise ValueError("bands must name at least one band")
     bad = [b for b in out if b < 1 or b > count]
@@ -71,7 +82,7 @@ def read_window(dataset, window, *, bands: Union[None, int, Sequence[int]] = Non
     array([[ 7,  8,  9],
            [12, 13, 14]])
     """
-    win = TileWindow(*(int(v) for v in window))
+    win = TileWindow(*(_integer("window", v) for v in window))
     name, array = _name_or_array(dataset)
     if array is not None:
         data = as_bands(array)
@@ -104,10 +115,11 @@ class TileReader:
             self._bands = (ctypes.c_int * len(bands))(*bands)
             opts.bands, opts.n_bands = ctypes.cast(self._bands, ctypes.POINTER(ctypes.c_int)), len(bands)
         opts.dtype = 0 if dtype is None else dtype_code(dtype)
-        opts.workers, opts.prefetch, opts.masks = workers or 0, prefetch or 0, int(masks)
+        opts.workers, opts.prefetch = workers or 0, prefetch or 0
         self.masks = masks
         self.handle = ctypes.c_void_p()
-        _lib.call("cloudio_reader_open", _lib.fspath(name), ctypes.byref(opts), ctypes.byref(self.handle))
+        _lib.call("cloudio_reader_open_masked", _lib.fspath(name), ctypes.byref(opts), int(masks),
+                  ctypes.byref(self.handle))
         self.info = _lib.Info()
         count, self._max_len = ctypes.c_uint64(), ctypes.c_size_t()
         _lib.call("cloudio_reader_info", self.handle, ctypes.byref(self.info), ctypes.byref(count),
@@ -206,7 +218,7 @@ class _Writer:
         self.handle = ctypes.c_void_p()
         _lib.call("cloudio_writer_open", _lib.fspath(dst), rows, cols, bands, dtype_code(self.dtype, "dtype"), gt,
                   crs.encode() if crs else None, ctypes.byref(nodata) if nodata is not None else None,
-                  opts.compress, opts.options, ctypes.byref(self.handle))
+                  opts.compress, opts.with_nodata(georef.nodata), ctypes.byref(self.handle))
 
     def set_source(self, name, bands: Optional[Sequence[int]], copy: int) -> None:
         """cloudio_writer_set_source: the same-source rule, band roles and,

@@ -117,6 +117,17 @@ def test_every_header_function_has_a_prototype():
         assert fn.restype == restype, name
 
 
+def test_the_library_exports_only_the_header_functions():
+    """A version script keeps godal's helpers, cloudio's internal C
+    functions, the Go runtime and C++ symbols out of the dynamic table."""
+    header = re.sub(r"/\*.*?\*/", "", open(os.path.join(ROOT, "include", "cloudio.h")).read(), flags=re.S)
+    declared = set(re.findall(r"\b(cloudio_\w+)\s*\(", header)) - {"cloudio_progress_fn"}
+    out = subprocess.run(["nm", "-D", "--defined-only", os.path.join(ROOT, "build", "libcloudio.so")],
+                         capture_output=True, text=True, check=True).stdout
+    exported = {line.split()[-1] for line in out.splitlines() if line.strip()}
+    assert exported == declared
+
+
 def test_prototypes_match_the_header_arity():
     header = re.sub(r"/\*.*?\*/", "", open(os.path.join(ROOT, "include", "cloudio.h")).read(), flags=re.S)
     for name, params in re.findall(r"\b(cloudio_\w+)\s*\(([^)]*)\)\s*;", header):

@@ -46,10 +46,9 @@ func TestDirectDecodeMatchesGDAL(t *testing.T) {
 					t.Fatal(err)
 				}
 				info := ds.Info()
-				ds.Close()
-				for _, spec := range []ReadSpec{{}, {Bands: []int{bands}}} {
+				for _, spec := range []ReadSpec{{}, {Bands: []int{bands}, DType: dtype}} {
 					resolved, _ := spec.resolve(info)
-					raw := openRawReader(path, 4)
+					raw := ds.raw
 					for k := 0; k < 4; k++ {
 						w := Window{RowOff: int64(rng.Intn(rows - 1)), ColOff: int64(rng.Intn(cols - 1))}
 						w.Rows = 1 + int64(rng.Intn(rows-int(w.RowOff)))
@@ -61,7 +60,7 @@ func TestDirectDecodeMatchesGDAL(t *testing.T) {
 						got := make([]byte, len(want))
 						if raw != nil {
 							direct++
-							if err := raw.read(w, resolved.Bands, got); err != nil {
+							if err := raw.read(path, w, resolved.Bands, got); err != nil {
 								t.Fatalf("%s %v: %v", dtype, o, err)
 							}
 						} else if err := ds.ReadWindow(w, resolved, got); err != nil && StatusOf(err) != StatusInvalidArgument {
@@ -71,8 +70,8 @@ func TestDirectDecodeMatchesGDAL(t *testing.T) {
 							t.Fatalf("%s %v bands=%v window %v: direct decoding differs from GDAL", dtype, o, resolved.Bands, w)
 						}
 					}
-					raw.close()
 				}
+				ds.Close()
 			}
 		}
 	}
@@ -84,13 +83,17 @@ func TestDirectDecodeMatchesGDAL(t *testing.T) {
 func TestDirectDecodeDeclines(t *testing.T) {
 	dir := t.TempDir()
 	lzw := gtiff(t, filepath.Join(dir, "lzw.tif"), Float32, 1, 40, 40, cells(Float32, 1, 40, 40, 1), "COMPRESS=LZW")
-	if r := openRawReader(lzw, 1); r != nil {
-		r.close()
+	ds, err := OpenDataset(lzw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ds.raw != nil {
 		t.Fatal("LZW accepted")
 	}
+	ds.Close()
 	// a type conversion goes through GDAL
 	plain := gtiff(t, filepath.Join(dir, "plain.tif"), Float32, 1, 40, 40, cells(Float32, 1, 40, 40, 1))
-	ds, err := OpenDataset(plain)
+	ds, err = OpenDataset(plain)
 	if err != nil {
 		t.Fatal(err)
 	}
