@@ -354,7 +354,7 @@ type bigSink struct {
 }
 
 func (s *bigSink) Place(head int64, sections []int64) []int64 {
-	starts := backToBack(head, sections)
+	starts := BackToBack(head, sections)
 	for i := range starts {
 		starts[i] += 5 << 30
 	}
