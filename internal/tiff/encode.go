@@ -171,7 +171,9 @@ func parseNoData(k sampleKind, text string) (*noData, error) {
 //
 // Memory: the tiles handed over and not yet encoded (at most one per
 // worker waits), compressed tiles that arrived before their predecessors
-// in file order, and for the overviews a band of each level about a tile
+// in file order (while the sink is busy, at most 16 MiB and one per
+// worker per level: a sink slower than the encoding holds WriteTile
+// back), and for the overviews a band of each level about a tile
 // high (the destination tiles being filled: some block x width cells over
 // all levels together) when tiles arrive row by row; tiles that arrive far
 // out of order wait whole until their neighbours do.
