@@ -360,3 +360,113 @@ func (e *Encoder) checkChunk(grids []grid, c *Chunk, name string) error {
 	}
 	return nil
 }
+
+// chunkMagic starts a Chunk's binary form (version 1).
+var chunkMagic = [8]byte{'C', 'L', 'D', 'C', 'H', 'N', 'K', 1}
+
+// MarshalBinary is c in a form to send between processes: the chunk's
+// numbers, then each record and raw block with its numbers and lengths,
+// little-endian.
+func (c *Chunk) MarshalBinary() ([]byte, error) {
+	n := len(chunkMagic) + 3*8 + 3*4
+	for _, r := range c.Records {
+		n += 4 + 2*8 + 2*4 + len(r.Data)
+	}
+	for _, b := range c.Raw {
+		n += 2*8 + 2*4 + len(b.Pix) + len(b.Mask)
+	}
+	out := make([]byte, 0, n)
+	le := binary.LittleEndian
+	out = append(out, chunkMagic[:]...)
+	out = le.AppendUint64(le.AppendUint64(le.AppendUint64(out, uint64(c.Side)), uint64(c.CX)), uint64(c.CY))
+	out = le.AppendUint32(le.AppendUint32(le.AppendUint32(out, uint32(c.Levels)), uint32(len(c.Records))), uint32(len(c.Raw)))
+	for _, r := range c.Records {
+		out = le.AppendUint64(le.AppendUint64(le.AppendUint32(out, uint32(r.Level)), uint64(r.TX)), uint64(r.TY))
+		out = append(le.AppendUint32(le.AppendUint32(out, uint32(r.Image)), uint32(len(r.Data))), r.Data...)
+	}
+	for _, b := range c.Raw {
+		out = le.AppendUint32(le.AppendUint32(le.AppendUint64(le.AppendUint64(out, uint64(b.TX)), uint64(b.TY)), uint32(len(b.Pix))),
+			uint32(len(b.Mask)))
+		out = append(append(out, b.Pix...), b.Mask...)
+	}
+	return out, nil
+}
+
+// UnmarshalBinary reads what MarshalBinary wrote into c; c's buffers are
+// slices of data, which must stay untouched. Numbers and lengths are
+// checked against data's size here, and the blocks against the file by
+// WriteChunk.
+func (c *Chunk) UnmarshalBinary(data []byte) error {
+	r := chunkReader{data: data}
+	if magic := r.bytes(len(chunkMagic)); r.err == nil && string(magic) != string(chunkMagic[:]) {
+		return errors.New("not a chunk of the COG encoder (or another version)")
+	}
+	*c = Chunk{Side: r.int64(), CX: r.int64(), CY: r.int64(), Levels: int(r.uint32())}
+	records := r.count(4 + 2*8 + 2*4)
+	raw := r.count(2*8 + 2*4)
+	for i := 0; i < records && r.err == nil; i++ {
+		rec := ChunkRecord{Level: int(r.uint32()), TX: r.int64(), TY: r.int64(), Image: int(r.uint32())}
+		rec.Data = r.bytes(int(r.uint32()))
+		c.Records = append(c.Records, rec)
+	}
+	for i := 0; i < raw && r.err == nil; i++ {
+		b := ChunkBlock{TX: r.int64(), TY: r.int64()}
+		pix, mask := int(r.uint32()), int(r.uint32())
+		b.Pix = r.bytes(pix)
+		if mask > 0 {
+			b.Mask = r.bytes(mask)
+		}
+		c.Raw = append(c.Raw, b)
+	}
+	if r.err == nil && len(r.data) != 0 {
+		r.err = fmt.Errorf("%d bytes after the chunk", len(r.data))
+	}
+	if r.err != nil {
+		*c = Chunk{}
+		return fmt.Errorf("a damaged chunk: %w", r.err)
+	}
+	return nil
+}
+
+// chunkReader reads a Chunk's binary form; the first overrun is its error.
+type chunkReader struct {
+	data []byte
+	err  error
+}
+
+func (r *chunkReader) bytes(n int) []byte {
+	if r.err != nil {
+		return nil
+	}
+	if n < 0 || n > len(r.data) {
+		r.err = fmt.Errorf("%d bytes wanted, %d left", n, len(r.data))
+		return nil
+	}
+	b := r.data[:n:n]
+	r.data = r.data[n:]
+	return b
+}
+
+func (r *chunkReader) uint32() uint32 {
+	if b := r.bytes(4); b != nil {
+		return binary.LittleEndian.Uint32(b)
+	}
+	return 0
+}
+
+func (r *chunkReader) int64() int64 {
+	if b := r.bytes(8); b != nil {
+		return int64(binary.LittleEndian.Uint64(b))
+	}
+	return 0
+}
+
+// count reads a number of items of at least each bytes, bounded by what
+// is left.
+func (r *chunkReader) count(each int) int {
+	n := r.uint32()
+	if r.err == nil && uint64(n)*uint64(each) > uint64(len(r.data)) {
+		r.err = fmt.Errorf("%d items cannot fit in %d bytes", n, len(r.data))
+	}
+	return int(n)
+}

@@ -181,11 +181,16 @@ func TestChunksMakeTheFileTilesMake(t *testing.T) {
 					defer wg.Done()
 					for i := range jobs {
 						ch, err := encodeChunk(cfg, tiles, c.side, i%ca, i/ca)
+						var sent Chunk // as another process receives it
 						if err == nil {
 							if ch.Levels != c.levels {
 								t.Errorf("chunk %d covers %d levels", i, ch.Levels)
 							}
-							err = e.WriteChunk(ch)
+							b, _ := ch.MarshalBinary()
+							err = sent.UnmarshalBinary(b)
+						}
+						if err == nil {
+							err = e.WriteChunk(&sent)
 						}
 						if err != nil {
 							errs <- err
@@ -269,5 +274,32 @@ func TestBadChunksAreErrors(t *testing.T) {
 	}
 	if _, err := ce.Finish(); err == nil || !strings.Contains(err.Error(), "never written") {
 		t.Errorf("a chunk without its tiles: %v", err)
+	}
+}
+
+func TestDamagedChunkBytesAreErrors(t *testing.T) {
+	c := chunkCase{cfg: Config{Width: 300, Height: 200, Bands: 1, SampleFormat: SampleFloat, BitsPerSample: 32, BlockSize: 64,
+		Compression: CompressionDeflate, Resampling: ResampleAverage, Mask: true}}
+	cfg := c.config()
+	chunk, err := encodeChunk(cfg, tilesOf(cfg, "", 2), 2, 1, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := chunk.MarshalBinary()
+	var back Chunk
+	if err := back.UnmarshalBinary(b); err != nil {
+		t.Fatal(err)
+	}
+	again, _ := back.MarshalBinary()
+	if !bytes.Equal(again, b) || len(back.Raw) == 0 || back.Raw[0].Mask == nil {
+		t.Fatal("a chunk does not survive its binary form")
+	}
+	huge := append([]byte(nil), b...)
+	binary.LittleEndian.PutUint32(huge[8+3*8+4:], 1<<31) // the record count
+	for name, data := range map[string][]byte{"truncated": b[:len(b)-1], "longer": append(append([]byte(nil), b...), 0),
+		"not a chunk": append([]byte("CLDCHNK\x02"), b[8:]...), "empty": nil, "huge count": huge} {
+		if err := back.UnmarshalBinary(data); err == nil {
+			t.Errorf("%s: no error", name)
+		}
 	}
 }
