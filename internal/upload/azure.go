@@ -1,7 +1,6 @@
 package upload
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/base64"
@@ -53,8 +52,7 @@ type AzureConfig struct {
 //
 // Memory: for each section at most the block being filled (a part size,
 // P = 8 MiB for any file up to about 350 GiB of compressed tiles' worst
-// case), plus InFlight blocks uploading, plus at Finish a copy of what was
-// held: a 1 GiB COG with InFlight = 4 holds under 80 MiB.
+// case), plus InFlight blocks uploading: a 1 GiB COG with InFlight = 4 holds under 80 MiB.
 type AzureSink struct {
 	*streamer
 }
@@ -141,8 +139,8 @@ func (b *azureStore) blockID(n int) string {
 	return base64.StdEncoding.EncodeToString(fmt.Appendf(nil, "%s-%06d", b.blockPrefix, n))
 }
 
-func (b *azureStore) uploadPart(ctx context.Context, n int, data []byte) error {
-	_, err := b.client.StageBlock(ctx, b.blockID(n), streaming.NopCloser(bytes.NewReader(data)), nil)
+func (b *azureStore) uploadPart(ctx context.Context, n int, data [][]byte) error {
+	_, err := b.client.StageBlock(ctx, b.blockID(n), streaming.NopCloser(newBody(data)), nil)
 	return b.secrets.scrub(err)
 }
 
@@ -157,8 +155,8 @@ func (b *azureStore) complete(ctx context.Context, order []int) error {
 	return b.secrets.scrub(err)
 }
 
-func (b *azureStore) put(ctx context.Context, data []byte) error {
-	_, err := b.client.Upload(ctx, streaming.NopCloser(bytes.NewReader(data)), &blockblob.UploadOptions{HTTPHeaders: tiffHeaders})
+func (b *azureStore) put(ctx context.Context, data [][]byte) error {
+	_, err := b.client.Upload(ctx, streaming.NopCloser(newBody(data)), &blockblob.UploadOptions{HTTPHeaders: tiffHeaders})
 	return b.secrets.scrub(err)
 }
 

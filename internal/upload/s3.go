@@ -1,7 +1,6 @@
 package upload
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -58,8 +57,8 @@ type S3Config struct {
 // incomplete multipart uploads is then the safety net).
 //
 // Memory: for each section, at most its first 5 MiB and the part being
-// filled (a part size, P), plus InFlight parts uploading, plus at Finish a
-// copy of what was held. With P = 8 MiB (any file up to about 70 GiB of
+// filled (a part size, P), plus InFlight parts uploading (what is held
+// is uploaded at Finish from where it lies, not copied). With P = 8 MiB (any file up to about 70 GiB of
 // compressed tiles' worst case) and InFlight = 4, a 1 GiB COG holds about
 // 4 large sections x 13 MiB + 6 MiB of small ones + 32 MiB in flight, under
 // 100 MiB; a COG 16 times larger holds 2 sections more.
@@ -143,13 +142,13 @@ func (b *s3Store) upload(ctx context.Context) (string, error) {
 	return b.uploadID, nil
 }
 
-func (b *s3Store) uploadPart(ctx context.Context, n int, data []byte) error {
+func (b *s3Store) uploadPart(ctx context.Context, n int, data [][]byte) error {
 	id, err := b.upload(ctx)
 	if err != nil {
 		return err
 	}
 	out, err := b.client.UploadPart(ctx, &s3.UploadPartInput{Bucket: &b.bucket, Key: &b.key, UploadId: &id,
-		PartNumber: aws.Int32(int32(n)), Body: bytes.NewReader(data), ContentLength: aws.Int64(int64(len(data)))})
+		PartNumber: aws.Int32(int32(n)), Body: newBody(data), ContentLength: aws.Int64(size(data))})
 	if err != nil {
 		return b.secrets.scrub(err)
 	}
@@ -172,9 +171,9 @@ func (b *s3Store) complete(ctx context.Context, order []int) error {
 	return b.secrets.scrub(err)
 }
 
-func (b *s3Store) put(ctx context.Context, data []byte) error {
-	_, err := b.client.PutObject(ctx, &s3.PutObjectInput{Bucket: &b.bucket, Key: &b.key, Body: bytes.NewReader(data),
-		ContentLength: aws.Int64(int64(len(data))), ContentType: aws.String("image/tiff")})
+func (b *s3Store) put(ctx context.Context, data [][]byte) error {
+	_, err := b.client.PutObject(ctx, &s3.PutObjectInput{Bucket: &b.bucket, Key: &b.key, Body: newBody(data),
+		ContentLength: aws.Int64(size(data)), ContentType: aws.String("image/tiff")})
 	return b.secrets.scrub(err)
 }
 

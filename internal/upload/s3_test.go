@@ -248,3 +248,43 @@ func TestSecretsAreScrubbed(t *testing.T) {
 		t.Error("a scrubbed cancellation is no longer one")
 	}
 }
+
+// A part held in several buffers reads, seeks and rereads as their
+// concatenation, as the SDKs do to sign and retry it.
+func TestBodyReadsItsBuffersAsOne(t *testing.T) {
+	var want []byte
+	var data [][]byte
+	for i, n := range []int{3, 0, 10, 1, 0, 7} {
+		b := make([]byte, n)
+		for j := range b {
+			b[j] = byte(i*31 + j)
+		}
+		data, want = append(data, b), append(want, b...)
+	}
+	b := newBody(data)
+	for _, step := range []int{1, 2, 4, 100} {
+		if _, err := b.Seek(0, io.SeekStart); err != nil {
+			t.Fatal(err)
+		}
+		var got []byte
+		buf := make([]byte, step)
+		for {
+			n, err := b.Read(buf)
+			got = append(got, buf[:n]...)
+			if err == io.EOF {
+				break
+			}
+		}
+		if string(got) != string(want) {
+			t.Fatalf("read by %d: %v, not %v", step, got, want)
+		}
+	}
+	if end, _ := b.Seek(0, io.SeekEnd); end != int64(len(want)) {
+		t.Fatalf("the end is at %d, not %d", end, len(want))
+	}
+	b.Seek(5, io.SeekStart)
+	rest, _ := io.ReadAll(b)
+	if string(rest) != string(want[5:]) {
+		t.Fatal("a read after a seek differs")
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"sync"
 	"time"
 
@@ -19,13 +20,13 @@ const abortTimeout = 2 * time.Minute
 // store is what an object store does with the parts of one object. Its
 // errors never hold a secret (see secrets).
 type store interface {
-	// uploadPart stores data as part n (from 1); data is only read during
-	// the call.
-	uploadPart(ctx context.Context, n int, data []byte) error
+	// uploadPart stores data, the concatenation of its slices, as part n
+	// (from 1); data is only read during the call.
+	uploadPart(ctx context.Context, n int, data [][]byte) error
 	// complete makes the object of the parts numbered, in that order.
 	complete(ctx context.Context, parts []int) error
 	// put writes the object in one request, when no part was uploaded.
-	put(ctx context.Context, data []byte) error
+	put(ctx context.Context, data [][]byte) error
 	// abort discards every part uploaded.
 	abort(ctx context.Context) error
 }
@@ -132,7 +133,7 @@ func (st *streamer) Write(s int, p []byte) error {
 		if n := sec.base + sec.parts; s+1 < len(st.sections) && n >= st.sections[s+1].base {
 			return st.fail(fmt.Errorf("internal error: section %d outgrows its parts", s))
 		}
-		if err := st.upload(sec.base+sec.parts, sec.cur, true); err != nil {
+		if err := st.upload(sec.base+sec.parts, [][]byte{sec.cur}, true); err != nil {
 			return err
 		}
 		sec.cur = st.buffer()
@@ -165,7 +166,7 @@ func (st *streamer) buffer() []byte {
 
 // upload starts uploading part n once a slot is free. A full part's
 // buffer (reuse) goes back to the free list afterwards.
-func (st *streamer) upload(n int, data []byte, reuse bool) error {
+func (st *streamer) upload(n int, data [][]byte, reuse bool) error {
 	select {
 	case st.slots <- struct{}{}:
 	case <-st.ctx.Done():
@@ -182,7 +183,7 @@ func (st *streamer) upload(n int, data []byte, reuse bool) error {
 		}
 		if reuse {
 			st.mu.Lock()
-			st.free = append(st.free, data)
+			st.free = append(st.free, data[0])
 			st.mu.Unlock()
 		}
 	}()
@@ -229,11 +230,12 @@ func (st *streamer) finish(head []byte) error {
 	if err := st.failed(); err != nil {
 		return err
 	}
-	run := append([]byte(nil), head...)
+	// A run is uploaded from the buffers that hold it, not copied.
+	run := [][]byte{head}
 	var order []int
 	for i := range st.sections {
 		sec := &st.sections[i]
-		run = append(run, sec.first...)
+		run = append(run, sec.first)
 		if sec.parts > 0 {
 			if err := st.upload(sec.base, run, false); err != nil {
 				return err
@@ -243,7 +245,7 @@ func (st *streamer) finish(head []byte) error {
 			}
 			run = nil
 		}
-		run = append(run, sec.cur...)
+		run = append(run, sec.cur)
 		*sec = section{}
 	}
 	if len(order) == 0 {
@@ -252,7 +254,7 @@ func (st *streamer) finish(head []byte) error {
 		}
 		return nil
 	}
-	if len(run) > 0 {
+	if size(run) > 0 {
 		last := order[len(order)-1] + 1
 		if err := st.upload(last, run, false); err != nil {
 			return err
@@ -298,4 +300,52 @@ func (st *streamer) end() bool {
 	}
 	st.cancel()
 	return !was
+}
+
+func size(data [][]byte) int64 {
+	var n int64
+	for _, b := range data {
+		n += int64(len(b))
+	}
+	return n
+}
+
+// body reads data, the concatenation of its slices, as a request's body
+// that the SDKs can sign, retry and measure.
+type body struct {
+	data [][]byte
+	off  int64
+	size int64
+}
+
+func newBody(data [][]byte) *body { return &body{data: data, size: size(data)} }
+
+func (b *body) Read(p []byte) (int, error) {
+	if b.off >= b.size {
+		return 0, io.EOF
+	}
+	n, at := 0, int64(0)
+	for _, d := range b.data {
+		if end := at + int64(len(d)); b.off < end && n < len(p) {
+			k := copy(p[n:], d[b.off-at:])
+			n += k
+			b.off += int64(k)
+		}
+		at += int64(len(d))
+	}
+	return n, nil
+}
+
+func (b *body) Seek(off int64, whence int) (int64, error) {
+	switch whence {
+	case io.SeekCurrent:
+		off += b.off
+	case io.SeekEnd:
+		off += b.size
+	}
+	if off < 0 {
+		return 0, errors.New("seek before the start of a part")
+	}
+	b.off = off
+	return off, nil
 }
