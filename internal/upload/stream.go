@@ -130,7 +130,12 @@ func (st *streamer) Write(s int, p []byte) error {
 			break
 		}
 		sec.parts++
-		if n := sec.base + sec.parts; s+1 < len(st.sections) && n >= st.sections[s+1].base {
+		// the next section's first number, or the file's last run's
+		limit := st.limits.maxParts
+		if s+1 < len(st.sections) {
+			limit = st.sections[s+1].base
+		}
+		if sec.base+sec.parts >= limit {
 			return st.fail(fmt.Errorf("internal error: section %d outgrows its parts", s))
 		}
 		if err := st.upload(sec.base+sec.parts, [][]byte{sec.cur}, true); err != nil {
