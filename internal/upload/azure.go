@@ -35,11 +35,9 @@ type AzureConfig struct {
 	Endpoint  string
 	PlainHTTP bool
 
-	// PartSize is the size of the blocks; 0 plans it from the file's
+	// Parts: PartSize (of the blocks) 0 plans it from the file's
 	// largest possible size: max(8 MiB, that / 45000).
-	PartSize int64
-	// InFlight is how many blocks upload at once; 0 means 4.
-	InFlight int
+	Parts
 }
 
 // AzureSink streams a COG to a block blob: every section's full blocks are
@@ -77,12 +75,8 @@ func NewAzureSink(ctx context.Context, cfg AzureConfig, container, name string) 
 		return nil, fmt.Errorf("%s: %w", dest, b.secrets.scrub(err))
 	}
 	b.client = client
-	inFlight := cfg.InFlight
-	if inFlight <= 0 {
-		inFlight = 4
-	}
-	l := limits{maxPart: azureMaxBlock, maxParts: azureMaxBlocks, partSize: cfg.PartSize, inFlight: inFlight}
-	return &AzureSink{newStreamer(ctx, b, dest, l)}, nil
+	l := limits{maxPart: azureMaxBlock, maxParts: azureMaxBlocks}
+	return &AzureSink{newStreamer(ctx, b, dest, l, cfg.Parts)}, nil
 }
 
 type azureStore struct {

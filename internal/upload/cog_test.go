@@ -127,6 +127,25 @@ func (c cog) inMemory(t *testing.T) []byte {
 	return m.Bytes()
 }
 
+// checkUpload encodes the COG into sink (made with err), downloads it
+// and checks it (checkCOG); it was uploaded in at least least parts (0:
+// in one request). It returns what was uploaded.
+func (c cog) checkUpload(t *testing.T, sink tiff.Sink, err error, least int, download func() ([]byte, int)) []byte {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.encode(t, context.Background(), sink, nil); err != nil {
+		t.Fatal(err)
+	}
+	got, parts := download()
+	if parts < least || (least == 0) != (parts == 0) {
+		t.Fatalf("uploaded in %d parts, not at least %d", parts, least)
+	}
+	checkCOG(t, got, c.inMemory(t))
+	return got
+}
+
 // checkCOG fails the test unless file is what the encoder writes locally
 // and GDAL's COG validator takes it.
 func checkCOG(t *testing.T, file, want []byte) {

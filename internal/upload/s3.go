@@ -39,11 +39,9 @@ type S3Config struct {
 	AccessKeyID, SecretAccessKey, SessionToken string
 	Anonymous                                  bool
 
-	// PartSize is the size of the parts, at least 5 MiB; 0 plans it from
-	// the file's largest possible size: max(8 MiB, that / 9000).
-	PartSize int64
-	// InFlight is how many parts upload at once; 0 means 4.
-	InFlight int
+	// Parts: PartSize at least 5 MiB; 0 plans it from the file's
+	// largest possible size: max(8 MiB, that / 9000).
+	Parts
 }
 
 // S3Sink streams a COG to an S3 object with a multipart upload: the full
@@ -108,13 +106,8 @@ func NewS3Sink(ctx context.Context, cfg S3Config, bucket, key string) (*S3Sink, 
 		opts.EndpointOptions.DisableHTTPS = true
 	}
 	b.client = s3.New(opts)
-	inFlight := cfg.InFlight
-	if inFlight <= 0 {
-		inFlight = 4
-	}
-	l := limits{maxPart: s3MaxPart, maxParts: s3MaxParts, partSize: cfg.PartSize,
-		holdFirst: s3MinPart, inFlight: inFlight}
-	return &S3Sink{newStreamer(ctx, b, name, l)}, nil
+	l := limits{maxPart: s3MaxPart, maxParts: s3MaxParts, holdFirst: s3MinPart}
+	return &S3Sink{newStreamer(ctx, b, name, l, cfg.Parts)}, nil
 }
 
 // s3Store is one multipart upload, created with the first part.

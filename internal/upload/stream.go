@@ -31,6 +31,15 @@ type store interface {
 	abort(ctx context.Context) error
 }
 
+// Parts is how a sink cuts the file into parts.
+type Parts struct {
+	// PartSize is the size of the parts; 0 plans it (see the store's
+	// configuration).
+	PartSize int64
+	// InFlight is how many parts upload at once; 0 means 4.
+	InFlight int
+}
+
 // limits are a store's rules for parts, and how the sink uses them.
 type limits struct {
 	maxPart   int64
@@ -74,7 +83,11 @@ type section struct {
 	parts int    // full parts uploaded
 }
 
-func newStreamer(ctx context.Context, s store, name string, l limits) *streamer {
+func newStreamer(ctx context.Context, s store, name string, l limits, p Parts) *streamer {
+	l.partSize, l.inFlight = p.PartSize, p.InFlight
+	if l.inFlight <= 0 {
+		l.inFlight = 4
+	}
 	st := &streamer{store: s, name: name, limits: l, parent: ctx, slots: make(chan struct{}, l.inFlight)}
 	st.ctx, st.cancel = context.WithCancel(ctx)
 	return st
