@@ -108,22 +108,7 @@ func TestAzureFailuresCommitNothing(t *testing.T) {
 			defer cancel()
 			c.cfg.PartSize = mib
 			sink, err := NewAzureSink(uctx, c.cfg, "cogs", c.key)
-			if err != nil {
-				t.Fatal(err)
-			}
-			stop := func() {}
-			if c.cancel {
-				stop = cancel
-			}
-			err = c.cog.encode(t, uctx, sink, stop)
-			if err == nil || !strings.Contains(err.Error(), c.want) {
-				t.Fatalf("error %v, not one that says %s", err, c.want)
-			}
-			for _, secret := range []string{azureKey, wrongKey} {
-				if strings.Contains(err.Error(), secret) {
-					t.Fatalf("the error shows the key: %v", err)
-				}
-			}
+			c.cog.checkFailure(t, uctx, c.cancel, cancel, sink, err, c.want, azureKey, wrongKey)
 			want := old
 			if c.key == "new.tif" {
 				want = nil

@@ -146,6 +146,29 @@ func (c cog) checkUpload(t *testing.T, sink tiff.Sink, err error, least int, dow
 	return got
 }
 
+// checkFailure encodes the COG into sink (made with err), calling
+// cancel halfway when halfway is set: the encoding must fail with an
+// error that says want and shows none of secrets.
+func (c cog) checkFailure(t *testing.T, ctx context.Context, halfway bool, cancel func(), sink tiff.Sink, err error, want string,
+	secrets ...string) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !halfway {
+		cancel = nil
+	}
+	err = c.encode(t, ctx, sink, cancel)
+	if err == nil || !strings.Contains(err.Error(), want) {
+		t.Fatalf("error %v, not one that says %s", err, want)
+	}
+	for _, secret := range secrets {
+		if strings.Contains(err.Error(), secret) {
+			t.Fatalf("the error shows a secret: %v", err)
+		}
+	}
+}
+
 // checkCOG fails the test unless file is what the encoder writes locally
 // and GDAL's COG validator takes it.
 func checkCOG(t *testing.T, file, want []byte) {
