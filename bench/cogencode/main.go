@@ -5,6 +5,14 @@
 //
 //	go run ./bench/cogencode -src DEM.tif [-runs 3] [-co KEY=VALUE ...]
 //	go run ./bench/cogencode -synthetic 100000x4096   (the encoder alone on generated tiles: peak memory)
+//	go run ./bench/cogencode -synthetic 16384x16384 -dst s3://bucket/key -s3-endpoint 127.0.0.1:9000
+//	go run ./bench/cogencode -encode -src DEM.tif -s3-endpoint 127.0.0.1:9000 s3://bucket/key
+//
+// An s3:// destination streams the COG to S3 while it is encoded
+// (internal/upload), with AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY from
+// the environment (path style, plain http to -s3-endpoint when given);
+// -upload-after instead encodes into a local file (in TMPDIR) and uploads
+// it once it is whole, as a staging writer does.
 //
 // The default options are the hand-tuned gdal_translate of issue 12's
 // write_cog target: DEFLATE, PREDICTOR=FLOATING_POINT, NUM_THREADS=ALL_CPUS,
@@ -31,6 +39,12 @@ import (
 	"github.com/airbusgeo/godal"
 
 	"github.com/cloudio-dem/cloudio/internal/tiff"
+	"github.com/cloudio-dem/cloudio/internal/upload"
+)
+
+var (
+	s3Endpoint  string
+	uploadAfter bool
 )
 
 type options []string
@@ -47,6 +61,8 @@ func main() {
 	synthetic := flag.String("synthetic", "", "COLSxROWS: encode generated Float32 tiles instead (no GDAL run)")
 	encode := flag.Bool("encode", false, "(internal) encode -src into the first argument")
 	profile := flag.String("cpuprofile", "", "write the encoder's CPU profile there")
+	flag.StringVar(&s3Endpoint, "s3-endpoint", "", "host:port of an S3-compatible server (plain http, path style)")
+	flag.BoolVar(&uploadAfter, "upload-after", false, "for s3:// destinations: encode into a local file, then upload it")
 	var co options
 	flag.Var(&co, "co", "COG creation option (repeatable; default: "+strings.Join(defaultOptions, " ")+")")
 	flag.Parse()
@@ -210,7 +226,11 @@ func encodeFile(src, dst string, co []string) error {
 	if s.NBands != 1 || s.DataType != godal.Float32 {
 		return fmt.Errorf("%s: the benchmark takes one Float32 band", src)
 	}
-	tags, err := template(ds, filepath.Dir(dst))
+	dir := filepath.Dir(dst)
+	if strings.HasPrefix(dst, "s3://") {
+		dir = os.TempDir()
+	}
+	tags, err := template(ds, dir)
 	if err != nil {
 		return err
 	}
@@ -251,6 +271,9 @@ func encodeSynthetic(size, dir string, co []string) error {
 	bs := int64(cfg.BlockSize)
 	start := time.Now()
 	dst := filepath.Join(dir, "cogencode-synthetic.tif")
+	if strings.HasPrefix(dir, "s3://") {
+		dst = dir
+	}
 	n, err := encodeTiles(cfg, dst, func() (fill, func(), error) {
 		return func(x, y, w, h int64, cells []float32) error {
 			for r := int64(0); r < h; r++ {
@@ -269,6 +292,9 @@ func encodeSynthetic(size, dir string, co []string) error {
 	fmt.Printf("%d x %d Float32 (%.1f GiB raw), options %s: %.1f s, CPU %.1f s, peak RSS %d MiB, %d bytes\n", cols, rows,
 		float64(cols*rows*4)/(1<<30), strings.Join(co, " "), time.Since(start).Seconds(),
 		float64(u.Utime.Nano()+u.Stime.Nano())/1e9, u.Maxrss/1024, n)
+	if strings.HasPrefix(dst, "s3://") {
+		return nil
+	}
 	return os.Remove(dst)
 }
 
@@ -279,9 +305,7 @@ type fill func(x, y, w, h int64, cells []float32) error
 // encoder has workers fill tiles in row-major order (each with the fill
 // its open returns) and hand them over. It returns the file's size.
 func encodeTiles(cfg tiff.Config, dst string, open func() (fill, func(), error)) (int64, error) {
-	tmp := dst + ".tmp"
-	os.Remove(tmp)
-	sink, err := tiff.CreateFileSink(tmp)
+	sink, publish, err := createSink(dst)
 	if err != nil {
 		return 0, err
 	}
@@ -337,9 +361,47 @@ func encodeTiles(cfg tiff.Config, dst string, open func() (fill, func(), error))
 	if err := e.Finish(); err != nil {
 		return 0, err
 	}
-	st, err := os.Stat(tmp)
-	if err != nil {
-		return 0, err
+	return publish()
+}
+
+// createSink is where the COG goes: a local file (a temporary file renamed
+// into place) or an S3 object, streamed or (-upload-after) uploaded from a
+// local file once whole. publish completes it and returns its size.
+func createSink(dst string) (tiff.Sink, func() (int64, error), error) {
+	bucket, key, remote := strings.Cut(strings.TrimPrefix(dst, "s3://"), "/")
+	remote = remote && strings.HasPrefix(dst, "s3://")
+	cfg := upload.S3Config{Endpoint: s3Endpoint, PlainHTTP: s3Endpoint != "", PathStyle: s3Endpoint != "",
+		AccessKeyID: os.Getenv("AWS_ACCESS_KEY_ID"), SecretAccessKey: os.Getenv("AWS_SECRET_ACCESS_KEY")}
+	if remote && !uploadAfter {
+		sink, err := upload.NewS3Sink(context.Background(), cfg, bucket, key)
+		if err != nil {
+			return nil, nil, err
+		}
+		return sink, func() (int64, error) { return objectSize(cfg, bucket, key) }, nil
 	}
-	return st.Size(), os.Rename(tmp, dst)
+	tmp := dst + ".tmp"
+	if remote {
+		f, err := os.CreateTemp("", "cogencode-*.tif")
+		if err != nil {
+			return nil, nil, err
+		}
+		f.Close()
+		tmp = f.Name()
+	}
+	os.Remove(tmp)
+	sink, err := tiff.CreateFileSink(tmp)
+	if err != nil {
+		return nil, nil, err
+	}
+	return sink, func() (int64, error) {
+		st, err := os.Stat(tmp)
+		if err != nil {
+			return 0, err
+		}
+		if !remote {
+			return st.Size(), os.Rename(tmp, dst)
+		}
+		defer os.Remove(tmp)
+		return st.Size(), putFile(cfg, tmp, bucket, key)
+	}, nil
 }

@@ -171,7 +171,9 @@ func parseNoData(k sampleKind, text string) (*noData, error) {
 //
 // Memory: the tiles handed over and not yet encoded (at most one per
 // worker waits), compressed tiles that arrived before their predecessors
-// in file order, and for the overviews a band of each level about a tile
+// in file order (while the sink is busy, at most 16 MiB and one per
+// worker per level: a sink slower than the encoding holds WriteTile
+// back), and for the overviews a band of each level about a tile
 // high (the destination tiles being filled: some block x width cells over
 // all levels together) when tiles arrive row by row; tiles that arrive far
 // out of order wait whole until their neighbours do.
@@ -196,6 +198,11 @@ type Encoder struct {
 	err      error
 	received []bool
 	closed   bool
+	// chunk is what a ChunkEncoder keeps (nil for a whole file);
+	// chunked says that the file's tiles come as Chunks.
+	chunk   *chunkParts
+	chunked int64 // the chunks' side in tiles, 0 before the first WriteChunk
+	fed     bool  // tiles came through WriteTile
 
 	progressMu  sync.Mutex
 	done, total int64
@@ -215,10 +222,16 @@ type level struct {
 // NewEncoder checks cfg and starts the encoder's workers; its blocks go
 // to sink as they are encoded. ctx cancels the encoding.
 func NewEncoder(ctx context.Context, cfg Config, sink Sink) (*Encoder, error) {
+	return newEncoder(ctx, cfg, sink, nil)
+}
+
+// newEncoder is NewEncoder, or with chunk the encoder of one chunk (and
+// no sink).
+func newEncoder(ctx context.Context, cfg Config, sink Sink, chunk *chunkParts) (*Encoder, error) {
 	if binary.NativeEndian.Uint16([]byte{1, 0}) != 1 {
 		return nil, errors.New("the COG encoder needs a little-endian host")
 	}
-	e := &Encoder{cfg: cfg, sink: sink}
+	e := &Encoder{cfg: cfg, sink: sink, chunk: chunk}
 	if err := e.check(); err != nil {
 		return nil, err
 	}
@@ -226,17 +239,24 @@ func NewEncoder(ctx context.Context, cfg Config, sink Sink) (*Encoder, error) {
 		e.closeCodecs()
 		return nil, err
 	}
-	bounds := make([]int64, len(e.levels))
-	for _, l := range e.levels {
-		perTile := int64(l.codec.bound() + 8)
-		if l.maskCodec != nil {
-			perTile += int64(l.maskCodec.bound() + 8)
+	if chunk != nil {
+		if err := chunk.plan(e); err != nil {
+			e.closeCodecs()
+			return nil, err
 		}
-		bounds[l.section] = l.grid.tiles() * perTile
-	}
-	if err := sink.Start(bounds); err != nil {
-		e.closeCodecs()
-		return nil, err
+	} else {
+		bounds := make([]int64, len(e.levels))
+		for _, l := range e.levels {
+			perTile := int64(l.codec.bound() + 8)
+			if l.maskCodec != nil {
+				perTile += int64(l.maskCodec.bound() + 8)
+			}
+			bounds[l.section] = l.grid.tiles() * perTile
+		}
+		if err := sink.Start(bounds); err != nil {
+			e.closeCodecs()
+			return nil, err
+		}
 	}
 	e.ctx, e.cancel = context.WithCancel(ctx)
 	workers := cfg.Workers
@@ -367,14 +387,12 @@ func (e *Encoder) checkTags() error {
 // plan lays out the levels, their sections and codecs.
 func (e *Encoder) plan() error {
 	c := &e.cfg
-	block := int64(c.BlockSize)
-	e.levels = []*level{{grid: newGrid(c.Width, c.Height, block)}}
-	sizes := overviewSizes(c.Width, c.Height, block, c.OverviewCount)
-	if len(sizes) > 0 && c.Resampling != ResampleNearest && c.Resampling != ResampleAverage {
+	grids := levelGrids(*c)
+	if len(grids) > 1 && c.Resampling != ResampleNearest && c.Resampling != ResampleAverage {
 		return errors.New("overviews need a resampling: nearest or average")
 	}
-	for _, s := range sizes {
-		e.levels = append(e.levels, &level{grid: newGrid(s[0], s[1], overviewBlock(block))})
+	for _, g := range grids {
+		e.levels = append(e.levels, &level{grid: g})
 	}
 	e.received = make([]bool, e.levels[0].grid.tiles())
 	for i, l := range e.levels {
@@ -458,10 +476,15 @@ func (e *Encoder) WriteTile(col, row int64, pixels, mask []byte) error {
 	case e.closed:
 		err = errors.New("the encoder is finished")
 	case err != nil:
+	case e.chunked != 0:
+		err = errors.New("the tiles of this COG come as chunks (WriteChunk)")
+	case e.chunk != nil && !e.chunk.holds(col, row):
+		err = fmt.Errorf("tile (%d, %d) is not in chunk %s", col, row, e.chunk)
 	case e.received[i]:
 		err = fmt.Errorf("tile (%d, %d) is written twice", col, row)
 	default:
 		e.received[i] = true
+		e.fed = true
 		e.writers.Add(1)
 	}
 	e.mu.Unlock()
@@ -573,6 +596,9 @@ func (e *Encoder) encodeBlock(w *worker, li int, b *levelBlock) error {
 			return fmt.Errorf("mask of level %d tile (%d, %d): %w", li, b.tx, b.ty, err)
 		}
 		n += m
+	}
+	if e.chunk != nil {
+		return e.chunk.add(w, e, li, b, s.out[:n], imageLen)
 	}
 	if err := l.seq.put(b.ty*l.grid.across+b.tx, s.out[:n], imageLen); err != nil {
 		return err

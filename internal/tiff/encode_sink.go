@@ -38,8 +38,9 @@ type Sink interface {
 	Abort() error
 }
 
-// backToBack places the sections right after the head.
-func backToBack(head int64, sections []int64) []int64 {
+// BackToBack places the sections right after the head, one after the
+// other: what a Sink's Place says when the file holds nothing else.
+func BackToBack(head int64, sections []int64) []int64 {
 	starts := make([]int64, len(sections))
 	pos := head
 	for i, n := range sections {
@@ -68,7 +69,7 @@ func (m *MemorySink) Write(s int, p []byte) error {
 	return nil
 }
 
-func (m *MemorySink) Place(head int64, sections []int64) []int64 { return backToBack(head, sections) }
+func (m *MemorySink) Place(head int64, sections []int64) []int64 { return BackToBack(head, sections) }
 
 func (m *MemorySink) Finish(head []byte) error {
 	m.file = append([]byte(nil), head...)
@@ -151,7 +152,7 @@ func (s *FileSink) Write(section int, p []byte) error {
 }
 
 func (s *FileSink) Place(head int64, sections []int64) []int64 {
-	starts := backToBack(head, sections)
+	starts := BackToBack(head, sections)
 	if s.insert > 0 {
 		starts[s.full] = (starts[s.full] + s.insert - 1) / s.insert * s.insert
 	}

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 )
 
 // gray is the Tags of a single-band raster without metadata.
@@ -354,7 +355,7 @@ type bigSink struct {
 }
 
 func (s *bigSink) Place(head int64, sections []int64) []int64 {
-	starts := backToBack(head, sections)
+	starts := BackToBack(head, sections)
 	for i := range starts {
 		starts[i] += 5 << 30
 	}
@@ -491,5 +492,80 @@ func TestReducersKeepNothing(t *testing.T) {
 					len(r.pending), len(r.right), len(r.below), len(r.filling))
 			}
 		}
+	}
+}
+
+// gatedSink holds every write of the full resolution until the gate opens.
+type gatedSink struct {
+	MemorySink
+	full          int
+	entered, gate chan struct{}
+	once          sync.Once
+}
+
+func (s *gatedSink) Start(sections []int64) error {
+	s.full = len(sections) - 1
+	return s.MemorySink.Start(sections)
+}
+
+func (s *gatedSink) Write(section int, p []byte) error {
+	if section == s.full {
+		s.once.Do(func() { close(s.entered) })
+		<-s.gate
+	}
+	return s.MemorySink.Write(section, p)
+}
+
+// A sink slower than the encoding slows the encoding down: the records
+// waiting for it stay within maxQueued (and one per worker), WriteTile blocks, and the file
+// is the same.
+func TestASlowSinkHoldsTheEncoding(t *testing.T) {
+	defer func(was int64) { maxQueued = was }(maxQueued)
+	cfg := testConfig()
+	cfg.Compression = CompressionNone
+	record := int64(cfg.BlockSize*cfg.BlockSize*4 + 8)
+	maxQueued = 2 * record
+	sink := &gatedSink{entered: make(chan struct{}), gate: make(chan struct{})}
+	e, err := NewEncoder(context.Background(), cfg, sink)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tiles := testTiles(cfg)
+	if err := e.WriteTile(0, 0, tiles[[2]int64{0, 0}], nil); err != nil {
+		t.Fatal(err)
+	}
+	<-sink.entered // the first tile's write is under way
+	done := make(chan error, 1)
+	go func() {
+		across, down := e.Grid()
+		for i := int64(1); i < across*down; i++ {
+			if err := e.WriteTile(i%across, i/across, tiles[[2]int64{i % across, i / across}], nil); err != nil {
+				done <- err
+				return
+			}
+		}
+		done <- e.Finish()
+	}()
+	time.Sleep(500 * time.Millisecond)
+	seq := e.levels[0].seq
+	seq.mu.Lock()
+	queued, waiting := seq.queued, len(seq.waiting)
+	seq.mu.Unlock()
+	select {
+	case err := <-done:
+		t.Fatalf("the file was finished by a sink that took nothing (%v)", err)
+	default:
+	}
+	// each worker leaves its record before it waits
+	if bound := maxQueued + int64(cfg.Workers)*record; queued > bound {
+		t.Fatalf("%d bytes (%d records) wait for the sink, more than %d", queued, waiting, bound)
+	}
+	close(sink.gate)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	want := encodeToMemory(t, cfg, nil)
+	if !bytes.Equal(sink.Bytes(), want) {
+		t.Fatal("the file differs")
 	}
 }
