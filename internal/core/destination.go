@@ -5,6 +5,8 @@ import (
 	pathpkg "path"
 	"path/filepath"
 	"strings"
+
+	"github.com/cloudio-dem/cloudio/internal/raster"
 )
 
 // checkNotSource is the one rule every writer applies: a destination that
@@ -17,7 +19,7 @@ import (
 // as its store.
 func checkNotSource(src, dst, format string) error {
 	if sameRaster(src, dst) {
-		return errorf(StatusInvalidArgument, "destination %q is the source %q: write the %s to another path", dst, src, format)
+		return raster.Errorf(raster.StatusInvalidArgument, "destination %q is the source %q: write the %s to another path", dst, src, format)
 	}
 	return nil
 }

@@ -6,6 +6,8 @@ import (
 	"math/rand"
 	"path/filepath"
 	"testing"
+
+	"github.com/cloudio-dem/cloudio/internal/raster"
 )
 
 // The direct block decoder must return exactly what GDAL returns, for every
@@ -31,7 +33,7 @@ func TestDirectDecodeMatchesGDAL(t *testing.T) {
 	}
 	rng := rand.New(rand.NewSource(1))
 	n, direct := 0, 0
-	for _, dtype := range []DType{Byte, UInt16, Int16, UInt32, Int32, Float32, Float64} {
+	for _, dtype := range []raster.DType{raster.Byte, raster.UInt16, raster.Int16, raster.UInt32, raster.Int32, raster.Float32, raster.Float64} {
 		opts := layouts
 		if dtype.IsFloat() {
 			opts = append(append([][]string{}, layouts...), floatLayouts...)
@@ -46,15 +48,15 @@ func TestDirectDecodeMatchesGDAL(t *testing.T) {
 					t.Fatal(err)
 				}
 				info := ds.Info()
-				for _, spec := range []ReadSpec{{}, {Bands: []int{bands}, DType: dtype}} {
-					resolved, _ := spec.resolve(info)
+				for _, spec := range []raster.ReadSpec{{}, {Bands: []int{bands}, DType: dtype}} {
+					resolved, _ := spec.Resolve(info)
 					raw := ds.raw
 					for k := 0; k < 4; k++ {
-						w := Window{RowOff: int64(rng.Intn(rows - 1)), ColOff: int64(rng.Intn(cols - 1))}
+						w := raster.Window{RowOff: int64(rng.Intn(rows - 1)), ColOff: int64(rng.Intn(cols - 1))}
 						w.Rows = 1 + int64(rng.Intn(rows-int(w.RowOff)))
 						w.Cols = 1 + int64(rng.Intn(cols-int(w.ColOff)))
 						if k == 0 { // every block inside the window
-							w = Window{Rows: int64(rows), Cols: int64(cols)}
+							w = raster.Window{Rows: int64(rows), Cols: int64(cols)}
 						}
 						want := gdalRead(t, path, w, resolved.Bands, dtype)
 						got := make([]byte, len(want))
@@ -63,7 +65,7 @@ func TestDirectDecodeMatchesGDAL(t *testing.T) {
 							if err := raw.read(path, w, resolved.Bands, got); err != nil {
 								t.Fatalf("%s %v: %v", dtype, o, err)
 							}
-						} else if err := ds.ReadWindow(w, resolved, got); err != nil && StatusOf(err) != StatusInvalidArgument {
+						} else if err := ds.ReadWindow(w, resolved, got); err != nil && raster.StatusOf(err) != raster.StatusInvalidArgument {
 							t.Fatal(err)
 						}
 						if raw != nil && !bytes.Equal(got, want) {
@@ -82,7 +84,7 @@ func TestDirectDecodeMatchesGDAL(t *testing.T) {
 
 func TestDirectDecodeDeclines(t *testing.T) {
 	dir := t.TempDir()
-	lzw := gtiff(t, filepath.Join(dir, "lzw.tif"), Float32, 1, 40, 40, cells(Float32, 1, 40, 40, 1), "COMPRESS=LZW")
+	lzw := gtiff(t, filepath.Join(dir, "lzw.tif"), raster.Float32, 1, 40, 40, cells(raster.Float32, 1, 40, 40, 1), "COMPRESS=LZW")
 	ds, err := OpenDataset(lzw)
 	if err != nil {
 		t.Fatal(err)
@@ -92,17 +94,17 @@ func TestDirectDecodeDeclines(t *testing.T) {
 	}
 	ds.Close()
 	// a type conversion goes through GDAL
-	plain := gtiff(t, filepath.Join(dir, "plain.tif"), Float32, 1, 40, 40, cells(Float32, 1, 40, 40, 1))
+	plain := gtiff(t, filepath.Join(dir, "plain.tif"), raster.Float32, 1, 40, 40, cells(raster.Float32, 1, 40, 40, 1))
 	ds, err = OpenDataset(plain)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer ds.Close()
 	buf := make([]byte, 8*40*40)
-	if err := ds.ReadWindow(Window{0, 0, 40, 40}, ReadSpec{DType: Float64}, buf); err != nil {
+	if err := ds.ReadWindow(raster.Window{RowOff: 0, ColOff: 0, Rows: 40, Cols: 40}, raster.ReadSpec{DType: raster.Float64}, buf); err != nil {
 		t.Fatal(err)
 	}
-	if !bytes.Equal(buf, gdalRead(t, plain, Window{0, 0, 40, 40}, []int{1}, Float64)) {
+	if !bytes.Equal(buf, gdalRead(t, plain, raster.Window{RowOff: 0, ColOff: 0, Rows: 40, Cols: 40}, []int{1}, raster.Float64)) {
 		t.Fatal("converted read differs from GDAL")
 	}
 }

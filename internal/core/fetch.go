@@ -23,6 +23,8 @@ import (
 	"sync"
 	"time"
 	"unsafe"
+
+	"github.com/cloudio-dem/cloudio/internal/raster"
 )
 
 // rangeFetcher reads byte ranges of a remote file over HTTP itself, from
@@ -241,7 +243,7 @@ func answers(name string) error {
 			return nil
 		}
 		if attempt >= f.retries {
-			return errorf(StatusIO, "no answer from the server of %q (unreachable, or it timed out): %v", name, err)
+			return raster.Errorf(raster.StatusIO, "no answer from the server of %q (unreachable, or it timed out): %v", name, err)
 		}
 		time.Sleep(wait)
 		wait *= 2

@@ -10,6 +10,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/cloudio-dem/cloudio/internal/raster"
 )
 
 // fetchServer serves dir on 127.0.0.1 with Range requests; fault, when it
@@ -33,8 +35,8 @@ func fetchServer(t *testing.T, dir string, fault func(w http.ResponseWriter, r *
 func fetchCOG(t *testing.T) (string, []byte) {
 	t.Helper()
 	dir := t.TempDir()
-	data := cells(Float32, 1, 600, 700, 3)
-	if err := WriteCOGBuffer(data, Float32, 1, 600, 700, Georef{}, filepath.Join(dir, "dem.tif"),
+	data := cells(raster.Float32, 1, 600, 700, 3)
+	if err := WriteCOGBuffer(data, raster.Float32, 1, 600, 700, raster.Georef{}, filepath.Join(dir, "dem.tif"),
 		COGOptions{Options: []string{"BLOCKSIZE=256"}}); err != nil {
 		t.Fatal(err)
 	}
@@ -127,7 +129,7 @@ func TestFetcherRetries(t *testing.T) {
 	failures.Store(1 << 30)
 	base = fetchServer(t, dir, slowDown)
 	err, _ := readRemote(t, base, data, "GDAL_HTTP_MAX_RETRY=1", "GDAL_HTTP_RETRY_DELAY=0.01")
-	wantStatus(t, err, StatusIO, "a server that keeps failing")
+	wantStatus(t, err, raster.StatusIO, "a server that keeps failing")
 	for _, want := range []string{"HTTP 503", "SlowDown", "/vsicurl/" + base + "/dem.tif", "cannot read"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error %q lacks %q", err, want)
@@ -141,7 +143,7 @@ func TestFetcherRetries(t *testing.T) {
 		return true
 	})
 	err, _ = readRemote(t, base, data, "GDAL_HTTP_MAX_RETRY=5", "GDAL_HTTP_RETRY_DELAY=0.01")
-	wantStatus(t, err, StatusIO, "a forbidden range")
+	wantStatus(t, err, raster.StatusIO, "a forbidden range")
 	if !strings.Contains(err.Error(), "HTTP 403 Forbidden") {
 		t.Errorf("error %q lacks the status", err)
 	}
@@ -164,7 +166,7 @@ func TestFetcherTimeout(t *testing.T) {
 	defer close(release)
 	start := time.Now()
 	err, _ := readRemote(t, base, data, "GDAL_HTTP_TIMEOUT=1", "GDAL_HTTP_MAX_RETRY=0")
-	wantStatus(t, err, StatusIO, "a server that stops answering")
+	wantStatus(t, err, raster.StatusIO, "a server that stops answering")
 	if took := time.Since(start); took > 10*time.Second {
 		t.Errorf("failed after %v, with a 1 s timeout", took)
 	}
@@ -213,7 +215,7 @@ func TestFetcherSignedS3URL(t *testing.T) {
 	}
 	refuse.Store(true)
 	err, _ := readChecked(t, "/vsis3/bucket/dem.tif", data)
-	wantStatus(t, err, StatusIO, "a refused signature")
+	wantStatus(t, err, raster.StatusIO, "a refused signature")
 	if msg := err.Error(); !strings.Contains(msg, "HTTP 403 Forbidden (AccessDenied)") ||
 		strings.Contains(msg, secret) || strings.Contains(msg, "X-Amz") || strings.Contains(msg, endpoint) {
 		t.Errorf("error %q", msg)
@@ -224,7 +226,7 @@ func TestFetcherSignedS3URL(t *testing.T) {
 	}
 	// The open's check that the server answers finds it stalled already.
 	_, err = OpenTileReader("/vsis3/bucket/dem.tif", ReaderOptions{TileRows: 200, TileCols: 300})
-	wantStatus(t, err, StatusIO, "a stalled server")
+	wantStatus(t, err, raster.StatusIO, "a stalled server")
 	if msg := err.Error(); !strings.Contains(msg, "Timeout") || strings.Contains(msg, "X-Amz") || strings.Contains(msg, secret) {
 		t.Errorf("error %q", msg)
 	}

@@ -20,6 +20,8 @@ import (
 	"unsafe"
 
 	"github.com/airbusgeo/godal"
+
+	"github.com/cloudio-dem/cloudio/internal/raster"
 )
 
 // Version is the library's own version.
@@ -45,7 +47,7 @@ func Init() {
 		// (see faultPoint), which must come back as the operation's
 		// CLOUDIO_ERR_INTERNAL.
 		if where := os.Getenv("CLOUDIO_TEST_PANIC"); where != "" {
-			faultHook = func(at string) {
+			raster.FaultHook = func(at string) {
 				if at == where {
 					panic("injected by CLOUDIO_TEST_PANIC=" + where)
 				}
@@ -121,19 +123,19 @@ func (g *gdalErrors) noAnswer() bool {
 // err returns the collected failures as an *Error with the status fallback,
 // refined by the CPLE number of the first failure; nil when none was raised
 // and call succeeded.
-func (g *gdalErrors) err(context string, fallback Status) error {
+func (g *gdalErrors) err(context string, fallback raster.Status) error {
 	msg := strings.Join(g.msgs, "; ")
 	if g.warning != "" {
 		msg += " (GDAL warned: " + g.warning + ")"
 	}
 	if msg == "" {
-		return errorf(fallback, "%s", context)
+		return raster.Errorf(fallback, "%s", context)
 	}
 	status := classify(g.code, fallback)
 	if deniedAccess(msg) {
-		status = StatusIO // the object may well exist: these credentials may not see it
+		status = raster.StatusIO // the object may well exist: these credentials may not see it
 	}
-	return errorf(status, "%s: %s", context, strings.TrimPrefix(msg, " "))
+	return raster.Errorf(status, "%s: %s", context, strings.TrimPrefix(msg, " "))
 }
 
 // deniedAccess recognises an object store refusing the credentials.
@@ -153,16 +155,16 @@ func newCErrors() *C.cloudioErrors {
 	return (*C.cloudioErrors)(C.calloc(1, C.size_t(unsafe.Sizeof(C.cloudioErrors{}))))
 }
 
-func classify(code int, fallback Status) Status {
+func classify(code int, fallback raster.Status) raster.Status {
 	switch code {
 	case cpleUserInterrupt:
-		return StatusCancelled
+		return raster.StatusCancelled
 	case cpleIllegalArg:
-		return StatusInvalidArgument
+		return raster.StatusInvalidArgument
 	case cpleNotSupported:
-		return StatusUnsupported
+		return raster.StatusUnsupported
 	case cpleAWSBucketNotFound, cpleAWSObjectNotFound:
-		return StatusNotFound
+		return raster.StatusNotFound
 	}
 	return fallback
 }
@@ -238,9 +240,9 @@ func statFresh(name string) (bool, error) {
 	case 1:
 		return true, nil
 	case -1:
-		return false, errorf(StatusIO, "no answer from the server of %q (unreachable, or it timed out)", name)
+		return false, raster.Errorf(raster.StatusIO, "no answer from the server of %q (unreachable, or it timed out)", name)
 	case -2:
-		return false, errorf(StatusIO, "the server refused these credentials for %q", name)
+		return false, raster.Errorf(raster.StatusIO, "the server refused these credentials for %q", name)
 	}
 	return false, nil
 }
@@ -268,17 +270,17 @@ func prefixError(state C.int, prefix string, forbiddenOK bool) error {
 		if forbiddenOK {
 			return nil
 		}
-		return errorf(StatusIO, "the server refused to show %q to these credentials", prefix)
+		return raster.Errorf(raster.StatusIO, "the server refused to show %q to these credentials", prefix)
 	case C.CLOUDIO_LIST_REFUSED:
-		return errorf(StatusIO, "the server refused these credentials for %q", prefix)
+		return raster.Errorf(raster.StatusIO, "the server refused these credentials for %q", prefix)
 	case C.CLOUDIO_LIST_NO_ANSWER:
-		return errorf(StatusIO, "no answer from the server of %q (unreachable, or it timed out)", prefix)
+		return raster.Errorf(raster.StatusIO, "no answer from the server of %q (unreachable, or it timed out)", prefix)
 	case C.CLOUDIO_LIST_UNKNOWN:
 		if bucket := bucketOf(prefix); bucket != prefix { // an empty prefix: is its bucket there?
 			return checkPrefix(bucket, forbiddenOK)
 		}
 	}
-	return errorf(StatusNotFound, "%q does not exist: no such directory, or no such bucket or container (or these credentials cannot see it)", prefix)
+	return raster.Errorf(raster.StatusNotFound, "%q does not exist: no such directory, or no such bucket or container (or these credentials cannot see it)", prefix)
 }
 
 // unreachable is, for a name a stat did not find, the error of its server
@@ -288,7 +290,7 @@ func unreachable(name string) error {
 	if !isObjectStore(name) {
 		return nil
 	}
-	if err := checkPrefix(parentOf(name), false); StatusOf(err) == StatusIO {
+	if err := checkPrefix(parentOf(name), false); raster.StatusOf(err) == raster.StatusIO {
 		return err
 	}
 	return nil
@@ -308,7 +310,7 @@ func vsiRename(from, to string) error {
 	var rc C.int
 	pinned(to, func() { rc = C.cloudioRename(cfrom, cto) })
 	if rc != 0 {
-		return errorf(StatusIO, "cannot rename %q to %q", from, to)
+		return raster.Errorf(raster.StatusIO, "cannot rename %q to %q", from, to)
 	}
 	return nil
 }
@@ -324,7 +326,25 @@ func upload(local, dst string) error {
 	var failed C.int
 	pinned(dst, func() { failed = C.cloudioUpload(csrc, cdst, errs) })
 	if failed != 0 {
-		return errorf(classify(int(errs.code), StatusIO), "cannot upload %q: %s", dst, C.GoString(&errs.msg[0]))
+		return raster.Errorf(classify(int(errs.code), raster.StatusIO), "cannot upload %q: %s", dst, C.GoString(&errs.msg[0]))
 	}
 	return nil
+}
+
+// gdalHasInt8: GDAL 3.7 added GDT_Int8 (set by Init).
+var gdalHasInt8 bool
+
+// gdalType is the type GDAL's calls take for buffers and bands of d: Int8
+// is Byte, with PIXELTYPE=SIGNEDBYTE on the band, before GDAL 3.7.
+func gdalType(d raster.DType) raster.DType {
+	if d == raster.Int8 && !gdalHasInt8 {
+		return raster.Byte
+	}
+	return d
+}
+
+// gdalConverts reports whether GDAL converts cells of type from to type to
+// correctly: before GDAL 3.7 it takes signed bytes for unsigned ones.
+func gdalConverts(from, to raster.DType) bool {
+	return from == to || gdalHasInt8 || (from != raster.Int8 && to != raster.Int8)
 }

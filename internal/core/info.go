@@ -36,6 +36,8 @@ import (
 	"strconv"
 	"strings"
 	"unsafe"
+
+	"github.com/cloudio-dem/cloudio/internal/raster"
 )
 
 // Description is what info tells about a raster: plain data that encodes
@@ -170,15 +172,15 @@ func Describe(name string) (*Description, error) {
 	var text *C.char
 	pinned(resolved, func() { text = C.cloudioGDALInfo(cname, errs) })
 	if text == nil {
-		return nil, errorf(classify(int(errs.code), StatusIO), "cannot describe %q: %s", name, C.GoString(&errs.msg[0]))
+		return nil, raster.Errorf(classify(int(errs.code), raster.StatusIO), "cannot describe %q: %s", name, C.GoString(&errs.msg[0]))
 	}
 	defer C.CPLFree(unsafe.Pointer(text))
 	var g gdalInfo
 	if err := json.Unmarshal([]byte(C.GoString(text)), &g); err != nil {
-		return nil, errorf(StatusInternal, "cannot read gdalinfo's description of %q: %v", name, err)
+		return nil, raster.Errorf(raster.StatusInternal, "cannot read gdalinfo's description of %q: %v", name, err)
 	}
 	if len(g.Bands) == 0 {
-		return nil, errorf(StatusInvalidArgument, "%q has no raster bands", name)
+		return nil, raster.Errorf(raster.StatusInvalidArgument, "%q has no raster bands", name)
 	}
 	d := describe(&g)
 	if resolved != name {

@@ -4,6 +4,8 @@ import (
 	pathpkg "path"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/cloudio-dem/cloudio/internal/raster"
 )
 
 // scheme maps a URL prefix users write to GDAL's virtual file system.
@@ -54,10 +56,10 @@ func GDALName(name string) string {
 // inputName validates and maps a name to read from.
 func inputName(what, name string) (string, error) {
 	if name == "" {
-		return "", errorf(StatusInvalidArgument, "%s path is empty", what)
+		return "", raster.Errorf(raster.StatusInvalidArgument, "%s path is empty", what)
 	}
 	if !utf8.ValidString(name) {
-		return "", errorf(StatusInvalidArgument, "%s path %q is not valid UTF-8", what, name)
+		return "", raster.Errorf(raster.StatusInvalidArgument, "%s path %q is not valid UTF-8", what, name)
 	}
 	return GDALName(name), nil
 }
@@ -69,7 +71,7 @@ func outputName(what, name string) (string, error) {
 		return "", err
 	}
 	if strings.HasPrefix(mapped, "/vsicurl/") || strings.HasPrefix(mapped, "/vsicurl_streaming/") {
-		return "", errorf(StatusInvalidArgument, "%s %q is read-only: HTTP URLs cannot be written", what, name)
+		return "", raster.Errorf(raster.StatusInvalidArgument, "%s %q is read-only: HTTP URLs cannot be written", what, name)
 	}
 	return mapped, nil
 }

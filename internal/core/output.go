@@ -10,6 +10,8 @@ import (
 	"path/filepath"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/cloudio-dem/cloudio/internal/raster"
 )
 
 // atomicOutput is a destination written under a temporary name and
@@ -46,7 +48,7 @@ func newAtomicOutput(dst string) (*atomicOutput, error) {
 		return nil, err
 	}
 	if st, err := os.Stat(dst); err == nil && st.IsDir() {
-		return nil, errorf(StatusInvalidArgument, "destination %q is a directory", dst)
+		return nil, raster.Errorf(raster.StatusInvalidArgument, "destination %q is a directory", dst)
 	}
 	tmp := siblingTemp(dst, suffix)
 	if err := checkPathLength(dst, tmp); err != nil {
@@ -72,11 +74,11 @@ func checkOutputDir(dst string) error {
 	st, err := os.Stat(dir)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
-		return errorf(StatusNotFound, "output directory %q does not exist", dir)
+		return raster.Errorf(raster.StatusNotFound, "output directory %q does not exist", dir)
 	case err != nil:
-		return errorf(StatusIO, "cannot use output directory %q: %v", dir, err)
+		return raster.Errorf(raster.StatusIO, "cannot use output directory %q: %v", dir, err)
 	case !st.IsDir():
-		return errorf(StatusNotFound, "output directory %q is not a directory", dir)
+		return raster.Errorf(raster.StatusNotFound, "output directory %q is not a directory", dir)
 	}
 	return nil
 }
@@ -109,7 +111,7 @@ const gdalPathMax = 2047
 
 func checkPathLength(dst, tmp string) error {
 	if len(tmp)+sideFiles > gdalPathMax {
-		return errorf(StatusInvalidArgument, "destination %q is %d bytes long: with the temporary name and the side files GDAL makes from it (up to %d bytes more), it exceeds the %d bytes GDAL takes: use a shorter path",
+		return raster.Errorf(raster.StatusInvalidArgument, "destination %q is %d bytes long: with the temporary name and the side files GDAL makes from it (up to %d bytes more), it exceeds the %d bytes GDAL takes: use a shorter path",
 			dst, len(dst), len(tmp)+sideFiles-len(dst), gdalPathMax)
 	}
 	return nil
@@ -118,7 +120,7 @@ func checkPathLength(dst, tmp string) error {
 func randomSuffix() (string, error) {
 	var b [6]byte
 	if _, err := rand.Read(b[:]); err != nil {
-		return "", errorf(StatusInternal, "no randomness for a temporary name: %v", err)
+		return "", raster.Errorf(raster.StatusInternal, "no randomness for a temporary name: %v", err)
 	}
 	return hex.EncodeToString(b[:]), nil
 }
@@ -131,15 +133,15 @@ func (o *atomicOutput) commit() error {
 		return upload(o.tmp, o.dst)
 	case isVSI(o.dst):
 		if vsiRename(o.tmp, o.dst) != nil {
-			return errorf(StatusIO, "cannot move the finished file to %q", o.dst)
+			return raster.Errorf(raster.StatusIO, "cannot move the finished file to %q", o.dst)
 		}
 		return nil
 	}
 	if err := syncPath(o.tmp); err != nil {
-		return errorf(StatusIO, "cannot flush %q: %v", o.dst, err)
+		return raster.Errorf(raster.StatusIO, "cannot flush %q: %v", o.dst, err)
 	}
 	if err := os.Rename(o.tmp, o.dst); err != nil {
-		return errorf(StatusIO, "cannot move the finished file to %q: %v", o.dst, err)
+		return raster.Errorf(raster.StatusIO, "cannot move the finished file to %q: %v", o.dst, err)
 	}
 	_ = syncPath(filepath.Dir(o.dst)) // the rename's durability; best effort where dirs cannot be synced
 	return nil
@@ -164,11 +166,11 @@ func (o *atomicOutput) discard() {
 
 // friendly replaces the temporary name with the destination in a message.
 func (o *atomicOutput) friendly(err error) error {
-	var e *Error
+	var e *raster.Error
 	if !errors.As(err, &e) {
 		return err
 	}
-	return &Error{Status: e.Status, Msg: strings.ReplaceAll(e.Msg, o.tmp, o.dst)}
+	return &raster.Error{Status: e.Status, Msg: strings.ReplaceAll(e.Msg, o.tmp, o.dst)}
 }
 
 func syncPath(p string) error {

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"sync"
 	"unsafe"
+
+	"github.com/cloudio-dem/cloudio/internal/raster"
 )
 
 // overviewCandidates are the overview resampling methods GDAL has offered
@@ -45,7 +47,7 @@ func OverviewMethods() []string {
 // codes, classes or masks that no interpolation may invent; AVERAGE for
 // floating point, which never overshoots the data's range, skips nodata
 // and lets no hole grow (CUBIC, GDAL's COG default, does all three).
-func DefaultOverviewResampling(d DType) string {
+func DefaultOverviewResampling(d raster.DType) string {
 	if d.IsFloat() {
 		return "AVERAGE"
 	}
@@ -55,7 +57,7 @@ func DefaultOverviewResampling(d DType) string {
 // overviewResampling is the method a COG written with opts (validated, with
 // cloudio's defaults) computes its overviews with: the COG driver takes
 // OVERVIEW_RESAMPLING, else RESAMPLING.
-func overviewResampling(opts []Option) string {
+func overviewResampling(opts []raster.Option) string {
 	for _, key := range []string{"OVERVIEW_RESAMPLING", "RESAMPLING"} {
 		if v, ok := findOption(opts, key); ok {
 			return strings.ToUpper(v)

@@ -12,24 +12,26 @@ import (
 	"strings"
 	"sync"
 	"unsafe"
+
+	"github.com/cloudio-dem/cloudio/internal/raster"
 )
 
 // StorageDefaults bound how long a request to an unreachable or failing
 // endpoint can take; a caller's options override them.
-var StorageDefaults = []Option{
-	{"GDAL_HTTP_CONNECTTIMEOUT", "10"},
-	{"GDAL_HTTP_TIMEOUT", "60"},
-	{"GDAL_HTTP_MAX_RETRY", "2"},
-	{"GDAL_HTTP_RETRY_DELAY", "0.5"},
+var StorageDefaults = []raster.Option{
+	{Key: "GDAL_HTTP_CONNECTTIMEOUT", Value: "10"},
+	{Key: "GDAL_HTTP_TIMEOUT", Value: "60"},
+	{Key: "GDAL_HTTP_MAX_RETRY", Value: "2"},
+	{Key: "GDAL_HTTP_RETRY_DELAY", Value: "0.5"},
 	// Writing a COG (random access) to an object store goes through a local
 	// temporary file on GDAL 3.6.
-	{"CPL_VSIL_USE_TEMP_FILE_FOR_RANDOM_WRITE", "YES"},
+	{Key: "CPL_VSIL_USE_TEMP_FILE_FOR_RANDOM_WRITE", Value: "YES"},
 }
 
 // configured holds the options ConfigureStorage set, by GDAL prefix.
 var configured struct {
 	mu      sync.Mutex
-	options map[string][]Option
+	options map[string][]raster.Option
 }
 
 // ConfigureStorage scopes GDAL configuration options (credentials, endpoint,
@@ -49,15 +51,15 @@ func ConfigureStorage(url string, options []string, replace bool) (string, error
 		return "", err
 	}
 	if !isVSI(prefix) {
-		return "", errorf(StatusInvalidArgument, "storage URL %q is not an object store or HTTP URL (s3://, gs://, az://, http(s)://, or a /vsi... prefix)", url)
+		return "", raster.Errorf(raster.StatusInvalidArgument, "storage URL %q is not an object store or HTTP URL (s3://, gs://, az://, http(s)://, or a /vsi... prefix)", url)
 	}
-	opts, err := ParseOptions(options)
+	opts, err := raster.ParseOptions(options)
 	if err != nil {
 		return "", err
 	}
-	merged := append([]Option(nil), StorageDefaults...)
+	merged := append([]raster.Option(nil), StorageDefaults...)
 	for _, o := range opts {
-		merged = setOption(merged, o)
+		merged = raster.SetOption(merged, o)
 	}
 	// GDAL matches path-specific options by prefix; a bucket's own listing
 	// request names it without the trailing slash.
@@ -70,7 +72,7 @@ func ConfigureStorage(url string, options []string, replace bool) (string, error
 			return prefix, nil
 		}
 		if !replace {
-			return "", errorf(StatusInvalidArgument, "storage prefix %q is already configured, with other values for %s: every store of the prefix shares one set of options, so replace them explicitly (replace=True in Python, cloudio_storage_replace in C) or use another prefix",
+			return "", raster.Errorf(raster.StatusInvalidArgument, "storage prefix %q is already configured, with other values for %s: every store of the prefix shares one set of options, so replace them explicitly (replace=True in Python, cloudio_storage_replace in C) or use another prefix",
 				url, strings.Join(differ, ", "))
 		}
 	}
@@ -84,7 +86,7 @@ func ConfigureStorage(url string, options []string, replace bool) (string, error
 		C.free(unsafe.Pointer(cv))
 	}
 	if configured.options == nil {
-		configured.options = map[string][]Option{}
+		configured.options = map[string][]raster.Option{}
 	}
 	configured.options[prefix] = merged
 	return prefix, nil
@@ -92,7 +94,7 @@ func ConfigureStorage(url string, options []string, replace bool) (string, error
 
 // differingKeys names the options set in a or b with different values (or
 // in one only), sorted; never the values, which may be secrets.
-func differingKeys(a, b []Option) []string {
+func differingKeys(a, b []raster.Option) []string {
 	values := map[string][2]*string{}
 	for i := range a {
 		v := values[a[i].Key]
@@ -134,10 +136,10 @@ func List(url string) ([]string, error) {
 	pinned(name, func() { list = C.cloudioList(cname, C.int(boolInt(isObjectStore(name))), &state, errs) })
 	defer C.CSLDestroy(list)
 	if errs.failed != 0 {
-		return nil, errorf(classify(int(errs.code), StatusIO), "cannot list %q: %s", url, C.GoString(&errs.msg[0]))
+		return nil, raster.Errorf(classify(int(errs.code), raster.StatusIO), "cannot list %q: %s", url, C.GoString(&errs.msg[0]))
 	}
 	if err := prefixError(state, strings.TrimSuffix(name, "/"), false); err != nil {
-		return nil, errorf(StatusOf(err), "cannot list %q: %s", url, err.Error())
+		return nil, raster.Errorf(raster.StatusOf(err), "cannot list %q: %s", url, err.Error())
 	}
 	var out []string
 	for p := list; p != nil && *p != nil; p = (**C.char)(unsafe.Add(unsafe.Pointer(p), unsafe.Sizeof(p))) {
@@ -170,7 +172,7 @@ func Exists(url string) (bool, error) {
 		switch err := checkPrefix(strings.TrimSuffix(name, "/"), false); {
 		case err == nil:
 			return true, nil
-		case StatusOf(err) == StatusNotFound:
+		case raster.StatusOf(err) == raster.StatusNotFound:
 			return false, nil
 		default:
 			return false, err
@@ -203,7 +205,7 @@ func Delete(url string) error {
 				return err
 			}
 		}
-		return errorf(StatusNotFound, "%q does not exist", url)
+		return raster.Errorf(raster.StatusNotFound, "%q does not exist", url)
 	}
 	cname := C.CString(name)
 	defer C.free(unsafe.Pointer(cname))
@@ -212,7 +214,7 @@ func Delete(url string) error {
 	var rc C.int
 	pinned(name, func() { rc = C.cloudioUnlink(cname, errs) })
 	if rc != 0 {
-		return errorf(classify(int(errs.code), StatusIO), "cannot delete %q: %s", url, C.GoString(&errs.msg[0]))
+		return raster.Errorf(classify(int(errs.code), raster.StatusIO), "cannot delete %q: %s", url, C.GoString(&errs.msg[0]))
 	}
 	return nil
 }

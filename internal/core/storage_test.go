@@ -12,6 +12,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/cloudio-dem/cloudio/internal/raster"
 )
 
 // The object-store answers (refused credentials) are tested against real
@@ -23,8 +25,8 @@ func TestCheckPrefix(t *testing.T) {
 		t.Fatalf("an empty directory can be listed: %v", err)
 	}
 	err := checkPrefix(filepath.Join(dir, "missing"), false)
-	if StatusOf(err) != StatusNotFound {
-		t.Fatalf("a missing directory: got %v (%v), want NOT_FOUND", StatusOf(err), err)
+	if raster.StatusOf(err) != raster.StatusNotFound {
+		t.Fatalf("a missing directory: got %v (%v), want NOT_FOUND", raster.StatusOf(err), err)
 	}
 }
 
@@ -41,8 +43,8 @@ func TestListEmptyAndMissing(t *testing.T) {
 		t.Fatalf("one file: got %v, %v", names, err)
 	}
 	_, err = List(filepath.Join(dir, "missing"))
-	if StatusOf(err) != StatusNotFound {
-		t.Fatalf("a missing directory: got %v (%v), want NOT_FOUND", StatusOf(err), err)
+	if raster.StatusOf(err) != raster.StatusNotFound {
+		t.Fatalf("a missing directory: got %v (%v), want NOT_FOUND", raster.StatusOf(err), err)
 	}
 }
 
@@ -70,7 +72,7 @@ func TestStoreTimeoutsReachGDAL(t *testing.T) {
 	} {
 		start := time.Now()
 		err := call()
-		wantStatus(t, err, StatusIO, what)
+		wantStatus(t, err, raster.StatusIO, what)
 		if took := time.Since(start); took > 15*time.Second {
 			t.Errorf("%s: failed after %v, with a 1 s timeout", what, took)
 		}
@@ -145,7 +147,7 @@ func TestUploadPublishesOnlyWhatItReadWhole(t *testing.T) {
 		t.Fatalf("a whole file: %q", got)
 	}
 	err := upload(t.TempDir(), "/vsis3/upload-test/unreadable.tif") // a directory: open works, reads fail
-	wantStatus(t, err, StatusIO, "an unreadable source")
+	wantStatus(t, err, raster.StatusIO, "an unreadable source")
 	if _, published := s3.object("/upload-test/unreadable.tif"); published || !strings.Contains(fmt.Sprint(err), "nothing was uploaded") {
 		t.Fatalf("an unreadable source: published %v, error %v", published, err)
 	}

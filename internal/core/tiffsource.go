@@ -46,6 +46,8 @@ import (
 	"os"
 	"sync"
 	"unsafe"
+
+	"github.com/cloudio-dem/cloudio/internal/raster"
 )
 
 // The tiff.Source of each kind of file cloudio reads itself: fileSource (a
@@ -93,14 +95,14 @@ func openVSISource(name string) (*vsiSource, error) {
 	why := C.GoString(&msg[0])
 	if !pathExists(name) {
 		if err := unreachable(name); err != nil {
-			return nil, errorf(StatusIO, "cannot open %q: %s", name, err.Error())
+			return nil, raster.Errorf(raster.StatusIO, "cannot open %q: %s", name, err.Error())
 		}
-		return nil, errorf(StatusNotFound, "%q does not exist", name)
+		return nil, raster.Errorf(raster.StatusNotFound, "%q does not exist", name)
 	}
 	if why == "" {
 		return nil, errNotAFile
 	}
-	return nil, errorf(StatusIO, "cannot open %q: %s", name, why)
+	return nil, raster.Errorf(raster.StatusIO, "cannot open %q: %s", name, why)
 }
 
 func openVSIHandle(name string, size *C.ulonglong, msg []C.char) *C.VSILFILE {
@@ -140,7 +142,7 @@ func (s *vsiSource) take(msg []C.char) (*C.VSILFILE, error) {
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()
-		return nil, errorf(StatusInvalidArgument, "%q is closed", s.name)
+		return nil, raster.Errorf(raster.StatusInvalidArgument, "%q is closed", s.name)
 	}
 	if n := len(s.idle); n > 0 {
 		fp := s.idle[n-1]

@@ -6,6 +6,8 @@ import (
 	"os"
 	"sync"
 	"testing"
+
+	"github.com/cloudio-dem/cloudio/internal/raster"
 )
 
 // One VSI adapter serves validate's serial reads and the direct decoder's
@@ -52,7 +54,7 @@ func TestVSISourceConcurrentReads(t *testing.T) {
 	}
 	s.Close()
 	s.Close()
-	if _, err := s.ReadAt(make([]byte, 1), 0); StatusOf(err) != StatusInvalidArgument {
+	if _, err := s.ReadAt(make([]byte, 1), 0); raster.StatusOf(err) != raster.StatusInvalidArgument {
 		t.Errorf("a read after Close: %v", err)
 	}
 	if len(s.idle) != 0 {

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"strings"
 
+	"github.com/cloudio-dem/cloudio/internal/raster"
 	"github.com/cloudio-dem/cloudio/internal/tiff"
 )
 
@@ -45,7 +46,7 @@ func (c FullCheck) on(name string) bool {
 func Validate(name string, full FullCheck) (Validation, error) {
 	Init()
 	if full != FullCheckAuto && full != FullCheckYes && full != FullCheckNo {
-		return Validation{}, errorf(StatusInvalidArgument, "full check %d is none of auto (0), full (1) and quick (2)", full)
+		return Validation{}, raster.Errorf(raster.StatusInvalidArgument, "full check %d is none of auto (0), full (1) and quick (2)", full)
 	}
 	name, err := inputName("dataset", name)
 	if err != nil {
@@ -76,9 +77,9 @@ func Validate(name string, full FullCheck) (Validation, error) {
 
 // readFailure classifies a failure to read a file's bytes as IO.
 func readFailure(name string, err error) error {
-	var e *Error
+	var e *raster.Error
 	if errors.As(err, &e) {
 		return e
 	}
-	return errorf(StatusIO, "cannot read %q: %v", name, err)
+	return raster.Errorf(raster.StatusIO, "cannot read %q: %v", name, err)
 }
