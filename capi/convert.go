@@ -15,6 +15,7 @@ import (
 
 	"github.com/cloudio-dem/cloudio/internal/core"
 	"github.com/cloudio-dem/cloudio/internal/raster"
+	"github.com/cloudio-dem/cloudio/internal/storage"
 )
 
 // status converts an error to a C status, writing its message, with every
@@ -22,7 +23,7 @@ import (
 func status(err error, buf *C.char, n C.size_t) C.int {
 	msg := ""
 	if err != nil {
-		msg = core.ScrubSecrets(err.Error())
+		msg = storage.ScrubSecrets(err.Error())
 	}
 	writeErr(buf, n, msg)
 	return C.int(raster.StatusOf(err))
@@ -48,7 +49,7 @@ func writeErr(buf *C.char, n C.size_t, msg string) {
 // contain turns a panic into CLOUDIO_ERR_INTERNAL; every export defers it.
 func contain(rc *C.int, buf *C.char, n C.size_t) {
 	if r := recover(); r != nil {
-		writeErr(buf, n, core.ScrubSecrets(fmt.Sprintf("internal error (a bug in cloudio, please report it): %v\n%s", r, debug.Stack())))
+		writeErr(buf, n, storage.ScrubSecrets(fmt.Sprintf("internal error (a bug in cloudio, please report it): %v\n%s", r, debug.Stack())))
 		*rc = C.int(raster.StatusInternal)
 	}
 }

@@ -16,6 +16,7 @@ import (
 	"unsafe"
 
 	"github.com/cloudio-dem/cloudio/internal/core"
+	"github.com/cloudio-dem/cloudio/internal/gdalc"
 	"github.com/cloudio-dem/cloudio/internal/raster"
 )
 
@@ -31,7 +32,7 @@ var static struct {
 
 func staticStrings() {
 	static.once.Do(func() {
-		core.Init()
+		gdalc.Init()
 		static.version = C.CString(core.VersionString())
 		static.names = map[raster.Status]*C.char{}
 		for _, s := range []raster.Status{raster.StatusOK, raster.StatusInvalidArgument, raster.StatusNotFound,

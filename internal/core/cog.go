@@ -18,7 +18,9 @@ import (
 
 	"github.com/airbusgeo/godal"
 
+	"github.com/cloudio-dem/cloudio/internal/gdalc"
 	"github.com/cloudio-dem/cloudio/internal/raster"
+	"github.com/cloudio-dem/cloudio/internal/storage"
 )
 
 // DefaultCompress is the COMPRESS method when the caller names none.
@@ -34,7 +36,7 @@ type COGOptions struct {
 // WriteCOG writes the raster src (a path or GDAL name) as a COG at dst,
 // atomically.
 func WriteCOG(src, dst string, o COGOptions) error {
-	Init()
+	gdalc.Init()
 	o, withStats, err := statisticsOption(o)
 	if err != nil {
 		return err
@@ -88,7 +90,7 @@ func WriteCOG(src, dst string, o COGOptions) error {
 // and row-major, as a COG at dst. GDAL reads buf in place, through a MEM
 // dataset over it, during the call only.
 func WriteCOGBuffer(buf []byte, dtype raster.DType, bands, rows, cols int64, g raster.Georef, dst string, o COGOptions) error {
-	Init()
+	gdalc.Init()
 	o, withStats, err := statisticsOption(o)
 	if err != nil {
 		return err
@@ -103,7 +105,7 @@ func WriteCOGBuffer(buf []byte, dtype raster.DType, bands, rows, cols int64, g r
 		return err
 	}
 	defer src.release()
-	if dst, err = outputName("destination", dst); err != nil {
+	if dst, err = storage.OutputName("destination", dst); err != nil {
 		return err
 	}
 	var stats *statisticsStep
@@ -147,7 +149,7 @@ func newMemSource(buf []byte, dtype raster.DType, bands, rows, cols int64, g ras
 	if err != nil {
 		return nil, err
 	}
-	georef := (*C.cloudioGeoref)(C.calloc(1, C.size_t(unsafe.Sizeof(C.cloudioGeoref{})))) // C memory, as newCErrors says
+	georef := (*C.cloudioGeoref)(C.calloc(1, C.size_t(unsafe.Sizeof(C.cloudioGeoref{})))) // C memory, as gdalc.Errors says
 	defer C.free(unsafe.Pointer(georef))
 	if g.GeoTransform != nil {
 		georef.has_geotransform = 1
@@ -168,13 +170,13 @@ func newMemSource(buf []byte, dtype raster.DType, bands, rows, cols int64, g ras
 	}
 	m := &memSource{}
 	m.pin.Pin(&buf[0])
-	errs := newCErrors()
-	defer C.free(unsafe.Pointer(errs))
-	m.ds = C.cloudioMemDataset(unsafe.Pointer(&buf[0]), C.int(gdalType(dtype)), C.int(boolInt(gdalType(dtype) != dtype)),
-		C.int(bands), C.int(rows), C.int(cols), georef, errs)
+	errs := gdalc.NewErrors()
+	defer errs.Free()
+	m.ds = C.cloudioMemDataset(unsafe.Pointer(&buf[0]), C.int(gdalType(dtype)), C.int(gdalc.CBool(gdalType(dtype) != dtype)),
+		C.int(bands), C.int(rows), C.int(cols), georef, (*C.cloudioErrors)(errs.C()))
 	if m.ds == nil {
 		m.pin.Unpin()
-		return nil, raster.Errorf(classify(int(errs.code), raster.StatusInvalidArgument), "cannot use the buffer as a raster: %s", C.GoString(&errs.msg[0]))
+		return nil, errs.Report().Err("cannot use the buffer as a raster", raster.StatusInvalidArgument)
 	}
 	return m, nil
 }
@@ -205,19 +207,19 @@ func writeCOG(src source, dst string, dtype raster.DType, bands int64, o COGOpti
 	if err != nil {
 		return err
 	}
-	out, err := newAtomicOutput(dst)
+	out, err := storage.NewAtomicOutput(dst)
 	if err != nil {
 		return err
 	}
 	md, progress, err := src.stats.metadata(o.Progress)
 	if err == nil {
-		err = translateVerified(src, md, out.tmp, opts, progress)
+		err = translateVerified(src, md, out.Tmp, opts, progress)
 	}
 	if err != nil {
-		out.discard()
-		return out.friendly(err)
+		out.Discard()
+		return out.Friendly(err)
 	}
-	return out.commit()
+	return out.Commit()
 }
 
 // translateVerified translates src to dst (see translateToCOG) while
@@ -313,14 +315,14 @@ func findOption(opts []raster.Option, key string) (string, bool) {
 // copyNames validates and maps the names of a copy of src to a new format
 // at dst, which must not be the source (checkNotSource).
 func copyNames(src, dst, format string) (string, string, error) {
-	src, err := inputName("source", src)
+	src, err := storage.InputName("source", src)
 	if err != nil {
 		return "", "", err
 	}
-	if dst, err = outputName("destination", dst); err != nil {
+	if dst, err = storage.OutputName("destination", dst); err != nil {
 		return "", "", err
 	}
-	if err := checkNotSource(src, dst, format); err != nil {
+	if err := storage.CheckNotSource(src, dst, format); err != nil {
 		return "", "", err
 	}
 	return src, dst, nil
@@ -348,18 +350,18 @@ func openRaster(name string) (*godal.Dataset, error) {
 	var ge gdalErrors
 	var ds *godal.Dataset
 	var err error
-	pinned(name, func() { ds, err = godal.Open(name, godal.RasterOnly(), godal.ErrLogger(ge.handler())) })
+	storage.Pinned(name, func() { ds, err = godal.Open(name, godal.RasterOnly(), godal.ErrLogger(ge.handler())) })
 	if err == nil {
 		return ds, nil
 	}
 	status := raster.StatusIO
-	if ge.noAnswer() { // asking again would only wait as long again
-		return nil, ge.err(fmt.Sprintf("cannot open raster %q: no answer from its server (unreachable, or it timed out)", name), raster.StatusIO)
+	if ge.NoAnswer() { // asking again would only wait as long again
+		return nil, ge.Err(fmt.Sprintf("cannot open raster %q: no answer from its server (unreachable, or it timed out)", name), raster.StatusIO)
 	}
 	if _, statErr := os.Stat(name); errors.Is(statErr, fs.ErrNotExist) {
-		found, err := statFresh(name)
+		found, err := storage.StatFresh(name)
 		if err == nil && !found {
-			err = unreachable(name)
+			err = storage.Unreachable(name)
 		}
 		if err != nil {
 			return nil, raster.Errorf(raster.StatusIO, "cannot open raster %q: %s", name, err.Error())
@@ -368,7 +370,7 @@ func openRaster(name string) (*godal.Dataset, error) {
 			status = raster.StatusNotFound
 		}
 	}
-	e := ge.err(fmt.Sprintf("cannot open raster %q", name), status)
+	e := ge.Err(fmt.Sprintf("cannot open raster %q", name), status)
 	if raster.StatusOf(e) == raster.StatusInvalidArgument {
 		e = &raster.Error{Status: status, Msg: e.Error()}
 	}
@@ -396,17 +398,16 @@ func translateToCOG(src string, srcDS C.GDALDatasetH, bandMetadata [][]string, d
 	ps := &progressState{fn: progress}
 	handle, release := ps.cHandle()
 	defer release()
-	errs := newCErrors()
-	defer C.free(unsafe.Pointer(errs))
-	var failed C.int
+	errs := gdalc.NewErrors()
+	defer errs.Free()
 	md := newCBandMetadata(bandMetadata)
 	defer md.free()
-	pinned(src, func() { failed = C.cloudioTranslate(csrc, srcDS, md.c, cdst, argv.ptr(), handle, errs) })
+	storage.Pinned(src, func() { C.cloudioTranslate(csrc, srcDS, md.c, cdst, argv.ptr(), handle, (*C.cloudioErrors)(errs.C())) })
 	if err := ps.err(); err != nil {
 		return err
 	}
-	if failed != 0 {
-		return raster.Errorf(classify(int(errs.code), raster.StatusIO), "cannot write COG %q: %s", dst, C.GoString(&errs.msg[0]))
+	if errs.Failed() {
+		return errs.Report().Err(fmt.Sprintf("cannot write COG %q", dst), raster.StatusIO)
 	}
 	return nil
 }

@@ -18,6 +18,7 @@ import (
 
 	"github.com/cloudio-dem/cloudio/internal/raster"
 	"github.com/cloudio-dem/cloudio/internal/raster/rastertest"
+	"github.com/cloudio-dem/cloudio/internal/storage"
 )
 
 var allWriteTypes = []raster.DType{raster.Byte, raster.Int16, raster.UInt16, raster.Int32, raster.Float32, raster.Float64}
@@ -692,14 +693,14 @@ func TestWriteCOGVirtualPaths(t *testing.T) {
 	dir := t.TempDir()
 	data := cells(raster.UInt16, 1, 50, 40, 3)
 	mem := "/vsimem/cloudio-core-test/a.tif"
-	defer unlinkVSI(mem)
+	defer storage.Unlink(mem)
 	if err := WriteCOGBuffer(data, raster.UInt16, 1, 50, 40, raster.Georef{CRS: "EPSG:4326"}, mem, COGOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	if got, _, _, _, _ := gdalReadAll(t, mem); !bytes.Equal(got, data) {
 		t.Fatal("/vsimem/ pixels differ")
 	}
-	if names, err := List("/vsimem/cloudio-core-test"); err != nil || strings.Join(names, ",") != "a.tif" {
+	if names, err := storage.List("/vsimem/cloudio-core-test"); err != nil || strings.Join(names, ",") != "a.tif" {
 		t.Fatalf("/vsimem/ holds %v (%v)", names, err)
 	}
 	// from /vsimem/ to a file:// URL
@@ -711,7 +712,7 @@ func TestWriteCOGVirtualPaths(t *testing.T) {
 	// a cancelled /vsimem/ write leaves nothing there
 	err := WriteCOGBuffer(data, raster.UInt16, 1, 50, 40, raster.Georef{}, "/vsimem/cloudio-core-test/c.tif", COGOptions{Progress: func(float64, string) bool { return false }})
 	wantStatus(t, err, raster.StatusCancelled, "cancelled /vsimem/ write")
-	if names, _ := List("/vsimem/cloudio-core-test"); strings.Join(names, ",") != "a.tif" {
+	if names, _ := storage.List("/vsimem/cloudio-core-test"); strings.Join(names, ",") != "a.tif" {
 		t.Fatalf("/vsimem/ holds %v after a cancelled write", names)
 	}
 }
@@ -732,7 +733,7 @@ func TestGDALName(t *testing.T) {
 		"NETCDF:file.nc:elevation": "NETCDF:file.nc:elevation",
 		"s3://":                    "s3://",
 	} {
-		if got := GDALName(in); got != want {
+		if got := storage.GDALName(in); got != want {
 			t.Errorf("GDALName(%q) = %q, want %q", in, got, want)
 		}
 	}
@@ -751,7 +752,7 @@ func TestStatusNames(t *testing.T) {
 	if raster.StatusOf(nil) != raster.StatusOK || raster.StatusOf(os.ErrNotExist) != raster.StatusInternal || raster.StatusOf(fmt.Errorf("wrapped: %w", raster.Errorf(raster.StatusIO, "x"))) != raster.StatusIO {
 		t.Fatal("StatusOf")
 	}
-	if v := VersionString(); !strings.HasPrefix(v, Version+" (GDAL 3.") {
+	if v := VersionString(); !strings.HasPrefix(v, raster.Version+" (GDAL 3.") {
 		t.Fatalf("version %q", v)
 	}
 }

@@ -15,7 +15,9 @@ import (
 
 	"github.com/airbusgeo/godal"
 
+	"github.com/cloudio-dem/cloudio/internal/gdalc"
 	"github.com/cloudio-dem/cloudio/internal/raster"
+	"github.com/cloudio-dem/cloudio/internal/storage"
 )
 
 // Dataset is an open raster that many goroutines may read at once. A GDAL
@@ -64,7 +66,7 @@ func (d *Dataset) read(h *handle, w raster.Window, spec raster.ReadSpec, buf []b
 			}
 			defer d.release(h)
 		}
-		pinned(d.gdalName, func() { err = readInto(h.gdal, d.name, d.info, w, spec, buf) })
+		storage.Pinned(d.gdalName, func() { err = readInto(h.gdal, d.name, d.info, w, spec, buf) })
 		return err
 	}
 	d.mu.Lock()
@@ -86,8 +88,8 @@ func (d *Dataset) read(h *handle, w raster.Window, spec raster.ReadSpec, buf []b
 
 // OpenDataset opens a raster (a path or GDAL name) for reading.
 func OpenDataset(name string) (*Dataset, error) {
-	Init()
-	name, err := inputName("dataset", name)
+	gdalc.Init()
+	name, err := storage.InputName("dataset", name)
 	if err != nil {
 		return nil, err
 	}
@@ -164,7 +166,7 @@ func readNoData(name string, b int, band godal.Band, dtype raster.DType) bandNoD
 	var i C.longlong
 	var u C.ulonglong
 	var has C.int
-	pinned(name, func() { has = C.cloudioNoData64(cname, C.int(b), &i, &u) })
+	storage.Pinned(name, func() { has = C.cloudioNoData64(cname, C.int(b), &i, &u) })
 	nd.ok = has != 0
 	exact := new(big.Int).SetUint64(uint64(u))
 	if dtype == raster.Int64 {
@@ -303,7 +305,7 @@ func readThroughGDAL(h *godal.Dataset, name string, w raster.Window, bands []int
 	err := h.Read(int(w.ColOff), int(w.RowOff), typedSlice(buf, gdalType(dtype)), int(w.Cols), int(w.Rows),
 		godal.Bands(zeroBased...), godal.BandInterleaved(), godal.ErrLogger(ge.handler()))
 	if err != nil {
-		return ge.err(fmt.Sprintf("cannot read window (row_off=%d, col_off=%d, n_rows=%d, n_cols=%d) of %q", w.RowOff, w.ColOff, w.Rows, w.Cols, name), raster.StatusIO)
+		return ge.Err(fmt.Sprintf("cannot read window (row_off=%d, col_off=%d, n_rows=%d, n_cols=%d) of %q", w.RowOff, w.ColOff, w.Rows, w.Cols, name), raster.StatusIO)
 	}
 	return nil
 }

@@ -61,17 +61,17 @@ func copyRasterInfo(src, dst *godal.Dataset, bands []int, flags CopyFlags, dtype
 			if !metadata || len(bands) > 1 || (dtype != raster.Byte && dtype != raster.UInt16) {
 				interps[i] = godal.CIUndefined
 			} else if d.SetColorTable(s.ColorTable(), log) != nil {
-				return nil, ge.err(fmt.Sprintf("cannot copy the colour table of band %d", b), raster.StatusIO)
+				return nil, ge.Err(fmt.Sprintf("cannot copy the colour table of band %d", b), raster.StatusIO)
 			}
 		}
 		if !metadata {
 			continue
 		}
 		if desc := s.Description(); desc != "" && d.SetDescription(desc, log) != nil {
-			return nil, ge.err(fmt.Sprintf("cannot copy the description of band %d", b), raster.StatusIO)
+			return nil, ge.Err(fmt.Sprintf("cannot copy the description of band %d", b), raster.StatusIO)
 		}
 		if st := s.Structure(); (st.Scale != 1 || st.Offset != 0) && d.SetScaleOffset(st.Scale, st.Offset, log) != nil {
-			return nil, ge.err(fmt.Sprintf("cannot copy the scale and offset of band %d", b), raster.StatusIO)
+			return nil, ge.Err(fmt.Sprintf("cannot copy the scale and offset of band %d", b), raster.StatusIO)
 		}
 		if unit := unitType(s); unit != "" && setUnitType(d, unit) != nil {
 			return nil, raster.Errorf(raster.StatusIO, "cannot copy the unit %q of band %d", unit, b)
@@ -110,7 +110,7 @@ func colorInterpArgs(interps []godal.ColorInterp) []string {
 func copyMetadata(items map[string]string, set func(string, string, ...godal.MetadataOption) error, ge *gdalErrors) error {
 	for k, v := range items {
 		if !notCopied(k) && set(k, v, godal.ErrLogger(ge.handler())) != nil {
-			return ge.err(fmt.Sprintf("cannot copy metadata item %s", k), raster.StatusIO)
+			return ge.Err(fmt.Sprintf("cannot copy metadata item %s", k), raster.StatusIO)
 		}
 	}
 	return nil

@@ -2,11 +2,11 @@ package core
 
 import (
 	"errors"
-	"os"
 
 	"github.com/airbusgeo/godal"
 
 	"github.com/cloudio-dem/cloudio/internal/raster"
+	"github.com/cloudio-dem/cloudio/internal/storage"
 	"github.com/cloudio-dem/cloudio/internal/tiff"
 )
 
@@ -22,12 +22,9 @@ var directDecode = true
 type directReader struct {
 	blocks   *tiff.Reader
 	dec      *tiff.Decoder
-	tiff     *tiff.File    // the structure of the file
-	source   tiff.Source   // where blocks come from
-	inFlight int           // block reads at once
-	file     *os.File      // a local file's handle; nil otherwise
-	vsi      *vsiSource    // a file GDAL's virtual file system reads; nil otherwise
-	fetcher  *rangeFetcher // nil: GDAL fetches the blocks of a remote file
+	tiff     *tiff.File           // the structure of the file
+	files    *storage.FileSources // where the header and the blocks come from
+	inFlight int                  // block reads at once
 }
 
 // openDirect sets up direct decoding of name, which GDAL opened as h (info),
@@ -38,47 +35,24 @@ func openDirect(name string, h *godal.Dataset, info raster.Info, fill []byte, in
 	if !directDecode || h.Driver().ShortName() != "GTiff" {
 		return nil
 	}
-	r := &directReader{}
-	var meta, blocks tiff.Source
-	if !isVSI(name) {
-		f, err := os.Open(name)
-		if err != nil {
-			return nil
-		}
-		st, err := f.Stat()
-		if err != nil || !st.Mode().IsRegular() {
-			f.Close()
-			return nil
-		}
-		r.file = f
-		meta = fileSource{f, st.Size()}
-		blocks = meta
-	} else {
-		// The header through GDAL's virtual file system, whose cache holds it
-		// since GDAL opened the file; the blocks through cloudio's fetcher
-		// where it can.
-		vsi, err := openVSISource(name)
-		if err != nil {
-			return nil
-		}
-		r.vsi, meta, blocks = vsi, vsi, vsi
-		if r.fetcher = newRangeFetcher(name); r.fetcher != nil {
-			blocks = fetchSource{r.fetcher, vsi.size}
-		}
+	src, err := storage.OpenFileSources(name)
+	if err != nil {
+		return nil
 	}
-	if err := r.open(meta, h, info, fill); err != nil {
+	r := &directReader{files: src}
+	if err := r.open(src.Header, h, info, fill); err != nil {
 		r.close()
 		return nil
 	}
-	r.source, r.inFlight = blocks, inFlight
-	r.blocks = tiff.NewReader(r.dec, blocks, inFlight)
+	r.inFlight = inFlight
+	r.blocks = tiff.NewReader(r.dec, src.Blocks, inFlight)
 	return r
 }
 
 // open parses the file's first IFD and sets up its decoder, unless its
 // layout is one the decoder declines or differs from GDAL's view of it.
-func (r *directReader) open(meta tiff.Source, h *godal.Dataset, info raster.Info, fill []byte) error {
-	file, err := tiff.Open(meta, tiff.DefaultLimits)
+func (r *directReader) open(header tiff.Source, h *godal.Dataset, info raster.Info, fill []byte) error {
+	file, err := tiff.Open(header, tiff.DefaultLimits)
 	if err != nil {
 		return err
 	}
@@ -168,7 +142,7 @@ func (r *directReader) verify(name string, rasterRead bool, stop <-chan struct{}
 		if err != nil {
 			continue
 		}
-		blocks := tiff.NewReader(dec, r.source, r.inFlight)
+		blocks := tiff.NewReader(dec, r.files.Blocks, r.inFlight)
 		err = blocks.Check(stop)
 		blocks.Close()
 		dec.Close()
@@ -188,10 +162,6 @@ func (r *directReader) close() {
 	if r != nil {
 		r.blocks.Close()
 		r.dec.Close()
-		r.fetcher.close()
-		r.vsi.Close()
-		if r.file != nil {
-			r.file.Close()
-		}
+		r.files.Close()
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/cloudio-dem/cloudio/internal/raster"
+	"github.com/cloudio-dem/cloudio/internal/storage"
 )
 
 // fetchServer serves dir on 127.0.0.1 with Range requests; fault, when it
@@ -46,7 +47,7 @@ func fetchCOG(t *testing.T) (string, []byte) {
 // readRemote configures base with options and reads its dem.tif.
 func readRemote(t *testing.T, base string, data []byte, options ...string) (error, bool) {
 	t.Helper()
-	if _, err := ConfigureStorage(base, append([]string{"GDAL_DISABLE_READDIR_ON_OPEN=EMPTY_DIR"}, options...), true); err != nil {
+	if _, err := storage.ConfigureStorage(base, append([]string{"GDAL_DISABLE_READDIR_ON_OPEN=EMPTY_DIR"}, options...), true); err != nil {
 		t.Fatal(err)
 	}
 	return readChecked(t, "/vsicurl/"+base+"/dem.tif", data)
@@ -69,7 +70,7 @@ func readChecked(t *testing.T, name string, data []byte) (error, bool) {
 	for {
 		tile, ok, err := r.Next(buf)
 		if err != nil || !ok {
-			return err, r.ds.raw.fetcher != nil
+			return err, r.ds.raw.files.OwnFetcher()
 		}
 		if want := clampedRead(data, 4, 1, 600, 700, tile.Padded, nil); !bytes.Equal(buf[:len(want)], want) {
 			t.Fatalf("tile %v differs", tile.Window)
@@ -207,7 +208,7 @@ func TestFetcherSignedS3URL(t *testing.T) {
 	endpoint := strings.TrimPrefix(srv.URL, "http://")
 	options := []string{"AWS_S3_ENDPOINT=" + endpoint, "AWS_HTTPS=NO", "AWS_VIRTUAL_HOSTING=FALSE",
 		"AWS_ACCESS_KEY_ID=FETCHTEST", "AWS_SECRET_ACCESS_KEY=" + secret, "GDAL_DISABLE_READDIR_ON_OPEN=EMPTY_DIR"}
-	if _, err := ConfigureStorage("s3://bucket", options, true); err != nil {
+	if _, err := storage.ConfigureStorage("s3://bucket", options, true); err != nil {
 		t.Fatal(err)
 	}
 	if err, ours := readChecked(t, "/vsis3/bucket/dem.tif", data); err != nil || !ours || !signed.Load() {
@@ -221,7 +222,7 @@ func TestFetcherSignedS3URL(t *testing.T) {
 		t.Errorf("error %q", msg)
 	}
 	stall.Store(true) // a network error, whose Go text quotes the URL
-	if _, err := ConfigureStorage("s3://bucket", append(options, "GDAL_HTTP_TIMEOUT=1", "GDAL_HTTP_MAX_RETRY=0"), true); err != nil {
+	if _, err := storage.ConfigureStorage("s3://bucket", append(options, "GDAL_HTTP_TIMEOUT=1", "GDAL_HTTP_MAX_RETRY=0"), true); err != nil {
 		t.Fatal(err)
 	}
 	// The open's check that the server answers finds it stalled already.
@@ -250,8 +251,5 @@ func TestFetcherLeavesToGDAL(t *testing.T) {
 	base := fetchServer(t, dir, nil)
 	if err, fetcher := readRemote(t, base, data); err != nil || fetcher {
 		t.Errorf("with HTTPS_PROXY: error %v, own fetcher %v", err, fetcher)
-	}
-	if newRangeFetcher(filepath.Join(dir, "dem.tif")) != nil {
-		t.Error("a fetcher for a local file")
 	}
 }

@@ -17,6 +17,7 @@ import (
 
 	"github.com/airbusgeo/godal"
 
+	"github.com/cloudio-dem/cloudio/internal/gdalc"
 	"github.com/cloudio-dem/cloudio/internal/raster"
 	"github.com/cloudio-dem/cloudio/internal/raster/rastertest"
 )
@@ -375,10 +376,10 @@ func firstLines(s string, n int) string {
 }
 
 func TestMain(m *testing.M) {
-	Init()
+	gdalc.Init()
 	// GDAL >= 3.10 refuses "MEM:::" names unless this is YES: the tests
 	// must pass there too, so they run with it off (a no-op on 3.6).
-	setConfig("GDAL_MEM_ENABLE_OPEN", "NO")
+	gdalc.SetConfig("GDAL_MEM_ENABLE_OPEN", "NO")
 	os.Exit(m.Run())
 }
 

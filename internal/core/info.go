@@ -12,9 +12,7 @@ package core
 // gdalinfo -json of name, to be freed with CPLFree; NULL on failure, with
 // GDAL's errors in errs. godal has no GDALInfo, nor a band's unit type.
 static char *cloudioGDALInfo(const char *name, cloudioErrors *errs) {
-  memset(errs, 0, sizeof *errs);
-  CPLPushErrorHandlerEx(cloudioCollectErrors, errs);
-  CPLErrorReset();
+  cloudioErrorsBegin(errs);
   char *json = NULL;
   GDALDatasetH ds = GDALOpenEx(name, GDAL_OF_RASTER | GDAL_OF_READONLY | GDAL_OF_VERBOSE_ERROR, NULL, NULL, NULL);
   if (ds != NULL) {
@@ -24,7 +22,7 @@ static char *cloudioGDALInfo(const char *name, cloudioErrors *errs) {
     GDALInfoOptionsFree(opts);
     GDALClose(ds);
   }
-  CPLPopErrorHandler();
+  cloudioErrorsEnd(errs);
   return json;
 }
 */
@@ -32,12 +30,15 @@ import "C"
 
 import (
 	"encoding/json"
+	"fmt"
 	"math"
 	"strconv"
 	"strings"
 	"unsafe"
 
+	"github.com/cloudio-dem/cloudio/internal/gdalc"
 	"github.com/cloudio-dem/cloudio/internal/raster"
+	"github.com/cloudio-dem/cloudio/internal/storage"
 )
 
 // Description is what info tells about a raster: plain data that encodes
@@ -155,8 +156,8 @@ var numpyNames = map[string]string{"Byte": "uint8", "Int8": "int8", "UInt16": "u
 // reads), from its metadata alone: no pixel is read, statistics are those
 // the file records. Errors as OpenDataset's.
 func Describe(name string) (*Description, error) {
-	Init()
-	name, err := inputName("dataset", name)
+	gdalc.Init()
+	name, err := storage.InputName("dataset", name)
 	if err != nil {
 		return nil, err
 	}
@@ -167,12 +168,12 @@ func Describe(name string) (*Description, error) {
 	ds.Close()
 	cname := C.CString(resolved)
 	defer C.free(unsafe.Pointer(cname))
-	errs := newCErrors()
-	defer C.free(unsafe.Pointer(errs))
+	errs := gdalc.NewErrors()
+	defer errs.Free()
 	var text *C.char
-	pinned(resolved, func() { text = C.cloudioGDALInfo(cname, errs) })
+	storage.Pinned(resolved, func() { text = C.cloudioGDALInfo(cname, (*C.cloudioErrors)(errs.C())) })
 	if text == nil {
-		return nil, raster.Errorf(classify(int(errs.code), raster.StatusIO), "cannot describe %q: %s", name, C.GoString(&errs.msg[0]))
+		return nil, errs.Report().Err(fmt.Sprintf("cannot describe %q", name), raster.StatusIO)
 	}
 	defer C.CPLFree(unsafe.Pointer(text))
 	var g gdalInfo

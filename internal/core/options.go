@@ -11,6 +11,7 @@ import (
 
 	"github.com/airbusgeo/godal"
 
+	"github.com/cloudio-dem/cloudio/internal/gdalc"
 	"github.com/cloudio-dem/cloudio/internal/raster"
 )
 
@@ -224,7 +225,7 @@ var schemas struct {
 // declares, read from GDAL once; missing says what a build without the
 // driver lacks.
 func driverSchema(driver, missing string) (OptionSchema, error) {
-	Init()
+	gdalc.Init()
 	schemas.mu.Lock()
 	defer schemas.mu.Unlock()
 	if s, ok := schemas.known[driver]; ok {

@@ -11,6 +11,7 @@ import (
 	"sync"
 	"unsafe"
 
+	"github.com/cloudio-dem/cloudio/internal/gdalc"
 	"github.com/cloudio-dem/cloudio/internal/raster"
 )
 
@@ -30,7 +31,7 @@ var overviewMethods struct {
 // upper-cased, asking GDAL once.
 func OverviewMethods() []string {
 	overviewMethods.once.Do(func() {
-		Init()
+		gdalc.Init()
 		for _, m := range overviewCandidates {
 			cm := C.CString(m)
 			if C.cloudioOverviewMethodWorks(cm) != 0 {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/cloudio-dem/cloudio/internal/raster"
 	"github.com/cloudio-dem/cloudio/internal/raster/rastertest"
+	"github.com/cloudio-dem/cloudio/internal/storage"
 )
 
 // overview1 reads band 1's first overview of path as float64s, with the
@@ -105,7 +106,7 @@ func TestOverviewResamplingDefaults(t *testing.T) {
 	_, err := CreateTileWriter(bad, WriterSpec{Rows: rows, Cols: cols, Bands: 1, DType: raster.Byte}, COGOptions{Options: []string{"OVERVIEW_RESAMPLING=bogus"}})
 	wantStatus(t, err, raster.StatusInvalidArgument, "tile writer, bogus method")
 	wantStatus(t, WriteCOGBuffer(d8, raster.Byte, 1, rows, cols, raster.Georef{}, bad, COGOptions{Options: []string{"OVERVIEW_RESAMPLING=bogus"}}), raster.StatusInvalidArgument, "buffer, bogus method")
-	if pathExists(bad) {
+	if storage.PathExists(bad) {
 		t.Fatal("something was written")
 	}
 }

@@ -8,6 +8,7 @@ import (
 
 	"github.com/cloudio-dem/cloudio/internal/cmem"
 	"github.com/cloudio-dem/cloudio/internal/raster"
+	"github.com/cloudio-dem/cloudio/internal/storage"
 )
 
 // Edge says how a halo is filled beyond the raster's edge.
@@ -24,7 +25,7 @@ const remoteWorkersPerCore = 8
 
 // defaultWorkers is how many reads of name run at once by default.
 func defaultWorkers(name string) int {
-	if isRemote(name) {
+	if storage.IsRemote(name) {
 		return runtime.NumCPU() * remoteWorkersPerCore
 	}
 	return runtime.NumCPU()
@@ -34,7 +35,7 @@ func defaultWorkers(name string) int {
 // default. Remote workers mostly wait on the network, and each already holds
 // a tile: decoding further ahead than they reach only holds memory.
 func defaultPrefetch(name string, workers int) int {
-	if isRemote(name) {
+	if storage.IsRemote(name) {
 		return workers
 	}
 	return 2 * workers

@@ -13,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/cloudio-dem/cloudio/internal/raster"
+	"github.com/cloudio-dem/cloudio/internal/storage"
 	"github.com/cloudio-dem/cloudio/internal/tiff"
 )
 
@@ -138,7 +139,7 @@ func TestRemoteTilesFetchRunsOnce(t *testing.T) {
 	}
 	gtiff(t, filepath.Join(dir, "strips.tif"), raster.Float32, 1, side, side, data, "COMPRESS=DEFLATE", "BLOCKYSIZE=8")
 	base := rangeServer(t, dir)
-	if _, err := ConfigureStorage(base, []string{"GDAL_DISABLE_READDIR_ON_OPEN=EMPTY_DIR"}, false); err != nil {
+	if _, err := storage.ConfigureStorage(base, []string{"GDAL_DISABLE_READDIR_ON_OPEN=EMPTY_DIR"}, false); err != nil {
 		t.Fatal(err)
 	}
 	for _, c := range []struct {

@@ -19,6 +19,7 @@ import (
 	"github.com/cloudio-dem/cloudio/internal/cmem"
 	"github.com/cloudio-dem/cloudio/internal/raster"
 	"github.com/cloudio-dem/cloudio/internal/stats"
+	"github.com/cloudio-dem/cloudio/internal/storage"
 )
 
 // Every writer records each band's STATISTICS_MINIMUM, _MAXIMUM, _MEAN,
@@ -317,11 +318,11 @@ func openMasks(name string, bands int64) (*bandMasks, error) {
 	var ge gdalErrors
 	var ds *godal.Dataset
 	var err error
-	pinned(name, func() {
+	storage.Pinned(name, func() {
 		ds, err = godal.Open(name, godal.RasterOnly(), godal.SiblingFiles(), godal.ErrLogger(ge.handler()))
 	})
 	if err != nil {
-		return nil, ge.err(fmt.Sprintf("cannot open the masks of %q", name), raster.StatusIO)
+		return nil, ge.Err(fmt.Sprintf("cannot open the masks of %q", name), raster.StatusIO)
 	}
 	m := &bandMasks{ds: ds, bands: make([]*godal.Band, bands)}
 	found := false
@@ -368,7 +369,7 @@ func (m *bandMasks) read(w raster.Window, bufs [][]byte) ([][]byte, error) {
 		bufs[i] = bufs[i][:n]
 		var ge gdalErrors
 		if err := band.Read(int(w.ColOff), int(w.RowOff), bufs[i], int(w.Cols), int(w.Rows), godal.ErrLogger(ge.handler())); err != nil {
-			return nil, ge.err(fmt.Sprintf("cannot read the mask of band %d", i+1), raster.StatusIO)
+			return nil, ge.Err(fmt.Sprintf("cannot read the mask of band %d", i+1), raster.StatusIO)
 		}
 	}
 	return bufs, nil

@@ -11,6 +11,7 @@ import (
 
 	"github.com/airbusgeo/godal"
 
+	"github.com/cloudio-dem/cloudio/internal/gdalc"
 	"github.com/cloudio-dem/cloudio/internal/raster"
 )
 
@@ -179,7 +180,7 @@ func TestSignedBytes(t *testing.T) {
 		t.Fatal(err)
 	}
 	signedCOG(fromWriter)
-	if !gdalHasInt8 {
+	if !gdalc.HasInt8() {
 		err := WriteZarrBuffer(data, raster.Int8, 1, rows, cols, raster.Georef{}, tmpPath(t, "i8.zarr"), ZarrOptions{})
 		wantStatus(t, err, raster.StatusUnsupported, "Int8 to Zarr on GDAL 3.6")
 	}

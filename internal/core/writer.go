@@ -9,7 +9,9 @@ import (
 
 	"github.com/airbusgeo/godal"
 
+	"github.com/cloudio-dem/cloudio/internal/gdalc"
 	"github.com/cloudio-dem/cloudio/internal/raster"
+	"github.com/cloudio-dem/cloudio/internal/storage"
 )
 
 // WriterSpec describes the raster a TileWriter produces.
@@ -33,7 +35,7 @@ type WriterSpec struct {
 type TileWriter struct {
 	spec    WriterSpec
 	cog     []raster.Option
-	out     *atomicOutput
+	out     *storage.AtomicOutput
 	staging string
 	stats   *windowStats // nil without statistics
 
@@ -61,12 +63,12 @@ var stagingOptions = []string{"TILED=YES", "BLOCKXSIZE=512", "BLOCKYSIZE=512", "
 // CreateTileWriter checks everything a COG write needs up front, so that
 // bad options fail before any tile is computed.
 func CreateTileWriter(dst string, spec WriterSpec, o COGOptions) (*TileWriter, error) {
-	Init()
+	gdalc.Init()
 	o, withStats, err := statisticsOption(o)
 	if err != nil {
 		return nil, err
 	}
-	dst, err = outputName("destination", dst)
+	dst, err = storage.OutputName("destination", dst)
 	if err != nil {
 		return nil, err
 	}
@@ -101,13 +103,13 @@ func CreateTileWriter(dst string, spec WriterSpec, o COGOptions) (*TileWriter, e
 	if err != nil {
 		return nil, err
 	}
-	out, err := newAtomicOutput(dst)
+	out, err := storage.NewAtomicOutput(dst)
 	if err != nil {
 		return nil, err
 	}
-	staging := out.tmp + ".staging.tif"
-	if isVSI(out.tmp) {
-		staging = filepath.Join(os.TempDir(), filepath.Base(out.tmp)+".staging.tif")
+	staging := out.Tmp + ".staging.tif"
+	if storage.IsVSI(out.Tmp) {
+		staging = filepath.Join(os.TempDir(), filepath.Base(out.Tmp)+".staging.tif")
 	}
 	var ge gdalErrors
 	options := stagingOptions
@@ -117,7 +119,7 @@ func CreateTileWriter(dst string, spec WriterSpec, o COGOptions) (*TileWriter, e
 	h, err := godal.Create(godal.GTiff, staging, int(spec.Bands), godal.DataType(gdalType(spec.DType)), int(spec.Cols), int(spec.Rows),
 		godal.CreationOption(options...), godal.ErrLogger(ge.handler()))
 	if err != nil {
-		return nil, out.friendly(ge.err(fmt.Sprintf("cannot create the staging file for %q", dst), raster.StatusIO))
+		return nil, out.Friendly(ge.Err(fmt.Sprintf("cannot create the staging file for %q", dst), raster.StatusIO))
 	}
 	w := &TileWriter{spec: spec, cog: cog, out: out, staging: staging, h: h, noData: noData}
 	if withStats {
@@ -139,11 +141,11 @@ func CreateTileWriter(dst string, spec WriterSpec, o COGOptions) (*TileWriter, e
 // size only). A writer computed from several rasters names each; only one
 // may be copied from, and it gives the roles (else the first with bands).
 func (w *TileWriter) SetSource(src string, bands []int, copy CopyFlags) error {
-	name, err := inputName("source", src)
+	name, err := storage.InputName("source", src)
 	if err != nil {
 		return err
 	}
-	if err := checkNotSource(name, w.out.dst, "COG"); err != nil {
+	if err := storage.CheckNotSource(name, w.out.Dst, "COG"); err != nil {
 		return err
 	}
 	w.mu.Lock()
@@ -179,7 +181,7 @@ func (w *TileWriter) SetSource(src string, bands []int, copy CopyFlags) error {
 	}
 	var masked bool
 	var interps []godal.ColorInterp
-	pinned(resolved, func() {
+	storage.Pinned(resolved, func() {
 		interps, err = copyRasterInfo(ds, w.h, bands, copy, w.spec.DType)
 		masked = copy&CopyMask != 0 && ds.Bands()[0].MaskFlags() == gmfPerDataset
 	})
@@ -225,13 +227,13 @@ func (w *TileWriter) setGeoref(wkt string) error { return setGeoref(w.h, w.spec.
 func setGeoref(h *godal.Dataset, g raster.Georef, wkt string) error {
 	var ge gdalErrors
 	if g.GeoTransform != nil && h.SetGeoTransform(*g.GeoTransform, godal.ErrLogger(ge.handler())) != nil {
-		return ge.err("cannot set the geotransform", raster.StatusInvalidArgument)
+		return ge.Err("cannot set the geotransform", raster.StatusInvalidArgument)
 	}
 	if wkt != "" && h.SetProjection(wkt, godal.ErrLogger(ge.handler())) != nil {
-		return ge.err("cannot set the crs", raster.StatusInvalidArgument)
+		return ge.Err("cannot set the crs", raster.StatusInvalidArgument)
 	}
 	if g.NoData != nil && h.SetNoData(g.NoData.Float, godal.ErrLogger(ge.handler())) != nil { // 64-bit bands excluded: the double is exact
-		return ge.err("cannot set the nodata value", raster.StatusInvalidArgument)
+		return ge.Err("cannot set the nodata value", raster.StatusInvalidArgument)
 	}
 	return nil
 }
@@ -284,7 +286,7 @@ func (w *TileWriter) WriteMasked(win raster.Window, buf, mask []byte) error {
 	var ge gdalErrors
 	if err := w.h.Write(int(win.ColOff), int(win.RowOff), typedSlice(buf, gdalType(w.spec.DType)), int(win.Cols), int(win.Rows),
 		godal.BandInterleaved(), godal.ErrLogger(ge.handler())); err != nil {
-		w.failed = ge.err(fmt.Sprintf("cannot write window (row_off=%d, col_off=%d, n_rows=%d, n_cols=%d) of %q", win.RowOff, win.ColOff, win.Rows, win.Cols, w.out.dst), raster.StatusIO)
+		w.failed = ge.Err(fmt.Sprintf("cannot write window (row_off=%d, col_off=%d, n_rows=%d, n_cols=%d) of %q", win.RowOff, win.ColOff, win.Rows, win.Cols, w.out.Dst), raster.StatusIO)
 		return w.failed
 	}
 	if datasetMask != nil && w.noData == nil && !w.hasMask {
@@ -340,7 +342,7 @@ func (w *TileWriter) applyMask(win raster.Window, buf, mask []byte) ([]byte, []b
 func (w *TileWriter) addMask() error {
 	var ge gdalErrors
 	if _, err := w.h.CreateMaskBand(gmfPerDataset, godal.ConfigOption("GDAL_TIFF_INTERNAL_MASK=YES"), godal.ErrLogger(ge.handler())); err != nil {
-		return ge.err(fmt.Sprintf("cannot add a mask to the staging file of %q", w.out.dst), raster.StatusIO)
+		return ge.Err(fmt.Sprintf("cannot add a mask to the staging file of %q", w.out.Dst), raster.StatusIO)
 	}
 	w.hasMask = true
 	for _, win := range w.written {
@@ -360,11 +362,11 @@ func (w *TileWriter) writeMask(win raster.Window, mask []byte) error {
 		mask = make([]byte, win.Rows*win.Cols)
 		if w.maskFrom != nil {
 			var err error
-			pinned(w.maskName, func() {
+			storage.Pinned(w.maskName, func() {
 				err = w.maskFrom.Bands()[0].MaskBand().Read(int(win.ColOff), int(win.RowOff), mask, int(win.Cols), int(win.Rows), godal.ErrLogger(ge.handler()))
 			})
 			if err != nil {
-				return ge.err(fmt.Sprintf("cannot read the mask of %q", w.maskName), raster.StatusIO)
+				return ge.Err(fmt.Sprintf("cannot read the mask of %q", w.maskName), raster.StatusIO)
 			}
 		} else {
 			for i := range mask {
@@ -373,7 +375,7 @@ func (w *TileWriter) writeMask(win raster.Window, mask []byte) error {
 		}
 	}
 	if err := w.h.Bands()[0].MaskBand().Write(int(win.ColOff), int(win.RowOff), mask, int(win.Cols), int(win.Rows), godal.ErrLogger(ge.handler())); err != nil {
-		return ge.err(fmt.Sprintf("cannot write the mask of window (row_off=%d, col_off=%d, n_rows=%d, n_cols=%d) of %q", win.RowOff, win.ColOff, win.Rows, win.Cols, w.out.dst), raster.StatusIO)
+		return ge.Err(fmt.Sprintf("cannot write the mask of window (row_off=%d, col_off=%d, n_rows=%d, n_cols=%d) of %q", win.RowOff, win.ColOff, win.Rows, win.Cols, w.out.Dst), raster.StatusIO)
 	}
 	return nil
 }
@@ -401,20 +403,20 @@ func (w *TileWriter) Close(progress ProgressFunc) error {
 	if err := w.h.Close(godal.ErrLogger(ge.handler())); err != nil {
 		w.h = nil
 		w.discard()
-		return w.out.friendly(ge.err(fmt.Sprintf("cannot flush the staging file of %q", w.out.dst), raster.StatusIO))
+		return w.out.Friendly(ge.Err(fmt.Sprintf("cannot flush the staging file of %q", w.out.Dst), raster.StatusIO))
 	}
 	w.h = nil
 	w.releaseSource()
 	md, progress, err := w.stats.step(w.staging).metadata(progress)
 	if err == nil {
-		err = translateToCOG(w.staging, nil, md, w.out.tmp, w.cog, colorInterpArgs(w.interps), progress)
+		err = translateToCOG(w.staging, nil, md, w.out.Tmp, w.cog, colorInterpArgs(w.interps), progress)
 	}
 	w.removeStaging()
 	if err != nil {
-		w.out.discard()
-		return w.out.friendly(err)
+		w.out.Discard()
+		return w.out.Friendly(err)
 	}
-	return w.out.commit()
+	return w.out.Commit()
 }
 
 // Abort discards everything written. Aborting a closed writer is an error.
@@ -436,7 +438,7 @@ func (w *TileWriter) discard() {
 	}
 	w.releaseSource()
 	w.removeStaging()
-	w.out.discard()
+	w.out.Discard()
 }
 
 func (w *TileWriter) releaseSource() {

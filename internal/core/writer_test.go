@@ -13,6 +13,7 @@ import (
 
 	"github.com/cloudio-dem/cloudio/internal/raster"
 	"github.com/cloudio-dem/cloudio/internal/raster/rastertest"
+	"github.com/cloudio-dem/cloudio/internal/storage"
 )
 
 // writeTiles writes the windows of a tiling of data (band-sequential, the
@@ -359,13 +360,13 @@ func TestTileWriterVSIMem(t *testing.T) {
 			t.Fatal(err)
 		}
 		wantDir(t, tmp)
-		names, _ := List("/vsimem/cloudio-writer-test")
+		names, _ := storage.List("/vsimem/cloudio-writer-test")
 		if want := "false.tif"; strings.Join(names, ",") != want {
 			t.Fatalf("/vsimem/ holds %v, want %s", names, want)
 		}
 	}
 	got, _, _, _, _ := gdalReadAll(t, "/vsimem/cloudio-writer-test/false.tif")
-	unlinkVSI("/vsimem/cloudio-writer-test/false.tif")
+	storage.Unlink("/vsimem/cloudio-writer-test/false.tif")
 	if !bytes.Equal(got, data) {
 		t.Fatal("/vsimem/ pixels differ")
 	}

@@ -23,7 +23,9 @@ import (
 
 	"github.com/airbusgeo/godal"
 
+	"github.com/cloudio-dem/cloudio/internal/gdalc"
 	"github.com/cloudio-dem/cloudio/internal/raster"
+	"github.com/cloudio-dem/cloudio/internal/storage"
 )
 
 // Zarr stores are written with GDAL's Zarr driver (Zarr V2 by default). On
@@ -53,7 +55,7 @@ type ZarrOptions struct {
 // too) as a Zarr store at dst (a local path or an object-store URL),
 // atomically.
 func WriteZarr(src, dst string, o ZarrOptions) error {
-	Init()
+	gdalc.Init()
 	src, dst, err := copyNames(src, dst, "Zarr store")
 	if err != nil {
 		return err
@@ -89,7 +91,7 @@ func WriteZarr(src, dst string, o ZarrOptions) error {
 // WriteZarrBuffer writes bands x rows x cols values of dtype, band-sequential
 // and row-major, as a Zarr store at dst; buf is read during the call only.
 func WriteZarrBuffer(buf []byte, dtype raster.DType, bands, rows, cols int64, g raster.Georef, dst string, o ZarrOptions) error {
-	Init()
+	gdalc.Init()
 	if err := checkBuffer(buf, dtype, bands, rows, cols); err != nil {
 		return err
 	}
@@ -98,7 +100,7 @@ func WriteZarrBuffer(buf []byte, dtype raster.DType, bands, rows, cols int64, g 
 		return err
 	}
 	o.Options = options
-	if dst, err = outputName("destination", dst); err != nil {
+	if dst, err = storage.OutputName("destination", dst); err != nil {
 		return err
 	}
 	info := raster.Info{Rows: rows, Cols: cols, Bands: bands, DType: dtype}
@@ -203,7 +205,7 @@ func copyChunks(reader chunkSource, path string, info raster.Info, g raster.Geor
 	h, err := godal.Create(godal.DriverName("Zarr"), path, int(info.Bands), godal.DataType(info.DType), int(info.Cols), int(info.Rows),
 		godal.CreationOption(creation...), godal.ErrLogger(ge.handler()))
 	if err != nil {
-		return ge.err(fmt.Sprintf("cannot create Zarr store %q", path), raster.StatusIO)
+		return ge.Err(fmt.Sprintf("cannot create Zarr store %q", path), raster.StatusIO)
 	}
 	if err := setGeoref(h, g, wkt); err != nil {
 		h.Close(godal.ErrLogger(ignoreErrors))
@@ -228,7 +230,7 @@ func copyChunks(reader chunkSource, path string, info raster.Info, g raster.Geor
 		if err := h.Write(int(w.ColOff), int(w.RowOff), typedSlice(buf[:n], gdalType(info.DType)), int(w.Cols), int(w.Rows),
 			godal.BandInterleaved(), godal.ErrLogger(ge.handler())); err != nil {
 			h.Close(godal.ErrLogger(ignoreErrors))
-			return ge.err(fmt.Sprintf("cannot write chunk (row_off=%d, col_off=%d) of Zarr store %q", w.RowOff, w.ColOff, path), raster.StatusIO)
+			return ge.Err(fmt.Sprintf("cannot write chunk (row_off=%d, col_off=%d) of Zarr store %q", w.RowOff, w.ColOff, path), raster.StatusIO)
 		}
 		if progress != nil && !progress(float64(i)/float64(total), "") {
 			h.Close(godal.ErrLogger(ignoreErrors))
@@ -237,7 +239,7 @@ func copyChunks(reader chunkSource, path string, info raster.Info, g raster.Geor
 	}
 	// Chunks still in GDAL's block cache are compressed and written now.
 	if err := h.Close(godal.ErrLogger(ge.handler())); err != nil {
-		return ge.err(fmt.Sprintf("cannot finish Zarr store %q", path), raster.StatusIO)
+		return ge.Err(fmt.Sprintf("cannot finish Zarr store %q", path), raster.StatusIO)
 	}
 	return nil
 }
@@ -353,36 +355,36 @@ type zarrOutput struct {
 }
 
 func newZarrOutput(dst string) (*zarrOutput, error) {
-	suffix, err := randomSuffix()
+	suffix, err := storage.RandomSuffix()
 	if err != nil {
 		return nil, err
 	}
 	exists := raster.Errorf(raster.StatusInvalidArgument, "destination %q already exists: delete it first (a Zarr store is replaced by no write, so that its chunks never mix with another's)", dst)
-	if isObjectStore(dst) {
-		if err := checkBucket(dst); err != nil {
+	if storage.IsObjectStore(dst) {
+		if err := storage.CheckBucket(dst); err != nil {
 			return nil, err
 		}
-		if found, err := statFresh(dst); err != nil || found {
+		if found, err := storage.StatFresh(dst); err != nil || found {
 			return nil, cmp.Or(err, exists)
 		}
 		return &zarrOutput{dst: dst, tmp: filepath.Join(os.TempDir(), ".cloudio-zarr-"+suffix+".zarr"), remote: true}, nil
 	}
-	if isVSI(dst) {
+	if storage.IsVSI(dst) {
 		return nil, raster.Errorf(raster.StatusUnsupported, "Zarr stores can be written to a local path or an object store (s3://, gs://, az://), not to %q", dst)
 	}
-	if err := checkOutputDir(dst); err != nil {
+	if err := storage.CheckOutputDir(dst); err != nil {
 		return nil, err
 	}
 	if _, err := os.Lstat(dst); err == nil {
 		return nil, exists
 	}
-	return &zarrOutput{dst: dst, tmp: siblingTemp(dst, suffix)}, nil
+	return &zarrOutput{dst: dst, tmp: storage.SiblingTemp(dst, suffix)}, nil
 }
 
 func (o *zarrOutput) discard() { _ = os.RemoveAll(o.tmp) }
 
 func (o *zarrOutput) friendly(err error) error {
-	return (&atomicOutput{dst: o.dst, tmp: o.tmp}).friendly(err)
+	return (&storage.AtomicOutput{Dst: o.dst, Tmp: o.tmp}).Friendly(err)
 }
 
 // commit publishes the finished store at the destination.
@@ -400,14 +402,14 @@ func (o *zarrOutput) commit(progress ProgressFunc) error {
 		return o.upload(files, uploaded)
 	}
 	for _, f := range files {
-		if err := syncPath(filepath.Join(o.tmp, f)); err != nil {
+		if err := storage.SyncPath(filepath.Join(o.tmp, f)); err != nil {
 			return raster.Errorf(raster.StatusIO, "cannot flush %q: %v", filepath.Join(o.dst, f), err)
 		}
 	}
 	if err := os.Rename(o.tmp, o.dst); err != nil {
 		return raster.Errorf(raster.StatusIO, "cannot move the finished Zarr store to %q: %v", o.dst, err)
 	}
-	_ = syncPath(filepath.Dir(o.dst))
+	_ = storage.SyncPath(filepath.Dir(o.dst))
 	return nil
 }
 
@@ -477,7 +479,7 @@ func (o *zarrOutput) upload(files []string, progress ProgressFunc) error {
 		}
 	}
 	put := func(f string) result {
-		return result{f, upload(filepath.Join(o.tmp, filepath.FromSlash(f)), o.dst+"/"+f)}
+		return result{f, storage.Upload(filepath.Join(o.tmp, filepath.FromSlash(f)), o.dst+"/"+f)}
 	}
 	results := make(chan result, uploadWorkers)
 	inFlight, next := 0, 0
@@ -512,7 +514,7 @@ func (o *zarrOutput) upload(files []string, progress ProgressFunc) error {
 	var left []string
 	for _, f := range done {
 		name := o.dst + "/" + f
-		if unlinkVSI(name); pathExists(name) {
+		if storage.Unlink(name); storage.PathExists(name) {
 			left = append(left, f)
 		}
 	}
@@ -546,7 +548,7 @@ var (
 // several bands, or the slices of one 3-D array) opens as an in-memory VRT
 // that stacks them, so that every reader sees all bands.
 func openResolved(name string) (*godal.Dataset, string, error) {
-	if err := answers(storeOf(name)); err != nil {
+	if err := storage.Answers(storage.StoreOf(name)); err != nil {
 		return nil, "", raster.Errorf(raster.StatusIO, "cannot open raster %q: %s", name, err.Error())
 	}
 	ds, err := openRaster(name)

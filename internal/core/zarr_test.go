@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/cloudio-dem/cloudio/internal/raster"
+	"github.com/cloudio-dem/cloudio/internal/storage"
 )
 
 var zarrGeoTransform = [6]float64{500000, 30, 0, 4500000, 0, -30}
@@ -307,7 +308,7 @@ func TestOpenZarrStores(t *testing.T) {
 		t.Fatal(err)
 	}
 	// One band by GDAL's own name for its array, its store a URL too.
-	if got := GDALName(`ZARR:"s3://bucket/s.zarr":/s_band2`); got != `ZARR:"/vsis3/bucket/s.zarr":/s_band2` {
+	if got := storage.GDALName(`ZARR:"s3://bucket/s.zarr":/s_band2`); got != `ZARR:"/vsis3/bucket/s.zarr":/s_band2` {
 		t.Errorf("GDALName: %s", got)
 	}
 	info, _, got := readAll(t, `ZARR:"file://`+store+`":/s_band2`)

@@ -1,4 +1,4 @@
-package core
+package storage
 
 import (
 	"crypto/rand"
@@ -14,7 +14,7 @@ import (
 	"github.com/cloudio-dem/cloudio/internal/raster"
 )
 
-// atomicOutput is a destination written under a temporary name and
+// AtomicOutput is a destination written under a temporary name and
 // published only once complete, so that a reader never sees a partial file
 // and a failed write leaves nothing:
 //   - a local path: a temporary file in the same directory, fsynced and
@@ -23,53 +23,53 @@ import (
 //     when its upload completes): a local temporary file, uploaded at commit;
 //   - another GDAL virtual file system (/vsimem/, ...): a temporary name
 //     beside the destination, renamed through GDAL.
-type atomicOutput struct {
-	dst, tmp string
+type AtomicOutput struct {
+	Dst, Tmp string // the destination, and the temporary name written first
 }
 
-// newAtomicOutput checks that dst can be written and picks the temporary
+// NewAtomicOutput checks that dst can be written and picks the temporary
 // name.
-func newAtomicOutput(dst string) (*atomicOutput, error) {
-	suffix, err := randomSuffix()
+func NewAtomicOutput(dst string) (*AtomicOutput, error) {
+	suffix, err := RandomSuffix()
 	if err != nil {
 		return nil, err
 	}
-	if isObjectStore(dst) {
-		if err := checkBucket(dst); err != nil {
+	if IsObjectStore(dst) {
+		if err := CheckBucket(dst); err != nil {
 			return nil, err
 		}
-		return &atomicOutput{dst: dst, tmp: filepath.Join(os.TempDir(), ".cloudio-upload-"+suffix+".tif")}, nil
+		return &AtomicOutput{Dst: dst, Tmp: filepath.Join(os.TempDir(), ".cloudio-upload-"+suffix+".tif")}, nil
 	}
-	if isVSI(dst) {
+	if IsVSI(dst) {
 		dir, base := pathpkg.Split(dst)
-		return &atomicOutput{dst: dst, tmp: dir + "." + base + "." + suffix + ".cloudio-tmp"}, nil
+		return &AtomicOutput{Dst: dst, Tmp: dir + "." + base + "." + suffix + ".cloudio-tmp"}, nil
 	}
-	if err := checkOutputDir(dst); err != nil {
+	if err := CheckOutputDir(dst); err != nil {
 		return nil, err
 	}
 	if st, err := os.Stat(dst); err == nil && st.IsDir() {
 		return nil, raster.Errorf(raster.StatusInvalidArgument, "destination %q is a directory", dst)
 	}
-	tmp := siblingTemp(dst, suffix)
+	tmp := SiblingTemp(dst, suffix)
 	if err := checkPathLength(dst, tmp); err != nil {
 		return nil, err
 	}
-	return &atomicOutput{dst: dst, tmp: tmp}, nil
+	return &AtomicOutput{Dst: dst, Tmp: tmp}, nil
 }
 
-// checkBucket reports an object-store destination whose bucket is missing,
+// CheckBucket reports an object-store destination whose bucket is missing,
 // looking with the destination's own options at its parent prefix (a store
 // may be granted that prefix only, not the bucket's root), or whose server
 // does not answer.
-func checkBucket(dst string) error {
-	if err := answers(dst); err != nil {
+func CheckBucket(dst string) error {
+	if err := Answers(dst); err != nil {
 		return err
 	}
 	return checkPrefix(parentOf(dst), true)
 }
 
-// checkOutputDir reports a local destination whose directory is missing.
-func checkOutputDir(dst string) error {
+// CheckOutputDir reports a local destination whose directory is missing.
+func CheckOutputDir(dst string) error {
 	dir := filepath.Dir(dst)
 	st, err := os.Stat(dir)
 	switch {
@@ -88,11 +88,11 @@ func checkOutputDir(dst string) error {
 // to a temporary name (".staging.tif", ".ovr.tmp", ".aux.xml").
 const nameMax, sideFiles = 255, 12
 
-// siblingTemp is a hidden temporary name in dst's directory, so that the
+// SiblingTemp is a hidden temporary name in dst's directory, so that the
 // final rename stays on one file system. It names the destination, cut short
 // as the file name limit needs (a destination's name may be as long as that
 // limit itself).
-func siblingTemp(dst, suffix string) string {
+func SiblingTemp(dst, suffix string) string {
 	base := filepath.Base(dst)
 	if keep := nameMax - sideFiles - len("."+"."+suffix+".cloudio-tmp"); len(base) > keep {
 		base = base[:keep]
@@ -117,7 +117,7 @@ func checkPathLength(dst, tmp string) error {
 	return nil
 }
 
-func randomSuffix() (string, error) {
+func RandomSuffix() (string, error) {
 	var b [6]byte
 	if _, err := rand.Read(b[:]); err != nil {
 		return "", raster.Errorf(raster.StatusInternal, "no randomness for a temporary name: %v", err)
@@ -125,55 +125,55 @@ func randomSuffix() (string, error) {
 	return hex.EncodeToString(b[:]), nil
 }
 
-// commit publishes the finished temporary file at dst.
-func (o *atomicOutput) commit() error {
-	defer o.discard()
+// Commit publishes the finished temporary file at dst.
+func (o *AtomicOutput) Commit() error {
+	defer o.Discard()
 	switch {
-	case isObjectStore(o.dst):
-		return upload(o.tmp, o.dst)
-	case isVSI(o.dst):
-		if vsiRename(o.tmp, o.dst) != nil {
-			return raster.Errorf(raster.StatusIO, "cannot move the finished file to %q", o.dst)
+	case IsObjectStore(o.Dst):
+		return Upload(o.Tmp, o.Dst)
+	case IsVSI(o.Dst):
+		if vsiRename(o.Tmp, o.Dst) != nil {
+			return raster.Errorf(raster.StatusIO, "cannot move the finished file to %q", o.Dst)
 		}
 		return nil
 	}
-	if err := syncPath(o.tmp); err != nil {
-		return raster.Errorf(raster.StatusIO, "cannot flush %q: %v", o.dst, err)
+	if err := SyncPath(o.Tmp); err != nil {
+		return raster.Errorf(raster.StatusIO, "cannot flush %q: %v", o.Dst, err)
 	}
-	if err := os.Rename(o.tmp, o.dst); err != nil {
-		return raster.Errorf(raster.StatusIO, "cannot move the finished file to %q: %v", o.dst, err)
+	if err := os.Rename(o.Tmp, o.Dst); err != nil {
+		return raster.Errorf(raster.StatusIO, "cannot move the finished file to %q: %v", o.Dst, err)
 	}
-	_ = syncPath(filepath.Dir(o.dst)) // the rename's durability; best effort where dirs cannot be synced
+	_ = SyncPath(filepath.Dir(o.Dst)) // the rename's durability; best effort where dirs cannot be synced
 	return nil
 }
 
-// discard removes the temporary file and any side files GDAL made next to
+// Discard removes the temporary file and any side files GDAL made next to
 // it (the COG driver writes overviews to "<name>.ovr.tmp" first).
-func (o *atomicOutput) discard() {
-	if isVSI(o.tmp) {
-		for _, p := range []string{o.tmp, o.tmp + ".ovr.tmp", o.tmp + ".aux.xml"} {
-			if pathExists(p) {
-				unlinkVSI(p)
+func (o *AtomicOutput) Discard() {
+	if IsVSI(o.Tmp) {
+		for _, p := range []string{o.Tmp, o.Tmp + ".ovr.tmp", o.Tmp + ".aux.xml"} {
+			if PathExists(p) {
+				_ = Unlink(p) // best effort: discard has already failed the write
 			}
 		}
 		return
 	}
-	side, _ := filepath.Glob(o.tmp + ".*")
-	for _, p := range append(side, o.tmp) {
+	side, _ := filepath.Glob(o.Tmp + ".*")
+	for _, p := range append(side, o.Tmp) {
 		_ = os.Remove(p)
 	}
 }
 
-// friendly replaces the temporary name with the destination in a message.
-func (o *atomicOutput) friendly(err error) error {
+// Friendly replaces the temporary name with the destination in a message.
+func (o *AtomicOutput) Friendly(err error) error {
 	var e *raster.Error
 	if !errors.As(err, &e) {
 		return err
 	}
-	return &raster.Error{Status: e.Status, Msg: strings.ReplaceAll(e.Msg, o.tmp, o.dst)}
+	return &raster.Error{Status: e.Status, Msg: strings.ReplaceAll(e.Msg, o.Tmp, o.Dst)}
 }
 
-func syncPath(p string) error {
+func SyncPath(p string) error {
 	f, err := os.Open(p)
 	if err != nil {
 		return err

@@ -1,9 +1,10 @@
-package core
+package storage
 
 import (
 	"bytes"
 	"math/rand"
 	"os"
+	"path/filepath"
 	"sync"
 	"testing"
 
@@ -16,11 +17,11 @@ import (
 func TestVSISourceConcurrentReads(t *testing.T) {
 	data := make([]byte, 1<<20)
 	rand.New(rand.NewSource(3)).Read(data)
-	path := tmpPath(t, "bytes.bin")
+	path := filepath.Join(t.TempDir(), "bytes.bin")
 	if err := os.WriteFile(path, data, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	s, err := openVSISource(path)
+	s, err := OpenVSISource(path)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,4 +1,4 @@
-package core
+package storage
 
 import (
 	pathpkg "path"
@@ -53,8 +53,8 @@ func GDALName(name string) string {
 	return name
 }
 
-// inputName validates and maps a name to read from.
-func inputName(what, name string) (string, error) {
+// InputName validates and maps a name to read from.
+func InputName(what, name string) (string, error) {
 	if name == "" {
 		return "", raster.Errorf(raster.StatusInvalidArgument, "%s path is empty", what)
 	}
@@ -64,9 +64,9 @@ func inputName(what, name string) (string, error) {
 	return GDALName(name), nil
 }
 
-// outputName validates and maps a name to write to; HTTP is read-only.
-func outputName(what, name string) (string, error) {
-	mapped, err := inputName(what, name)
+// OutputName validates and maps a name to write to; HTTP is read-only.
+func OutputName(what, name string) (string, error) {
+	mapped, err := InputName(what, name)
 	if err != nil {
 		return "", err
 	}
@@ -76,7 +76,7 @@ func outputName(what, name string) (string, error) {
 	return mapped, nil
 }
 
-func isObjectStore(name string) bool {
+func IsObjectStore(name string) bool {
 	for _, p := range objectStores {
 		if strings.HasPrefix(name, p) {
 			return true
@@ -85,7 +85,7 @@ func isObjectStore(name string) bool {
 	return false
 }
 
-func isVSI(name string) bool { return strings.HasPrefix(name, "/vsi") }
+func IsVSI(name string) bool { return strings.HasPrefix(name, "/vsi") }
 
 // bucketOf is the bucket (or container) part of an object-store name:
 // "/vsis3/bucket/a/b.tif" -> "/vsis3/bucket".
@@ -110,9 +110,9 @@ func parentOf(name string) string {
 	return parent
 }
 
-// storeOf is the file or store a GDAL name reads: the store of a Zarr
+// StoreOf is the file or store a GDAL name reads: the store of a Zarr
 // array's name (ZARR:"/vsis3/bucket/dem.zarr":/dem), else the name.
-func storeOf(name string) string {
+func StoreOf(name string) string {
 	if rest, ok := strings.CutPrefix(name, `ZARR:"`); ok {
 		if store, _, ok := strings.Cut(rest, `"`); ok {
 			return store
@@ -121,7 +121,7 @@ func storeOf(name string) string {
 	return name
 }
 
-// isRemote: reads are latency-bound, so readers keep more requests in flight.
-func isRemote(name string) bool {
-	return isObjectStore(name) || strings.HasPrefix(name, "/vsicurl")
+// IsRemote: reads are latency-bound, so readers keep more requests in flight.
+func IsRemote(name string) bool {
+	return IsObjectStore(name) || strings.HasPrefix(name, "/vsicurl")
 }
