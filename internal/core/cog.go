@@ -7,16 +7,11 @@ package core
 import "C"
 
 import (
-	"errors"
 	"fmt"
-	"io/fs"
-	"os"
 	"runtime"
 	"strings"
 	"sync/atomic"
 	"unsafe"
-
-	"github.com/airbusgeo/godal"
 
 	"github.com/cloudio-dem/cloudio/internal/gdalc"
 	"github.com/cloudio-dem/cloudio/internal/raster"
@@ -80,10 +75,10 @@ func WriteCOG(src, dst string, o COGOptions) error {
 			// The statistics pass, when it read the raster through the
 			// direct decoder, decoded every block of it with the checks
 			// verify makes: only the overviews and masks remain.
-			return ds.raw.verify(ds.name, stats.decodedRaster(), stop)
+			return ds.raw.verify(ds.name.User, stats.decodedRaster(), stop)
 		}
 	}
-	return writeCOG(source{name: ds.gdalName, extra: extra, stats: stats, verify: verify}, dst, info.DType, info.Bands, o)
+	return writeCOG(source{name: ds.name, extra: extra, stats: stats, verify: verify}, dst, info.DType, info.Bands, o)
 }
 
 // WriteCOGBuffer writes bands x rows x cols values of dtype, band-sequential
@@ -194,7 +189,7 @@ func (m *memSource) release() {
 // error): damage cancels the translation and fails the write, and the COG
 // is published only once verify has passed.
 type source struct {
-	name   string
+	name   storage.Name
 	ds     C.GDALDatasetH
 	extra  []string
 	stats  *statisticsStep
@@ -344,45 +339,12 @@ func compressionSuits(method string, dtype raster.DType, bands int64) error {
 	return nil
 }
 
-// openRaster opens a raster read-only, with failures classified: a name that
-// does not exist is NOT_FOUND, one GDAL cannot read is IO.
-func openRaster(name string) (*godal.Dataset, error) {
-	var ge gdalErrors
-	var ds *godal.Dataset
-	var err error
-	storage.Pinned(name, func() { ds, err = godal.Open(name, godal.RasterOnly(), godal.ErrLogger(ge.handler())) })
-	if err == nil {
-		return ds, nil
-	}
-	status := raster.StatusIO
-	if ge.NoAnswer() { // asking again would only wait as long again
-		return nil, ge.Err(fmt.Sprintf("cannot open raster %q: no answer from its server (unreachable, or it timed out)", name), raster.StatusIO)
-	}
-	if _, statErr := os.Stat(name); errors.Is(statErr, fs.ErrNotExist) {
-		found, err := storage.StatFresh(name)
-		if err == nil && !found {
-			err = storage.Unreachable(name)
-		}
-		if err != nil {
-			return nil, raster.Errorf(raster.StatusIO, "cannot open raster %q: %s", name, err.Error())
-		}
-		if !found {
-			status = raster.StatusNotFound
-		}
-	}
-	e := ge.Err(fmt.Sprintf("cannot open raster %q", name), status)
-	if raster.StatusOf(e) == raster.StatusInvalidArgument {
-		e = &raster.Error{Status: status, Msg: e.Error()}
-	}
-	return nil, e
-}
-
 // translateToCOG runs GDAL's COG driver from src (or srcDS, when not nil)
 // to dst in one C call, with extra GDALTranslate arguments. bandMetadata
 // (KEY=VALUE items per band, or nil) goes onto the source first. The
 // overview method goes into the file's metadata as OVERVIEW_RESAMPLING (the
 // item rio-cogeo writes), so that readers can tell how overviews were made.
-func translateToCOG(src string, srcDS C.GDALDatasetH, bandMetadata [][]string, dst string, opts []raster.Option, extra []string, progress ProgressFunc) error {
+func translateToCOG(src storage.Name, srcDS C.GDALDatasetH, bandMetadata [][]string, dst string, opts []raster.Option, extra []string, progress ProgressFunc) error {
 	args := append([]string{"-of", "COG"}, extra...)
 	for _, o := range opts {
 		args = append(args, "-co", o.String())
@@ -390,9 +352,9 @@ func translateToCOG(src string, srcDS C.GDALDatasetH, bandMetadata [][]string, d
 	if method := overviewResampling(opts); method != "" {
 		args = append(args, "-mo", "OVERVIEW_RESAMPLING="+method)
 	}
-	argv := newCStrings(args)
-	defer argv.free()
-	csrc, cdst := C.CString(src), C.CString(dst)
+	argv := gdalc.NewStrings(args)
+	defer argv.Free()
+	csrc, cdst := C.CString(src.GDAL), C.CString(dst)
 	defer C.free(unsafe.Pointer(csrc))
 	defer C.free(unsafe.Pointer(cdst))
 	ps := &progressState{fn: progress}
@@ -402,7 +364,9 @@ func translateToCOG(src string, srcDS C.GDALDatasetH, bandMetadata [][]string, d
 	defer errs.Free()
 	md := newCBandMetadata(bandMetadata)
 	defer md.free()
-	storage.Pinned(src, func() { C.cloudioTranslate(csrc, srcDS, md.c, cdst, argv.ptr(), handle, (*C.cloudioErrors)(errs.C())) })
+	storage.Pinned(src.Store, func() {
+		C.cloudioTranslate(csrc, srcDS, md.c, cdst, (**C.char)(argv.C()), handle, (*C.cloudioErrors)(errs.C()))
+	})
 	if err := ps.err(); err != nil {
 		return err
 	}
@@ -411,22 +375,3 @@ func translateToCOG(src string, srcDS C.GDALDatasetH, bandMetadata [][]string, d
 	}
 	return nil
 }
-
-// cStrings is a NULL-terminated C array of C strings.
-type cStrings []*C.char
-
-func newCStrings(in []string) cStrings {
-	out := make(cStrings, len(in)+1)
-	for i, s := range in {
-		out[i] = C.CString(s)
-	}
-	return out
-}
-
-func (c cStrings) free() {
-	for _, p := range c {
-		C.free(unsafe.Pointer(p))
-	}
-}
-
-func (c cStrings) ptr() **C.char { return &c[0] }

@@ -24,12 +24,11 @@ import (
 // handle must not be used by two threads at once, so every read borrows a
 // handle of its own from a free list, opening another when none is free.
 type Dataset struct {
-	name     string // as the caller named it (GDAL's name for a URL), for messages
-	gdalName string // what GDAL opens (see openResolved)
-	info     raster.Info
-	crs      string
-	noData   []bandNoData // by band, from 0
-	nbits    int          // band 1's NBITS (samples of fewer bits than its type's), 0 for none
+	name   storage.Name // resolved once by OpenDataset; GDAL opens name.GDAL (see openResolved)
+	info   raster.Info
+	crs    string
+	noData []bandNoData // by band, from 0
+	nbits  int          // band 1's NBITS (samples of fewer bits than its type's), 0 for none
 
 	// raw decodes blocks directly for every reader at once, when the layout
 	// allows it (nil otherwise); GDAL handles serve the rest.
@@ -66,13 +65,13 @@ func (d *Dataset) read(h *handle, w raster.Window, spec raster.ReadSpec, buf []b
 			}
 			defer d.release(h)
 		}
-		storage.Pinned(d.gdalName, func() { err = readInto(h.gdal, d.name, d.info, w, spec, buf) })
+		storage.Pinned(d.name.Store, func() { err = readInto(h.gdal, d.name.User, d.info, w, spec, buf) })
 		return err
 	}
 	d.mu.Lock()
 	if d.closed {
 		d.mu.Unlock()
-		return raster.Errorf(raster.StatusInvalidArgument, "dataset %q is closed", d.name)
+		return raster.Errorf(raster.StatusInvalidArgument, "dataset %q is closed", d.name.User)
 	}
 	d.rawUses++
 	d.mu.Unlock()
@@ -83,24 +82,24 @@ func (d *Dataset) read(h *handle, w raster.Window, spec raster.ReadSpec, buf []b
 			d.raw.close()
 		}
 	}()
-	return d.raw.read(d.name, w, spec.Bands, buf)
+	return d.raw.read(d.name.User, w, spec.Bands, buf)
 }
 
 // OpenDataset opens a raster (a path or GDAL name) for reading.
 func OpenDataset(name string) (*Dataset, error) {
 	gdalc.Init()
-	name, err := storage.InputName("dataset", name)
+	n, err := storage.Resolve("dataset", name)
 	if err != nil {
 		return nil, err
 	}
-	h, gdalName, err := openResolved(name)
+	h, n, err := openResolved(n)
 	if err != nil {
 		return nil, err
 	}
 	st := h.Structure()
 	if st.NBands == 0 {
 		h.Close()
-		return nil, raster.Errorf(raster.StatusInvalidArgument, "%q has no raster bands", name)
+		return nil, raster.Errorf(raster.StatusInvalidArgument, "%q has no raster bands", n.User)
 	}
 	info := raster.Info{Rows: int64(st.SizeY), Cols: int64(st.SizeX), Bands: int64(st.NBands),
 		BlockRows: int64(st.BlockSizeY), BlockCols: int64(st.BlockSizeX)}
@@ -118,13 +117,13 @@ func OpenDataset(name string) (*Dataset, error) {
 	}
 	var noData []bandNoData
 	for i, b := range h.Bands() {
-		noData = append(noData, readNoData(gdalName, i+1, b, info.BandTypes[i]))
+		noData = append(noData, readNoData(n, i+1, b, info.BandTypes[i]))
 	}
 	info.NoData, info.HasNoData = noData[0].value.Float, noData[0].ok
-	d := &Dataset{name: name, gdalName: gdalName, info: info, crs: h.Projection(), noData: noData, free: []*handle{{gdal: h}}}
+	d := &Dataset{name: n, info: info, crs: h.Projection(), noData: noData, free: []*handle{{gdal: h}}}
 	d.nbits, _ = strconv.Atoi(h.Bands()[0].Metadata("NBITS", godal.Domain("IMAGE_STRUCTURE")))
 	if fill, err := d.sparseFill(); err == nil {
-		d.raw = openDirect(gdalName, h, info, fill, defaultWorkers(gdalName))
+		d.raw = openDirect(n, h, info, fill, defaultWorkers(n))
 	}
 	return d, nil
 }
@@ -155,18 +154,18 @@ type bandNoData struct {
 
 // readNoData is band b's (1-based) nodata value, exactly: for a 64-bit
 // integer band through GDAL's C API, as godal reads only the double.
-func readNoData(name string, b int, band godal.Band, dtype raster.DType) bandNoData {
+func readNoData(n storage.Name, b int, band godal.Band, dtype raster.DType) bandNoData {
 	if dtype != raster.Int64 && dtype != raster.UInt64 {
 		v, ok := band.NoData()
 		return bandNoData{raster.NoDataFloat(v), ok}
 	}
 	var nd bandNoData
-	cname := C.CString(name)
+	cname := C.CString(n.GDAL)
 	defer C.free(unsafe.Pointer(cname))
 	var i C.longlong
 	var u C.ulonglong
 	var has C.int
-	storage.Pinned(name, func() { has = C.cloudioNoData64(cname, C.int(b), &i, &u) })
+	storage.Pinned(n.Store, func() { has = C.cloudioNoData64(cname, C.int(b), &i, &u) })
 	nd.ok = has != 0
 	exact := new(big.Int).SetUint64(uint64(u))
 	if dtype == raster.Int64 {
@@ -189,7 +188,7 @@ func (d *Dataset) NoData(b int) (raster.NoData, bool) {
 func ignoreErrors(godal.ErrorCategory, int, string) error { return nil }
 
 // Name is the name the dataset was opened with.
-func (d *Dataset) Name() string { return d.name }
+func (d *Dataset) Name() string { return d.name.User }
 
 // Info describes the raster.
 func (d *Dataset) Info() raster.Info { return d.info }
@@ -201,7 +200,7 @@ func (d *Dataset) acquire() (*handle, error) {
 	d.mu.Lock()
 	if d.closed {
 		d.mu.Unlock()
-		return nil, raster.Errorf(raster.StatusInvalidArgument, "dataset %q is closed", d.name)
+		return nil, raster.Errorf(raster.StatusInvalidArgument, "dataset %q is closed", d.name.User)
 	}
 	if n := len(d.free); n > 0 {
 		h := d.free[n-1]
@@ -210,7 +209,7 @@ func (d *Dataset) acquire() (*handle, error) {
 		return h, nil
 	}
 	d.mu.Unlock()
-	g, err := openRaster(d.gdalName)
+	g, err := openRaster(d.name)
 	if err != nil {
 		return nil, err
 	}
@@ -233,7 +232,7 @@ func (d *Dataset) Close() error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if d.closed {
-		return raster.Errorf(raster.StatusInvalidArgument, "dataset %q is already closed", d.name)
+		return raster.Errorf(raster.StatusInvalidArgument, "dataset %q is already closed", d.name.User)
 	}
 	d.closed = true
 	if d.rawUses == 0 {

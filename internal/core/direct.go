@@ -27,15 +27,15 @@ type directReader struct {
 	inFlight int                  // block reads at once
 }
 
-// openDirect sets up direct decoding of name, which GDAL opened as h (info),
+// openDirect sets up direct decoding of n, which GDAL opened as h (info),
 // with at most inFlight block reads at once; nil when the decoder does not
 // handle the layout or does not see the raster as GDAL does, and reads then
 // go through GDAL.
-func openDirect(name string, h *godal.Dataset, info raster.Info, fill []byte, inFlight int) *directReader {
+func openDirect(n storage.Name, h *godal.Dataset, info raster.Info, fill []byte, inFlight int) *directReader {
 	if !directDecode || h.Driver().ShortName() != "GTiff" {
 		return nil
 	}
-	src, err := storage.OpenFileSources(name)
+	src, err := storage.OpenFileSources(n)
 	if err != nil {
 		return nil
 	}

@@ -148,7 +148,7 @@ func TestFetcherRetries(t *testing.T) {
 	if !strings.Contains(err.Error(), "HTTP 403 Forbidden") {
 		t.Errorf("error %q lacks the status", err)
 	}
-	if n := forbidden.Load(); n > int64(defaultWorkers("/vsicurl/")) {
+	if n := forbidden.Load(); n > int64(defaultWorkers(storage.Name{Remote: true})) {
 		t.Errorf("%d requests: a 403 was retried", n)
 	}
 }

@@ -157,21 +157,22 @@ var numpyNames = map[string]string{"Byte": "uint8", "Int8": "int8", "UInt16": "u
 // the file records. Errors as OpenDataset's.
 func Describe(name string) (*Description, error) {
 	gdalc.Init()
-	name, err := storage.InputName("dataset", name)
+	n, err := storage.Resolve("dataset", name)
 	if err != nil {
 		return nil, err
 	}
-	ds, resolved, err := openResolved(name) // classifies a missing or unreadable name, resolves Zarr stores
+	name = n.User
+	ds, resolved, err := openResolved(n) // classifies a missing or unreadable name, resolves Zarr stores
 	if err != nil {
 		return nil, err
 	}
 	ds.Close()
-	cname := C.CString(resolved)
+	cname := C.CString(resolved.GDAL)
 	defer C.free(unsafe.Pointer(cname))
 	errs := gdalc.NewErrors()
 	defer errs.Free()
 	var text *C.char
-	storage.Pinned(resolved, func() { text = C.cloudioGDALInfo(cname, (*C.cloudioErrors)(errs.C())) })
+	storage.Pinned(resolved.Store, func() { text = C.cloudioGDALInfo(cname, (*C.cloudioErrors)(errs.C())) })
 	if text == nil {
 		return nil, errs.Report().Err(fmt.Sprintf("cannot describe %q", name), raster.StatusIO)
 	}
@@ -184,11 +185,11 @@ func Describe(name string) (*Description, error) {
 		return nil, raster.Errorf(raster.StatusInvalidArgument, "%q has no raster bands", name)
 	}
 	d := describe(&g)
-	if resolved != name {
+	if resolved.GDAL != n.GDAL {
 		d.Driver = "Zarr" // a store of one array per band, seen through the VRT that stacks them
 	}
 	if d.Driver == "GTiff" {
-		v, err := Validate(resolved, FullCheckAuto)
+		v, err := Validate(resolved.GDAL, FullCheckAuto)
 		if err != nil {
 			return nil, err
 		}

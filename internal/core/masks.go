@@ -17,13 +17,13 @@ import (
 func (d *Dataset) readMasks(h *handle, w raster.Window, bands []int, buf []byte) error {
 	cells := int(w.Rows * w.Cols)
 	var err error
-	storage.Pinned(d.gdalName, func() {
+	storage.Pinned(d.name.Store, func() {
 		all := h.gdal.Bands()
 		for i, b := range bands {
 			var ge gdalErrors
 			out := buf[i*cells : (i+1)*cells]
 			if all[b-1].MaskBand().Read(int(w.ColOff), int(w.RowOff), out, int(w.Cols), int(w.Rows), godal.ErrLogger(ge.handler())) != nil {
-				err = ge.Err(fmt.Sprintf("cannot read the mask of band %d, window (row_off=%d, col_off=%d, n_rows=%d, n_cols=%d) of %q", b, w.RowOff, w.ColOff, w.Rows, w.Cols, d.name), raster.StatusIO)
+				err = ge.Err(fmt.Sprintf("cannot read the mask of band %d, window (row_off=%d, col_off=%d, n_rows=%d, n_cols=%d) of %q", b, w.RowOff, w.ColOff, w.Rows, w.Cols, d.name.User), raster.StatusIO)
 				return
 			}
 			for j, v := range out { // GDAL's alpha masks hold any value; only 0 masks

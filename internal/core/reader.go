@@ -23,9 +23,9 @@ const (
 // CPU, so object stores and HTTP get this many workers per core by default.
 const remoteWorkersPerCore = 8
 
-// defaultWorkers is how many reads of name run at once by default.
-func defaultWorkers(name string) int {
-	if storage.IsRemote(name) {
+// defaultWorkers is how many reads of n run at once by default.
+func defaultWorkers(n storage.Name) int {
+	if n.Remote {
 		return runtime.NumCPU() * remoteWorkersPerCore
 	}
 	return runtime.NumCPU()
@@ -34,8 +34,8 @@ func defaultWorkers(name string) int {
 // defaultPrefetch is how many tiles a reader with workers decodes ahead by
 // default. Remote workers mostly wait on the network, and each already holds
 // a tile: decoding further ahead than they reach only holds memory.
-func defaultPrefetch(name string, workers int) int {
-	if storage.IsRemote(name) {
+func defaultPrefetch(n storage.Name, workers int) int {
+	if n.Remote {
 		return workers
 	}
 	return 2 * workers
@@ -127,10 +127,10 @@ func newTileReader(ds *Dataset, o ReaderOptions) (*TileReader, error) {
 		return nil, raster.Errorf(raster.StatusInvalidArgument, "workers and prefetch must be >= 0 (0 picks the default)")
 	}
 	if o.Workers == 0 {
-		o.Workers = defaultWorkers(ds.Name())
+		o.Workers = defaultWorkers(ds.name)
 	}
 	if o.Prefetch == 0 {
-		o.Prefetch = defaultPrefetch(ds.Name(), o.Workers)
+		o.Prefetch = defaultPrefetch(ds.name, o.Workers)
 	}
 	r := &TileReader{ds: ds, tiling: tiling, opts: o, fill: fill,
 		order: make(chan *tileJob, o.Prefetch), stop: make(chan struct{})}

@@ -239,7 +239,7 @@ func scanStatistics(ds *Dataset, progress ProgressFunc) ([][]string, error) {
 			nodata[b] = statsNoData(nd.value)
 		}
 	}
-	masks, err := openMasks(r.ds.gdalName, info.Bands)
+	masks, err := openMasks(r.ds.name, info.Bands)
 	if err != nil {
 		return nil, err
 	}
@@ -312,13 +312,14 @@ type bandMasks struct {
 	bands []*godal.Band // nil: no mask of its own
 }
 
-func openMasks(name string, bands int64) (*bandMasks, error) {
+func openMasks(n storage.Name, bands int64) (*bandMasks, error) {
+	name := n.GDAL
 	// With its sidecar files (a .msk mask), which godal hides by default but
 	// GDAL's COG driver sees.
 	var ge gdalErrors
 	var ds *godal.Dataset
 	var err error
-	storage.Pinned(name, func() {
+	storage.Pinned(n.Store, func() {
 		ds, err = godal.Open(name, godal.RasterOnly(), godal.SiblingFiles(), godal.ErrLogger(ge.handler()))
 	})
 	if err != nil {

@@ -51,7 +51,7 @@ type TileWriter struct {
 	interps   []godal.ColorInterp // the output bands' roles
 	rolesFrom string              // the source they are copied from
 	maskFrom  *godal.Dataset      // the source whose mask windows without one get
-	maskName  string
+	maskName  storage.Name        // ... and its name
 }
 
 // stagingOptions favour speed: the staging file is read once, by the COG
@@ -141,11 +141,11 @@ func CreateTileWriter(dst string, spec WriterSpec, o COGOptions) (*TileWriter, e
 // size only). A writer computed from several rasters names each; only one
 // may be copied from, and it gives the roles (else the first with bands).
 func (w *TileWriter) SetSource(src string, bands []int, copy CopyFlags) error {
-	name, err := storage.InputName("source", src)
+	n, err := storage.Resolve("source", src)
 	if err != nil {
 		return err
 	}
-	if err := storage.CheckNotSource(name, w.out.Dst, "COG"); err != nil {
+	if err := storage.CheckNotSource(n.GDAL, w.out.Dst, "COG"); err != nil {
 		return err
 	}
 	w.mu.Lock()
@@ -160,7 +160,7 @@ func (w *TileWriter) SetSource(src string, bands []int, copy CopyFlags) error {
 	case copy != 0 && w.copied:
 		return raster.Errorf(raster.StatusInvalidArgument, "only one source's metadata and mask can be copied")
 	}
-	ds, resolved, err := openResolved(name)
+	ds, n, err := openResolved(n)
 	if err != nil {
 		return err
 	}
@@ -181,18 +181,18 @@ func (w *TileWriter) SetSource(src string, bands []int, copy CopyFlags) error {
 	}
 	var masked bool
 	var interps []godal.ColorInterp
-	storage.Pinned(resolved, func() {
+	storage.Pinned(n.Store, func() {
 		interps, err = copyRasterInfo(ds, w.h, bands, copy, w.spec.DType)
 		masked = copy&CopyMask != 0 && ds.Bands()[0].MaskFlags() == gmfPerDataset
 	})
 	if bands != nil && err == nil {
-		w.interps, w.rolesFrom = interps, name
+		w.interps, w.rolesFrom = interps, n.User
 	}
 	if err == nil && masked {
 		if int64(st.SizeY) != w.spec.Rows || int64(st.SizeX) != w.spec.Cols {
 			err = raster.Errorf(raster.StatusInvalidArgument, "the mask of %q (%d x %d) cannot be copied to a %d x %d output", src, st.SizeY, st.SizeX, w.spec.Rows, w.spec.Cols)
 		} else if err = w.addMask(); err == nil {
-			w.maskFrom, w.maskName, ds = ds, resolved, nil
+			w.maskFrom, w.maskName, ds = ds, n, nil
 		}
 	}
 	if ds != nil {
@@ -362,11 +362,11 @@ func (w *TileWriter) writeMask(win raster.Window, mask []byte) error {
 		mask = make([]byte, win.Rows*win.Cols)
 		if w.maskFrom != nil {
 			var err error
-			storage.Pinned(w.maskName, func() {
+			storage.Pinned(w.maskName.Store, func() {
 				err = w.maskFrom.Bands()[0].MaskBand().Read(int(win.ColOff), int(win.RowOff), mask, int(win.Cols), int(win.Rows), godal.ErrLogger(ge.handler()))
 			})
 			if err != nil {
-				return ge.Err(fmt.Sprintf("cannot read the mask of %q", w.maskName), raster.StatusIO)
+				return ge.Err(fmt.Sprintf("cannot read the mask of %q", w.maskName.GDAL), raster.StatusIO)
 			}
 		} else {
 			for i := range mask {
@@ -409,7 +409,7 @@ func (w *TileWriter) Close(progress ProgressFunc) error {
 	w.releaseSource()
 	md, progress, err := w.stats.step(w.staging).metadata(progress)
 	if err == nil {
-		err = translateToCOG(w.staging, nil, md, w.out.Tmp, w.cog, colorInterpArgs(w.interps), progress)
+		err = translateToCOG(storage.LocalName(w.staging), nil, md, w.out.Tmp, w.cog, colorInterpArgs(w.interps), progress)
 	}
 	w.removeStaging()
 	if err != nil {

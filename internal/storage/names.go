@@ -53,6 +53,39 @@ func GDALName(name string) string {
 	return name
 }
 
+// Name is a raster's name resolved once, where the caller's string enters
+// the library (Resolve): the layers below take its parts as they are and
+// never classify the string again.
+type Name struct {
+	User   string // the caller's name as GDAL knows it (a URL's /vsi... name), for messages
+	GDAL   string // what GDAL opens: User, or what it stands for (see Opening)
+	Store  string // the file or store whose options and timeouts apply: a Zarr array's store, else User
+	Local  bool   // a local path: no store options apply
+	Remote bool   // an object store or HTTP: reads are latency-bound
+}
+
+// Resolve validates and maps a name to read from (as InputName does) and
+// classifies it.
+func Resolve(what, name string) (Name, error) {
+	gdal, err := InputName(what, name)
+	if err != nil {
+		return Name{}, err
+	}
+	store := StoreOf(gdal)
+	return Name{User: gdal, GDAL: gdal, Store: store, Local: !IsVSI(store), Remote: IsRemote(store)}, nil
+}
+
+// LocalName is the Name of a local path cloudio made itself (a staging
+// file), which needs no resolving.
+func LocalName(path string) Name { return Name{User: path, GDAL: path, Store: path, Local: true} }
+
+// Opening is n opened as gdal instead (a VRT that stacks the bands of n's
+// Zarr store, say): the same raster, in the same store.
+func (n Name) Opening(gdal string) Name {
+	n.GDAL = gdal
+	return n
+}
+
 // InputName validates and maps a name to read from.
 func InputName(what, name string) (string, error) {
 	if name == "" {

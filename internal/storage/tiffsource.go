@@ -64,11 +64,12 @@ type FileSources struct {
 	fetcher        *rangeFetcher // nil: GDAL fetches the blocks of a remote file
 }
 
-// OpenFileSources opens the sources of name, a regular file or object.
-func OpenFileSources(name string) (*FileSources, error) {
+// OpenFileSources opens the sources of the file n names, a regular file
+// or object (which is its own store).
+func OpenFileSources(n Name) (*FileSources, error) {
 	s := &FileSources{}
-	if !IsVSI(name) {
-		f, err := os.Open(name)
+	if n.Local {
+		f, err := os.Open(n.GDAL)
 		if err != nil {
 			return nil, err
 		}
@@ -82,12 +83,12 @@ func OpenFileSources(name string) (*FileSources, error) {
 		s.Blocks = s.Header
 		return s, nil
 	}
-	vsi, err := OpenVSISource(name)
+	vsi, err := OpenVSISource(n.GDAL)
 	if err != nil {
 		return nil, err
 	}
 	s.vsi, s.Header, s.Blocks = vsi, vsi, vsi
-	if s.fetcher = newRangeFetcher(name); s.fetcher != nil {
+	if s.fetcher = newRangeFetcher(n.GDAL); s.fetcher != nil {
 		s.Blocks = fetchSource{s.fetcher, vsi.size}
 	}
 	return s, nil
@@ -134,7 +135,8 @@ type VSISource struct {
 // ErrNotAFile: the name exists but is a directory, prefix or bucket.
 var ErrNotAFile = errors.New("not a file")
 
-// OpenVSISource opens name (a GDAL name): NOT_FOUND when it does not
+// OpenVSISource opens name (the GDAL name of a file or object, which is
+// its own store): NOT_FOUND when it does not
 // exist, ErrNotAFile for a directory, IO when it cannot be read.
 func OpenVSISource(name string) (*VSISource, error) {
 	if st, err := os.Stat(name); err == nil && st.IsDir() {

@@ -26,23 +26,22 @@ import (
 var threadOptions = []string{"GDAL_HTTP_TIMEOUT", "GDAL_HTTP_CONNECTTIMEOUT", "GDAL_HTTP_MAX_RETRY", "GDAL_HTTP_RETRY_DELAY",
 	"GDAL_HTTP_LOW_SPEED_TIME", "GDAL_HTTP_LOW_SPEED_LIMIT", "CPL_VSIL_USE_TEMP_FILE_FOR_RANDOM_WRITE"}
 
-// Pinned runs fn with the store options that apply to name set on the
-// calling thread: fn's GDAL calls must run on it. They are the
-// threadOptions, and every option configured for a prefix of name: GDAL
-// 3.6 lists an object-store prefix with the options of its bucket, so a
-// store scoped to a sub-prefix ("s3://bucket/team") could not list, nor
-// check, its own prefix otherwise.
-func Pinned(name string, fn func()) {
-	name = StoreOf(name)
-	if !IsVSI(name) { // no store options for local files
+// Pinned runs fn with the store options that apply to store (a file or
+// store name, see Name.Store) set on the calling thread: fn's GDAL calls
+// must run on it. They are the threadOptions, and every option configured
+// for a prefix of store: GDAL 3.6 lists an object-store prefix with the
+// options of its bucket, so a store scoped to a sub-prefix
+// ("s3://bucket/team") could not list, nor check, its own prefix otherwise.
+func Pinned(store string, fn func()) {
+	if !IsVSI(store) { // no store options for local files
 		fn()
 		return
 	}
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
-	keys := gdalc.NewStrings(pinnedKeys(name))
+	keys := gdalc.NewStrings(pinnedKeys(store))
 	defer keys.Free()
-	cname := C.CString(name)
+	cname := C.CString(store)
 	saved := C.cloudioPinOptions(cname, (**C.char)(keys.C()))
 	C.free(unsafe.Pointer(cname))
 	defer C.cloudioUnpinOptions(saved)
