@@ -75,7 +75,7 @@ func CreateTileWriter(dst string, spec WriterSpec, o COGOptions) (*TileWriter, e
 	if err := raster.CheckDType(spec.DType); err != nil {
 		return nil, err
 	}
-	if _, err := (raster.ReadSpec{DType: spec.DType}).Resolve(raster.Info{DType: spec.DType, Bands: 1}); err != nil {
+	if err := raster.CheckBufferType(spec.DType); err != nil {
 		return nil, err
 	}
 	if spec.Rows <= 0 || spec.Cols <= 0 || spec.Bands <= 0 || spec.Rows > raster.MaxRasterSide || spec.Cols > raster.MaxRasterSide || spec.Bands > 65535 {

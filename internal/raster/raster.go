@@ -57,13 +57,19 @@ func (s ReadSpec) Resolve(info Info) (ReadSpec, error) {
 			return out, Errorf(StatusUnsupported, "bands %v are of types %v, which no one buffer type holds exactly: read them one at a time, or name the type to convert them to", out.Bands, types)
 		}
 	}
-	if !out.DType.Valid() {
-		return out, Errorf(StatusUnsupported, "data type %d cannot be read into a buffer (choose one of 1-7 or 14)", int(out.DType))
+	return out, CheckBufferType(out.DType)
+}
+
+// CheckBufferType reports a type that cloudio's buffers (read or written)
+// cannot hold.
+func CheckBufferType(d DType) error {
+	if !d.Valid() {
+		return Errorf(StatusUnsupported, "data type %d cannot be read into a buffer (choose one of 1-7 or 14)", int(d))
 	}
-	if out.DType == Int64 || out.DType == UInt64 {
-		return out, Errorf(StatusUnsupported, "reading %s buffers is not supported yet", out.DType)
+	if d == Int64 || d == UInt64 {
+		return Errorf(StatusUnsupported, "reading %s buffers is not supported yet", d)
 	}
-	return out, nil
+	return nil
 }
 
 // BufferLen is the size in bytes of a window of the spec's bands; a size
