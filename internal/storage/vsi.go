@@ -86,16 +86,23 @@ func vsiCall(name string, call func(errs *C.cloudioErrors)) gdalc.Report {
 	return errs.Report()
 }
 
+// vsiAsk runs a helper of vsi.c that answers yes or no about name, as
+// vsiCall does with store's options.
+func vsiAsk(store, name string, ask func(name *C.char, errs *C.cloudioErrors) C.int) (bool, gdalc.Report) {
+	cname := C.CString(name)
+	defer C.free(unsafe.Pointer(cname))
+	var yes C.int
+	r := vsiCall(store, func(errs *C.cloudioErrors) { yes = ask(cname, errs) })
+	return yes != 0, r
+}
+
 // StatFresh is whether name exists, asked of its server rather than of
 // GDAL's cache; a server that does not answer, or refuses the
 // credentials, is an error.
 func StatFresh(name string) (bool, error) {
-	cname := C.CString(name)
-	defer C.free(unsafe.Pointer(cname))
-	var found C.int
-	r := vsiCall(name, func(errs *C.cloudioErrors) { found = C.cloudioStatFresh(cname, errs) })
+	found, r := vsiAsk(name, name, func(n *C.char, errs *C.cloudioErrors) C.int { return C.cloudioStatFresh(n, errs) })
 	switch {
-	case found != 0:
+	case found:
 		return true, nil
 	case r.NoAnswer():
 		return false, raster.Errorf(raster.StatusIO, "no answer from the server of %q (unreachable, or it timed out)", name)
@@ -125,11 +132,8 @@ const (
 // options scoped to "/vsiaz/", so it cannot see a container that only
 // per-container credentials reach. The answer is the server's, now.
 func canList(prefix string) listState {
-	cname := C.CString(prefix)
-	defer C.free(unsafe.Pointer(cname))
-	var opened C.int
-	listing := vsiCall(prefix, func(errs *C.cloudioErrors) { opened = C.cloudioOpensAsDir(cname, errs) })
-	if opened != 0 {
+	opened, listing := vsiAsk(prefix, prefix, func(n *C.char, errs *C.cloudioErrors) C.int { return C.cloudioOpensAsDir(n, errs) })
+	if opened {
 		return listOK
 	}
 	return listFailure(prefix, listing)
@@ -150,11 +154,8 @@ func listFailure(prefix string, listing gdalc.Report) listState {
 		return listNoAnswer
 	}
 	probe := strings.TrimSuffix(prefix, "/") + "/.cloudio-access-probe"
-	cprobe := C.CString(probe)
-	defer C.free(unsafe.Pointer(cprobe))
-	var opened C.int
-	r := vsiCall(prefix, func(errs *C.cloudioErrors) { opened = C.cloudioOpensForReading(cprobe, errs) })
-	if opened != 0 {
+	opened, r := vsiAsk(prefix, probe, func(n *C.char, errs *C.cloudioErrors) C.int { return C.cloudioOpensForReading(n, errs) })
+	if opened {
 		return listOK
 	}
 	switch r.VSICode {
