@@ -117,7 +117,12 @@ func OpenDataset(name string) (*Dataset, error) {
 	}
 	var noData []bandNoData
 	for i, b := range h.Bands() {
-		noData = append(noData, readNoData(n, i+1, b, info.BandTypes[i]))
+		nd, err := readNoData(n, i+1, b, info.BandTypes[i])
+		if err != nil {
+			h.Close()
+			return nil, err
+		}
+		noData = append(noData, nd)
 	}
 	info.NoData, info.HasNoData = noData[0].value.Float, noData[0].ok
 	d := &Dataset{name: n, info: info, crs: h.Projection(), noData: noData, free: []*handle{{gdal: h}}}
@@ -154,10 +159,10 @@ type bandNoData struct {
 
 // readNoData is band b's (1-based) nodata value, exactly: for a 64-bit
 // integer band through GDAL's C API, as godal reads only the double.
-func readNoData(n storage.Name, b int, band godal.Band, dtype raster.DType) bandNoData {
+func readNoData(n storage.Name, b int, band godal.Band, dtype raster.DType) (bandNoData, error) {
 	if dtype != raster.Int64 && dtype != raster.UInt64 {
 		v, ok := band.NoData()
-		return bandNoData{raster.NoDataFloat(v), ok}
+		return bandNoData{raster.NoDataFloat(v), ok}, nil
 	}
 	var nd bandNoData
 	cname := C.CString(n.GDAL)
@@ -165,7 +170,12 @@ func readNoData(n storage.Name, b int, band godal.Band, dtype raster.DType) band
 	var i C.longlong
 	var u C.ulonglong
 	var has C.int
-	storage.Pinned(n.Store, func() { has = C.cloudioNoData64(cname, C.int(b), &i, &u) })
+	errs := gdalc.NewErrors()
+	defer errs.Free()
+	storage.Pinned(n.Store, func() { has = C.cloudioNoData64(cname, C.int(b), &i, &u, (*C.cloudioErrors)(errs.C())) })
+	if err := errs.Err(fmt.Sprintf("cannot read the nodata value of band %d of %q", b, n.User), raster.StatusIO); err != nil {
+		return nd, err
+	}
 	nd.ok = has != 0
 	exact := new(big.Int).SetUint64(uint64(u))
 	if dtype == raster.Int64 {
@@ -173,7 +183,7 @@ func readNoData(n storage.Name, b int, band godal.Band, dtype raster.DType) band
 	}
 	f, _ := new(big.Float).SetInt(exact).Float64()
 	nd.value = raster.NoData{Float: f, Int: exact}
-	return nd
+	return nd, nil
 }
 
 // NoData is band b's (1-based) nodata value, exactly; false when it has

@@ -32,9 +32,13 @@ var overviewMethods struct {
 func OverviewMethods() []string {
 	overviewMethods.once.Do(func() {
 		gdalc.Init()
+		errs := gdalc.NewErrors()
+		defer errs.Free()
 		for _, m := range overviewCandidates {
 			cm := C.CString(m)
-			if C.cloudioOverviewMethodWorks(cm) != 0 {
+			// A method that fails is one this GDAL does not offer: the
+			// failure is the answer, not an error.
+			if C.cloudioOverviewMethodWorks(cm, (*C.cloudioErrors)(errs.C())) != 0 {
 				overviewMethods.methods = append(overviewMethods.methods, m)
 			}
 			C.free(unsafe.Pointer(cm))

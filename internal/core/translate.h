@@ -42,6 +42,6 @@ void cloudioCloseDataset(GDALDatasetH ds);
 
 /* The nodata value of 64-bit integer band (1-based) of the raster name,
  * exactly (godal reads nodata only as a double): 1 when it has one. */
-int cloudioNoData64(const char *name, int band, long long *as_int64, unsigned long long *as_uint64);
+int cloudioNoData64(const char *name, int band, long long *as_int64, unsigned long long *as_uint64, cloudioErrors *errs);
 
 #endif
