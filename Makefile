@@ -78,7 +78,7 @@ test-go:
 FUZZTIME ?= 60s
 FUZZFLAGS ?= -asan
 FUZZ_TARGETS := internal/tiff:FuzzOpen internal/tiff:FuzzDecode internal/tiff:FuzzDecodeTiles \
-	internal/core:FuzzParseOptions internal/core:FuzzTiling
+	internal/core:FuzzParseOptions internal/raster:FuzzTiling
 fuzz:
 	@for t in $(FUZZ_TARGETS); do \
 		pkg=$${t%%:*}; name=$${t#*:}; \

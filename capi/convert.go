@@ -14,6 +14,8 @@ import (
 	"unsafe"
 
 	"github.com/cloudio-dem/cloudio/internal/core"
+	"github.com/cloudio-dem/cloudio/internal/raster"
+	"github.com/cloudio-dem/cloudio/internal/storage"
 )
 
 // status converts an error to a C status, writing its message, with every
@@ -21,10 +23,10 @@ import (
 func status(err error, buf *C.char, n C.size_t) C.int {
 	msg := ""
 	if err != nil {
-		msg = core.ScrubSecrets(err.Error())
+		msg = storage.ScrubSecrets(err.Error())
 	}
 	writeErr(buf, n, msg)
-	return C.int(core.StatusOf(err))
+	return C.int(raster.StatusOf(err))
 }
 
 // writeErr copies msg into a caller buffer of n bytes: NUL-terminated,
@@ -47,8 +49,8 @@ func writeErr(buf *C.char, n C.size_t, msg string) {
 // contain turns a panic into CLOUDIO_ERR_INTERNAL; every export defers it.
 func contain(rc *C.int, buf *C.char, n C.size_t) {
 	if r := recover(); r != nil {
-		writeErr(buf, n, core.ScrubSecrets(fmt.Sprintf("internal error (a bug in cloudio, please report it): %v\n%s", r, debug.Stack())))
-		*rc = C.int(core.StatusInternal)
+		writeErr(buf, n, storage.ScrubSecrets(fmt.Sprintf("internal error (a bug in cloudio, please report it): %v\n%s", r, debug.Stack())))
+		*rc = C.int(raster.StatusInternal)
 	}
 }
 
@@ -85,7 +87,7 @@ func progressFunc(fn C.cloudio_progress_fn, user unsafe.Pointer) core.ProgressFu
 }
 
 func nullArg(name string) error {
-	return &core.Error{Status: core.StatusInvalidArgument, Msg: name + " must not be NULL"}
+	return &raster.Error{Status: raster.StatusInvalidArgument, Msg: name + " must not be NULL"}
 }
 
 // textOut hands text to a caller's buffer as the header's size-query
@@ -97,7 +99,7 @@ func textOut(text string, buf *C.char, bufLen C.size_t, needed *C.size_t, what s
 	}
 	if buf != nil && bufLen > 0 {
 		if C.size_t(len(text)) >= bufLen {
-			return &core.Error{Status: core.StatusInvalidArgument, Msg: "buffer too small for " + what + ": see *needed"}
+			return &raster.Error{Status: raster.StatusInvalidArgument, Msg: "buffer too small for " + what + ": see *needed"}
 		}
 		writeErr(buf, bufLen, text)
 	}

@@ -16,6 +16,8 @@ import (
 	"unsafe"
 
 	"github.com/cloudio-dem/cloudio/internal/core"
+	"github.com/cloudio-dem/cloudio/internal/gdalc"
+	"github.com/cloudio-dem/cloudio/internal/raster"
 )
 
 func main() {}
@@ -24,20 +26,20 @@ func main() {}
 var static struct {
 	once    sync.Once
 	version *C.char
-	names   map[core.Status]*C.char
+	names   map[raster.Status]*C.char
 	unknown *C.char
 }
 
 func staticStrings() {
 	static.once.Do(func() {
-		core.Init()
+		gdalc.Init()
 		static.version = C.CString(core.VersionString())
-		static.names = map[core.Status]*C.char{}
-		for _, s := range []core.Status{core.StatusOK, core.StatusInvalidArgument, core.StatusNotFound,
-			core.StatusIO, core.StatusUnsupported, core.StatusCancelled, core.StatusInternal} {
+		static.names = map[raster.Status]*C.char{}
+		for _, s := range []raster.Status{raster.StatusOK, raster.StatusInvalidArgument, raster.StatusNotFound,
+			raster.StatusIO, raster.StatusUnsupported, raster.StatusCancelled, raster.StatusInternal} {
 			static.names[s] = C.CString(s.String())
 		}
-		static.unknown = C.CString(core.Status(-1).String())
+		static.unknown = C.CString(raster.Status(-1).String())
 	})
 }
 
@@ -50,7 +52,7 @@ func capi_version() *C.char {
 //export capi_status_name
 func capi_status_name(s C.int) *C.char {
 	staticStrings()
-	if name, ok := static.names[core.Status(s)]; ok {
+	if name, ok := static.names[raster.Status(s)]; ok {
 		return name
 	}
 	return static.unknown
@@ -68,7 +70,7 @@ func capi_tile_windows(rows, cols, tileRows, tileCols, overlap C.int64_t, first 
 	case out == nil && capacity > 0:
 		return status(nullArg("out (with capacity > 0)"), errBuf, errLen)
 	}
-	t, err := core.NewTiling(int64(rows), int64(cols), int64(tileRows), int64(tileCols), int64(overlap))
+	t, err := raster.NewTiling(int64(rows), int64(cols), int64(tileRows), int64(tileCols), int64(overlap))
 	if err != nil {
 		return status(err, errBuf, errLen)
 	}
@@ -104,7 +106,7 @@ func capi_write_cog_buffer(data unsafe.Pointer, dataLen C.size_t, dtype C.int, b
 	if err != nil {
 		return status(err, errBuf, errLen)
 	}
-	err = core.WriteCOGBuffer(buf, core.DType(dtype), int64(bands), int64(rows), int64(cols), georef(geotransform, crs, nodata), C.GoString(dst),
+	err = core.WriteCOGBuffer(buf, raster.DType(dtype), int64(bands), int64(rows), int64(cols), georef(geotransform, crs, nodata), C.GoString(dst),
 		core.COGOptions{Compress: goString(compress), Options: goStrings(options), Progress: progressFunc(progress, progressUser)})
 	return status(err, errBuf, errLen)
 }
@@ -116,7 +118,7 @@ func bufferArgs(data unsafe.Pointer, dataLen C.size_t, dst *C.char) ([]byte, err
 	case data == nil:
 		return nil, nullArg("data")
 	case dataLen == 0:
-		return nil, &core.Error{Status: core.StatusInvalidArgument, Msg: "data_len must be > 0"}
+		return nil, &raster.Error{Status: raster.StatusInvalidArgument, Msg: "data_len must be > 0"}
 	case dst == nil:
 		return nil, nullArg("dst")
 	}

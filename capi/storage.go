@@ -10,7 +10,7 @@ import "C"
 import (
 	"strings"
 
-	"github.com/cloudio-dem/cloudio/internal/core"
+	"github.com/cloudio-dem/cloudio/internal/storage"
 )
 
 //export capi_storage_configure
@@ -29,7 +29,7 @@ func configureStorage(url *C.char, options **C.char, replace bool, errBuf *C.cha
 	if url == nil {
 		return status(nullArg("url"), errBuf, errLen)
 	}
-	_, err := core.ConfigureStorage(C.GoString(url), goStrings(options), replace)
+	_, err := storage.ConfigureStorage(C.GoString(url), goStrings(options), replace)
 	return status(err, errBuf, errLen)
 }
 
@@ -39,7 +39,7 @@ func capi_storage_list(url *C.char, buf *C.char, bufLen C.size_t, needed *C.size
 	if url == nil {
 		return status(nullArg("url"), errBuf, errLen)
 	}
-	names, err := core.List(C.GoString(url))
+	names, err := storage.List(C.GoString(url))
 	if err != nil {
 		return status(err, errBuf, errLen)
 	}
@@ -55,7 +55,7 @@ func capi_storage_exists(url *C.char, exists *C.int, errBuf *C.char, errLen C.si
 	if exists == nil {
 		return status(nullArg("exists"), errBuf, errLen)
 	}
-	ok, err := core.Exists(C.GoString(url))
+	ok, err := storage.Exists(C.GoString(url))
 	if err == nil {
 		*exists = 0
 		if ok {
@@ -71,5 +71,5 @@ func capi_storage_delete(url *C.char, errBuf *C.char, errLen C.size_t) (rc C.int
 	if url == nil {
 		return status(nullArg("url"), errBuf, errLen)
 	}
-	return status(core.Delete(C.GoString(url)), errBuf, errLen)
+	return status(storage.Delete(C.GoString(url)), errBuf, errLen)
 }

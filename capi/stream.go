@@ -16,6 +16,7 @@ import (
 	pointer "github.com/mattn/go-pointer"
 
 	"github.com/cloudio-dem/cloudio/internal/core"
+	"github.com/cloudio-dem/cloudio/internal/raster"
 )
 
 // handle restores an opaque handle of type T; a NULL, closed or foreign
@@ -33,7 +34,7 @@ func handle[T any](h unsafe.Pointer, what string) (T, error) {
 }
 
 func notA(what string) error {
-	return &core.Error{Status: core.StatusInvalidArgument, Msg: what + " is closed or not a " + what}
+	return &raster.Error{Status: raster.StatusInvalidArgument, Msg: what + " is closed or not a " + what}
 }
 
 // releasing serialises take: go-pointer's Unref frees the handle's memory,
@@ -71,7 +72,7 @@ func goInts(p *C.int, n C.size_t) []int {
 // never a slice that wraps around.
 func goBytes(p unsafe.Pointer, n C.size_t) ([]byte, error) {
 	if uint64(n) > math.MaxInt64/2 {
-		return nil, &core.Error{Status: core.StatusInvalidArgument, Msg: fmt.Sprintf("buffer length %d is not a real buffer size", uint64(n))}
+		return nil, &raster.Error{Status: raster.StatusInvalidArgument, Msg: fmt.Sprintf("buffer length %d is not a real buffer size", uint64(n))}
 	}
 	if p == nil || n == 0 {
 		return nil, nil
@@ -79,21 +80,21 @@ func goBytes(p unsafe.Pointer, n C.size_t) ([]byte, error) {
 	return unsafe.Slice((*byte)(p), int(n)), nil
 }
 
-func georef(geotransform *C.double, crs *C.char, nodata *C.double) core.Georef {
-	var g core.Georef
+func georef(geotransform *C.double, crs *C.char, nodata *C.double) raster.Georef {
+	var g raster.Georef
 	if geotransform != nil {
 		gt := *(*[6]float64)(unsafe.Pointer(geotransform))
 		g.GeoTransform = &gt
 	}
 	g.CRS = goString(crs)
 	if nodata != nil {
-		nd := core.NoDataFloat(float64(*nodata))
+		nd := raster.NoDataFloat(float64(*nodata))
 		g.NoData = &nd
 	}
 	return g
 }
 
-func cInfo(i core.Info) C.cloudio_info {
+func cInfo(i raster.Info) C.cloudio_info {
 	out := C.cloudio_info{rows: C.int64_t(i.Rows), cols: C.int64_t(i.Cols), bands: C.int64_t(i.Bands), dtype: C.int(i.DType),
 		block_rows: C.int64_t(i.BlockRows), block_cols: C.int64_t(i.BlockCols), nodata: C.double(i.NoData)}
 	for k, v := range i.GeoTransform {
@@ -108,8 +109,8 @@ func cInfo(i core.Info) C.cloudio_info {
 	return out
 }
 
-func window(rowOff, colOff, nRows, nCols C.int64_t) core.Window {
-	return core.Window{RowOff: int64(rowOff), ColOff: int64(colOff), Rows: int64(nRows), Cols: int64(nCols)}
+func window(rowOff, colOff, nRows, nCols C.int64_t) raster.Window {
+	return raster.Window{RowOff: int64(rowOff), ColOff: int64(colOff), Rows: int64(nRows), Cols: int64(nCols)}
 }
 
 //export capi_dataset_open
@@ -160,7 +161,7 @@ func capi_dataset_nodata(h unsafe.Pointer, band C.int, buf *C.char, bufLen C.siz
 		return status(err, errBuf, errLen)
 	}
 	if band < 1 || int64(band) > ds.Info().Bands {
-		return status(&core.Error{Status: core.StatusInvalidArgument, Msg: fmt.Sprintf("band %d does not exist (the raster has bands 1..%d)", band, ds.Info().Bands)}, errBuf, errLen)
+		return status(&raster.Error{Status: raster.StatusInvalidArgument, Msg: fmt.Sprintf("band %d does not exist (the raster has bands 1..%d)", band, ds.Info().Bands)}, errBuf, errLen)
 	}
 	text := ""
 	if nd, ok := ds.NoData(int(band)); ok {
@@ -185,7 +186,7 @@ func capi_dataset_read(h unsafe.Pointer, rowOff, colOff, nRows, nCols C.int64_t,
 	}
 	b, err := goBytes(buf, bufLen)
 	if err == nil {
-		err = ds.ReadWindow(window(rowOff, colOff, nRows, nCols), core.ReadSpec{Bands: goInts(bands, nBands), DType: core.DType(dtype)}, b)
+		err = ds.ReadWindow(window(rowOff, colOff, nRows, nCols), raster.ReadSpec{Bands: goInts(bands, nBands), DType: raster.DType(dtype)}, b)
 	}
 	return status(err, errBuf, errLen)
 }
@@ -222,7 +223,7 @@ func capi_reader_open(name *C.char, o *C.cloudio_reader_options, masks C.int, ou
 	}
 	r, err := core.OpenTileReader(C.GoString(name), core.ReaderOptions{
 		TileRows: int64(o.tile_rows), TileCols: int64(o.tile_cols), Overlap: int64(o.overlap), Halo: int64(o.halo),
-		Edge: core.Edge(o.edge), Spec: core.ReadSpec{Bands: goInts(o.bands, o.n_bands), DType: core.DType(o.dtype)},
+		Edge: core.Edge(o.edge), Spec: raster.ReadSpec{Bands: goInts(o.bands, o.n_bands), DType: raster.DType(o.dtype)},
 		Workers: int(o.workers), Prefetch: int(o.prefetch), Masks: masks != 0})
 	if err == nil {
 		*out = pointer.Save(r)
@@ -300,7 +301,7 @@ func capi_writer_open(dst *C.char, rows, cols, bands C.int64_t, dtype C.int, geo
 		return status(nullArg("out"), errBuf, errLen)
 	}
 	w, err := core.CreateTileWriter(C.GoString(dst), core.WriterSpec{Rows: int64(rows), Cols: int64(cols), Bands: int64(bands),
-		DType: core.DType(dtype), Georef: georef(geotransform, crs, nodata)},
+		DType: raster.DType(dtype), Georef: georef(geotransform, crs, nodata)},
 		core.COGOptions{Compress: goString(compress), Options: goStrings(options)})
 	if err == nil {
 		*out = pointer.Save(w)

@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/cloudio-dem/cloudio/internal/core"
+	"github.com/cloudio-dem/cloudio/internal/raster"
 )
 
 //export capi_validate
@@ -76,7 +77,7 @@ func capi_info_json(name *C.char, buf *C.char, bufLen C.size_t, needed *C.size_t
 	}
 	text, err := json.Marshal(d)
 	if err != nil {
-		return status(&core.Error{Status: core.StatusInternal, Msg: "cannot encode the description: " + err.Error()}, errBuf, errLen)
+		return status(&raster.Error{Status: raster.StatusInternal, Msg: "cannot encode the description: " + err.Error()}, errBuf, errLen)
 	}
 	return status(textOut(string(text), buf, bufLen, needed, "the JSON"), errBuf, errLen)
 }

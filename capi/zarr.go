@@ -11,6 +11,7 @@ import (
 	"unsafe"
 
 	"github.com/cloudio-dem/cloudio/internal/core"
+	"github.com/cloudio-dem/cloudio/internal/raster"
 )
 
 //export capi_write_zarr
@@ -37,7 +38,7 @@ func capi_write_zarr_buffer(data unsafe.Pointer, dataLen C.size_t, dtype C.int, 
 	if err != nil {
 		return status(err, errBuf, errLen)
 	}
-	err = core.WriteZarrBuffer(buf, core.DType(dtype), int64(bands), int64(rows), int64(cols), georef(geotransform, crs, nodata),
+	err = core.WriteZarrBuffer(buf, raster.DType(dtype), int64(bands), int64(rows), int64(cols), georef(geotransform, crs, nodata),
 		C.GoString(dst), zarrOptions(chunkRows, chunkCols, compress, options, progress, progressUser))
 	return status(err, errBuf, errLen)
 }

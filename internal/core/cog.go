@@ -7,28 +7,19 @@ package core
 import "C"
 
 import (
-	"errors"
 	"fmt"
-	"io/fs"
-	"math/bits"
-	"os"
 	"runtime"
 	"strings"
 	"sync/atomic"
 	"unsafe"
 
-	"github.com/airbusgeo/godal"
+	"github.com/cloudio-dem/cloudio/internal/gdalc"
+	"github.com/cloudio-dem/cloudio/internal/raster"
+	"github.com/cloudio-dem/cloudio/internal/storage"
 )
 
 // DefaultCompress is the COMPRESS method when the caller names none.
 const DefaultCompress = "DEFLATE"
-
-// Georef is the georeferencing of an in-memory raster; nil fields are unset.
-type Georef struct {
-	GeoTransform *[6]float64
-	CRS          string // anything OSRSetFromUserInput takes: "EPSG:4326", WKT, ...
-	NoData       *NoData
-}
 
 // COGOptions are the rare parameters of a COG write.
 type COGOptions struct {
@@ -40,7 +31,7 @@ type COGOptions struct {
 // WriteCOG writes the raster src (a path or GDAL name) as a COG at dst,
 // atomically.
 func WriteCOG(src, dst string, o COGOptions) error {
-	Init()
+	gdalc.Init()
 	o, withStats, err := statisticsOption(o)
 	if err != nil {
 		return err
@@ -60,16 +51,16 @@ func WriteCOG(src, dst string, o COGOptions) error {
 	// cast the others to band 1's.
 	var extra []string
 	for b := 1; b <= int(info.Bands); b++ {
-		if t := info.bandType(b); t != info.DType {
+		if t := info.BandType(b); t != info.DType {
 			if !gdalConverts(t, info.DType) {
-				return errorf(StatusUnsupported, "%q mixes %s bands with bands of other types, which GDAL before 3.7 cannot convert exactly", src, t)
+				return raster.Errorf(raster.StatusUnsupported, "%q mixes %s bands with bands of other types, which GDAL before 3.7 cannot convert exactly", src, t)
 			}
-			extra = []string{"-ot", info.DType.gdal().String()}
+			extra = []string{"-ot", gdalType(info.DType).String()}
 		}
 	}
 	// GDAL's predictors take whole bytes only: a source of NBITS=1 or 12
 	// samples, which the COG keeps, gets none unless the caller asks.
-	if user, err := ParseOptions(o.Options); err == nil && ds.nbits != 0 {
+	if user, err := raster.ParseOptions(o.Options); err == nil && ds.nbits != 0 {
 		if _, set := findOption(user, "PREDICTOR"); !set {
 			o.Options = append(o.Options[:len(o.Options):len(o.Options)], "PREDICTOR=NO")
 		}
@@ -84,22 +75,22 @@ func WriteCOG(src, dst string, o COGOptions) error {
 			// The statistics pass, when it read the raster through the
 			// direct decoder, decoded every block of it with the checks
 			// verify makes: only the overviews and masks remain.
-			return ds.raw.verify(ds.name, stats.decodedRaster(), stop)
+			return ds.raw.verify(ds.name.User, stats.decodedRaster(), stop)
 		}
 	}
-	return writeCOG(source{name: ds.gdalName, extra: extra, stats: stats, verify: verify}, dst, info.DType, info.Bands, o)
+	return writeCOG(source{name: ds.name, extra: extra, stats: stats, verify: verify}, dst, info.DType, info.Bands, o)
 }
 
 // WriteCOGBuffer writes bands x rows x cols values of dtype, band-sequential
 // and row-major, as a COG at dst. GDAL reads buf in place, through a MEM
 // dataset over it, during the call only.
-func WriteCOGBuffer(buf []byte, dtype DType, bands, rows, cols int64, g Georef, dst string, o COGOptions) error {
-	Init()
+func WriteCOGBuffer(buf []byte, dtype raster.DType, bands, rows, cols int64, g raster.Georef, dst string, o COGOptions) error {
+	gdalc.Init()
 	o, withStats, err := statisticsOption(o)
 	if err != nil {
 		return err
 	}
-	g, options, err := takeNoDataOption(g, o.Options)
+	g, options, err := raster.TakeNoDataOption(g, o.Options)
 	if err != nil {
 		return err
 	}
@@ -109,7 +100,7 @@ func WriteCOGBuffer(buf []byte, dtype DType, bands, rows, cols int64, g Georef, 
 		return err
 	}
 	defer src.release()
-	if dst, err = outputName("destination", dst); err != nil {
+	if dst, err = storage.OutputName("destination", dst); err != nil {
 		return err
 	}
 	var stats *statisticsStep
@@ -122,16 +113,16 @@ func WriteCOGBuffer(buf []byte, dtype DType, bands, rows, cols int64, g Georef, 
 }
 
 // checkBuffer validates the shape of a caller's buffer of dtype values.
-func checkBuffer(buf []byte, dtype DType, bands, rows, cols int64) error {
-	if err := checkDType(dtype); err != nil {
+func checkBuffer(buf []byte, dtype raster.DType, bands, rows, cols int64) error {
+	if err := raster.CheckDType(dtype); err != nil {
 		return err
 	}
-	if bands <= 0 || rows <= 0 || cols <= 0 || bands > MaxRasterSide || rows > MaxRasterSide || cols > MaxRasterSide {
-		return errorf(StatusInvalidArgument, "buffer shape bands=%d rows=%d cols=%d: every size must be in 1..%d", bands, rows, cols, MaxRasterSide)
+	if bands <= 0 || rows <= 0 || cols <= 0 || bands > raster.MaxRasterSide || rows > raster.MaxRasterSide || cols > raster.MaxRasterSide {
+		return raster.Errorf(raster.StatusInvalidArgument, "buffer shape bands=%d rows=%d cols=%d: every size must be in 1..%d", bands, rows, cols, raster.MaxRasterSide)
 	}
-	want, ok := bufferSize(dtype, bands, rows, cols)
+	want, ok := raster.BufferSize(dtype, bands, rows, cols)
 	if !ok || uint64(len(buf)) != want {
-		return errorf(StatusInvalidArgument, "buffer holds %d bytes, but %d x %d x %d %s values need %d", len(buf), bands, rows, cols, dtype, want)
+		return raster.Errorf(raster.StatusInvalidArgument, "buffer holds %d bytes, but %d x %d x %d %s values need %d", len(buf), bands, rows, cols, dtype, want)
 	}
 	return nil
 }
@@ -145,7 +136,7 @@ type memSource struct {
 
 // newMemSource validates the buffer's shape and georeferencing and wraps
 // it; release it when GDAL is done with it.
-func newMemSource(buf []byte, dtype DType, bands, rows, cols int64, g Georef) (*memSource, error) {
+func newMemSource(buf []byte, dtype raster.DType, bands, rows, cols int64, g raster.Georef) (*memSource, error) {
 	if err := checkBuffer(buf, dtype, bands, rows, cols); err != nil {
 		return nil, err
 	}
@@ -153,7 +144,7 @@ func newMemSource(buf []byte, dtype DType, bands, rows, cols int64, g Georef) (*
 	if err != nil {
 		return nil, err
 	}
-	georef := (*C.cloudioGeoref)(C.calloc(1, C.size_t(unsafe.Sizeof(C.cloudioGeoref{})))) // C memory, as newCErrors says
+	georef := (*C.cloudioGeoref)(C.calloc(1, C.size_t(unsafe.Sizeof(C.cloudioGeoref{})))) // C memory, as gdalc.Errors says
 	defer C.free(unsafe.Pointer(georef))
 	if g.GeoTransform != nil {
 		georef.has_geotransform = 1
@@ -170,17 +161,17 @@ func newMemSource(buf []byte, dtype DType, bands, rows, cols int64, g Georef) (*
 			return nil, err
 		}
 		georef.has_nodata, georef.nodata = 1, C.double(g.NoData.Float)
-		georef.nodata_int64, georef.nodata_uint64 = C.longlong(g.NoData.int64Value()), C.ulonglong(g.NoData.uint64Value())
+		georef.nodata_int64, georef.nodata_uint64 = C.longlong(g.NoData.Int64Value()), C.ulonglong(g.NoData.Uint64Value())
 	}
 	m := &memSource{}
 	m.pin.Pin(&buf[0])
-	errs := newCErrors()
-	defer C.free(unsafe.Pointer(errs))
-	m.ds = C.cloudioMemDataset(unsafe.Pointer(&buf[0]), C.int(dtype.gdal()), C.int(boolInt(dtype.gdal() != dtype)),
-		C.int(bands), C.int(rows), C.int(cols), georef, errs)
+	errs := gdalc.NewErrors()
+	defer errs.Free()
+	m.ds = C.cloudioMemDataset(unsafe.Pointer(&buf[0]), C.int(gdalType(dtype)), C.int(gdalc.CBool(gdalType(dtype) != dtype)),
+		C.int(bands), C.int(rows), C.int(cols), georef, (*C.cloudioErrors)(errs.C()))
 	if m.ds == nil {
 		m.pin.Unpin()
-		return nil, errorf(classify(int(errs.code), StatusInvalidArgument), "cannot use the buffer as a raster: %s", C.GoString(&errs.msg[0]))
+		return nil, errs.Report().Err("cannot use the buffer as a raster", raster.StatusInvalidArgument)
 	}
 	return m, nil
 }
@@ -188,13 +179,6 @@ func newMemSource(buf []byte, dtype DType, bands, rows, cols int64, g Georef) (*
 func (m *memSource) release() {
 	C.cloudioCloseDataset(m.ds)
 	m.pin.Unpin()
-}
-
-func bufferSize(dtype DType, bands, rows, cols int64) (uint64, bool) {
-	hi1, n := bits.Mul64(uint64(bands), uint64(rows))
-	hi2, n := bits.Mul64(n, uint64(cols))
-	hi3, n := bits.Mul64(n, uint64(dtype.Size()))
-	return n, hi1|hi2|hi3 == 0
 }
 
 // source is what writeCOG translates: the raster GDAL opens by name, or ds
@@ -205,7 +189,7 @@ func bufferSize(dtype DType, bands, rows, cols int64) (uint64, bool) {
 // error): damage cancels the translation and fails the write, and the COG
 // is published only once verify has passed.
 type source struct {
-	name   string
+	name   storage.Name
 	ds     C.GDALDatasetH
 	extra  []string
 	stats  *statisticsStep
@@ -213,29 +197,29 @@ type source struct {
 }
 
 // writeCOG writes src, dtype x bands, as a COG at dst.
-func writeCOG(src source, dst string, dtype DType, bands int64, o COGOptions) error {
+func writeCOG(src source, dst string, dtype raster.DType, bands int64, o COGOptions) error {
 	opts, err := COGCreationOptions(o.Compress, dtype, bands, o.Options)
 	if err != nil {
 		return err
 	}
-	out, err := newAtomicOutput(dst)
+	out, err := storage.NewAtomicOutput(dst)
 	if err != nil {
 		return err
 	}
 	md, progress, err := src.stats.metadata(o.Progress)
 	if err == nil {
-		err = translateVerified(src, md, out.tmp, opts, progress)
+		err = translateVerified(src, md, out.Tmp, opts, progress)
 	}
 	if err != nil {
-		out.discard()
-		return out.friendly(err)
+		out.Discard()
+		return out.Friendly(err)
 	}
-	return out.commit()
+	return out.Commit()
 }
 
 // translateVerified translates src to dst (see translateToCOG) while
 // src.verify, if any, checks it; the first failure is the error.
-func translateVerified(src source, bandMetadata [][]string, dst string, opts []Option, progress ProgressFunc) error {
+func translateVerified(src source, bandMetadata [][]string, dst string, opts []raster.Option, progress ProgressFunc) error {
 	if src.verify == nil {
 		return translateToCOG(src.name, src.ds, bandMetadata, dst, opts, src.extra, progress)
 	}
@@ -245,7 +229,7 @@ func translateVerified(src source, bandMetadata [][]string, dst string, opts []O
 		var err error
 		defer func() {
 			if p := recover(); p != nil {
-				err = recovered(p)
+				err = raster.Recovered(p)
 			}
 			damaged.Store(err != nil)
 			verified <- err
@@ -273,7 +257,7 @@ var predictorMethods = []string{"LZW", "DEFLATE", "ZSTD"}
 // the method can encode. The defaults: COMPRESS, NUM_THREADS=ALL_CPUS,
 // BIGTIFF=IF_SAFER, OVERVIEW_RESAMPLING by DefaultOverviewResampling
 // (unless RESAMPLING is given) and PREDICTOR for LZW, DEFLATE and ZSTD.
-func COGCreationOptions(compress string, dtype DType, bands int64, extra []string) ([]Option, error) {
+func COGCreationOptions(compress string, dtype raster.DType, bands int64, extra []string) ([]raster.Option, error) {
 	schema, err := COGSchema()
 	if err != nil {
 		return nil, err
@@ -283,15 +267,15 @@ func COGCreationOptions(compress string, dtype DType, bands int64, extra []strin
 	}
 	compress = strings.ToUpper(strings.TrimSpace(compress))
 	if methods := schema.Choices("COMPRESS"); !contains(methods, compress) {
-		return nil, errorf(StatusInvalidArgument, "unknown compress %q: this GDAL's COG driver offers %s", compress, strings.Join(methods, ", "))
+		return nil, raster.Errorf(raster.StatusInvalidArgument, "unknown compress %q: this GDAL's COG driver offers %s", compress, strings.Join(methods, ", "))
 	}
-	user, err := ParseOptions(extra)
+	user, err := raster.ParseOptions(extra)
 	if err != nil {
 		return nil, err
 	}
-	opts := []Option{{"COMPRESS", compress}, {"NUM_THREADS", "ALL_CPUS"}, {"BIGTIFF", "IF_SAFER"}}
+	opts := []raster.Option{{Key: "COMPRESS", Value: compress}, {Key: "NUM_THREADS", Value: "ALL_CPUS"}, {Key: "BIGTIFF", Value: "IF_SAFER"}}
 	for _, u := range user {
-		opts = setOption(opts, u)
+		opts = raster.SetOption(opts, u)
 	}
 	effective, _ := findOption(opts, "COMPRESS")
 	effective = strings.ToUpper(strings.TrimSpace(effective))
@@ -300,7 +284,7 @@ func COGCreationOptions(compress string, dtype DType, bands int64, extra []strin
 	}
 	_, overviews := findOption(user, "OVERVIEW_RESAMPLING")
 	if _, generic := findOption(user, "RESAMPLING"); !overviews && !generic {
-		opts = setOption(opts, Option{"OVERVIEW_RESAMPLING", DefaultOverviewResampling(dtype)})
+		opts = raster.SetOption(opts, raster.Option{Key: "OVERVIEW_RESAMPLING", Value: DefaultOverviewResampling(dtype)})
 	}
 	if _, set := findOption(user, "PREDICTOR"); !set {
 		if contains(predictorMethods, effective) {
@@ -308,13 +292,13 @@ func COGCreationOptions(compress string, dtype DType, bands int64, extra []strin
 			if dtype.IsFloat() {
 				predictor = "FLOATING_POINT"
 			}
-			opts = setOption(opts, Option{"PREDICTOR", predictor})
+			opts = raster.SetOption(opts, raster.Option{Key: "PREDICTOR", Value: predictor})
 		}
 	}
 	return schema.Validate(opts)
 }
 
-func findOption(opts []Option, key string) (string, bool) {
+func findOption(opts []raster.Option, key string) (string, bool) {
 	for _, o := range opts {
 		if o.Key == key {
 			return o.Value, true
@@ -326,14 +310,14 @@ func findOption(opts []Option, key string) (string, bool) {
 // copyNames validates and maps the names of a copy of src to a new format
 // at dst, which must not be the source (checkNotSource).
 func copyNames(src, dst, format string) (string, string, error) {
-	src, err := inputName("source", src)
+	src, err := storage.InputName("source", src)
 	if err != nil {
 		return "", "", err
 	}
-	if dst, err = outputName("destination", dst); err != nil {
+	if dst, err = storage.OutputName("destination", dst); err != nil {
 		return "", "", err
 	}
-	if err := checkNotSource(src, dst, format); err != nil {
+	if err := storage.CheckNotSource(src, dst, format); err != nil {
 		return "", "", err
 	}
 	return src, dst, nil
@@ -343,49 +327,16 @@ func copyNames(src, dst, format string) (string, string, error) {
 // up front: GDAL compresses tiles on worker threads (NUM_THREADS), whose
 // errors escape the calling thread's error handler, and the write would
 // "succeed" with blank tiles.
-func compressionSuits(method string, dtype DType, bands int64) error {
+func compressionSuits(method string, dtype raster.DType, bands int64) error {
 	switch {
-	case method == "JPEG" && (dtype != Byte || (bands != 1 && bands != 3 && bands != 4)):
-		return errorf(StatusInvalidArgument, "compress JPEG needs Byte data with 1, 3 or 4 bands, not %d band(s) of %s", bands, dtype)
-	case method == "WEBP" && (dtype != Byte || (bands != 3 && bands != 4)):
-		return errorf(StatusInvalidArgument, "compress WEBP needs Byte data with 3 or 4 bands, not %d band(s) of %s", bands, dtype)
-	case strings.HasPrefix(method, "LERC") && (dtype == Int64 || dtype == UInt64):
-		return errorf(StatusInvalidArgument, "compress %s cannot encode 64-bit integers (%s): use DEFLATE or ZSTD", method, dtype)
+	case method == "JPEG" && (dtype != raster.Byte || (bands != 1 && bands != 3 && bands != 4)):
+		return raster.Errorf(raster.StatusInvalidArgument, "compress JPEG needs Byte data with 1, 3 or 4 bands, not %d band(s) of %s", bands, dtype)
+	case method == "WEBP" && (dtype != raster.Byte || (bands != 3 && bands != 4)):
+		return raster.Errorf(raster.StatusInvalidArgument, "compress WEBP needs Byte data with 3 or 4 bands, not %d band(s) of %s", bands, dtype)
+	case strings.HasPrefix(method, "LERC") && (dtype == raster.Int64 || dtype == raster.UInt64):
+		return raster.Errorf(raster.StatusInvalidArgument, "compress %s cannot encode 64-bit integers (%s): use DEFLATE or ZSTD", method, dtype)
 	}
 	return nil
-}
-
-// openRaster opens a raster read-only, with failures classified: a name that
-// does not exist is NOT_FOUND, one GDAL cannot read is IO.
-func openRaster(name string) (*godal.Dataset, error) {
-	var ge gdalErrors
-	var ds *godal.Dataset
-	var err error
-	pinned(name, func() { ds, err = godal.Open(name, godal.RasterOnly(), godal.ErrLogger(ge.handler())) })
-	if err == nil {
-		return ds, nil
-	}
-	status := StatusIO
-	if ge.noAnswer() { // asking again would only wait as long again
-		return nil, ge.err(fmt.Sprintf("cannot open raster %q: no answer from its server (unreachable, or it timed out)", name), StatusIO)
-	}
-	if _, statErr := os.Stat(name); errors.Is(statErr, fs.ErrNotExist) {
-		found, err := statFresh(name)
-		if err == nil && !found {
-			err = unreachable(name)
-		}
-		if err != nil {
-			return nil, errorf(StatusIO, "cannot open raster %q: %s", name, err.Error())
-		}
-		if !found {
-			status = StatusNotFound
-		}
-	}
-	e := ge.err(fmt.Sprintf("cannot open raster %q", name), status)
-	if StatusOf(e) == StatusInvalidArgument {
-		e = &Error{Status: status, Msg: e.Error()}
-	}
-	return nil, e
 }
 
 // translateToCOG runs GDAL's COG driver from src (or srcDS, when not nil)
@@ -393,7 +344,7 @@ func openRaster(name string) (*godal.Dataset, error) {
 // (KEY=VALUE items per band, or nil) goes onto the source first. The
 // overview method goes into the file's metadata as OVERVIEW_RESAMPLING (the
 // item rio-cogeo writes), so that readers can tell how overviews were made.
-func translateToCOG(src string, srcDS C.GDALDatasetH, bandMetadata [][]string, dst string, opts []Option, extra []string, progress ProgressFunc) error {
+func translateToCOG(src storage.Name, srcDS C.GDALDatasetH, bandMetadata [][]string, dst string, opts []raster.Option, extra []string, progress ProgressFunc) error {
 	args := append([]string{"-of", "COG"}, extra...)
 	for _, o := range opts {
 		args = append(args, "-co", o.String())
@@ -401,44 +352,26 @@ func translateToCOG(src string, srcDS C.GDALDatasetH, bandMetadata [][]string, d
 	if method := overviewResampling(opts); method != "" {
 		args = append(args, "-mo", "OVERVIEW_RESAMPLING="+method)
 	}
-	argv := newCStrings(args)
-	defer argv.free()
-	csrc, cdst := C.CString(src), C.CString(dst)
+	argv := gdalc.NewStrings(args)
+	defer argv.Free()
+	csrc, cdst := C.CString(src.GDAL), C.CString(dst)
 	defer C.free(unsafe.Pointer(csrc))
 	defer C.free(unsafe.Pointer(cdst))
 	ps := &progressState{fn: progress}
 	handle, release := ps.cHandle()
 	defer release()
-	errs := newCErrors()
-	defer C.free(unsafe.Pointer(errs))
-	var failed C.int
+	errs := gdalc.NewErrors()
+	defer errs.Free()
 	md := newCBandMetadata(bandMetadata)
 	defer md.free()
-	pinned(src, func() { failed = C.cloudioTranslate(csrc, srcDS, md.c, cdst, argv.ptr(), handle, errs) })
+	storage.Pinned(src.Store, func() {
+		C.cloudioTranslate(csrc, srcDS, md.c, cdst, (**C.char)(argv.C()), handle, (*C.cloudioErrors)(errs.C()))
+	})
 	if err := ps.err(); err != nil {
 		return err
 	}
-	if failed != 0 {
-		return errorf(classify(int(errs.code), StatusIO), "cannot write COG %q: %s", dst, C.GoString(&errs.msg[0]))
+	if errs.Failed() {
+		return errs.Report().Err(fmt.Sprintf("cannot write COG %q", dst), raster.StatusIO)
 	}
 	return nil
 }
-
-// cStrings is a NULL-terminated C array of C strings.
-type cStrings []*C.char
-
-func newCStrings(in []string) cStrings {
-	out := make(cStrings, len(in)+1)
-	for i, s := range in {
-		out[i] = C.CString(s)
-	}
-	return out
-}
-
-func (c cStrings) free() {
-	for _, p := range c {
-		C.free(unsafe.Pointer(p))
-	}
-}
-
-func (c cStrings) ptr() **C.char { return &c[0] }

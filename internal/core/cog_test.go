@@ -15,19 +15,23 @@ import (
 	"testing"
 
 	"github.com/airbusgeo/godal"
+
+	"github.com/cloudio-dem/cloudio/internal/raster"
+	"github.com/cloudio-dem/cloudio/internal/raster/rastertest"
+	"github.com/cloudio-dem/cloudio/internal/storage"
 )
 
-var allWriteTypes = []DType{Byte, Int16, UInt16, Int32, Float32, Float64}
+var allWriteTypes = []raster.DType{raster.Byte, raster.Int16, raster.UInt16, raster.Int32, raster.Float32, raster.Float64}
 
 // typicalNoData is a nodata value each type represents exactly, at the
 // edge of its range where conversions go wrong.
-var typicalNoData = map[DType]float64{
-	Byte: 255, UInt16: 65535, Int16: -32768, Int32: -2147483648, UInt32: 4294967295,
-	Float32: -3.4028234663852886e+38, Float64: -1.7976931348623157e+308,
+var typicalNoData = map[raster.DType]float64{
+	raster.Byte: 255, raster.UInt16: 65535, raster.Int16: -32768, raster.Int32: -2147483648, raster.UInt32: 4294967295,
+	raster.Float32: -3.4028234663852886e+38, raster.Float64: -1.7976931348623157e+308,
 }
 
 // checkCOG asserts everything DESIGN.md promises about a written COG.
-func checkCOG(t *testing.T, path string, data []byte, dtype DType, bands, rows, cols int, gt *[6]float64, crs string, nodata *float64) {
+func checkCOG(t *testing.T, path string, data []byte, dtype raster.DType, bands, rows, cols int, gt *[6]float64, crs string, nodata *float64) {
 	t.Helper()
 	validateCOG(t, path)
 	f := facts(t, path)
@@ -78,7 +82,7 @@ func TestWriteCOGBufferTypesAndBands(t *testing.T) {
 				before := append([]byte(nil), data...)
 				dst := filepath.Join(dir, "out.tif")
 				var progress progressLog
-				err := WriteCOGBuffer(data, dtype, int64(bands), rows, cols, Georef{GeoTransform: &gt, CRS: "EPSG:32633", NoData: noData(&nodata)}, dst,
+				err := WriteCOGBuffer(data, dtype, int64(bands), rows, cols, raster.Georef{GeoTransform: &gt, CRS: "EPSG:32633", NoData: noData(&nodata)}, dst,
 					COGOptions{Progress: progress.fn})
 				if err != nil {
 					t.Fatal(err)
@@ -103,7 +107,7 @@ func TestWriteCOGTypesAndBands(t *testing.T) {
 				dir := t.TempDir()
 				data := cells(dtype, bands, rows, cols, int64(dtype)+int64(bands)*100)
 				nodata := -99.0
-				if dtype == Byte || dtype == UInt16 {
+				if dtype == raster.Byte || dtype == raster.UInt16 {
 					nodata = 0
 				}
 				src := makeRaster(t, filepath.Join(dir, "src.tif"), rasterSpec{dtype: dtype, bands: bands, rows: rows, cols: cols, gt: &gt, crs: "EPSG:3035", nodata: &nodata,
@@ -131,26 +135,26 @@ func TestWriteCOGCompressMethods(t *testing.T) {
 	dir := t.TempDir()
 	for _, c := range []struct {
 		compress string
-		dtype    DType
+		dtype    raster.DType
 		bands    int
 		lossless bool
 		want     string // GDAL's COMPRESSION metadata
 	}{
-		{"", Float32, 1, true, "DEFLATE"},
-		{"deflate", Int16, 2, true, "DEFLATE"},
-		{"ZSTD", Float64, 1, true, "ZSTD"},
-		{"lzw", UInt16, 1, true, "LZW"},
-		{"Lzma", Int32, 1, true, "LZMA"},
-		{"none", Float32, 1, true, ""},
-		{"lerc", Float32, 1, true, "LERC"},
-		{"lerc_deflate", Int16, 1, true, "LERC_DEFLATE"},
-		{"lerc_zstd", Float64, 1, true, "LERC_ZSTD"},
-		{"jpeg", Byte, 3, false, "JPEG"},
-		{"webp", Byte, 3, false, "WEBP"},
+		{"", raster.Float32, 1, true, "DEFLATE"},
+		{"deflate", raster.Int16, 2, true, "DEFLATE"},
+		{"ZSTD", raster.Float64, 1, true, "ZSTD"},
+		{"lzw", raster.UInt16, 1, true, "LZW"},
+		{"Lzma", raster.Int32, 1, true, "LZMA"},
+		{"none", raster.Float32, 1, true, ""},
+		{"lerc", raster.Float32, 1, true, "LERC"},
+		{"lerc_deflate", raster.Int16, 1, true, "LERC_DEFLATE"},
+		{"lerc_zstd", raster.Float64, 1, true, "LERC_ZSTD"},
+		{"jpeg", raster.Byte, 3, false, "JPEG"},
+		{"webp", raster.Byte, 3, false, "WEBP"},
 	} {
 		data := cells(c.dtype, c.bands, 200, 150, 4)
 		dst := filepath.Join(dir, "c_"+c.compress+".tif")
-		if err := WriteCOGBuffer(data, c.dtype, int64(c.bands), 200, 150, Georef{}, dst, COGOptions{Compress: c.compress}); err != nil {
+		if err := WriteCOGBuffer(data, c.dtype, int64(c.bands), 200, 150, raster.Georef{}, dst, COGOptions{Compress: c.compress}); err != nil {
 			t.Errorf("%q: %v", c.compress, err)
 			continue
 		}
@@ -177,22 +181,22 @@ func TestWriteCOGCompressMethods(t *testing.T) {
 func TestWriteCOGOverviews(t *testing.T) {
 	dir := t.TempDir()
 	// a couple of large rasters
-	big := cells(Float32, 1, 1500, 1300, 11)
+	big := cells(raster.Float32, 1, 1500, 1300, 11)
 	dst := filepath.Join(dir, "big.tif")
-	if err := WriteCOGBuffer(big, Float32, 1, 1500, 1300, Georef{}, dst, COGOptions{Compress: "zstd"}); err != nil {
+	if err := WriteCOGBuffer(big, raster.Float32, 1, 1500, 1300, raster.Georef{}, dst, COGOptions{Compress: "zstd"}); err != nil {
 		t.Fatal(err)
 	}
-	checkCOG(t, dst, big, Float32, 1, 1500, 1300, nil, "", nil)
+	checkCOG(t, dst, big, raster.Float32, 1, 1500, 1300, nil, "", nil)
 	if f := facts(t, dst); f.overviews < 2 || f.blockRows != 512 || f.blockCols != 512 {
 		t.Fatalf("%d overviews, %dx%d blocks", f.overviews, f.blockRows, f.blockCols)
 	}
-	src := gtiff(t, filepath.Join(dir, "src.tif"), Int16, 1, 1300, 1500, cells(Int16, 1, 1300, 1500, 12), "TILED=YES", "COMPRESS=DEFLATE")
+	src := gtiff(t, filepath.Join(dir, "src.tif"), raster.Int16, 1, 1300, 1500, cells(raster.Int16, 1, 1300, 1500, 12), "TILED=YES", "COMPRESS=DEFLATE")
 	dst2 := filepath.Join(dir, "big2.tif")
 	if err := WriteCOG(src, dst2, COGOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	gt := [6]float64{1000, 2, 0, 5000, 0, -2}
-	checkCOG(t, dst2, cells(Int16, 1, 1300, 1500, 12), Int16, 1, 1300, 1500, &gt, "", nil)
+	checkCOG(t, dst2, cells(raster.Int16, 1, 1300, 1500, 12), raster.Int16, 1, 1300, 1500, &gt, "", nil)
 
 	// "larger than one block" along one side only, and with a smaller block
 	for _, c := range []struct {
@@ -200,7 +204,7 @@ func TestWriteCOGOverviews(t *testing.T) {
 		options    []string
 	}{{100, 700, nil}, {700, 100, nil}, {300, 300, []string{"BLOCKSIZE=256"}}} {
 		p := filepath.Join(dir, fmt.Sprintf("o_%d_%d.tif", c.rows, c.cols))
-		if err := WriteCOGBuffer(cells(Byte, 1, c.rows, c.cols, 1), Byte, 1, int64(c.rows), int64(c.cols), Georef{}, p, COGOptions{Options: c.options}); err != nil {
+		if err := WriteCOGBuffer(cells(raster.Byte, 1, c.rows, c.cols, 1), raster.Byte, 1, int64(c.rows), int64(c.cols), raster.Georef{}, p, COGOptions{Options: c.options}); err != nil {
 			t.Fatal(err)
 		}
 		validateCOG(t, p)
@@ -213,25 +217,25 @@ func TestWriteCOGOverviews(t *testing.T) {
 func TestWriteCOGNoData(t *testing.T) {
 	dir := t.TempDir()
 	for i, c := range []struct {
-		dtype  DType
+		dtype  raster.DType
 		nodata *float64
 		want   *float64
 	}{
-		{Float32, ptr(math.NaN()), ptr(math.NaN())},
-		{Float64, ptr(math.NaN()), ptr(math.NaN())},
-		{Float64, ptr(math.Inf(-1)), ptr(math.Inf(-1))},
-		{Float64, ptr(0.1), ptr(0.1)},
-		{Float64, ptr(-9999.25), ptr(-9999.25)},
-		{Float32, ptr(-9999.5), ptr(-9999.5)},
-		{Float32, ptr(float64(float32(0.1))), ptr(float64(float32(0.1)))}, // 0.1 itself is no Float32 value: see TestNoDataMustBeExact
-		{Int16, ptr(-9999), ptr(-9999)},
-		{Byte, ptr(0), ptr(0)},
-		{UInt32, ptr(4294967295), ptr(4294967295)},
-		{Float32, nil, nil},
-		{Byte, nil, nil},
+		{raster.Float32, ptr(math.NaN()), ptr(math.NaN())},
+		{raster.Float64, ptr(math.NaN()), ptr(math.NaN())},
+		{raster.Float64, ptr(math.Inf(-1)), ptr(math.Inf(-1))},
+		{raster.Float64, ptr(0.1), ptr(0.1)},
+		{raster.Float64, ptr(-9999.25), ptr(-9999.25)},
+		{raster.Float32, ptr(-9999.5), ptr(-9999.5)},
+		{raster.Float32, ptr(float64(float32(0.1))), ptr(float64(float32(0.1)))}, // 0.1 itself is no Float32 value: see TestNoDataMustBeExact
+		{raster.Int16, ptr(-9999), ptr(-9999)},
+		{raster.Byte, ptr(0), ptr(0)},
+		{raster.UInt32, ptr(4294967295), ptr(4294967295)},
+		{raster.Float32, nil, nil},
+		{raster.Byte, nil, nil},
 	} {
 		p := filepath.Join(dir, fmt.Sprintf("n%d.tif", i))
-		if err := WriteCOGBuffer(cells(c.dtype, 2, 40, 30, 1), c.dtype, 2, 40, 30, Georef{NoData: noData(c.nodata)}, p, COGOptions{}); err != nil {
+		if err := WriteCOGBuffer(cells(c.dtype, 2, 40, 30, 1), c.dtype, 2, 40, 30, raster.Georef{NoData: noData(c.nodata)}, p, COGOptions{}); err != nil {
 			t.Fatal(err)
 		}
 		f := facts(t, p) // also checks that both bands agree
@@ -274,7 +278,7 @@ func TestWriteCOGCRSForms(t *testing.T) {
 		{"", ""},
 	} {
 		p := filepath.Join(dir, fmt.Sprintf("c%d.tif", i))
-		if err := WriteCOGBuffer(cells(Int16, 1, 20, 20, 1), Int16, 1, 20, 20, Georef{CRS: c.crs}, p, COGOptions{}); err != nil {
+		if err := WriteCOGBuffer(cells(raster.Int16, 1, 20, 20, 1), raster.Int16, 1, 20, 20, raster.Georef{CRS: c.crs}, p, COGOptions{}); err != nil {
 			t.Errorf("%.40q: %v", c.crs, err)
 			continue
 		}
@@ -286,12 +290,12 @@ func TestWriteCOGCRSForms(t *testing.T) {
 		}
 	}
 	// a source without any georeferencing gives a COG without any
-	src := makeRaster(t, filepath.Join(dir, "plain.tif"), rasterSpec{dtype: Byte, bands: 1, rows: 30, cols: 20}, cells(Byte, 1, 30, 20, 1))
+	src := makeRaster(t, filepath.Join(dir, "plain.tif"), rasterSpec{dtype: raster.Byte, bands: 1, rows: 30, cols: 20}, cells(raster.Byte, 1, 30, 20, 1))
 	dst := filepath.Join(dir, "plain_cog.tif")
 	if err := WriteCOG(src, dst, COGOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	checkCOG(t, dst, cells(Byte, 1, 30, 20, 1), Byte, 1, 30, 20, nil, "", nil)
+	checkCOG(t, dst, cells(raster.Byte, 1, 30, 20, 1), raster.Byte, 1, 30, 20, nil, "", nil)
 }
 
 // cancelAt returns a progress callback that cancels at the first call
@@ -306,17 +310,17 @@ func cancelAt(at float64) (ProgressFunc, *int) {
 
 func TestWriteCOGCancelAndPanic(t *testing.T) {
 	dir := t.TempDir()
-	data := cells(Float32, 1, 1500, 1300, 5)
-	src := gtiff(t, filepath.Join(dir, "src.tif"), Float32, 1, 1500, 1300, data, "TILED=YES")
+	data := cells(raster.Float32, 1, 1500, 1300, 5)
+	src := gtiff(t, filepath.Join(dir, "src.tif"), raster.Float32, 1, 1500, 1300, data, "TILED=YES")
 	existing := filepath.Join(dir, "existing.tif")
-	if err := WriteCOGBuffer(cells(Byte, 1, 10, 10, 1), Byte, 1, 10, 10, Georef{}, existing, COGOptions{}); err != nil {
+	if err := WriteCOGBuffer(cells(raster.Byte, 1, 10, 10, 1), raster.Byte, 1, 10, 10, raster.Georef{}, existing, COGOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	existingBytes := readFile(t, existing)
 	writers := map[string]func(dst string, p ProgressFunc) error{
 		"WriteCOG": func(dst string, p ProgressFunc) error { return WriteCOG(src, dst, COGOptions{Progress: p}) },
 		"WriteCOGBuffer": func(dst string, p ProgressFunc) error {
-			return WriteCOGBuffer(data, Float32, 1, 1500, 1300, Georef{}, dst, COGOptions{Progress: p})
+			return WriteCOGBuffer(data, raster.Float32, 1, 1500, 1300, raster.Georef{}, dst, COGOptions{Progress: p})
 		},
 	}
 	for name, write := range writers {
@@ -324,7 +328,7 @@ func TestWriteCOGCancelAndPanic(t *testing.T) {
 			for _, dst := range []string{filepath.Join(dir, "new.tif"), existing} {
 				p, calls := cancelAt(at)
 				err := write(dst, p)
-				if StatusOf(err) != StatusCancelled {
+				if raster.StatusOf(err) != raster.StatusCancelled {
 					t.Errorf("%s cancelled at %v: %v (%d calls)", name, at, err, *calls)
 				}
 				wantDir(t, dir, "existing.tif", "src.tif")
@@ -342,7 +346,7 @@ func TestWriteCOGCancelAndPanic(t *testing.T) {
 				}
 				return true
 			})
-			if StatusOf(err) != StatusInternal || !strings.Contains(fmt.Sprint(err), "boom") {
+			if raster.StatusOf(err) != raster.StatusInternal || !strings.Contains(fmt.Sprint(err), "boom") {
 				t.Errorf("%s, callback panicking at %v: %v", name, at, err)
 			}
 			wantDir(t, dir, "existing.tif", "src.tif")
@@ -361,7 +365,7 @@ func TestWriteCOGCancelAndPanic(t *testing.T) {
 
 func TestWriteCOGErrors(t *testing.T) {
 	dir := t.TempDir()
-	src := gtiff(t, filepath.Join(dir, "src.tif"), Float32, 1, 60, 50, cells(Float32, 1, 60, 50, 1))
+	src := gtiff(t, filepath.Join(dir, "src.tif"), raster.Float32, 1, 60, 50, cells(raster.Float32, 1, 60, 50, 1))
 	dst := filepath.Join(dir, "dst.tif")
 	if err := WriteCOG(src, dst, COGOptions{Compress: "zstd", Options: []string{"BLOCKSIZE=256"}}); err != nil {
 		t.Fatal(err)
@@ -383,34 +387,34 @@ func TestWriteCOGErrors(t *testing.T) {
 		name     string
 		src, dst string
 		o        COGOptions
-		status   Status
+		status   raster.Status
 	}{
-		{"missing source", filepath.Join(dir, "missing.tif"), dst, COGOptions{}, StatusNotFound},
-		{"missing source directory", filepath.Join(dir, "nodir", "missing.tif"), dst, COGOptions{}, StatusNotFound},
-		{"missing /vsimem/ source", "/vsimem/cloudio-test/missing.tif", dst, COGOptions{}, StatusNotFound},
-		{"text file named .tif", text, dst, COGOptions{}, StatusIO},
-		{"empty file named .tif", empty, dst, COGOptions{}, StatusIO},
-		{"source is a directory", sub, dst, COGOptions{}, StatusIO},
-		{"missing output directory", src, filepath.Join(dir, "no", "x.tif"), COGOptions{}, StatusNotFound},
-		{"output directory is a file", src, filepath.Join(text, "x.tif"), COGOptions{}, StatusNotFound},
-		{"dst == src", src, src, COGOptions{}, StatusInvalidArgument},
-		{"dst is src spelt differently", src, dir + "/sub/../src.tif", COGOptions{}, StatusInvalidArgument},
-		{"dst is src, relative spelling", src, dir + "/./src.tif", COGOptions{}, StatusInvalidArgument},
-		{"dst is a symlink to src", src, link, COGOptions{}, StatusInvalidArgument},
-		{"src is a symlink to dst", link, src, COGOptions{}, StatusInvalidArgument},
-		{"dst is a directory", src, sub, COGOptions{}, StatusInvalidArgument},
-		{"unknown compress", src, dst, COGOptions{Compress: "brotli"}, StatusInvalidArgument},
-		{"unsuitable compress", src, dst, COGOptions{Compress: "jpeg"}, StatusInvalidArgument},
-		{"option without '='", src, dst, COGOptions{Options: []string{"BAD"}}, StatusInvalidArgument},
-		{"unknown option", src, dst, COGOptions{Options: []string{"TILED=YES"}}, StatusInvalidArgument},
-		{"bad int option", src, dst, COGOptions{Options: []string{"BLOCKSIZE=x"}}, StatusInvalidArgument},
-		{"bad select option", src, dst, COGOptions{Options: []string{"PREDICTOR=9"}}, StatusInvalidArgument},
-		{"unknown compress via options", src, dst, COGOptions{Options: []string{"COMPRESS=brotli"}}, StatusInvalidArgument},
-		{"empty source", "", dst, COGOptions{}, StatusInvalidArgument},
-		{"empty destination", src, "", COGOptions{}, StatusInvalidArgument},
-		{"source not UTF-8", filepath.Join(dir, "\xff\xfe.tif"), dst, COGOptions{}, StatusInvalidArgument},
-		{"destination not UTF-8", src, filepath.Join(dir, "\xff\xfe.tif"), COGOptions{}, StatusInvalidArgument},
-		{"HTTP destination", src, "https://example.com/x.tif", COGOptions{}, StatusInvalidArgument},
+		{"missing source", filepath.Join(dir, "missing.tif"), dst, COGOptions{}, raster.StatusNotFound},
+		{"missing source directory", filepath.Join(dir, "nodir", "missing.tif"), dst, COGOptions{}, raster.StatusNotFound},
+		{"missing /vsimem/ source", "/vsimem/cloudio-test/missing.tif", dst, COGOptions{}, raster.StatusNotFound},
+		{"text file named .tif", text, dst, COGOptions{}, raster.StatusIO},
+		{"empty file named .tif", empty, dst, COGOptions{}, raster.StatusIO},
+		{"source is a directory", sub, dst, COGOptions{}, raster.StatusIO},
+		{"missing output directory", src, filepath.Join(dir, "no", "x.tif"), COGOptions{}, raster.StatusNotFound},
+		{"output directory is a file", src, filepath.Join(text, "x.tif"), COGOptions{}, raster.StatusNotFound},
+		{"dst == src", src, src, COGOptions{}, raster.StatusInvalidArgument},
+		{"dst is src spelt differently", src, dir + "/sub/../src.tif", COGOptions{}, raster.StatusInvalidArgument},
+		{"dst is src, relative spelling", src, dir + "/./src.tif", COGOptions{}, raster.StatusInvalidArgument},
+		{"dst is a symlink to src", src, link, COGOptions{}, raster.StatusInvalidArgument},
+		{"src is a symlink to dst", link, src, COGOptions{}, raster.StatusInvalidArgument},
+		{"dst is a directory", src, sub, COGOptions{}, raster.StatusInvalidArgument},
+		{"unknown compress", src, dst, COGOptions{Compress: "brotli"}, raster.StatusInvalidArgument},
+		{"unsuitable compress", src, dst, COGOptions{Compress: "jpeg"}, raster.StatusInvalidArgument},
+		{"option without '='", src, dst, COGOptions{Options: []string{"BAD"}}, raster.StatusInvalidArgument},
+		{"unknown option", src, dst, COGOptions{Options: []string{"TILED=YES"}}, raster.StatusInvalidArgument},
+		{"bad int option", src, dst, COGOptions{Options: []string{"BLOCKSIZE=x"}}, raster.StatusInvalidArgument},
+		{"bad select option", src, dst, COGOptions{Options: []string{"PREDICTOR=9"}}, raster.StatusInvalidArgument},
+		{"unknown compress via options", src, dst, COGOptions{Options: []string{"COMPRESS=brotli"}}, raster.StatusInvalidArgument},
+		{"empty source", "", dst, COGOptions{}, raster.StatusInvalidArgument},
+		{"empty destination", src, "", COGOptions{}, raster.StatusInvalidArgument},
+		{"source not UTF-8", filepath.Join(dir, "\xff\xfe.tif"), dst, COGOptions{}, raster.StatusInvalidArgument},
+		{"destination not UTF-8", src, filepath.Join(dir, "\xff\xfe.tif"), COGOptions{}, raster.StatusInvalidArgument},
+		{"HTTP destination", src, "https://example.com/x.tif", COGOptions{}, raster.StatusInvalidArgument},
 	} {
 		err := WriteCOG(c.src, c.dst, c.o)
 		wantStatus(t, err, c.status, c.name)
@@ -428,7 +432,7 @@ func TestWriteCOGErrors(t *testing.T) {
 	}
 	// the message names the path the caller gave, not a temporary name
 	err := WriteCOG(src, dst, COGOptions{Progress: func(float64, string) bool { return false }})
-	if StatusOf(err) != StatusCancelled || strings.Contains(err.Error(), "cloudio-tmp") {
+	if raster.StatusOf(err) != raster.StatusCancelled || strings.Contains(err.Error(), "cloudio-tmp") {
 		t.Errorf("cancelled: %v", err)
 	}
 }
@@ -436,9 +440,9 @@ func TestWriteCOGErrors(t *testing.T) {
 func TestWriteCOGBufferErrors(t *testing.T) {
 	dir := t.TempDir()
 	dst := filepath.Join(dir, "x.tif")
-	data := cells(Float32, 1, 10, 10, 1)
+	data := cells(raster.Float32, 1, 10, 10, 1)
 	existing := filepath.Join(dir, "existing.tif")
-	if err := WriteCOGBuffer(data, Float32, 1, 10, 10, Georef{}, existing, COGOptions{}); err != nil {
+	if err := WriteCOGBuffer(data, raster.Float32, 1, 10, 10, raster.Georef{}, existing, COGOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	existingBytes := readFile(t, existing)
@@ -447,43 +451,43 @@ func TestWriteCOGBufferErrors(t *testing.T) {
 	for _, c := range []struct {
 		name              string
 		buf               []byte
-		dtype             DType
+		dtype             raster.DType
 		bands, rows, cols int64
-		g                 Georef
+		g                 raster.Georef
 		dst               string
 		o                 COGOptions
-		status            Status
+		status            raster.Status
 	}{
-		{"buffer too short", data[:len(data)-1], Float32, 1, 10, 10, Georef{}, dst, COGOptions{}, StatusInvalidArgument},
-		{"buffer too long", append(append([]byte{}, data...), 0), Float32, 1, 10, 10, Georef{}, dst, COGOptions{}, StatusInvalidArgument},
-		{"nil buffer", nil, Float32, 1, 10, 10, Georef{}, dst, COGOptions{}, StatusInvalidArgument},
-		{"buffer of another type's size", data, Float64, 1, 10, 10, Georef{}, dst, COGOptions{}, StatusInvalidArgument},
-		{"bad dtype 0", data, 0, 1, 10, 10, Georef{}, dst, COGOptions{}, StatusInvalidArgument},
-		{"bad dtype 8", data, 8, 1, 10, 10, Georef{}, dst, COGOptions{}, StatusInvalidArgument},
-		{"bad dtype 99", data, 99, 1, 10, 10, Georef{}, dst, COGOptions{}, StatusInvalidArgument},
-		{"bad dtype -1", data, -1, 1, 10, 10, Georef{}, dst, COGOptions{}, StatusInvalidArgument},
-		{"zero bands", data, Float32, 0, 10, 10, Georef{}, dst, COGOptions{}, StatusInvalidArgument},
-		{"zero rows", nil, Float32, 1, 0, 10, Georef{}, dst, COGOptions{}, StatusInvalidArgument},
-		{"zero cols", nil, Float32, 1, 10, 0, Georef{}, dst, COGOptions{}, StatusInvalidArgument},
-		{"negative rows", data, Float32, 1, -10, -10, Georef{}, dst, COGOptions{}, StatusInvalidArgument},
-		{"side above 2^31", data, Float32, 1, MaxRasterSide + 1, 1, Georef{}, dst, COGOptions{}, StatusInvalidArgument},
-		{"size overflowing 64 bits", data, Float32, 1 << 31, 1 << 31, 1 << 31, Georef{}, dst, COGOptions{}, StatusInvalidArgument},
-		{"size wrapping to the buffer's length", data, Float64, 1 << 31, 1 << 31, 1 << 31, Georef{}, dst, COGOptions{}, StatusInvalidArgument},
-		{"bad CRS", data, Float32, 1, 10, 10, Georef{CRS: "NOT_A_CRS"}, dst, COGOptions{}, StatusInvalidArgument},
-		{"bad EPSG code", data, Float32, 1, 10, 10, Georef{CRS: "EPSG:999999"}, dst, COGOptions{}, StatusInvalidArgument},
-		{"bare bad code", data, Float32, 1, 10, 10, Georef{CRS: "0"}, dst, COGOptions{}, StatusInvalidArgument},
-		{"missing output directory", data, Float32, 1, 10, 10, Georef{}, filepath.Join(dir, "no", "x.tif"), COGOptions{}, StatusNotFound},
-		{"dst is a directory", data, Float32, 1, 10, 10, Georef{}, sub, COGOptions{}, StatusInvalidArgument},
-		{"empty dst", data, Float32, 1, 10, 10, Georef{}, "", COGOptions{}, StatusInvalidArgument},
-		{"dst not UTF-8", data, Float32, 1, 10, 10, Georef{}, filepath.Join(dir, "\xc3\x28.tif"), COGOptions{}, StatusInvalidArgument},
-		{"unknown compress", data, Float32, 1, 10, 10, Georef{}, dst, COGOptions{Compress: "snappy"}, StatusInvalidArgument},
-		{"unsuitable compress", data, Float32, 1, 10, 10, Georef{}, dst, COGOptions{Compress: "webp"}, StatusInvalidArgument},
-		{"bad option", data, Float32, 1, 10, 10, Georef{}, dst, COGOptions{Options: []string{"LEVEL=max"}}, StatusInvalidArgument},
-		{"overwrite, cancelled", data, Float32, 1, 10, 10, Georef{}, existing, COGOptions{Progress: func(float64, string) bool { return false }}, StatusCancelled},
-		{"overwrite, bad CRS", data, Float32, 1, 10, 10, Georef{CRS: "nope"}, existing, COGOptions{}, StatusInvalidArgument},
-		{"overwrite, bad option", data, Float32, 1, 10, 10, Georef{}, existing, COGOptions{Options: []string{"X=1"}}, StatusInvalidArgument},
+		{"buffer too short", data[:len(data)-1], raster.Float32, 1, 10, 10, raster.Georef{}, dst, COGOptions{}, raster.StatusInvalidArgument},
+		{"buffer too long", append(append([]byte{}, data...), 0), raster.Float32, 1, 10, 10, raster.Georef{}, dst, COGOptions{}, raster.StatusInvalidArgument},
+		{"nil buffer", nil, raster.Float32, 1, 10, 10, raster.Georef{}, dst, COGOptions{}, raster.StatusInvalidArgument},
+		{"buffer of another type's size", data, raster.Float64, 1, 10, 10, raster.Georef{}, dst, COGOptions{}, raster.StatusInvalidArgument},
+		{"bad dtype 0", data, 0, 1, 10, 10, raster.Georef{}, dst, COGOptions{}, raster.StatusInvalidArgument},
+		{"bad dtype 8", data, 8, 1, 10, 10, raster.Georef{}, dst, COGOptions{}, raster.StatusInvalidArgument},
+		{"bad dtype 99", data, 99, 1, 10, 10, raster.Georef{}, dst, COGOptions{}, raster.StatusInvalidArgument},
+		{"bad dtype -1", data, -1, 1, 10, 10, raster.Georef{}, dst, COGOptions{}, raster.StatusInvalidArgument},
+		{"zero bands", data, raster.Float32, 0, 10, 10, raster.Georef{}, dst, COGOptions{}, raster.StatusInvalidArgument},
+		{"zero rows", nil, raster.Float32, 1, 0, 10, raster.Georef{}, dst, COGOptions{}, raster.StatusInvalidArgument},
+		{"zero cols", nil, raster.Float32, 1, 10, 0, raster.Georef{}, dst, COGOptions{}, raster.StatusInvalidArgument},
+		{"negative rows", data, raster.Float32, 1, -10, -10, raster.Georef{}, dst, COGOptions{}, raster.StatusInvalidArgument},
+		{"side above 2^31", data, raster.Float32, 1, raster.MaxRasterSide + 1, 1, raster.Georef{}, dst, COGOptions{}, raster.StatusInvalidArgument},
+		{"size overflowing 64 bits", data, raster.Float32, 1 << 31, 1 << 31, 1 << 31, raster.Georef{}, dst, COGOptions{}, raster.StatusInvalidArgument},
+		{"size wrapping to the buffer's length", data, raster.Float64, 1 << 31, 1 << 31, 1 << 31, raster.Georef{}, dst, COGOptions{}, raster.StatusInvalidArgument},
+		{"bad CRS", data, raster.Float32, 1, 10, 10, raster.Georef{CRS: "NOT_A_CRS"}, dst, COGOptions{}, raster.StatusInvalidArgument},
+		{"bad EPSG code", data, raster.Float32, 1, 10, 10, raster.Georef{CRS: "EPSG:999999"}, dst, COGOptions{}, raster.StatusInvalidArgument},
+		{"bare bad code", data, raster.Float32, 1, 10, 10, raster.Georef{CRS: "0"}, dst, COGOptions{}, raster.StatusInvalidArgument},
+		{"missing output directory", data, raster.Float32, 1, 10, 10, raster.Georef{}, filepath.Join(dir, "no", "x.tif"), COGOptions{}, raster.StatusNotFound},
+		{"dst is a directory", data, raster.Float32, 1, 10, 10, raster.Georef{}, sub, COGOptions{}, raster.StatusInvalidArgument},
+		{"empty dst", data, raster.Float32, 1, 10, 10, raster.Georef{}, "", COGOptions{}, raster.StatusInvalidArgument},
+		{"dst not UTF-8", data, raster.Float32, 1, 10, 10, raster.Georef{}, filepath.Join(dir, "\xc3\x28.tif"), COGOptions{}, raster.StatusInvalidArgument},
+		{"unknown compress", data, raster.Float32, 1, 10, 10, raster.Georef{}, dst, COGOptions{Compress: "snappy"}, raster.StatusInvalidArgument},
+		{"unsuitable compress", data, raster.Float32, 1, 10, 10, raster.Georef{}, dst, COGOptions{Compress: "webp"}, raster.StatusInvalidArgument},
+		{"bad option", data, raster.Float32, 1, 10, 10, raster.Georef{}, dst, COGOptions{Options: []string{"LEVEL=max"}}, raster.StatusInvalidArgument},
+		{"overwrite, cancelled", data, raster.Float32, 1, 10, 10, raster.Georef{}, existing, COGOptions{Progress: func(float64, string) bool { return false }}, raster.StatusCancelled},
+		{"overwrite, bad CRS", data, raster.Float32, 1, 10, 10, raster.Georef{CRS: "nope"}, existing, COGOptions{}, raster.StatusInvalidArgument},
+		{"overwrite, bad option", data, raster.Float32, 1, 10, 10, raster.Georef{}, existing, COGOptions{Options: []string{"X=1"}}, raster.StatusInvalidArgument},
 	} {
-		err, panicked := catch(func() error {
+		err, panicked := rastertest.Catch(func() error {
 			return WriteCOGBuffer(c.buf, c.dtype, c.bands, c.rows, c.cols, c.g, c.dst, c.o)
 		})
 		if panicked != nil {
@@ -518,15 +522,15 @@ func TestWriteCOGDiskFull(t *testing.T) {
 			return err
 		}
 		defer os.RemoveAll(dir)
-		data := cells(Float32, 1, 1500, 1300, 1)
+		data := cells(raster.Float32, 1, 1500, 1300, 1)
 		probe := filepath.Join(dir, "probe.tif")
-		if err := WriteCOGBuffer(data, Float32, 1, 1500, 1300, Georef{}, probe, COGOptions{}); err != nil {
+		if err := WriteCOGBuffer(data, raster.Float32, 1, 1500, 1300, raster.Georef{}, probe, COGOptions{}); err != nil {
 			return err
 		}
 		st, _ := os.Stat(probe)
 		os.Remove(probe)
 		existing := filepath.Join(dir, "existing.tif")
-		if err := WriteCOGBuffer(cells(Byte, 1, 10, 10, 1), Byte, 1, 10, 10, Georef{}, existing, COGOptions{}); err != nil {
+		if err := WriteCOGBuffer(cells(raster.Byte, 1, 10, 10, 1), raster.Byte, 1, 10, 10, raster.Georef{}, existing, COGOptions{}); err != nil {
 			return err
 		}
 		existingBytes, _ := os.ReadFile(existing)
@@ -535,8 +539,8 @@ func TestWriteCOGDiskFull(t *testing.T) {
 				return err
 			}
 			for _, dst := range []string{filepath.Join(dir, "new.tif"), existing} {
-				err := WriteCOGBuffer(data, Float32, 1, 1500, 1300, Georef{}, dst, COGOptions{})
-				if StatusOf(err) != StatusIO {
+				err := WriteCOGBuffer(data, raster.Float32, 1, 1500, 1300, raster.Georef{}, dst, COGOptions{})
+				if raster.StatusOf(err) != raster.StatusIO {
 					return fmt.Errorf("limit %d of %d, %s: %v, want an IO error", limit, st.Size(), filepath.Base(dst), err)
 				}
 				if strings.Contains(err.Error(), "cloudio-tmp") {
@@ -553,7 +557,7 @@ func TestWriteCOGDiskFull(t *testing.T) {
 		if err := setFileSizeLimit(0); err != nil {
 			return err
 		}
-		return WriteCOGBuffer(data, Float32, 1, 1500, 1300, Georef{}, existing, COGOptions{})
+		return WriteCOGBuffer(data, raster.Float32, 1, 1500, 1300, raster.Georef{}, existing, COGOptions{})
 	})
 	if !ok {
 		t.Fatal(firstLines(out, 20))
@@ -564,22 +568,22 @@ func TestWriteCOGDiskFull(t *testing.T) {
 // Python bindings (godal has no 64-bit integer buffers).
 func TestWriteCOGBuffer64BitIntegers(t *testing.T) {
 	dir := t.TempDir()
-	for _, dtype := range []DType{Int64, UInt64} {
+	for _, dtype := range []raster.DType{raster.Int64, raster.UInt64} {
 		const rows, cols = 40, 30
 		buf := make([]byte, rows*cols*8)
 		for i := 0; i < rows*cols; i++ {
 			v := uint64(1)<<40 + uint64(i)*1000003
-			if dtype == Int64 && i%2 == 1 {
+			if dtype == raster.Int64 && i%2 == 1 {
 				v = uint64(-int64(v))
 			}
 			binary.LittleEndian.PutUint64(buf[8*i:], v)
 		}
 		nodata := -9999.0
-		if dtype == UInt64 {
+		if dtype == raster.UInt64 {
 			nodata = 4294967296
 		}
 		dst := filepath.Join(dir, dtype.String()+".tif")
-		if err := WriteCOGBuffer(buf, dtype, 1, rows, cols, Georef{NoData: noData(&nodata)}, dst, COGOptions{}); err != nil {
+		if err := WriteCOGBuffer(buf, dtype, 1, rows, cols, raster.Georef{NoData: noData(&nodata)}, dst, COGOptions{}); err != nil {
 			t.Fatal(err)
 		}
 		validateCOG(t, dst)
@@ -606,9 +610,9 @@ sys.stdout.write('%s %d %s' % (a.dtype.name, nd, a.tobytes().hex()))
 func TestWriteCOGOverwrite(t *testing.T) {
 	dir := t.TempDir()
 	dst := filepath.Join(dir, "x.tif")
-	for i, dtype := range []DType{Byte, Float64} {
+	for i, dtype := range []raster.DType{raster.Byte, raster.Float64} {
 		data := cells(dtype, 1, 30, 40, int64(i))
-		if err := WriteCOGBuffer(data, dtype, 1, 30, 40, Georef{}, dst, COGOptions{}); err != nil {
+		if err := WriteCOGBuffer(data, dtype, 1, 30, 40, raster.Georef{}, dst, COGOptions{}); err != nil {
 			t.Fatal(err)
 		}
 		checkCOG(t, dst, data, dtype, 1, 30, 40, nil, "", nil)
@@ -618,7 +622,7 @@ func TestWriteCOGOverwrite(t *testing.T) {
 
 func TestWriteCOGConcurrently(t *testing.T) {
 	dir := t.TempDir()
-	src := gtiff(t, filepath.Join(dir, "src.tif"), Int32, 2, 210, 190, cells(Int32, 2, 210, 190, 99))
+	src := gtiff(t, filepath.Join(dir, "src.tif"), raster.Int32, 2, 210, 190, cells(raster.Int32, 2, 210, 190, 99))
 	var wg sync.WaitGroup
 	errs := make([]error, 8)
 	logs := make([]progressLog, 8)
@@ -631,7 +635,7 @@ func TestWriteCOGConcurrently(t *testing.T) {
 				errs[i] = WriteCOG(src, dst, COGOptions{Progress: logs[i].fn, Compress: []string{"deflate", "zstd"}[i/2%2]})
 				return
 			}
-			errs[i] = WriteCOGBuffer(cells(Int16, 1, 200+i, 200, int64(i)), Int16, 1, int64(200+i), 200, Georef{CRS: "EPSG:4326"}, dst, COGOptions{Progress: logs[i].fn})
+			errs[i] = WriteCOGBuffer(cells(raster.Int16, 1, 200+i, 200, int64(i)), raster.Int16, 1, int64(200+i), 200, raster.Georef{CRS: "EPSG:4326"}, dst, COGOptions{Progress: logs[i].fn})
 		}(i)
 	}
 	wg.Wait()
@@ -643,9 +647,9 @@ func TestWriteCOGConcurrently(t *testing.T) {
 		logs[i].check(t)
 		dst := filepath.Join(dir, fmt.Sprintf("out%d.tif", i))
 		if i%2 == 0 {
-			checkCOG(t, dst, cells(Int32, 2, 210, 190, 99), Int32, 2, 210, 190, &gt, "", nil)
+			checkCOG(t, dst, cells(raster.Int32, 2, 210, 190, 99), raster.Int32, 2, 210, 190, &gt, "", nil)
 		} else {
-			checkCOG(t, dst, cells(Int16, 1, 200+i, 200, int64(i)), Int16, 1, 200+i, 200, nil, "EPSG:4326", nil)
+			checkCOG(t, dst, cells(raster.Int16, 1, 200+i, 200, int64(i)), raster.Int16, 1, 200+i, 200, nil, "EPSG:4326", nil)
 		}
 	}
 	if n := len(listDir(t, dir)); n != 9 {
@@ -664,7 +668,7 @@ func TestWriteCOGSameDestinationConcurrently(t *testing.T) {
 		wg.Add(1)
 		go func(i int) {
 			defer wg.Done()
-			errs[i] = WriteCOGBuffer(cells(Int16, 1, 120, 100, int64(i)), Int16, 1, 120, 100, Georef{}, dst, COGOptions{})
+			errs[i] = WriteCOGBuffer(cells(raster.Int16, 1, 120, 100, int64(i)), raster.Int16, 1, 120, 100, raster.Georef{}, dst, COGOptions{})
 		}(i)
 	}
 	wg.Wait()
@@ -677,7 +681,7 @@ func TestWriteCOGSameDestinationConcurrently(t *testing.T) {
 	validateCOG(t, dst)
 	got, _, _, _, _ := gdalReadAll(t, dst)
 	for i := 0; i < 6; i++ {
-		if bytes.Equal(got, cells(Int16, 1, 120, 100, int64(i))) {
+		if bytes.Equal(got, cells(raster.Int16, 1, 120, 100, int64(i))) {
 			return
 		}
 	}
@@ -687,16 +691,16 @@ func TestWriteCOGSameDestinationConcurrently(t *testing.T) {
 // GDAL names and URLs work as destinations and sources.
 func TestWriteCOGVirtualPaths(t *testing.T) {
 	dir := t.TempDir()
-	data := cells(UInt16, 1, 50, 40, 3)
+	data := cells(raster.UInt16, 1, 50, 40, 3)
 	mem := "/vsimem/cloudio-core-test/a.tif"
-	defer unlinkVSI(mem)
-	if err := WriteCOGBuffer(data, UInt16, 1, 50, 40, Georef{CRS: "EPSG:4326"}, mem, COGOptions{}); err != nil {
+	defer storage.Unlink(mem)
+	if err := WriteCOGBuffer(data, raster.UInt16, 1, 50, 40, raster.Georef{CRS: "EPSG:4326"}, mem, COGOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	if got, _, _, _, _ := gdalReadAll(t, mem); !bytes.Equal(got, data) {
 		t.Fatal("/vsimem/ pixels differ")
 	}
-	if names, err := List("/vsimem/cloudio-core-test"); err != nil || strings.Join(names, ",") != "a.tif" {
+	if names, err := storage.List("/vsimem/cloudio-core-test"); err != nil || strings.Join(names, ",") != "a.tif" {
 		t.Fatalf("/vsimem/ holds %v (%v)", names, err)
 	}
 	// from /vsimem/ to a file:// URL
@@ -704,11 +708,11 @@ func TestWriteCOGVirtualPaths(t *testing.T) {
 	if err := WriteCOG(mem, "file://"+dst, COGOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	checkCOG(t, dst, data, UInt16, 1, 50, 40, nil, "EPSG:4326", nil)
+	checkCOG(t, dst, data, raster.UInt16, 1, 50, 40, nil, "EPSG:4326", nil)
 	// a cancelled /vsimem/ write leaves nothing there
-	err := WriteCOGBuffer(data, UInt16, 1, 50, 40, Georef{}, "/vsimem/cloudio-core-test/c.tif", COGOptions{Progress: func(float64, string) bool { return false }})
-	wantStatus(t, err, StatusCancelled, "cancelled /vsimem/ write")
-	if names, _ := List("/vsimem/cloudio-core-test"); strings.Join(names, ",") != "a.tif" {
+	err := WriteCOGBuffer(data, raster.UInt16, 1, 50, 40, raster.Georef{}, "/vsimem/cloudio-core-test/c.tif", COGOptions{Progress: func(float64, string) bool { return false }})
+	wantStatus(t, err, raster.StatusCancelled, "cancelled /vsimem/ write")
+	if names, _ := storage.List("/vsimem/cloudio-core-test"); strings.Join(names, ",") != "a.tif" {
 		t.Fatalf("/vsimem/ holds %v after a cancelled write", names)
 	}
 }
@@ -729,26 +733,26 @@ func TestGDALName(t *testing.T) {
 		"NETCDF:file.nc:elevation": "NETCDF:file.nc:elevation",
 		"s3://":                    "s3://",
 	} {
-		if got := GDALName(in); got != want {
+		if got := storage.GDALName(in); got != want {
 			t.Errorf("GDALName(%q) = %q, want %q", in, got, want)
 		}
 	}
 }
 
 func TestStatusNames(t *testing.T) {
-	for s, name := range map[Status]string{
-		StatusOK: "CLOUDIO_OK", StatusInvalidArgument: "CLOUDIO_ERR_INVALID_ARGUMENT", StatusNotFound: "CLOUDIO_ERR_NOT_FOUND",
-		StatusIO: "CLOUDIO_ERR_IO", StatusUnsupported: "CLOUDIO_ERR_UNSUPPORTED", StatusCancelled: "CLOUDIO_ERR_CANCELLED",
-		StatusInternal: "CLOUDIO_ERR_INTERNAL", Status(7): "CLOUDIO_ERR_UNKNOWN", Status(-1): "CLOUDIO_ERR_UNKNOWN",
+	for s, name := range map[raster.Status]string{
+		raster.StatusOK: "CLOUDIO_OK", raster.StatusInvalidArgument: "CLOUDIO_ERR_INVALID_ARGUMENT", raster.StatusNotFound: "CLOUDIO_ERR_NOT_FOUND",
+		raster.StatusIO: "CLOUDIO_ERR_IO", raster.StatusUnsupported: "CLOUDIO_ERR_UNSUPPORTED", raster.StatusCancelled: "CLOUDIO_ERR_CANCELLED",
+		raster.StatusInternal: "CLOUDIO_ERR_INTERNAL", raster.Status(7): "CLOUDIO_ERR_UNKNOWN", raster.Status(-1): "CLOUDIO_ERR_UNKNOWN",
 	} {
 		if s.String() != name {
 			t.Errorf("%d: %s, want %s", int(s), s, name)
 		}
 	}
-	if StatusOf(nil) != StatusOK || StatusOf(os.ErrNotExist) != StatusInternal || StatusOf(fmt.Errorf("wrapped: %w", errorf(StatusIO, "x"))) != StatusIO {
+	if raster.StatusOf(nil) != raster.StatusOK || raster.StatusOf(os.ErrNotExist) != raster.StatusInternal || raster.StatusOf(fmt.Errorf("wrapped: %w", raster.Errorf(raster.StatusIO, "x"))) != raster.StatusIO {
 		t.Fatal("StatusOf")
 	}
-	if v := VersionString(); !strings.HasPrefix(v, Version+" (GDAL 3.") {
+	if v := VersionString(); !strings.HasPrefix(v, raster.Version+" (GDAL 3.") {
 		t.Fatalf("version %q", v)
 	}
 }

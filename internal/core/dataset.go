@@ -8,39 +8,27 @@ import "C"
 
 import (
 	"fmt"
-	"math"
 	"math/big"
 	"strconv"
 	"sync"
 	"unsafe"
 
 	"github.com/airbusgeo/godal"
-)
 
-// Info describes a raster.
-type Info struct {
-	Rows, Cols, Bands int64
-	// DType holds every band's values: the bands' type, or for bands of
-	// different types (a VRT's, say) the narrowest type that holds them all.
-	DType                DType
-	BandTypes            []DType // by band, from 0; nil: every band is of DType
-	BlockRows, BlockCols int64   // band 1's internal block size
-	GeoTransform         [6]float64
-	HasGeoTransform      bool
-	NoData               float64
-	HasNoData            bool
-}
+	"github.com/cloudio-dem/cloudio/internal/gdalc"
+	"github.com/cloudio-dem/cloudio/internal/raster"
+	"github.com/cloudio-dem/cloudio/internal/storage"
+)
 
 // Dataset is an open raster that many goroutines may read at once. A GDAL
 // handle must not be used by two threads at once, so every read borrows a
 // handle of its own from a free list, opening another when none is free.
 type Dataset struct {
-	name     string // as the caller named it (GDAL's name for a URL), for messages
-	gdalName string // what GDAL opens (see openResolved)
-	info     Info
-	crs      string
-	noData   []bandNoData // by band, from 0
-	nbits    int          // band 1's NBITS (samples of fewer bits than its type's), 0 for none
+	name   storage.Name // resolved once by OpenDataset; GDAL opens name.GDAL (see openResolved)
+	info   raster.Info
+	crs    string
+	noData []bandNoData // by band, from 0
+	nbits  int          // band 1's NBITS (samples of fewer bits than its type's), 0 for none
 
 	// raw decodes blocks directly for every reader at once, when the layout
 	// allows it (nil otherwise); GDAL handles serve the rest.
@@ -61,12 +49,14 @@ func (h *handle) close() { h.gdal.Close() }
 
 // direct reports whether reads of spec (resolved) go through the direct
 // decoder, which needs no GDAL handle.
-func (d *Dataset) direct(spec ReadSpec) bool { return d.raw != nil && spec.DType == d.info.DType }
+func (d *Dataset) direct(spec raster.ReadSpec) bool {
+	return d.raw != nil && spec.DType == d.info.DType
+}
 
 // read reads a window of spec (resolved) into buf: through the direct
 // decoder when it can serve the spec, else through h (which may then be nil:
 // read borrows one).
-func (d *Dataset) read(h *handle, w Window, spec ReadSpec, buf []byte) error {
+func (d *Dataset) read(h *handle, w raster.Window, spec raster.ReadSpec, buf []byte) error {
 	if !d.direct(spec) {
 		var err error
 		if h == nil {
@@ -75,13 +65,13 @@ func (d *Dataset) read(h *handle, w Window, spec ReadSpec, buf []byte) error {
 			}
 			defer d.release(h)
 		}
-		pinned(d.gdalName, func() { err = readInto(h.gdal, d.name, d.info, w, spec, buf) })
+		storage.Pinned(d.name.Store, func() { err = readInto(h.gdal, d.name.User, d.info, w, spec, buf) })
 		return err
 	}
 	d.mu.Lock()
 	if d.closed {
 		d.mu.Unlock()
-		return errorf(StatusInvalidArgument, "dataset %q is closed", d.name)
+		return raster.Errorf(raster.StatusInvalidArgument, "dataset %q is closed", d.name.User)
 	}
 	d.rawUses++
 	d.mu.Unlock()
@@ -92,32 +82,32 @@ func (d *Dataset) read(h *handle, w Window, spec ReadSpec, buf []byte) error {
 			d.raw.close()
 		}
 	}()
-	return d.raw.read(d.name, w, spec.Bands, buf)
+	return d.raw.read(d.name.User, w, spec.Bands, buf)
 }
 
 // OpenDataset opens a raster (a path or GDAL name) for reading.
 func OpenDataset(name string) (*Dataset, error) {
-	Init()
-	name, err := inputName("dataset", name)
+	gdalc.Init()
+	n, err := storage.Resolve("dataset", name)
 	if err != nil {
 		return nil, err
 	}
-	h, gdalName, err := openResolved(name)
+	h, n, err := openResolved(n)
 	if err != nil {
 		return nil, err
 	}
 	st := h.Structure()
 	if st.NBands == 0 {
 		h.Close()
-		return nil, errorf(StatusInvalidArgument, "%q has no raster bands", name)
+		return nil, raster.Errorf(raster.StatusInvalidArgument, "%q has no raster bands", n.User)
 	}
-	info := Info{Rows: int64(st.SizeY), Cols: int64(st.SizeX), Bands: int64(st.NBands),
+	info := raster.Info{Rows: int64(st.SizeY), Cols: int64(st.SizeX), Bands: int64(st.NBands),
 		BlockRows: int64(st.BlockSizeY), BlockCols: int64(st.BlockSizeX)}
 	for _, b := range h.Bands() {
 		info.BandTypes = append(info.BandTypes, bandType(b))
 	}
 	info.DType = info.BandTypes[0]
-	if t, ok := commonType(info.BandTypes); ok {
+	if t, ok := raster.CommonType(info.BandTypes); ok {
 		info.DType = t
 	}
 	info.GeoTransform = [6]float64{0, 1, 0, 0, 0, 1} // GDAL's default, for rasters without one
@@ -127,13 +117,18 @@ func OpenDataset(name string) (*Dataset, error) {
 	}
 	var noData []bandNoData
 	for i, b := range h.Bands() {
-		noData = append(noData, readNoData(gdalName, i+1, b, info.BandTypes[i]))
+		nd, err := readNoData(n, i+1, b, info.BandTypes[i])
+		if err != nil {
+			h.Close()
+			return nil, err
+		}
+		noData = append(noData, nd)
 	}
 	info.NoData, info.HasNoData = noData[0].value.Float, noData[0].ok
-	d := &Dataset{name: name, gdalName: gdalName, info: info, crs: h.Projection(), noData: noData, free: []*handle{{gdal: h}}}
+	d := &Dataset{name: n, info: info, crs: h.Projection(), noData: noData, free: []*handle{{gdal: h}}}
 	d.nbits, _ = strconv.Atoi(h.Bands()[0].Metadata("NBITS", godal.Domain("IMAGE_STRUCTURE")))
 	if fill, err := d.sparseFill(); err == nil {
-		d.raw = openDirect(gdalName, h, info, fill, defaultWorkers(gdalName))
+		d.raw = openDirect(n, h, info, fill, defaultWorkers(n))
 	}
 	return d, nil
 }
@@ -145,60 +140,57 @@ func (d *Dataset) sparseFill() ([]byte, error) {
 	if !d.noData[0].ok {
 		v = 0
 	}
-	return encodeValue(d.info.DType, d.info.DType.convert(v))
+	return raster.EncodeValue(d.info.DType, d.info.DType.Convert(v))
 }
 
 // bandType is a band's data type, Int8 for GDAL 3.6's signed bytes.
-func bandType(b godal.Band) DType {
-	t := DType(b.Structure().DataType)
-	if t == Byte && b.Metadata("PIXELTYPE", godal.Domain("IMAGE_STRUCTURE")) == "SIGNEDBYTE" {
-		return Int8
+func bandType(b godal.Band) raster.DType {
+	t := raster.DType(b.Structure().DataType)
+	if t == raster.Byte && b.Metadata("PIXELTYPE", godal.Domain("IMAGE_STRUCTURE")) == "SIGNEDBYTE" {
+		return raster.Int8
 	}
 	return t
 }
 
-// bandType is the type of band b (1-based).
-func (i Info) bandType(b int) DType {
-	if i.BandTypes == nil {
-		return i.DType
-	}
-	return i.BandTypes[b-1]
-}
-
 type bandNoData struct {
-	value NoData
+	value raster.NoData
 	ok    bool
 }
 
 // readNoData is band b's (1-based) nodata value, exactly: for a 64-bit
 // integer band through GDAL's C API, as godal reads only the double.
-func readNoData(name string, b int, band godal.Band, dtype DType) bandNoData {
-	if dtype != Int64 && dtype != UInt64 {
+func readNoData(n storage.Name, b int, band godal.Band, dtype raster.DType) (bandNoData, error) {
+	if dtype != raster.Int64 && dtype != raster.UInt64 {
 		v, ok := band.NoData()
-		return bandNoData{NoDataFloat(v), ok}
+		return bandNoData{raster.NoDataFloat(v), ok}, nil
 	}
 	var nd bandNoData
-	cname := C.CString(name)
+	cname := C.CString(n.GDAL)
 	defer C.free(unsafe.Pointer(cname))
 	var i C.longlong
 	var u C.ulonglong
 	var has C.int
-	pinned(name, func() { has = C.cloudioNoData64(cname, C.int(b), &i, &u) })
+	errs := gdalc.NewErrors()
+	defer errs.Free()
+	storage.Pinned(n.Store, func() { has = C.cloudioNoData64(cname, C.int(b), &i, &u, (*C.cloudioErrors)(errs.C())) })
+	if err := errs.Err(fmt.Sprintf("cannot read the nodata value of band %d of %q", b, n.User), raster.StatusIO); err != nil {
+		return nd, err
+	}
 	nd.ok = has != 0
 	exact := new(big.Int).SetUint64(uint64(u))
-	if dtype == Int64 {
+	if dtype == raster.Int64 {
 		exact = big.NewInt(int64(i))
 	}
 	f, _ := new(big.Float).SetInt(exact).Float64()
-	nd.value = NoData{Float: f, Int: exact}
-	return nd
+	nd.value = raster.NoData{Float: f, Int: exact}
+	return nd, nil
 }
 
 // NoData is band b's (1-based) nodata value, exactly; false when it has
 // none.
-func (d *Dataset) NoData(b int) (NoData, bool) {
+func (d *Dataset) NoData(b int) (raster.NoData, bool) {
 	if b < 1 || b > len(d.noData) {
-		return NoData{}, false
+		return raster.NoData{}, false
 	}
 	return d.noData[b-1].value, d.noData[b-1].ok
 }
@@ -206,10 +198,10 @@ func (d *Dataset) NoData(b int) (NoData, bool) {
 func ignoreErrors(godal.ErrorCategory, int, string) error { return nil }
 
 // Name is the name the dataset was opened with.
-func (d *Dataset) Name() string { return d.name }
+func (d *Dataset) Name() string { return d.name.User }
 
 // Info describes the raster.
-func (d *Dataset) Info() Info { return d.info }
+func (d *Dataset) Info() raster.Info { return d.info }
 
 // CRS is the raster's coordinate reference system as WKT, "" when it has none.
 func (d *Dataset) CRS() string { return d.crs }
@@ -218,7 +210,7 @@ func (d *Dataset) acquire() (*handle, error) {
 	d.mu.Lock()
 	if d.closed {
 		d.mu.Unlock()
-		return nil, errorf(StatusInvalidArgument, "dataset %q is closed", d.name)
+		return nil, raster.Errorf(raster.StatusInvalidArgument, "dataset %q is closed", d.name.User)
 	}
 	if n := len(d.free); n > 0 {
 		h := d.free[n-1]
@@ -227,7 +219,7 @@ func (d *Dataset) acquire() (*handle, error) {
 		return h, nil
 	}
 	d.mu.Unlock()
-	g, err := openRaster(d.gdalName)
+	g, err := openRaster(d.name)
 	if err != nil {
 		return nil, err
 	}
@@ -250,7 +242,7 @@ func (d *Dataset) Close() error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if d.closed {
-		return errorf(StatusInvalidArgument, "dataset %q is already closed", d.name)
+		return raster.Errorf(raster.StatusInvalidArgument, "dataset %q is already closed", d.name.User)
 	}
 	d.closed = true
 	if d.rawUses == 0 {
@@ -263,79 +255,18 @@ func (d *Dataset) Close() error {
 	return nil
 }
 
-// CheckWindow reports a window that is empty or reaches outside the raster.
-func (i Info) CheckWindow(w Window) error {
-	// Subtractions, not sums, so that huge offsets cannot wrap around.
-	if w.Rows <= 0 || w.Cols <= 0 || w.RowOff < 0 || w.ColOff < 0 || w.Rows > i.Rows || w.Cols > i.Cols ||
-		w.RowOff > i.Rows-w.Rows || w.ColOff > i.Cols-w.Cols {
-		return errorf(StatusInvalidArgument, "window (row_off=%d, col_off=%d, n_rows=%d, n_cols=%d) is not inside the %d x %d raster",
-			w.RowOff, w.ColOff, w.Rows, w.Cols, i.Rows, i.Cols)
-	}
-	return nil
-}
-
-// ReadSpec says which bands to read, converted to which type; zero values
-// mean every band and the raster's own type.
-type ReadSpec struct {
-	Bands []int // 1-based
-	DType DType
-}
-
-// resolve fills in the defaults and validates against the raster: every
-// band, and the type that holds every value of the bands read.
-func (s ReadSpec) resolve(info Info) (ReadSpec, error) {
-	out := ReadSpec{DType: s.DType, Bands: append([]int(nil), s.Bands...)}
-	if len(out.Bands) == 0 {
-		for b := 1; b <= int(info.Bands); b++ {
-			out.Bands = append(out.Bands, b)
-		}
-	}
-	for _, b := range out.Bands {
-		if b < 1 || int64(b) > info.Bands {
-			return out, errorf(StatusInvalidArgument, "band %d does not exist (the raster has bands 1..%d)", b, info.Bands)
-		}
-	}
-	if out.DType == 0 {
-		types := make([]DType, len(out.Bands))
-		for i, b := range out.Bands {
-			types[i] = info.bandType(b)
-		}
-		var ok bool
-		if out.DType, ok = commonType(types); !ok {
-			return out, errorf(StatusUnsupported, "bands %v are of types %v, which no one buffer type holds exactly: read them one at a time, or name the type to convert them to", out.Bands, types)
-		}
-	}
-	if !out.DType.Valid() {
-		return out, errorf(StatusUnsupported, "data type %d cannot be read into a buffer (choose one of 1-7 or 14)", int(out.DType))
-	}
-	if out.DType == Int64 || out.DType == UInt64 {
-		return out, errorf(StatusUnsupported, "reading %s buffers is not supported yet", out.DType)
-	}
-	return out, nil
-}
-
-// BufferLen is the size in bytes of a window of the spec's bands; a size
-// that overflows is math.MaxInt64, more than any buffer holds.
-func (s ReadSpec) BufferLen(w Window) int64 {
-	n, ok := bufferSize(s.DType, int64(len(s.Bands)), w.Rows, w.Cols)
-	if !ok || n > math.MaxInt64 {
-		return math.MaxInt64
-	}
-	return int64(n)
-}
-
 // ReadWindow reads window w of the spec's bands into buf, band-sequential
 // and row-major; len(buf) must be exactly the window's size.
-func (d *Dataset) ReadWindow(w Window, spec ReadSpec, buf []byte) error {
+func (d *Dataset) ReadWindow(w raster.Window, spec raster.ReadSpec, buf []byte) error {
 	if err := d.info.CheckWindow(w); err != nil {
 		return err
 	}
-	spec, err := spec.resolve(d.info)
+	spec, err := spec.Resolve(d.info)
 	if err != nil {
 		return err
 	}
 	if want := spec.BufferLen(w); int64(len(buf)) != want {
-		return errorf(StatusInvalidArgument, "buffer holds %d bytes, but the window needs %d (%d bands x %d x %d %s)",
+		return raster.Errorf(raster.StatusInvalidArgument, "buffer holds %d bytes, but the window needs %d (%d bands x %d x %d %s)",
 			len(buf), want, len(spec.Bands), w.Rows, w.Cols, spec.DType)
 	}
 	return d.read(nil, w, spec, buf)
@@ -345,10 +276,10 @@ func (d *Dataset) ReadWindow(w Window, spec ReadSpec, buf []byte) error {
 // every band to the buffer's type, but for the conversions it gets wrong
 // (signed bytes before GDAL 3.7): such a band is read in its own type and
 // converted here.
-func readInto(h *godal.Dataset, name string, info Info, w Window, spec ReadSpec, buf []byte) error {
+func readInto(h *godal.Dataset, name string, info raster.Info, w raster.Window, spec raster.ReadSpec, buf []byte) error {
 	own := false
 	for _, b := range spec.Bands {
-		own = own || !gdalConverts(info.bandType(b), spec.DType)
+		own = own || !gdalConverts(info.BandType(b), spec.DType)
 	}
 	if !own {
 		return readThroughGDAL(h, name, w, spec.Bands, spec.DType, buf)
@@ -356,7 +287,7 @@ func readInto(h *godal.Dataset, name string, info Info, w Window, spec ReadSpec,
 	plane := int(w.Rows * w.Cols)
 	for i, b := range spec.Bands {
 		slot := buf[i*plane*spec.DType.Size() : (i+1)*plane*spec.DType.Size()]
-		from := info.bandType(b)
+		from := info.BandType(b)
 		if gdalConverts(from, spec.DType) {
 			if err := readThroughGDAL(h, name, w, []int{b}, spec.DType, slot); err != nil {
 				return err
@@ -367,51 +298,51 @@ func readInto(h *godal.Dataset, name string, info Info, w Window, spec ReadSpec,
 		if err := readThroughGDAL(h, name, w, []int{b}, from, tmp); err != nil {
 			return err
 		}
-		convertCells(slot, spec.DType, tmp, from, plane)
+		raster.ConvertCells(slot, spec.DType, tmp, from, plane)
 	}
 	return nil
 }
 
 // readThroughGDAL reads window w of the 1-based bands from h into buf as dtype
 // through GDAL, which converts.
-func readThroughGDAL(h *godal.Dataset, name string, w Window, bands []int, dtype DType, buf []byte) error {
+func readThroughGDAL(h *godal.Dataset, name string, w raster.Window, bands []int, dtype raster.DType, buf []byte) error {
 	zeroBased := make([]int, len(bands)) // godal counts bands from 0
 	for i, b := range bands {
 		zeroBased[i] = b - 1
 	}
 	var ge gdalErrors
-	err := h.Read(int(w.ColOff), int(w.RowOff), typedSlice(buf, dtype.gdal()), int(w.Cols), int(w.Rows),
+	err := h.Read(int(w.ColOff), int(w.RowOff), typedSlice(buf, gdalType(dtype)), int(w.Cols), int(w.Rows),
 		godal.Bands(zeroBased...), godal.BandInterleaved(), godal.ErrLogger(ge.handler()))
 	if err != nil {
-		return ge.err(fmt.Sprintf("cannot read window (row_off=%d, col_off=%d, n_rows=%d, n_cols=%d) of %q", w.RowOff, w.ColOff, w.Rows, w.Cols, name), StatusIO)
+		return ge.Err(fmt.Sprintf("cannot read window (row_off=%d, col_off=%d, n_rows=%d, n_cols=%d) of %q", w.RowOff, w.ColOff, w.Rows, w.Cols, name), raster.StatusIO)
 	}
 	return nil
 }
 
 // typedSlice views buf as a slice of dtype's Go type, which godal's IO
 // requires; buf's length is a multiple of the type's size.
-func typedSlice(buf []byte, dtype DType) any {
+func typedSlice(buf []byte, dtype raster.DType) any {
 	p, n := unsafe.Pointer(unsafe.SliceData(buf)), len(buf)/dtype.Size()
 	switch dtype {
-	case Byte:
+	case raster.Byte:
 		return buf
-	case Int8:
+	case raster.Int8:
 		return unsafe.Slice((*int8)(p), n)
-	case UInt16:
+	case raster.UInt16:
 		return unsafe.Slice((*uint16)(p), n)
-	case Int16:
+	case raster.Int16:
 		return unsafe.Slice((*int16)(p), n)
-	case UInt32:
+	case raster.UInt32:
 		return unsafe.Slice((*uint32)(p), n)
-	case Int32:
+	case raster.Int32:
 		return unsafe.Slice((*int32)(p), n)
-	case Float32:
+	case raster.Float32:
 		return unsafe.Slice((*float32)(p), n)
-	case Float64:
+	case raster.Float64:
 		return unsafe.Slice((*float64)(p), n)
-	case UInt64:
+	case raster.UInt64:
 		return unsafe.Slice((*uint64)(p), n)
-	case Int64:
+	case raster.Int64:
 		return unsafe.Slice((*int64)(p), n)
 	}
 	panic(fmt.Sprintf("typedSlice: unsupported %s", dtype))

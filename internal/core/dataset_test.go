@@ -11,6 +11,9 @@ import (
 	"testing"
 
 	"github.com/airbusgeo/godal"
+
+	"github.com/cloudio-dem/cloudio/internal/raster"
+	"github.com/cloudio-dem/cloudio/internal/raster/rastertest"
 )
 
 func TestOpenDatasetInfo(t *testing.T) {
@@ -24,19 +27,19 @@ func TestOpenDatasetInfo(t *testing.T) {
 		blockCols int64
 		viaCOG    bool
 	}{
-		{"tiled GTiff with everything", rasterSpec{dtype: Int16, bands: 3, rows: 90, cols: 110, gt: &gt, crs: "EPSG:32632", nodata: &nd,
+		{"tiled GTiff with everything", rasterSpec{dtype: raster.Int16, bands: 3, rows: 90, cols: 110, gt: &gt, crs: "EPSG:32632", nodata: &nd,
 			options: []string{"TILED=YES", "BLOCKXSIZE=32", "BLOCKYSIZE=16"}}, 16, 32, false},
-		{"striped GTiff without georeferencing", rasterSpec{dtype: Float64, bands: 1, rows: 70, cols: 50, options: []string{"BLOCKYSIZE=5"}}, 5, 50, false},
-		{"COG", rasterSpec{dtype: UInt16, bands: 2, rows: 700, cols: 600, gt: &gt, crs: "EPSG:4326", nodata: ptr(0)}, 512, 512, true},
-		{"NaN nodata", rasterSpec{dtype: Float32, bands: 1, rows: 20, cols: 30, nodata: ptr(math.NaN())}, 20, 30, false},
-		{"Byte", rasterSpec{dtype: Byte, bands: 4, rows: 33, cols: 17, gt: &gt}, 33, 17, false},
+		{"striped GTiff without georeferencing", rasterSpec{dtype: raster.Float64, bands: 1, rows: 70, cols: 50, options: []string{"BLOCKYSIZE=5"}}, 5, 50, false},
+		{"COG", rasterSpec{dtype: raster.UInt16, bands: 2, rows: 700, cols: 600, gt: &gt, crs: "EPSG:4326", nodata: ptr(0)}, 512, 512, true},
+		{"NaN nodata", rasterSpec{dtype: raster.Float32, bands: 1, rows: 20, cols: 30, nodata: ptr(math.NaN())}, 20, 30, false},
+		{"Byte", rasterSpec{dtype: raster.Byte, bands: 4, rows: 33, cols: 17, gt: &gt}, 33, 17, false},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			s := c.spec
 			data := cells(s.dtype, s.bands, s.rows, s.cols, 3)
 			path := filepath.Join(dir, c.name+".tif")
 			if c.viaCOG {
-				if err := WriteCOGBuffer(data, s.dtype, int64(s.bands), int64(s.rows), int64(s.cols), Georef{GeoTransform: s.gt, CRS: s.crs, NoData: noData(s.nodata)}, path, COGOptions{}); err != nil {
+				if err := WriteCOGBuffer(data, s.dtype, int64(s.bands), int64(s.rows), int64(s.cols), raster.Georef{GeoTransform: s.gt, CRS: s.crs, NoData: noData(s.nodata)}, path, COGOptions{}); err != nil {
 					t.Fatal(err)
 				}
 			} else {
@@ -73,7 +76,7 @@ func TestOpenDatasetInfo(t *testing.T) {
 				t.Fatalf("name %q", ds.Name())
 			}
 			all := make([]byte, len(data))
-			if err := ds.ReadWindow(Window{0, 0, int64(s.rows), int64(s.cols)}, ReadSpec{}, all); err != nil || !bytes.Equal(all, data) {
+			if err := ds.ReadWindow(raster.Window{RowOff: 0, ColOff: 0, Rows: int64(s.rows), Cols: int64(s.cols)}, raster.ReadSpec{}, all); err != nil || !bytes.Equal(all, data) {
 				t.Fatalf("whole raster: %v, equal %v", err, bytes.Equal(all, data))
 			}
 		})
@@ -86,15 +89,15 @@ func TestOpenDatasetErrors(t *testing.T) {
 	os.WriteFile(text, []byte("hello"), 0o644)
 	for _, c := range []struct {
 		name   string
-		status Status
+		status raster.Status
 	}{
-		{filepath.Join(dir, "missing.tif"), StatusNotFound},
-		{filepath.Join(dir, "nodir", "missing.tif"), StatusNotFound},
-		{"/vsimem/cloudio-core-test/none.tif", StatusNotFound},
-		{text, StatusIO},
-		{dir, StatusIO},
-		{"", StatusInvalidArgument},
-		{"\xff.tif", StatusInvalidArgument},
+		{filepath.Join(dir, "missing.tif"), raster.StatusNotFound},
+		{filepath.Join(dir, "nodir", "missing.tif"), raster.StatusNotFound},
+		{"/vsimem/cloudio-core-test/none.tif", raster.StatusNotFound},
+		{text, raster.StatusIO},
+		{dir, raster.StatusIO},
+		{"", raster.StatusInvalidArgument},
+		{"\xff.tif", raster.StatusInvalidArgument},
 	} {
 		ds, err := OpenDataset(c.name)
 		if ds != nil {
@@ -106,7 +109,7 @@ func TestOpenDatasetErrors(t *testing.T) {
 
 // rawAndGDALFixtures makes rasters that the direct decoder reads and ones
 // that go through GDAL.
-func rawAndGDALFixtures(t *testing.T, dir string, dtype DType, bands, rows, cols int) map[string]string {
+func rawAndGDALFixtures(t *testing.T, dir string, dtype raster.DType, bands, rows, cols int) map[string]string {
 	data := cells(dtype, bands, rows, cols, int64(dtype))
 	nd := 3.0
 	out := map[string]string{}
@@ -123,8 +126,8 @@ func rawAndGDALFixtures(t *testing.T, dir string, dtype DType, bands, rows, cols
 	return out
 }
 
-func randomWindow(rng *rand.Rand, rows, cols int) Window {
-	w := Window{RowOff: int64(rng.Intn(rows)), ColOff: int64(rng.Intn(cols))}
+func randomWindow(rng *rand.Rand, rows, cols int) raster.Window {
+	w := raster.Window{RowOff: int64(rng.Intn(rows)), ColOff: int64(rng.Intn(cols))}
 	w.Rows = 1 + int64(rng.Intn(rows-int(w.RowOff)))
 	w.Cols = 1 + int64(rng.Intn(cols-int(w.ColOff)))
 	return w
@@ -136,20 +139,20 @@ func TestReadWindowMatchesGDAL(t *testing.T) {
 	dir := t.TempDir()
 	rng := rand.New(rand.NewSource(3))
 	const rows, cols = 130, 150
-	for _, dtype := range []DType{Byte, Int16, UInt32, Float32, Float64} {
+	for _, dtype := range []raster.DType{raster.Byte, raster.Int16, raster.UInt32, raster.Float32, raster.Float64} {
 		for layout, path := range rawAndGDALFixtures(t, dir, dtype, 3, rows, cols) {
 			ds, err := OpenDataset(path)
 			if err != nil {
 				t.Fatal(err)
 			}
-			specs := []ReadSpec{{}, {Bands: []int{2}}, {Bands: []int{3, 1}}, {Bands: []int{1, 1}}, {DType: Float64}, {Bands: []int{3}, DType: Int16},
-				{Bands: []int{2, 3}, DType: Byte}, {DType: dtype}, {DType: Float32, Bands: []int{1, 2, 3}}}
-			windows := []Window{{0, 0, rows, cols}, {0, 0, 1, 1}, {rows - 1, cols - 1, 1, 1}, {0, cols - 1, rows, 1}, {rows - 1, 0, 1, cols}}
+			specs := []raster.ReadSpec{{}, {Bands: []int{2}}, {Bands: []int{3, 1}}, {Bands: []int{1, 1}}, {DType: raster.Float64}, {Bands: []int{3}, DType: raster.Int16},
+				{Bands: []int{2, 3}, DType: raster.Byte}, {DType: dtype}, {DType: raster.Float32, Bands: []int{1, 2, 3}}}
+			windows := []raster.Window{{RowOff: 0, ColOff: 0, Rows: rows, Cols: cols}, {RowOff: 0, ColOff: 0, Rows: 1, Cols: 1}, {RowOff: rows - 1, ColOff: cols - 1, Rows: 1, Cols: 1}, {RowOff: 0, ColOff: cols - 1, Rows: rows, Cols: 1}, {RowOff: rows - 1, ColOff: 0, Rows: 1, Cols: cols}}
 			for k := 0; k < 6; k++ {
 				windows = append(windows, randomWindow(rng, rows, cols))
 			}
 			for _, spec := range specs {
-				resolved, err := spec.resolve(ds.Info())
+				resolved, err := spec.Resolve(ds.Info())
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -176,27 +179,27 @@ func TestReadWindowUnusualLayouts(t *testing.T) {
 	dir := t.TempDir()
 	nd := -5.0
 	for i, c := range []struct {
-		dtype             DType
+		dtype             raster.DType
 		bands, rows, cols int
 		options           []string
 		nodata            *float64
 		sparse            bool // write a single block only
 	}{
-		{Byte, 1, 60, 50, []string{"NBITS=1"}, nil, false},
-		{Byte, 1, 60, 50, []string{"NBITS=4", "COMPRESS=DEFLATE"}, nil, false},
-		{UInt16, 2, 60, 50, []string{"NBITS=12", "COMPRESS=DEFLATE", "TILED=YES"}, nil, false},
-		{Float32, 1, 60, 50, []string{"NBITS=16", "COMPRESS=DEFLATE"}, nil, false},
-		{Byte, 1, 60, 50, []string{"PIXELTYPE=SIGNEDBYTE", "COMPRESS=DEFLATE"}, nil, false},
-		{Byte, 1, 60, 50, []string{"PHOTOMETRIC=MINISWHITE", "COMPRESS=DEFLATE"}, nil, false},
-		{Byte, 4, 60, 50, []string{"PHOTOMETRIC=RGB", "ALPHA=YES", "COMPRESS=DEFLATE"}, nil, false},
-		{Byte, 3, 60, 50, []string{"COMPRESS=JPEG"}, nil, false},
-		{Float32, 1, 60, 50, []string{"COMPRESS=LERC_DEFLATE"}, nil, false},
-		{Int16, 1, 60, 50, []string{"COMPRESS=PACKBITS"}, nil, false},
-		{Float64, 1, 60, 50, []string{"COMPRESS=DEFLATE", "PREDICTOR=2"}, nil, false},
-		{Byte, 1, 2100, 300, []string{"BLOCKYSIZE=2100"}, nil, false}, // GDAL splits the single strip
-		{Float32, 2, 200, 190, []string{"SPARSE_OK=YES", "TILED=YES", "BLOCKXSIZE=64", "BLOCKYSIZE=64", "COMPRESS=DEFLATE"}, nil, true},
-		{Float32, 2, 200, 190, []string{"SPARSE_OK=YES", "TILED=YES", "BLOCKXSIZE=64", "BLOCKYSIZE=64", "COMPRESS=ZSTD"}, &nd, true},
-		{Int16, 1, 200, 190, []string{"SPARSE_OK=YES", "BLOCKYSIZE=16"}, &nd, true},
+		{raster.Byte, 1, 60, 50, []string{"NBITS=1"}, nil, false},
+		{raster.Byte, 1, 60, 50, []string{"NBITS=4", "COMPRESS=DEFLATE"}, nil, false},
+		{raster.UInt16, 2, 60, 50, []string{"NBITS=12", "COMPRESS=DEFLATE", "TILED=YES"}, nil, false},
+		{raster.Float32, 1, 60, 50, []string{"NBITS=16", "COMPRESS=DEFLATE"}, nil, false},
+		{raster.Byte, 1, 60, 50, []string{"PIXELTYPE=SIGNEDBYTE", "COMPRESS=DEFLATE"}, nil, false},
+		{raster.Byte, 1, 60, 50, []string{"PHOTOMETRIC=MINISWHITE", "COMPRESS=DEFLATE"}, nil, false},
+		{raster.Byte, 4, 60, 50, []string{"PHOTOMETRIC=RGB", "ALPHA=YES", "COMPRESS=DEFLATE"}, nil, false},
+		{raster.Byte, 3, 60, 50, []string{"COMPRESS=JPEG"}, nil, false},
+		{raster.Float32, 1, 60, 50, []string{"COMPRESS=LERC_DEFLATE"}, nil, false},
+		{raster.Int16, 1, 60, 50, []string{"COMPRESS=PACKBITS"}, nil, false},
+		{raster.Float64, 1, 60, 50, []string{"COMPRESS=DEFLATE", "PREDICTOR=2"}, nil, false},
+		{raster.Byte, 1, 2100, 300, []string{"BLOCKYSIZE=2100"}, nil, false}, // GDAL splits the single strip
+		{raster.Float32, 2, 200, 190, []string{"SPARSE_OK=YES", "TILED=YES", "BLOCKXSIZE=64", "BLOCKYSIZE=64", "COMPRESS=DEFLATE"}, nil, true},
+		{raster.Float32, 2, 200, 190, []string{"SPARSE_OK=YES", "TILED=YES", "BLOCKXSIZE=64", "BLOCKYSIZE=64", "COMPRESS=ZSTD"}, &nd, true},
+		{raster.Int16, 1, 200, 190, []string{"SPARSE_OK=YES", "BLOCKYSIZE=16"}, &nd, true},
 	} {
 		path := filepath.Join(dir, fmt.Sprintf("u%d.tif", i))
 		makeRaster(t, path, rasterSpec{dtype: c.dtype, bands: c.bands, rows: c.rows, cols: c.cols, nodata: c.nodata, options: c.options}, nil)
@@ -205,9 +208,9 @@ func TestReadWindowUnusualLayouts(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		w := Window{0, 0, int64(c.rows), int64(c.cols)}
+		w := raster.Window{RowOff: 0, ColOff: 0, Rows: int64(c.rows), Cols: int64(c.cols)}
 		if c.sparse {
-			w = Window{64, 64, 64, 64}
+			w = raster.Window{RowOff: 64, ColOff: 64, Rows: 64, Cols: 64}
 		}
 		if err := ds0.Write(int(w.ColOff), int(w.RowOff), typedSlice(subWindow(full, c.dtype.Size(), c.rows, c.cols, w, seq(c.bands)), c.dtype), int(w.Cols), int(w.Rows),
 			godal.BandInterleaved(), godal.ErrLogger(quietWarnings)); err != nil {
@@ -220,12 +223,12 @@ func TestReadWindowUnusualLayouts(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		for _, win := range []Window{{0, 0, int64(c.rows), int64(c.cols)}, {3, 5, int64(c.rows) - 10, int64(c.cols) - 7}, {60, 60, 70, 70}} {
+		for _, win := range []raster.Window{{RowOff: 0, ColOff: 0, Rows: int64(c.rows), Cols: int64(c.cols)}, {RowOff: 3, ColOff: 5, Rows: int64(c.rows) - 10, Cols: int64(c.cols) - 7}, {RowOff: 60, ColOff: 60, Rows: 70, Cols: 70}} {
 			if win.RowOff+win.Rows > int64(c.rows) || win.ColOff+win.Cols > int64(c.cols) {
 				continue
 			}
-			for _, spec := range []ReadSpec{{}, {Bands: []int{c.bands}}} {
-				r, _ := spec.resolve(ds.Info())
+			for _, spec := range []raster.ReadSpec{{}, {Bands: []int{c.bands}}} {
+				r, _ := spec.Resolve(ds.Info())
 				got := make([]byte, r.BufferLen(win))
 				if err := ds.ReadWindow(win, spec, got); err != nil {
 					t.Errorf("%v: %v", c.options, err)
@@ -251,7 +254,7 @@ func seq(n int) []int {
 // An overview level opened by its GDAL name reads as GDAL reads it.
 func TestReadWindowOverviewLevel(t *testing.T) {
 	path := tmpPath(t, "cog.tif")
-	if err := WriteCOGBuffer(cells(Int16, 2, 1100, 1000, 1), Int16, 2, 1100, 1000, Georef{}, path, COGOptions{}); err != nil {
+	if err := WriteCOGBuffer(cells(raster.Int16, 2, 1100, 1000, 1), raster.Int16, 2, 1100, 1000, raster.Georef{}, path, COGOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	name := "GTIFF_DIR:2:" + path
@@ -264,12 +267,12 @@ func TestReadWindowOverviewLevel(t *testing.T) {
 	if i.Rows != 550 || i.Cols != 500 || i.Bands != 2 {
 		t.Fatalf("overview info %+v", i)
 	}
-	for _, w := range []Window{{0, 0, 550, 500}, {100, 200, 300, 250}} {
+	for _, w := range []raster.Window{{RowOff: 0, ColOff: 0, Rows: 550, Cols: 500}, {RowOff: 100, ColOff: 200, Rows: 300, Cols: 250}} {
 		buf := make([]byte, 2*w.Rows*w.Cols*2)
-		if err := ds.ReadWindow(w, ReadSpec{}, buf); err != nil {
+		if err := ds.ReadWindow(w, raster.ReadSpec{}, buf); err != nil {
 			t.Fatal(err)
 		}
-		if !bytes.Equal(buf, gdalRead(t, name, w, []int{1, 2}, Int16)) {
+		if !bytes.Equal(buf, gdalRead(t, name, w, []int{1, 2}, raster.Int16)) {
 			t.Fatalf("window %v of the overview differs from GDAL", w)
 		}
 	}
@@ -279,7 +282,7 @@ func TestReadWindowOverviewLevel(t *testing.T) {
 // same as GDAL.
 func TestReadWindowVRT(t *testing.T) {
 	dir := t.TempDir()
-	src := gtiff(t, filepath.Join(dir, "src.tif"), Float32, 1, 80, 90, cells(Float32, 1, 80, 90, 1), "COMPRESS=DEFLATE", "TILED=YES", "BLOCKXSIZE=16", "BLOCKYSIZE=16")
+	src := gtiff(t, filepath.Join(dir, "src.tif"), raster.Float32, 1, 80, 90, cells(raster.Float32, 1, 80, 90, 1), "COMPRESS=DEFLATE", "TILED=YES", "BLOCKXSIZE=16", "BLOCKYSIZE=16")
 	vrt := filepath.Join(dir, "sub.vrt")
 	os.WriteFile(vrt, []byte(fmt.Sprintf(`<VRTDataset rasterXSize="40" rasterYSize="30">
   <VRTRasterBand dataType="Float32" band="1">
@@ -293,17 +296,17 @@ func TestReadWindowVRT(t *testing.T) {
 	}
 	defer ds.Close()
 	buf := make([]byte, 30*40*4)
-	if err := ds.ReadWindow(Window{0, 0, 30, 40}, ReadSpec{}, buf); err != nil {
+	if err := ds.ReadWindow(raster.Window{RowOff: 0, ColOff: 0, Rows: 30, Cols: 40}, raster.ReadSpec{}, buf); err != nil {
 		t.Fatal(err)
 	}
-	if want := gdalRead(t, src, Window{20, 10, 30, 40}, []int{1}, Float32); !bytes.Equal(buf, want) {
+	if want := gdalRead(t, src, raster.Window{RowOff: 20, ColOff: 10, Rows: 30, Cols: 40}, []int{1}, raster.Float32); !bytes.Equal(buf, want) {
 		t.Fatal("the VRT's window differs from the source's")
 	}
 }
 
 func TestReadWindowErrors(t *testing.T) {
 	dir := t.TempDir()
-	path := gtiff(t, filepath.Join(dir, "d.tif"), Int16, 3, 90, 110, cells(Int16, 3, 90, 110, 1), "TILED=YES", "BLOCKXSIZE=32", "BLOCKYSIZE=32")
+	path := gtiff(t, filepath.Join(dir, "d.tif"), raster.Int16, 3, 90, 110, cells(raster.Int16, 3, 90, 110, 1), "TILED=YES", "BLOCKXSIZE=32", "BLOCKYSIZE=32")
 	ds, err := OpenDataset(path)
 	if err != nil {
 		t.Fatal(err)
@@ -311,41 +314,41 @@ func TestReadWindowErrors(t *testing.T) {
 	const big = int64(math.MaxInt64)
 	for _, c := range []struct {
 		name   string
-		w      Window
-		spec   ReadSpec
+		w      raster.Window
+		spec   raster.ReadSpec
 		n      int
-		status Status
+		status raster.Status
 	}{
-		{"past the bottom", Window{85, 0, 10, 10}, ReadSpec{Bands: []int{1}}, 200, StatusInvalidArgument},
-		{"past the right", Window{0, 101, 10, 10}, ReadSpec{Bands: []int{1}}, 200, StatusInvalidArgument},
-		{"negative row", Window{-1, 0, 10, 10}, ReadSpec{Bands: []int{1}}, 200, StatusInvalidArgument},
-		{"negative col", Window{0, -1, 10, 10}, ReadSpec{Bands: []int{1}}, 200, StatusInvalidArgument},
-		{"larger than the raster", Window{0, 0, 91, 110}, ReadSpec{Bands: []int{1}}, 91 * 110 * 2, StatusInvalidArgument},
-		{"huge offset", Window{big, 0, 10, 10}, ReadSpec{Bands: []int{1}}, 200, StatusInvalidArgument},
-		{"offset + size wraps", Window{big - 5, big - 5, 10, 10}, ReadSpec{Bands: []int{1}}, 200, StatusInvalidArgument},
-		{"huge size", Window{0, 0, big, big}, ReadSpec{Bands: []int{1}}, 200, StatusInvalidArgument},
-		{"negative offset, size reaching in", Window{-5, -5, 10, 10}, ReadSpec{Bands: []int{1}}, 200, StatusInvalidArgument},
-		{"zero rows", Window{0, 0, 0, 10}, ReadSpec{Bands: []int{1}}, 0, StatusInvalidArgument},
-		{"zero cols", Window{0, 0, 10, 0}, ReadSpec{Bands: []int{1}}, 0, StatusInvalidArgument},
-		{"negative size", Window{10, 10, -2, 5}, ReadSpec{Bands: []int{1}}, 20, StatusInvalidArgument},
-		{"band 0", Window{0, 0, 10, 10}, ReadSpec{Bands: []int{0}}, 200, StatusInvalidArgument},
-		{"band 4 of 3", Window{0, 0, 10, 10}, ReadSpec{Bands: []int{4}}, 200, StatusInvalidArgument},
-		{"negative band", Window{0, 0, 10, 10}, ReadSpec{Bands: []int{1, -1}}, 400, StatusInvalidArgument},
-		{"buffer one byte short", Window{0, 0, 10, 10}, ReadSpec{Bands: []int{1}}, 199, StatusInvalidArgument},
-		{"buffer one byte long", Window{0, 0, 10, 10}, ReadSpec{Bands: []int{1}}, 201, StatusInvalidArgument},
-		{"buffer for one band of three", Window{0, 0, 10, 10}, ReadSpec{}, 200, StatusInvalidArgument},
-		{"buffer of the source type, converting", Window{0, 0, 10, 10}, ReadSpec{Bands: []int{1}, DType: Float32}, 200, StatusInvalidArgument},
-		{"empty buffer", Window{0, 0, 10, 10}, ReadSpec{Bands: []int{1}}, 0, StatusInvalidArgument},
-		{"Int64", Window{0, 0, 10, 10}, ReadSpec{Bands: []int{1}, DType: Int64}, 800, StatusUnsupported},
-		{"UInt64", Window{0, 0, 10, 10}, ReadSpec{Bands: []int{1}, DType: UInt64}, 800, StatusUnsupported},
-		{"unknown type", Window{0, 0, 10, 10}, ReadSpec{Bands: []int{1}, DType: 42}, 200, StatusUnsupported},
-		{"negative type", Window{0, 0, 10, 10}, ReadSpec{Bands: []int{1}, DType: -3}, 200, StatusUnsupported},
+		{"past the bottom", raster.Window{RowOff: 85, ColOff: 0, Rows: 10, Cols: 10}, raster.ReadSpec{Bands: []int{1}}, 200, raster.StatusInvalidArgument},
+		{"past the right", raster.Window{RowOff: 0, ColOff: 101, Rows: 10, Cols: 10}, raster.ReadSpec{Bands: []int{1}}, 200, raster.StatusInvalidArgument},
+		{"negative row", raster.Window{RowOff: -1, ColOff: 0, Rows: 10, Cols: 10}, raster.ReadSpec{Bands: []int{1}}, 200, raster.StatusInvalidArgument},
+		{"negative col", raster.Window{RowOff: 0, ColOff: -1, Rows: 10, Cols: 10}, raster.ReadSpec{Bands: []int{1}}, 200, raster.StatusInvalidArgument},
+		{"larger than the raster", raster.Window{RowOff: 0, ColOff: 0, Rows: 91, Cols: 110}, raster.ReadSpec{Bands: []int{1}}, 91 * 110 * 2, raster.StatusInvalidArgument},
+		{"huge offset", raster.Window{RowOff: big, ColOff: 0, Rows: 10, Cols: 10}, raster.ReadSpec{Bands: []int{1}}, 200, raster.StatusInvalidArgument},
+		{"offset + size wraps", raster.Window{RowOff: big - 5, ColOff: big - 5, Rows: 10, Cols: 10}, raster.ReadSpec{Bands: []int{1}}, 200, raster.StatusInvalidArgument},
+		{"huge size", raster.Window{RowOff: 0, ColOff: 0, Rows: big, Cols: big}, raster.ReadSpec{Bands: []int{1}}, 200, raster.StatusInvalidArgument},
+		{"negative offset, size reaching in", raster.Window{RowOff: -5, ColOff: -5, Rows: 10, Cols: 10}, raster.ReadSpec{Bands: []int{1}}, 200, raster.StatusInvalidArgument},
+		{"zero rows", raster.Window{RowOff: 0, ColOff: 0, Rows: 0, Cols: 10}, raster.ReadSpec{Bands: []int{1}}, 0, raster.StatusInvalidArgument},
+		{"zero cols", raster.Window{RowOff: 0, ColOff: 0, Rows: 10, Cols: 0}, raster.ReadSpec{Bands: []int{1}}, 0, raster.StatusInvalidArgument},
+		{"negative size", raster.Window{RowOff: 10, ColOff: 10, Rows: -2, Cols: 5}, raster.ReadSpec{Bands: []int{1}}, 20, raster.StatusInvalidArgument},
+		{"band 0", raster.Window{RowOff: 0, ColOff: 0, Rows: 10, Cols: 10}, raster.ReadSpec{Bands: []int{0}}, 200, raster.StatusInvalidArgument},
+		{"band 4 of 3", raster.Window{RowOff: 0, ColOff: 0, Rows: 10, Cols: 10}, raster.ReadSpec{Bands: []int{4}}, 200, raster.StatusInvalidArgument},
+		{"negative band", raster.Window{RowOff: 0, ColOff: 0, Rows: 10, Cols: 10}, raster.ReadSpec{Bands: []int{1, -1}}, 400, raster.StatusInvalidArgument},
+		{"buffer one byte short", raster.Window{RowOff: 0, ColOff: 0, Rows: 10, Cols: 10}, raster.ReadSpec{Bands: []int{1}}, 199, raster.StatusInvalidArgument},
+		{"buffer one byte long", raster.Window{RowOff: 0, ColOff: 0, Rows: 10, Cols: 10}, raster.ReadSpec{Bands: []int{1}}, 201, raster.StatusInvalidArgument},
+		{"buffer for one band of three", raster.Window{RowOff: 0, ColOff: 0, Rows: 10, Cols: 10}, raster.ReadSpec{}, 200, raster.StatusInvalidArgument},
+		{"buffer of the source type, converting", raster.Window{RowOff: 0, ColOff: 0, Rows: 10, Cols: 10}, raster.ReadSpec{Bands: []int{1}, DType: raster.Float32}, 200, raster.StatusInvalidArgument},
+		{"empty buffer", raster.Window{RowOff: 0, ColOff: 0, Rows: 10, Cols: 10}, raster.ReadSpec{Bands: []int{1}}, 0, raster.StatusInvalidArgument},
+		{"Int64", raster.Window{RowOff: 0, ColOff: 0, Rows: 10, Cols: 10}, raster.ReadSpec{Bands: []int{1}, DType: raster.Int64}, 800, raster.StatusUnsupported},
+		{"UInt64", raster.Window{RowOff: 0, ColOff: 0, Rows: 10, Cols: 10}, raster.ReadSpec{Bands: []int{1}, DType: raster.UInt64}, 800, raster.StatusUnsupported},
+		{"unknown type", raster.Window{RowOff: 0, ColOff: 0, Rows: 10, Cols: 10}, raster.ReadSpec{Bands: []int{1}, DType: 42}, 200, raster.StatusUnsupported},
+		{"negative type", raster.Window{RowOff: 0, ColOff: 0, Rows: 10, Cols: 10}, raster.ReadSpec{Bands: []int{1}, DType: -3}, 200, raster.StatusUnsupported},
 	} {
 		b := make([]byte, c.n)
 		for i := range b {
 			b[i] = 0x5A
 		}
-		err, panicked := catch(func() error { return ds.ReadWindow(c.w, c.spec, b) })
+		err, panicked := rastertest.Catch(func() error { return ds.ReadWindow(c.w, c.spec, b) })
 		if panicked != nil {
 			t.Errorf("%s: panic %v", c.name, panicked)
 			continue
@@ -356,16 +359,16 @@ func TestReadWindowErrors(t *testing.T) {
 		}
 	}
 	// a raster of a type that cannot be read into a buffer
-	i64 := makeRaster(t, filepath.Join(dir, "i64.tif"), rasterSpec{dtype: Int64, bands: 1, rows: 10, cols: 10}, nil)
+	i64 := makeRaster(t, filepath.Join(dir, "i64.tif"), rasterSpec{dtype: raster.Int64, bands: 1, rows: 10, cols: 10}, nil)
 	d64, err := OpenDataset(i64)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if d64.Info().DType != Int64 {
+	if d64.Info().DType != raster.Int64 {
 		t.Fatalf("dtype %v", d64.Info().DType)
 	}
-	wantStatus(t, d64.ReadWindow(Window{0, 0, 10, 10}, ReadSpec{}, make([]byte, 800)), StatusUnsupported, "Int64 raster, own type")
-	if err := d64.ReadWindow(Window{0, 0, 10, 10}, ReadSpec{DType: Float64}, make([]byte, 800)); err != nil {
+	wantStatus(t, d64.ReadWindow(raster.Window{RowOff: 0, ColOff: 0, Rows: 10, Cols: 10}, raster.ReadSpec{}, make([]byte, 800)), raster.StatusUnsupported, "Int64 raster, own type")
+	if err := d64.ReadWindow(raster.Window{RowOff: 0, ColOff: 0, Rows: 10, Cols: 10}, raster.ReadSpec{DType: raster.Float64}, make([]byte, 800)); err != nil {
 		t.Errorf("Int64 raster read as Float64: %v", err)
 	}
 	d64.Close()
@@ -374,9 +377,9 @@ func TestReadWindowErrors(t *testing.T) {
 	if err := ds.Close(); err != nil {
 		t.Fatal(err)
 	}
-	wantStatus(t, ds.ReadWindow(Window{0, 0, 10, 10}, ReadSpec{Bands: []int{1}}, buf), StatusInvalidArgument, "read after close")
-	wantStatus(t, ds.Close(), StatusInvalidArgument, "double close")
-	wantStatus(t, ds.Close(), StatusInvalidArgument, "triple close")
+	wantStatus(t, ds.ReadWindow(raster.Window{RowOff: 0, ColOff: 0, Rows: 10, Cols: 10}, raster.ReadSpec{Bands: []int{1}}, buf), raster.StatusInvalidArgument, "read after close")
+	wantStatus(t, ds.Close(), raster.StatusInvalidArgument, "double close")
+	wantStatus(t, ds.Close(), raster.StatusInvalidArgument, "triple close")
 	if ds.Info().Rows != 90 {
 		t.Error("Info after close")
 	}
@@ -396,22 +399,22 @@ func TestReadWindowSizeOverflow(t *testing.T) {
 	defer ds.Close()
 	// 2 bands x 2^30 x 2^30 x 8 bytes = 2^64, which wraps to 0
 	for _, c := range []struct {
-		w    Window
-		spec ReadSpec
+		w    raster.Window
+		spec raster.ReadSpec
 	}{
-		{Window{0, 0, 1 << 30, 1 << 30}, ReadSpec{Bands: []int{1, 1}, DType: Float64}},
-		{Window{0, 0, 1 << 30, 1 << 30}, ReadSpec{Bands: []int{1, 1, 1, 1}, DType: Float32}},
+		{raster.Window{RowOff: 0, ColOff: 0, Rows: 1 << 30, Cols: 1 << 30}, raster.ReadSpec{Bands: []int{1, 1}, DType: raster.Float64}},
+		{raster.Window{RowOff: 0, ColOff: 0, Rows: 1 << 30, Cols: 1 << 30}, raster.ReadSpec{Bands: []int{1, 1, 1, 1}, DType: raster.Float32}},
 	} {
-		err, panicked := catch(func() error { return ds.ReadWindow(c.w, c.spec, []byte{}) })
+		err, panicked := rastertest.Catch(func() error { return ds.ReadWindow(c.w, c.spec, []byte{}) })
 		if panicked != nil {
 			t.Errorf("%v %+v with an empty buffer: panic %v (the buffer size overflows and wraps to 0)", c.w, c.spec, panicked)
 			continue
 		}
-		wantStatus(t, err, StatusInvalidArgument, fmt.Sprintf("%v %+v with an empty buffer", c.w, c.spec))
+		wantStatus(t, err, raster.StatusInvalidArgument, fmt.Sprintf("%v %+v with an empty buffer", c.w, c.spec))
 	}
 	// a small window of it reads as zeros
 	buf := []byte{1, 2, 3, 4}
-	if err := ds.ReadWindow(Window{1 << 29, 1 << 29, 2, 2}, ReadSpec{}, buf); err != nil || !bytes.Equal(buf, []byte{0, 0, 0, 0}) {
+	if err := ds.ReadWindow(raster.Window{RowOff: 1 << 29, ColOff: 1 << 29, Rows: 2, Cols: 2}, raster.ReadSpec{}, buf); err != nil || !bytes.Equal(buf, []byte{0, 0, 0, 0}) {
 		t.Fatalf("%v %v", buf, err)
 	}
 }
@@ -421,7 +424,7 @@ func TestReadWindowSizeOverflow(t *testing.T) {
 func TestReadWindowCorrupt(t *testing.T) {
 	dir := t.TempDir()
 	for _, compress := range []string{"DEFLATE", "ZSTD", "LZW"} {
-		path := gtiff(t, filepath.Join(dir, compress+".tif"), Float32, 1, 256, 256, cells(Float32, 1, 256, 256, 1),
+		path := gtiff(t, filepath.Join(dir, compress+".tif"), raster.Float32, 1, 256, 256, cells(raster.Float32, 1, 256, 256, 1),
 			"TILED=YES", "BLOCKXSIZE=128", "BLOCKYSIZE=128", "COMPRESS="+compress)
 		b := readFile(t, path)
 		// overwrite the middle of the file, where tile data lives
@@ -434,15 +437,15 @@ func TestReadWindowCorrupt(t *testing.T) {
 			t.Fatal(err)
 		}
 		var failures int
-		for _, w := range []Window{{0, 0, 128, 128}, {0, 128, 128, 128}, {128, 0, 128, 128}, {128, 128, 128, 128}} {
+		for _, w := range []raster.Window{{RowOff: 0, ColOff: 0, Rows: 128, Cols: 128}, {RowOff: 0, ColOff: 128, Rows: 128, Cols: 128}, {RowOff: 128, ColOff: 0, Rows: 128, Cols: 128}, {RowOff: 128, ColOff: 128, Rows: 128, Cols: 128}} {
 			buf := make([]byte, 128*128*4)
-			err, panicked := catch(func() error { return ds.ReadWindow(w, ReadSpec{}, buf) })
+			err, panicked := rastertest.Catch(func() error { return ds.ReadWindow(w, raster.ReadSpec{}, buf) })
 			if panicked != nil {
 				t.Fatalf("%s: panic %v", compress, panicked)
 			}
 			if err != nil {
 				failures++
-				wantStatus(t, err, StatusIO, compress+" corrupt block")
+				wantStatus(t, err, raster.StatusIO, compress+" corrupt block")
 			}
 		}
 		if failures == 0 {
@@ -455,10 +458,10 @@ func TestReadWindowCorrupt(t *testing.T) {
 func TestDatasetConcurrentReads(t *testing.T) {
 	dir := t.TempDir()
 	for name, path := range map[string]string{
-		"direct": gtiff(t, filepath.Join(dir, "d.tif"), Float32, 2, 300, 280, cells(Float32, 2, 300, 280, 2), "TILED=YES", "BLOCKXSIZE=64", "BLOCKYSIZE=64", "COMPRESS=DEFLATE", "PREDICTOR=3"),
-		"gdal":   gtiff(t, filepath.Join(dir, "g.tif"), Float32, 2, 300, 280, cells(Float32, 2, 300, 280, 2), "TILED=YES", "BLOCKXSIZE=64", "BLOCKYSIZE=64", "COMPRESS=LZW"),
+		"direct": gtiff(t, filepath.Join(dir, "d.tif"), raster.Float32, 2, 300, 280, cells(raster.Float32, 2, 300, 280, 2), "TILED=YES", "BLOCKXSIZE=64", "BLOCKYSIZE=64", "COMPRESS=DEFLATE", "PREDICTOR=3"),
+		"gdal":   gtiff(t, filepath.Join(dir, "g.tif"), raster.Float32, 2, 300, 280, cells(raster.Float32, 2, 300, 280, 2), "TILED=YES", "BLOCKXSIZE=64", "BLOCKYSIZE=64", "COMPRESS=LZW"),
 	} {
-		full := cells(Float32, 2, 300, 280, 2)
+		full := cells(raster.Float32, 2, 300, 280, 2)
 		ds, err := OpenDataset(path)
 		if err != nil {
 			t.Fatal(err)
@@ -474,7 +477,7 @@ func TestDatasetConcurrentReads(t *testing.T) {
 					w := randomWindow(rng, 300, 280)
 					bands := [][]int{{1, 2}, {2}, {2, 1}}[k%3]
 					buf := make([]byte, int64(len(bands))*w.Rows*w.Cols*4)
-					if err := ds.ReadWindow(w, ReadSpec{Bands: bands}, buf); err != nil {
+					if err := ds.ReadWindow(w, raster.ReadSpec{Bands: bands}, buf); err != nil {
 						errs <- err
 						return
 					}
@@ -499,8 +502,8 @@ func TestDatasetConcurrentReads(t *testing.T) {
 // Closing while reads run: reads either finish with the right data or fail
 // with INVALID_ARGUMENT; nothing crashes.
 func TestDatasetCloseWhileReading(t *testing.T) {
-	path := gtiff(t, tmpPath(t, "c.tif"), Int16, 1, 200, 200, cells(Int16, 1, 200, 200, 4), "TILED=YES", "COMPRESS=DEFLATE", "BLOCKXSIZE=32", "BLOCKYSIZE=32")
-	full := cells(Int16, 1, 200, 200, 4)
+	path := gtiff(t, tmpPath(t, "c.tif"), raster.Int16, 1, 200, 200, cells(raster.Int16, 1, 200, 200, 4), "TILED=YES", "COMPRESS=DEFLATE", "BLOCKXSIZE=32", "BLOCKYSIZE=32")
+	full := cells(raster.Int16, 1, 200, 200, 4)
 	ds, err := OpenDataset(path)
 	if err != nil {
 		t.Fatal(err)
@@ -517,9 +520,9 @@ func TestDatasetCloseWhileReading(t *testing.T) {
 			for k := 0; k < 300; k++ {
 				w := randomWindow(rng, 200, 200)
 				buf := make([]byte, w.Rows*w.Cols*2)
-				err := ds.ReadWindow(w, ReadSpec{}, buf)
+				err := ds.ReadWindow(w, raster.ReadSpec{}, buf)
 				if err != nil {
-					if StatusOf(err) != StatusInvalidArgument {
+					if raster.StatusOf(err) != raster.StatusInvalidArgument {
 						errs <- err
 					}
 					return

@@ -12,6 +12,8 @@ import (
 	"unsafe"
 
 	"github.com/airbusgeo/godal"
+
+	"github.com/cloudio-dem/cloudio/internal/raster"
 )
 
 // CopyFlags say what a tile writer takes from the raster its output is
@@ -46,7 +48,7 @@ func notCopied(key string) bool {
 // one-band raster only (it makes further bands alpha): without
 // CopyMetadata, for a type that cannot hold palette indices or beside other
 // bands, the band is Undefined.
-func copyRasterInfo(src, dst *godal.Dataset, bands []int, flags CopyFlags, dtype DType) ([]godal.ColorInterp, error) {
+func copyRasterInfo(src, dst *godal.Dataset, bands []int, flags CopyFlags, dtype raster.DType) ([]godal.ColorInterp, error) {
 	var ge gdalErrors
 	log := godal.ErrLogger(ge.handler())
 	metadata := flags&CopyMetadata != 0
@@ -56,23 +58,23 @@ func copyRasterInfo(src, dst *godal.Dataset, bands []int, flags CopyFlags, dtype
 		s, d := srcBands[b-1], dstBands[i]
 		interps[i] = s.ColorInterp()
 		if interps[i] == godal.CIPalette {
-			if !metadata || len(bands) > 1 || (dtype != Byte && dtype != UInt16) {
+			if !metadata || len(bands) > 1 || (dtype != raster.Byte && dtype != raster.UInt16) {
 				interps[i] = godal.CIUndefined
 			} else if d.SetColorTable(s.ColorTable(), log) != nil {
-				return nil, ge.err(fmt.Sprintf("cannot copy the colour table of band %d", b), StatusIO)
+				return nil, ge.Err(fmt.Sprintf("cannot copy the colour table of band %d", b), raster.StatusIO)
 			}
 		}
 		if !metadata {
 			continue
 		}
 		if desc := s.Description(); desc != "" && d.SetDescription(desc, log) != nil {
-			return nil, ge.err(fmt.Sprintf("cannot copy the description of band %d", b), StatusIO)
+			return nil, ge.Err(fmt.Sprintf("cannot copy the description of band %d", b), raster.StatusIO)
 		}
 		if st := s.Structure(); (st.Scale != 1 || st.Offset != 0) && d.SetScaleOffset(st.Scale, st.Offset, log) != nil {
-			return nil, ge.err(fmt.Sprintf("cannot copy the scale and offset of band %d", b), StatusIO)
+			return nil, ge.Err(fmt.Sprintf("cannot copy the scale and offset of band %d", b), raster.StatusIO)
 		}
 		if unit := unitType(s); unit != "" && setUnitType(d, unit) != nil {
-			return nil, errorf(StatusIO, "cannot copy the unit %q of band %d", unit, b)
+			return nil, raster.Errorf(raster.StatusIO, "cannot copy the unit %q of band %d", unit, b)
 		}
 		if err := copyMetadata(s.Metadatas(), d.SetMetadata, &ge); err != nil {
 			return nil, err
@@ -108,7 +110,7 @@ func colorInterpArgs(interps []godal.ColorInterp) []string {
 func copyMetadata(items map[string]string, set func(string, string, ...godal.MetadataOption) error, ge *gdalErrors) error {
 	for k, v := range items {
 		if !notCopied(k) && set(k, v, godal.ErrLogger(ge.handler())) != nil {
-			return ge.err(fmt.Sprintf("cannot copy metadata item %s", k), StatusIO)
+			return ge.Err(fmt.Sprintf("cannot copy metadata item %s", k), raster.StatusIO)
 		}
 	}
 	return nil
@@ -126,7 +128,7 @@ func setUnitType(b godal.Band, unit string) error {
 	cu := C.CString(unit)
 	defer C.free(unsafe.Pointer(cu))
 	if C.GDALSetRasterUnitType(bandHandle(b), cu) != C.CE_None {
-		return errorf(StatusIO, "cannot set unit %q", unit)
+		return raster.Errorf(raster.StatusIO, "cannot set unit %q", unit)
 	}
 	return nil
 }

@@ -2,10 +2,11 @@ package core
 
 import (
 	"errors"
-	"os"
 
 	"github.com/airbusgeo/godal"
 
+	"github.com/cloudio-dem/cloudio/internal/raster"
+	"github.com/cloudio-dem/cloudio/internal/storage"
 	"github.com/cloudio-dem/cloudio/internal/tiff"
 )
 
@@ -21,63 +22,37 @@ var directDecode = true
 type directReader struct {
 	blocks   *tiff.Reader
 	dec      *tiff.Decoder
-	tiff     *tiff.File    // the structure of the file
-	source   tiff.Source   // where blocks come from
-	inFlight int           // block reads at once
-	file     *os.File      // a local file's handle; nil otherwise
-	vsi      *vsiSource    // a file GDAL's virtual file system reads; nil otherwise
-	fetcher  *rangeFetcher // nil: GDAL fetches the blocks of a remote file
+	tiff     *tiff.File           // the structure of the file
+	files    *storage.FileSources // where the header and the blocks come from
+	inFlight int                  // block reads at once
 }
 
-// openDirect sets up direct decoding of name, which GDAL opened as h (info),
+// openDirect sets up direct decoding of n, which GDAL opened as h (info),
 // with at most inFlight block reads at once; nil when the decoder does not
 // handle the layout or does not see the raster as GDAL does, and reads then
 // go through GDAL.
-func openDirect(name string, h *godal.Dataset, info Info, fill []byte, inFlight int) *directReader {
+func openDirect(n storage.Name, h *godal.Dataset, info raster.Info, fill []byte, inFlight int) *directReader {
 	if !directDecode || h.Driver().ShortName() != "GTiff" {
 		return nil
 	}
-	r := &directReader{}
-	var meta, blocks tiff.Source
-	if !isVSI(name) {
-		f, err := os.Open(name)
-		if err != nil {
-			return nil
-		}
-		st, err := f.Stat()
-		if err != nil || !st.Mode().IsRegular() {
-			f.Close()
-			return nil
-		}
-		r.file = f
-		meta = fileSource{f, st.Size()}
-		blocks = meta
-	} else {
-		// The header through GDAL's virtual file system, whose cache holds it
-		// since GDAL opened the file; the blocks through cloudio's fetcher
-		// where it can.
-		vsi, err := openVSISource(name)
-		if err != nil {
-			return nil
-		}
-		r.vsi, meta, blocks = vsi, vsi, vsi
-		if r.fetcher = newRangeFetcher(name); r.fetcher != nil {
-			blocks = fetchSource{r.fetcher, vsi.size}
-		}
+	src, err := storage.OpenFileSources(n)
+	if err != nil {
+		return nil
 	}
-	if err := r.open(meta, h, info, fill); err != nil {
+	r := &directReader{files: src}
+	if err := r.open(src.Header, h, info, fill); err != nil {
 		r.close()
 		return nil
 	}
-	r.source, r.inFlight = blocks, inFlight
-	r.blocks = tiff.NewReader(r.dec, blocks, inFlight)
+	r.inFlight = inFlight
+	r.blocks = tiff.NewReader(r.dec, src.Blocks, inFlight)
 	return r
 }
 
 // open parses the file's first IFD and sets up its decoder, unless its
 // layout is one the decoder declines or differs from GDAL's view of it.
-func (r *directReader) open(meta tiff.Source, h *godal.Dataset, info Info, fill []byte) error {
-	file, err := tiff.Open(meta, tiff.DefaultLimits)
+func (r *directReader) open(header tiff.Source, h *godal.Dataset, info raster.Info, fill []byte) error {
+	file, err := tiff.Open(header, tiff.DefaultLimits)
 	if err != nil {
 		return err
 	}
@@ -92,7 +67,7 @@ func (r *directReader) open(meta tiff.Source, h *godal.Dataset, info Info, fill 
 	}
 	for _, b := range h.Bands() {
 		st := b.Structure()
-		if DType(st.DataType) != DType(h.Structure().DataType) || st.BlockSizeX != int(info.BlockCols) || st.BlockSizeY != int(info.BlockRows) {
+		if raster.DType(st.DataType) != raster.DType(h.Structure().DataType) || st.BlockSizeX != int(info.BlockCols) || st.BlockSizeY != int(info.BlockRows) {
 			return errors.New("bands differ in type or block size")
 		}
 	}
@@ -102,35 +77,35 @@ func (r *directReader) open(meta tiff.Source, h *godal.Dataset, info Info, fill 
 
 // sampleType is the data type of an image's samples, 0 for one cloudio has
 // none for.
-func sampleType(im *tiff.Image) DType {
+func sampleType(im *tiff.Image) raster.DType {
 	switch [2]int{im.SampleFormat, im.BitsPerSample} {
 	case [2]int{tiff.SampleUint, 8}:
-		return Byte
+		return raster.Byte
 	case [2]int{tiff.SampleInt, 8}:
-		return Int8
+		return raster.Int8
 	case [2]int{tiff.SampleUint, 16}:
-		return UInt16
+		return raster.UInt16
 	case [2]int{tiff.SampleInt, 16}:
-		return Int16
+		return raster.Int16
 	case [2]int{tiff.SampleUint, 32}:
-		return UInt32
+		return raster.UInt32
 	case [2]int{tiff.SampleInt, 32}:
-		return Int32
+		return raster.Int32
 	case [2]int{tiff.SampleFloat, 32}:
-		return Float32
+		return raster.Float32
 	case [2]int{tiff.SampleFloat, 64}:
-		return Float64
+		return raster.Float64
 	case [2]int{tiff.SampleUint, 64}:
-		return UInt64
+		return raster.UInt64
 	case [2]int{tiff.SampleInt, 64}:
-		return Int64
+		return raster.Int64
 	}
 	return 0
 }
 
 // read reads window w of bands (1-based) into buf, band-sequential and
 // row-major, in the raster's own type.
-func (r *directReader) read(name string, w Window, bands []int, buf []byte) error {
+func (r *directReader) read(name string, w raster.Window, bands []int, buf []byte) error {
 	samples := make([]int, len(bands))
 	for i, b := range bands {
 		samples[i] = b - 1
@@ -139,12 +114,12 @@ func (r *directReader) read(name string, w Window, bands []int, buf []byte) erro
 	if err == nil {
 		return nil
 	}
-	status := StatusIO
+	status := raster.StatusIO
 	var p *tiff.Panic
 	if errors.As(err, &p) {
-		status = StatusInternal
+		status = raster.StatusInternal
 	}
-	return errorf(status, "cannot read window (row_off=%d, col_off=%d, n_rows=%d, n_cols=%d) of %q: %s",
+	return raster.Errorf(status, "cannot read window (row_off=%d, col_off=%d, n_rows=%d, n_cols=%d) of %q: %s",
 		w.RowOff, w.ColOff, w.Rows, w.Cols, name, err.Error())
 }
 
@@ -167,17 +142,17 @@ func (r *directReader) verify(name string, rasterRead bool, stop <-chan struct{}
 		if err != nil {
 			continue
 		}
-		blocks := tiff.NewReader(dec, r.source, r.inFlight)
+		blocks := tiff.NewReader(dec, r.files.Blocks, r.inFlight)
 		err = blocks.Check(stop)
 		blocks.Close()
 		dec.Close()
 		if err != nil {
-			status := StatusIO
+			status := raster.StatusIO
 			var p *tiff.Panic
 			if errors.As(err, &p) {
-				status = StatusInternal
+				status = raster.StatusInternal
 			}
-			return errorf(status, "%q is damaged: %s", name, err.Error())
+			return raster.Errorf(status, "%q is damaged: %s", name, err.Error())
 		}
 	}
 	return nil
@@ -187,10 +162,6 @@ func (r *directReader) close() {
 	if r != nil {
 		r.blocks.Close()
 		r.dec.Close()
-		r.fetcher.close()
-		r.vsi.Close()
-		if r.file != nil {
-			r.file.Close()
-		}
+		r.files.Close()
 	}
 }

@@ -10,6 +10,9 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/cloudio-dem/cloudio/internal/raster"
+	"github.com/cloudio-dem/cloudio/internal/storage"
 )
 
 // fetchServer serves dir on 127.0.0.1 with Range requests; fault, when it
@@ -33,8 +36,8 @@ func fetchServer(t *testing.T, dir string, fault func(w http.ResponseWriter, r *
 func fetchCOG(t *testing.T) (string, []byte) {
 	t.Helper()
 	dir := t.TempDir()
-	data := cells(Float32, 1, 600, 700, 3)
-	if err := WriteCOGBuffer(data, Float32, 1, 600, 700, Georef{}, filepath.Join(dir, "dem.tif"),
+	data := cells(raster.Float32, 1, 600, 700, 3)
+	if err := WriteCOGBuffer(data, raster.Float32, 1, 600, 700, raster.Georef{}, filepath.Join(dir, "dem.tif"),
 		COGOptions{Options: []string{"BLOCKSIZE=256"}}); err != nil {
 		t.Fatal(err)
 	}
@@ -44,7 +47,7 @@ func fetchCOG(t *testing.T) (string, []byte) {
 // readRemote configures base with options and reads its dem.tif.
 func readRemote(t *testing.T, base string, data []byte, options ...string) (error, bool) {
 	t.Helper()
-	if _, err := ConfigureStorage(base, append([]string{"GDAL_DISABLE_READDIR_ON_OPEN=EMPTY_DIR"}, options...), true); err != nil {
+	if _, err := storage.ConfigureStorage(base, append([]string{"GDAL_DISABLE_READDIR_ON_OPEN=EMPTY_DIR"}, options...), true); err != nil {
 		t.Fatal(err)
 	}
 	return readChecked(t, "/vsicurl/"+base+"/dem.tif", data)
@@ -67,7 +70,7 @@ func readChecked(t *testing.T, name string, data []byte) (error, bool) {
 	for {
 		tile, ok, err := r.Next(buf)
 		if err != nil || !ok {
-			return err, r.ds.raw.fetcher != nil
+			return err, r.ds.raw.files.OwnFetcher()
 		}
 		if want := clampedRead(data, 4, 1, 600, 700, tile.Padded, nil); !bytes.Equal(buf[:len(want)], want) {
 			t.Fatalf("tile %v differs", tile.Window)
@@ -127,7 +130,7 @@ func TestFetcherRetries(t *testing.T) {
 	failures.Store(1 << 30)
 	base = fetchServer(t, dir, slowDown)
 	err, _ := readRemote(t, base, data, "GDAL_HTTP_MAX_RETRY=1", "GDAL_HTTP_RETRY_DELAY=0.01")
-	wantStatus(t, err, StatusIO, "a server that keeps failing")
+	wantStatus(t, err, raster.StatusIO, "a server that keeps failing")
 	for _, want := range []string{"HTTP 503", "SlowDown", "/vsicurl/" + base + "/dem.tif", "cannot read"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error %q lacks %q", err, want)
@@ -141,11 +144,11 @@ func TestFetcherRetries(t *testing.T) {
 		return true
 	})
 	err, _ = readRemote(t, base, data, "GDAL_HTTP_MAX_RETRY=5", "GDAL_HTTP_RETRY_DELAY=0.01")
-	wantStatus(t, err, StatusIO, "a forbidden range")
+	wantStatus(t, err, raster.StatusIO, "a forbidden range")
 	if !strings.Contains(err.Error(), "HTTP 403 Forbidden") {
 		t.Errorf("error %q lacks the status", err)
 	}
-	if n := forbidden.Load(); n > int64(defaultWorkers("/vsicurl/")) {
+	if n := forbidden.Load(); n > int64(defaultWorkers(storage.Name{Remote: true})) {
 		t.Errorf("%d requests: a 403 was retried", n)
 	}
 }
@@ -164,7 +167,7 @@ func TestFetcherTimeout(t *testing.T) {
 	defer close(release)
 	start := time.Now()
 	err, _ := readRemote(t, base, data, "GDAL_HTTP_TIMEOUT=1", "GDAL_HTTP_MAX_RETRY=0")
-	wantStatus(t, err, StatusIO, "a server that stops answering")
+	wantStatus(t, err, raster.StatusIO, "a server that stops answering")
 	if took := time.Since(start); took > 10*time.Second {
 		t.Errorf("failed after %v, with a 1 s timeout", took)
 	}
@@ -205,7 +208,7 @@ func TestFetcherSignedS3URL(t *testing.T) {
 	endpoint := strings.TrimPrefix(srv.URL, "http://")
 	options := []string{"AWS_S3_ENDPOINT=" + endpoint, "AWS_HTTPS=NO", "AWS_VIRTUAL_HOSTING=FALSE",
 		"AWS_ACCESS_KEY_ID=FETCHTEST", "AWS_SECRET_ACCESS_KEY=" + secret, "GDAL_DISABLE_READDIR_ON_OPEN=EMPTY_DIR"}
-	if _, err := ConfigureStorage("s3://bucket", options, true); err != nil {
+	if _, err := storage.ConfigureStorage("s3://bucket", options, true); err != nil {
 		t.Fatal(err)
 	}
 	if err, ours := readChecked(t, "/vsis3/bucket/dem.tif", data); err != nil || !ours || !signed.Load() {
@@ -213,18 +216,18 @@ func TestFetcherSignedS3URL(t *testing.T) {
 	}
 	refuse.Store(true)
 	err, _ := readChecked(t, "/vsis3/bucket/dem.tif", data)
-	wantStatus(t, err, StatusIO, "a refused signature")
+	wantStatus(t, err, raster.StatusIO, "a refused signature")
 	if msg := err.Error(); !strings.Contains(msg, "HTTP 403 Forbidden (AccessDenied)") ||
 		strings.Contains(msg, secret) || strings.Contains(msg, "X-Amz") || strings.Contains(msg, endpoint) {
 		t.Errorf("error %q", msg)
 	}
 	stall.Store(true) // a network error, whose Go text quotes the URL
-	if _, err := ConfigureStorage("s3://bucket", append(options, "GDAL_HTTP_TIMEOUT=1", "GDAL_HTTP_MAX_RETRY=0"), true); err != nil {
+	if _, err := storage.ConfigureStorage("s3://bucket", append(options, "GDAL_HTTP_TIMEOUT=1", "GDAL_HTTP_MAX_RETRY=0"), true); err != nil {
 		t.Fatal(err)
 	}
 	// The open's check that the server answers finds it stalled already.
 	_, err = OpenTileReader("/vsis3/bucket/dem.tif", ReaderOptions{TileRows: 200, TileCols: 300})
-	wantStatus(t, err, StatusIO, "a stalled server")
+	wantStatus(t, err, raster.StatusIO, "a stalled server")
 	if msg := err.Error(); !strings.Contains(msg, "Timeout") || strings.Contains(msg, "X-Amz") || strings.Contains(msg, secret) {
 		t.Errorf("error %q", msg)
 	}
@@ -248,8 +251,5 @@ func TestFetcherLeavesToGDAL(t *testing.T) {
 	base := fetchServer(t, dir, nil)
 	if err, fetcher := readRemote(t, base, data); err != nil || fetcher {
 		t.Errorf("with HTTPS_PROXY: error %v, own fetcher %v", err, fetcher)
-	}
-	if newRangeFetcher(filepath.Join(dir, "dem.tif")) != nil {
-		t.Error("a fetcher for a local file")
 	}
 }

@@ -16,11 +16,15 @@ import (
 	"time"
 
 	"github.com/airbusgeo/godal"
+
+	"github.com/cloudio-dem/cloudio/internal/gdalc"
+	"github.com/cloudio-dem/cloudio/internal/raster"
+	"github.com/cloudio-dem/cloudio/internal/raster/rastertest"
 )
 
 // cells makes bands x rows x cols values of dtype, smooth plus noise, as
 // native-order bytes.
-func cells(dtype DType, bands, rows, cols int, seed int64) []byte {
+func cells(dtype raster.DType, bands, rows, cols int, seed int64) []byte {
 	rng := rand.New(rand.NewSource(seed))
 	var buf bytes.Buffer
 	buf.Grow(bands * rows * cols * dtype.Size())
@@ -31,27 +35,27 @@ func cells(dtype DType, bands, rows, cols int, seed int64) []byte {
 			for c := 0; c < cols; c++ {
 				v := 100 + 60*math.Sin(float64(c)/13+float64(b))*math.Cos(float64(r)/7) + rng.Float64()*4
 				switch dtype {
-				case Byte:
+				case raster.Byte:
 					buf.WriteByte(byte(v))
-				case UInt16:
+				case raster.UInt16:
 					le.PutUint16(tmp[:], uint16(v*100))
 					buf.Write(tmp[:2])
-				case Int16:
+				case raster.Int16:
 					le.PutUint16(tmp[:], uint16(int16(v*10-500)))
 					buf.Write(tmp[:2])
-				case UInt32:
+				case raster.UInt32:
 					le.PutUint32(tmp[:], uint32(v*1e5))
 					buf.Write(tmp[:4])
-				case Int32:
+				case raster.Int32:
 					le.PutUint32(tmp[:], uint32(int32(v*1e4-2e6)))
 					buf.Write(tmp[:4])
-				case Float32:
+				case raster.Float32:
 					le.PutUint32(tmp[:], math.Float32bits(float32(v)))
 					buf.Write(tmp[:4])
-				case Float64:
+				case raster.Float64:
 					le.PutUint64(tmp[:], math.Float64bits(v))
 					buf.Write(tmp[:8])
-				case Int64, UInt64:
+				case raster.Int64, raster.UInt64:
 					le.PutUint64(tmp[:], uint64(int64(v*1e6-5e7)))
 					buf.Write(tmp[:8])
 				}
@@ -62,64 +66,15 @@ func cells(dtype DType, bands, rows, cols int, seed int64) []byte {
 }
 
 // setCell overwrites cell (band, row, col) of a band-sequential buffer.
-func setCell(buf []byte, dtype DType, rows, cols, band, row, col int, v float64) {
+func setCell(buf []byte, dtype raster.DType, rows, cols, band, row, col int, v float64) {
 	i := ((band*rows+row)*cols + col) * dtype.Size()
-	cell := encodeRef(dtype, v)
+	cell := rastertest.EncodeRef(dtype, v)
 	copy(buf[i:i+len(cell)], cell)
-}
-
-// encodeRef encodes a value that the type represents exactly, independently
-// of the code under test.
-func encodeRef(dtype DType, v float64) []byte {
-	b := make([]byte, 8)
-	le := binary.LittleEndian
-	switch dtype {
-	case Byte:
-		b[0] = uint8(v)
-	case UInt16:
-		le.PutUint16(b, uint16(v))
-	case Int16:
-		le.PutUint16(b, uint16(int16(v)))
-	case UInt32:
-		le.PutUint32(b, uint32(v))
-	case Int32:
-		le.PutUint32(b, uint32(int32(v)))
-	case Float32:
-		le.PutUint32(b, math.Float32bits(float32(v)))
-	case Float64:
-		le.PutUint64(b, math.Float64bits(v))
-	default:
-		panic("encodeRef: " + dtype.String())
-	}
-	return b[:dtype.Size()]
-}
-
-// decodeRef is the value of cell i of a buffer of dtype.
-func decodeRef(buf []byte, dtype DType, i int) float64 {
-	le := binary.LittleEndian
-	p := buf[i*dtype.Size():]
-	switch dtype {
-	case Byte:
-		return float64(p[0])
-	case UInt16:
-		return float64(le.Uint16(p))
-	case Int16:
-		return float64(int16(le.Uint16(p)))
-	case UInt32:
-		return float64(le.Uint32(p))
-	case Int32:
-		return float64(int32(le.Uint32(p)))
-	case Float32:
-		return float64(math.Float32frombits(le.Uint32(p)))
-	case Float64:
-		return math.Float64frombits(le.Uint64(p))
-	}
-	panic("decodeRef: " + dtype.String())
 }
 
 // rasterSpec describes a fixture raster made with GDAL's GTiff driver.
 type rasterSpec struct {
-	dtype             DType
+	dtype             raster.DType
 	bands, rows, cols int
 	gt                *[6]float64 // nil: none
 	crs               string      // "" : none
@@ -176,7 +131,7 @@ func quietWarnings(ec godal.ErrorCategory, code int, msg string) error {
 }
 
 // gtiff writes a GeoTIFF with a geotransform and GTiff creation options.
-func gtiff(t testing.TB, path string, dtype DType, bands, rows, cols int, data []byte, options ...string) string {
+func gtiff(t testing.TB, path string, dtype raster.DType, bands, rows, cols int, data []byte, options ...string) string {
 	t.Helper()
 	gt := [6]float64{1000, 2, 0, 5000, 0, -2}
 	return makeRaster(t, path, rasterSpec{dtype: dtype, bands: bands, rows: rows, cols: cols, gt: &gt, options: options}, data)
@@ -184,7 +139,7 @@ func gtiff(t testing.TB, path string, dtype DType, bands, rows, cols int, data [
 
 // gdalRead reads a window of the 1-based bands, converted to dtype, through
 // godal alone.
-func gdalRead(t testing.TB, path string, w Window, bands []int, dtype DType) []byte {
+func gdalRead(t testing.TB, path string, w raster.Window, bands []int, dtype raster.DType) []byte {
 	t.Helper()
 	ds, err := godal.Open(path)
 	if err != nil {
@@ -196,14 +151,14 @@ func gdalRead(t testing.TB, path string, w Window, bands []int, dtype DType) []b
 	for i, b := range bands {
 		zero[i] = b - 1
 	}
-	if err := ds.Read(int(w.ColOff), int(w.RowOff), typedSlice(buf, dtype.gdal()), int(w.Cols), int(w.Rows), godal.Bands(zero...), godal.BandInterleaved()); err != nil {
+	if err := ds.Read(int(w.ColOff), int(w.RowOff), typedSlice(buf, gdalType(dtype)), int(w.Cols), int(w.Rows), godal.Bands(zero...), godal.BandInterleaved()); err != nil {
 		t.Fatal(err)
 	}
 	return buf
 }
 
 // gdalReadAll reads every band of a raster in its own type through godal.
-func gdalReadAll(t testing.TB, path string) (data []byte, dtype DType, bands, rows, cols int) {
+func gdalReadAll(t testing.TB, path string) (data []byte, dtype raster.DType, bands, rows, cols int) {
 	t.Helper()
 	ds, err := godal.Open(path)
 	if err != nil {
@@ -211,17 +166,17 @@ func gdalReadAll(t testing.TB, path string) (data []byte, dtype DType, bands, ro
 	}
 	st := ds.Structure()
 	ds.Close()
-	dtype, bands, rows, cols = DType(st.DataType), st.NBands, st.SizeY, st.SizeX
+	dtype, bands, rows, cols = raster.DType(st.DataType), st.NBands, st.SizeY, st.SizeX
 	all := make([]int, bands)
 	for i := range all {
 		all[i] = i + 1
 	}
-	return gdalRead(t, path, Window{0, 0, int64(rows), int64(cols)}, all, dtype), dtype, bands, rows, cols
+	return gdalRead(t, path, raster.Window{RowOff: 0, ColOff: 0, Rows: int64(rows), Cols: int64(cols)}, all, dtype), dtype, bands, rows, cols
 }
 
 // subWindow cuts window w of the bands (1-based) out of a full
 // band-sequential raster.
-func subWindow(full []byte, size, rows, cols int, w Window, bands []int) []byte {
+func subWindow(full []byte, size, rows, cols int, w raster.Window, bands []int) []byte {
 	out := make([]byte, 0, int64(len(bands))*w.Rows*w.Cols*int64(size))
 	for _, b := range bands {
 		for r := w.RowOff; r < w.RowOff+w.Rows; r++ {
@@ -234,7 +189,7 @@ func subWindow(full []byte, size, rows, cols int, w Window, bands []int) []byte 
 
 // rasterFacts is what GDAL itself reports about a file.
 type rasterFacts struct {
-	dtype             DType
+	dtype             raster.DType
 	bands, rows, cols int
 	gt                [6]float64
 	hasGT             bool
@@ -253,7 +208,7 @@ func facts(t testing.TB, path string) rasterFacts {
 	}
 	defer ds.Close()
 	st := ds.Structure()
-	f := rasterFacts{dtype: DType(st.DataType), bands: st.NBands, rows: st.SizeY, cols: st.SizeX, blockRows: st.BlockSizeY, blockCols: st.BlockSizeX}
+	f := rasterFacts{dtype: raster.DType(st.DataType), bands: st.NBands, rows: st.SizeY, cols: st.SizeX, blockRows: st.BlockSizeY, blockCols: st.BlockSizeX}
 	if gt, err := ds.GeoTransform(godal.ErrLogger(quietWarnings)); err == nil {
 		f.gt, f.hasGT = gt, true
 	}
@@ -344,17 +299,11 @@ func readFile(t testing.TB, path string) []byte {
 }
 
 // wantStatus fails unless err carries status.
-func wantStatus(t testing.TB, err error, status Status, context string) {
+func wantStatus(t testing.TB, err error, status raster.Status, context string) {
 	t.Helper()
-	if StatusOf(err) != status {
-		t.Errorf("%s: got %v (%v), want %v", context, StatusOf(err), err, status)
+	if raster.StatusOf(err) != status {
+		t.Errorf("%s: got %v (%v), want %v", context, raster.StatusOf(err), err, status)
 	}
-}
-
-// catch runs fn and turns a panic into a value.
-func catch(fn func() error) (err error, panicked any) {
-	defer func() { panicked = recover() }()
-	return fn(), nil
 }
 
 // progressLog records the calls of a ProgressFunc.
@@ -427,10 +376,10 @@ func firstLines(s string, n int) string {
 }
 
 func TestMain(m *testing.M) {
-	Init()
+	gdalc.Init()
 	// GDAL >= 3.10 refuses "MEM:::" names unless this is YES: the tests
 	// must pass there too, so they run with it off (a no-op on 3.6).
-	setConfig("GDAL_MEM_ENABLE_OPEN", "NO")
+	gdalc.SetConfig("GDAL_MEM_ENABLE_OPEN", "NO")
 	os.Exit(m.Run())
 }
 
@@ -474,10 +423,10 @@ func eachTile(t *testing.T, r *TileReader, check func(Tile, []byte)) {
 }
 
 // noData is a test's nodata value (nil: none) as a writer takes it.
-func noData(v *float64) *NoData {
+func noData(v *float64) *raster.NoData {
 	if v == nil {
 		return nil
 	}
-	n := NoDataFloat(*v)
+	n := raster.NoDataFloat(*v)
 	return &n
 }

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/cloudio-dem/cloudio/internal/raster"
 	"github.com/cloudio-dem/cloudio/internal/tiff"
 )
 
@@ -55,7 +56,7 @@ func withByteCounts(t *testing.T, path string, edit func(counts []uint64)) {
 // hugeTileFile is a 64 x 64 Float32 BigTIFF of four DEFLATE tiles whose last
 // tile claims count bytes.
 func hugeTileFile(t *testing.T, count uint64) string {
-	path := gtiff(t, tmpPath(t, fmt.Sprintf("huge-%d.tif", count)), Float32, 1, 64, 64, cells(Float32, 1, 64, 64, 1),
+	path := gtiff(t, tmpPath(t, fmt.Sprintf("huge-%d.tif", count)), raster.Float32, 1, 64, 64, cells(raster.Float32, 1, 64, 64, 1),
 		"BIGTIFF=YES", "TILED=YES", "BLOCKXSIZE=32", "BLOCKYSIZE=32", "COMPRESS=DEFLATE")
 	withByteCounts(t, path, func(c []uint64) { c[3] = count })
 	return path
@@ -81,7 +82,7 @@ func TestHugeByteCountsAreErrors(t *testing.T) {
 				if ds.raw == nil {
 					return fmt.Errorf("not decoded directly")
 				}
-				return ds.ReadWindow(Window{0, 0, 64, 64}, ReadSpec{}, make([]byte, 64*64*4))
+				return ds.ReadWindow(raster.Window{RowOff: 0, ColOff: 0, Rows: 64, Cols: 64}, raster.ReadSpec{}, make([]byte, 64*64*4))
 			}},
 			{"tiles", func() error {
 				r, err := OpenTileReader(path, ReaderOptions{TileRows: 16, TileCols: 16, Halo: 2})
@@ -95,8 +96,8 @@ func TestHugeByteCountsAreErrors(t *testing.T) {
 			name := fmt.Sprintf("%s-%d", probe.name, count)
 			out, _ := isolated(t, name, func() error {
 				err := probe.read()
-				if StatusOf(err) != StatusIO || !strings.Contains(err.Error(), path) || !strings.Contains(err.Error(), "tile (1, 1)") {
-					return fmt.Errorf("want an IO error naming %s and tile (1, 1), got %v (%v)", path, StatusOf(err), err)
+				if raster.StatusOf(err) != raster.StatusIO || !strings.Contains(err.Error(), path) || !strings.Contains(err.Error(), "tile (1, 1)") {
+					return fmt.Errorf("want an IO error naming %s and tile (1, 1), got %v (%v)", path, raster.StatusOf(err), err)
 				}
 				return nil
 			})
@@ -121,7 +122,7 @@ func TestImplausibleByteCountsAreErrors(t *testing.T) {
 		{"raw-long", "NONE", func(old uint64) uint64 { return old + 1 }, "more than the"},
 		{"raw-short", "NONE", func(old uint64) uint64 { return old - 100 }, "must hold"},
 	} {
-		path := gtiff(t, tmpPath(t, c.name+".tif"), Float32, 1, 64, 64, cells(Float32, 1, 64, 64, 1),
+		path := gtiff(t, tmpPath(t, c.name+".tif"), raster.Float32, 1, 64, 64, cells(raster.Float32, 1, 64, 64, 1),
 			"BIGTIFF=YES", "TILED=YES", "BLOCKXSIZE=32", "BLOCKYSIZE=32", "COMPRESS="+c.compress)
 		f, err := os.OpenFile(path, os.O_APPEND|os.O_WRONLY, 0)
 		if err != nil {
@@ -137,10 +138,10 @@ func TestImplausibleByteCountsAreErrors(t *testing.T) {
 		if ds.raw == nil {
 			t.Fatalf("%s: not decoded directly", c.name)
 		}
-		err = ds.ReadWindow(Window{0, 0, 64, 64}, ReadSpec{}, make([]byte, 64*64*4))
+		err = ds.ReadWindow(raster.Window{RowOff: 0, ColOff: 0, Rows: 64, Cols: 64}, raster.ReadSpec{}, make([]byte, 64*64*4))
 		ds.Close()
-		if StatusOf(err) != StatusIO || !strings.Contains(err.Error(), "tile (0, 1)") || !strings.Contains(err.Error(), c.want) {
-			t.Errorf("%s: got %v (%v), want an IO error naming tile (0, 1): %q", c.name, StatusOf(err), err, c.want)
+		if raster.StatusOf(err) != raster.StatusIO || !strings.Contains(err.Error(), "tile (0, 1)") || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: got %v (%v), want an IO error naming tile (0, 1): %q", c.name, raster.StatusOf(err), err, c.want)
 		}
 	}
 }
@@ -150,7 +151,7 @@ func TestImplausibleByteCountsAreErrors(t *testing.T) {
 func TestDirectDecodeAgreesWithGDAL(t *testing.T) {
 	dir := t.TempDir()
 	// GDAL splits a single uncompressed strip into strips of one row.
-	one := gtiff(t, filepath.Join(dir, "one-strip.tif"), Byte, 1, 50, 40, cells(Byte, 1, 50, 40, 1), "BLOCKYSIZE=50")
+	one := gtiff(t, filepath.Join(dir, "one-strip.tif"), raster.Byte, 1, 50, 40, cells(raster.Byte, 1, 50, 40, 1), "BLOCKYSIZE=50")
 	ds, err := OpenDataset(one)
 	if err != nil {
 		t.Fatal(err)
@@ -160,10 +161,10 @@ func TestDirectDecodeAgreesWithGDAL(t *testing.T) {
 		t.Fatalf("decoding %d-row blocks directly where GDAL sees %d", ds.raw.dec.Image().BlockHeight, ds.Info().BlockRows)
 	}
 	got := make([]byte, 50*40)
-	if err := ds.ReadWindow(Window{0, 0, 50, 40}, ReadSpec{}, got); err != nil {
+	if err := ds.ReadWindow(raster.Window{RowOff: 0, ColOff: 0, Rows: 50, Cols: 40}, raster.ReadSpec{}, got); err != nil {
 		t.Fatal(err)
 	}
-	if want := gdalRead(t, one, Window{0, 0, 50, 40}, []int{1}, Byte); string(got) != string(want) {
+	if want := gdalRead(t, one, raster.Window{RowOff: 0, ColOff: 0, Rows: 50, Cols: 40}, []int{1}, raster.Byte); string(got) != string(want) {
 		t.Fatal("read differs from GDAL")
 	}
 }
@@ -171,10 +172,10 @@ func TestDirectDecodeAgreesWithGDAL(t *testing.T) {
 // A panic on any goroutine the library starts fails the operation with
 // StatusInternal instead of ending the process (probes in a child process).
 func TestGoroutinePanicsAreErrors(t *testing.T) {
-	path := gtiff(t, tmpPath(t, "p.tif"), Float32, 1, 100, 100, cells(Float32, 1, 100, 100, 1), "COMPRESS=LZW")
+	path := gtiff(t, tmpPath(t, "p.tif"), raster.Float32, 1, 100, 100, cells(raster.Float32, 1, 100, 100, 1), "COMPRESS=LZW")
 	for _, where := range []string{"reader.dispatch", "reader.work"} {
 		out, _ := isolated(t, where, func() error {
-			faultHook = func(at string) {
+			raster.FaultHook = func(at string) {
 				if at == where {
 					panic("injected")
 				}
@@ -184,8 +185,8 @@ func TestGoroutinePanicsAreErrors(t *testing.T) {
 				return err
 			}
 			err = readToEnd(t, r)
-			if StatusOf(err) != StatusInternal || !strings.Contains(err.Error(), "injected") {
-				return fmt.Errorf("got %v (%v), want the injected panic as StatusInternal", StatusOf(err), err)
+			if raster.StatusOf(err) != raster.StatusInternal || !strings.Contains(err.Error(), "injected") {
+				return fmt.Errorf("got %v (%v), want the injected panic as StatusInternal", raster.StatusOf(err), err)
 			}
 			if again := readToEnd(t, r); again != err {
 				return fmt.Errorf("a later Next returned %v", again)
@@ -229,8 +230,8 @@ func damage(t *testing.T, path string, ifd int, bx, by int64, n int) {
 func TestDamagedSourcesAreErrorsForWriters(t *testing.T) {
 	dir := t.TempDir()
 	src := filepath.Join(dir, "src.tif")
-	data := cells(Float32, 1, 300, 400, 5)
-	if err := WriteCOGBuffer(data, Float32, 1, 300, 400, Georef{}, src, COGOptions{Options: []string{"BLOCKSIZE=128"}}); err != nil {
+	data := cells(raster.Float32, 1, 300, 400, 5)
+	if err := WriteCOGBuffer(data, raster.Float32, 1, 300, 400, raster.Georef{}, src, COGOptions{Options: []string{"BLOCKSIZE=128"}}); err != nil {
 		t.Fatal(err)
 	}
 	damage(t, src, 0, 1, 0, 64)
@@ -247,8 +248,8 @@ func TestDamagedSourcesAreErrorsForWriters(t *testing.T) {
 		},
 	} {
 		err := write(filepath.Join(dir, "out"))
-		if StatusOf(err) != StatusIO || !strings.Contains(err.Error(), "tile (1, 0)") || !strings.Contains(err.Error(), src) {
-			t.Errorf("%s: got %v (%v), want an IO error naming %s and tile (1, 0)", what, StatusOf(err), err, src)
+		if raster.StatusOf(err) != raster.StatusIO || !strings.Contains(err.Error(), "tile (1, 0)") || !strings.Contains(err.Error(), src) {
+			t.Errorf("%s: got %v (%v), want an IO error naming %s and tile (1, 0)", what, raster.StatusOf(err), err, src)
 		}
 	}
 	if names := listDir(t, dir); len(names) != 1 {
@@ -263,7 +264,7 @@ func TestDamagedSourcesAreErrorsForWriters(t *testing.T) {
 func TestWriteCOGFindsDamageInEveryImage(t *testing.T) {
 	dir := t.TempDir()
 	clean := filepath.Join(dir, "clean.tif")
-	if err := WriteCOGBuffer(cells(Float32, 1, 600, 700, 5), Float32, 1, 600, 700, Georef{}, clean,
+	if err := WriteCOGBuffer(cells(raster.Float32, 1, 600, 700, 5), raster.Float32, 1, 600, 700, raster.Georef{}, clean,
 		COGOptions{Options: []string{"BLOCKSIZE=128"}}); err != nil {
 		t.Fatal(err)
 	}
@@ -277,8 +278,8 @@ func TestWriteCOGFindsDamageInEveryImage(t *testing.T) {
 		}
 		damage(t, src, c.ifd, 1, 0, 64)
 		err := WriteCOG(src, dst, COGOptions{Options: []string{"STATISTICS=" + c.statistics}})
-		if StatusOf(err) != StatusIO || !strings.Contains(err.Error(), fmt.Sprintf("IFD %d: tile (1, 0)", c.ifd)) || !strings.Contains(err.Error(), src) {
-			t.Errorf("IFD %d, STATISTICS=%s: got %v (%v), want an IO error naming %s and the tile", c.ifd, c.statistics, StatusOf(err), err, src)
+		if raster.StatusOf(err) != raster.StatusIO || !strings.Contains(err.Error(), fmt.Sprintf("IFD %d: tile (1, 0)", c.ifd)) || !strings.Contains(err.Error(), src) {
+			t.Errorf("IFD %d, STATISTICS=%s: got %v (%v), want an IO error naming %s and the tile", c.ifd, c.statistics, raster.StatusOf(err), err, src)
 		}
 		if _, err := os.Stat(dst); err == nil {
 			t.Fatalf("IFD %d, STATISTICS=%s: a COG was written", c.ifd, c.statistics)
@@ -311,13 +312,13 @@ func TestWriteCOGFindsDamageInEveryImage(t *testing.T) {
 // An uncompressed tile whose byte count is short fails write_cog too,
 // where GDAL would read what follows it in the file as its cells.
 func TestShortUncompressedTileFailsWriteCOG(t *testing.T) {
-	src := gtiff(t, tmpPath(t, "raw.tif"), Float32, 1, 64, 64, cells(Float32, 1, 64, 64, 1),
+	src := gtiff(t, tmpPath(t, "raw.tif"), raster.Float32, 1, 64, 64, cells(raster.Float32, 1, 64, 64, 1),
 		"BIGTIFF=YES", "TILED=YES", "BLOCKXSIZE=32", "BLOCKYSIZE=32")
 	withByteCounts(t, src, func(c []uint64) { c[2] -= 100 })
 	dst := tmpPath(t, "out.tif")
 	err := WriteCOG(src, dst, COGOptions{})
-	if StatusOf(err) != StatusIO || !strings.Contains(err.Error(), "tile (0, 1)") {
-		t.Fatalf("got %v (%v)", StatusOf(err), err)
+	if raster.StatusOf(err) != raster.StatusIO || !strings.Contains(err.Error(), "tile (0, 1)") {
+		t.Fatalf("got %v (%v)", raster.StatusOf(err), err)
 	}
 	if _, err := os.Stat(dst); err == nil {
 		t.Fatal("a COG was written")
@@ -328,19 +329,19 @@ func TestShortUncompressedTileFailsWriteCOG(t *testing.T) {
 // bytes only) and stay as they are.
 func TestWriteCOGOfNBitsSources(t *testing.T) {
 	for _, c := range []struct {
-		dtype DType
+		dtype raster.DType
 		nbits int
-	}{{Byte, 1}, {UInt16, 12}} {
+	}{{raster.Byte, 1}, {raster.UInt16, 12}} {
 		data := make([]byte, 64*64*c.dtype.Size())
 		for k := 0; k < 64*64; k++ {
-			c.dtype.setCell(data, k, float64(k%(1<<c.nbits)))
+			c.dtype.SetCell(data, k, float64(k%(1<<c.nbits)))
 		}
 		src := gtiff(t, tmpPath(t, "nbits.tif"), c.dtype, 1, 64, 64, data, fmt.Sprintf("NBITS=%d", c.nbits))
 		dst := tmpPath(t, "cog.tif")
 		if err := WriteCOG(src, dst, COGOptions{}); err != nil {
 			t.Fatalf("NBITS=%d: %v", c.nbits, err)
 		}
-		if got := gdalRead(t, dst, Window{Rows: 64, Cols: 64}, []int{1}, c.dtype); string(got) != string(data) {
+		if got := gdalRead(t, dst, raster.Window{Rows: 64, Cols: 64}, []int{1}, c.dtype); string(got) != string(data) {
 			t.Fatalf("NBITS=%d: cells differ", c.nbits)
 		}
 	}
@@ -350,14 +351,14 @@ func TestWriteCOGOfNBitsSources(t *testing.T) {
 // temporary name that fits; one whose path is too long for GDAL is a clear
 // error up front.
 func TestLongDestinationNames(t *testing.T) {
-	src := gtiff(t, tmpPath(t, "src.tif"), Byte, 1, 20, 20, cells(Byte, 1, 20, 20, 1))
+	src := gtiff(t, tmpPath(t, "src.tif"), raster.Byte, 1, 20, 20, cells(raster.Byte, 1, 20, 20, 1))
 	dir := t.TempDir()
 	for _, n := range []int{230, 251} {
 		dst := filepath.Join(dir, strings.Repeat("é", (n-4)/2)+strings.Repeat("x", (n-4)%2)+".tif")
 		if err := WriteCOG(src, dst, COGOptions{}); err != nil {
 			t.Fatalf("a %d-byte name: %v", len(filepath.Base(dst)), err)
 		}
-		w, err := CreateTileWriter(dst+"w", WriterSpec{Rows: 20, Cols: 20, Bands: 1, DType: Byte}, COGOptions{})
+		w, err := CreateTileWriter(dst+"w", WriterSpec{Rows: 20, Cols: 20, Bands: 1, DType: raster.Byte}, COGOptions{})
 		if err != nil {
 			t.Fatalf("a tile writer of a %d-byte name: %v", len(filepath.Base(dst)), err)
 		}
@@ -372,7 +373,7 @@ func TestLongDestinationNames(t *testing.T) {
 	}
 	dst := filepath.Join(deep, strings.Repeat("f", 2036-len(deep)-1))
 	err := WriteCOG(src, dst, COGOptions{})
-	if StatusOf(err) != StatusInvalidArgument || !strings.Contains(err.Error(), "use a shorter path") {
-		t.Fatalf("a %d-byte path: %v (%v)", len(dst), StatusOf(err), err)
+	if raster.StatusOf(err) != raster.StatusInvalidArgument || !strings.Contains(err.Error(), "use a shorter path") {
+		t.Fatalf("a %d-byte path: %v (%v)", len(dst), raster.StatusOf(err), err)
 	}
 }

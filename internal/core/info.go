@@ -12,9 +12,7 @@ package core
 // gdalinfo -json of name, to be freed with CPLFree; NULL on failure, with
 // GDAL's errors in errs. godal has no GDALInfo, nor a band's unit type.
 static char *cloudioGDALInfo(const char *name, cloudioErrors *errs) {
-  memset(errs, 0, sizeof *errs);
-  CPLPushErrorHandlerEx(cloudioCollectErrors, errs);
-  CPLErrorReset();
+  cloudioErrorsBegin(errs);
   char *json = NULL;
   GDALDatasetH ds = GDALOpenEx(name, GDAL_OF_RASTER | GDAL_OF_READONLY | GDAL_OF_VERBOSE_ERROR, NULL, NULL, NULL);
   if (ds != NULL) {
@@ -24,7 +22,7 @@ static char *cloudioGDALInfo(const char *name, cloudioErrors *errs) {
     GDALInfoOptionsFree(opts);
     GDALClose(ds);
   }
-  CPLPopErrorHandler();
+  cloudioErrorsEnd(errs);
   return json;
 }
 */
@@ -32,10 +30,15 @@ import "C"
 
 import (
 	"encoding/json"
+	"fmt"
 	"math"
 	"strconv"
 	"strings"
 	"unsafe"
+
+	"github.com/cloudio-dem/cloudio/internal/gdalc"
+	"github.com/cloudio-dem/cloudio/internal/raster"
+	"github.com/cloudio-dem/cloudio/internal/storage"
 )
 
 // Description is what info tells about a raster: plain data that encodes
@@ -153,39 +156,40 @@ var numpyNames = map[string]string{"Byte": "uint8", "Int8": "int8", "UInt16": "u
 // reads), from its metadata alone: no pixel is read, statistics are those
 // the file records. Errors as OpenDataset's.
 func Describe(name string) (*Description, error) {
-	Init()
-	name, err := inputName("dataset", name)
+	gdalc.Init()
+	n, err := storage.Resolve("dataset", name)
 	if err != nil {
 		return nil, err
 	}
-	ds, resolved, err := openResolved(name) // classifies a missing or unreadable name, resolves Zarr stores
+	name = n.User
+	ds, resolved, err := openResolved(n) // classifies a missing or unreadable name, resolves Zarr stores
 	if err != nil {
 		return nil, err
 	}
 	ds.Close()
-	cname := C.CString(resolved)
+	cname := C.CString(resolved.GDAL)
 	defer C.free(unsafe.Pointer(cname))
-	errs := newCErrors()
-	defer C.free(unsafe.Pointer(errs))
+	errs := gdalc.NewErrors()
+	defer errs.Free()
 	var text *C.char
-	pinned(resolved, func() { text = C.cloudioGDALInfo(cname, errs) })
+	storage.Pinned(resolved.Store, func() { text = C.cloudioGDALInfo(cname, (*C.cloudioErrors)(errs.C())) })
 	if text == nil {
-		return nil, errorf(classify(int(errs.code), StatusIO), "cannot describe %q: %s", name, C.GoString(&errs.msg[0]))
+		return nil, errs.Report().Err(fmt.Sprintf("cannot describe %q", name), raster.StatusIO)
 	}
 	defer C.CPLFree(unsafe.Pointer(text))
 	var g gdalInfo
 	if err := json.Unmarshal([]byte(C.GoString(text)), &g); err != nil {
-		return nil, errorf(StatusInternal, "cannot read gdalinfo's description of %q: %v", name, err)
+		return nil, raster.Errorf(raster.StatusInternal, "cannot read gdalinfo's description of %q: %v", name, err)
 	}
 	if len(g.Bands) == 0 {
-		return nil, errorf(StatusInvalidArgument, "%q has no raster bands", name)
+		return nil, raster.Errorf(raster.StatusInvalidArgument, "%q has no raster bands", name)
 	}
 	d := describe(&g)
-	if resolved != name {
+	if resolved.GDAL != n.GDAL {
 		d.Driver = "Zarr" // a store of one array per band, seen through the VRT that stacks them
 	}
 	if d.Driver == "GTiff" {
-		v, err := Validate(resolved, FullCheckAuto)
+		v, err := Validate(resolved.GDAL, FullCheckAuto)
 		if err != nil {
 			return nil, err
 		}

@@ -6,14 +6,16 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/cloudio-dem/cloudio/internal/raster"
 )
 
 func TestDescribe(t *testing.T) {
 	dir := t.TempDir()
 	gt := [6]float64{500000, 30, 0, 4200000, 0, -30}
 	nd := math.NaN()
-	src := makeRaster(t, filepath.Join(dir, "src.tif"), rasterSpec{dtype: Float32, bands: 2, rows: 700, cols: 600, gt: &gt,
-		crs: "EPSG:32633", nodata: &nd, options: []string{"TILED=YES"}}, cells(Float32, 2, 700, 600, 1))
+	src := makeRaster(t, filepath.Join(dir, "src.tif"), rasterSpec{dtype: raster.Float32, bands: 2, rows: 700, cols: 600, gt: &gt,
+		crs: "EPSG:32633", nodata: &nd, options: []string{"TILED=YES"}}, cells(raster.Float32, 2, 700, 600, 1))
 	runTool(t, "gdal_edit.py", "-units", "m", "-setstats", "1", "2", "1.5", "0.25", "-mo", "OVR_RESAMPLING_ALG=AVERAGE", src)
 	cog := filepath.Join(dir, "cog.tif")
 	runTool(t, "gdal_translate", "-q", "-of", "COG", "-co", "BLOCKSIZE=256", "-co", "COMPRESS=DEFLATE", "-co", "PREDICTOR=YES", src, cog)
@@ -42,7 +44,7 @@ func TestDescribe(t *testing.T) {
 		t.Errorf("NaN is gdalinfo's string in JSON: %s", text)
 	}
 
-	plain, err := Describe(makeRaster(t, filepath.Join(dir, "plain.tif"), rasterSpec{dtype: Byte, bands: 1, rows: 1500, cols: 1500}, nil))
+	plain, err := Describe(makeRaster(t, filepath.Join(dir, "plain.tif"), rasterSpec{dtype: raster.Byte, bands: 1, rows: 1500, cols: 1500}, nil))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -56,5 +58,5 @@ func TestDescribe(t *testing.T) {
 		t.Errorf("a PNG: %+v, %v", d, err)
 	}
 	_, err = Describe(filepath.Join(dir, "missing.tif"))
-	wantStatus(t, err, StatusNotFound, "a missing file")
+	wantStatus(t, err, raster.StatusNotFound, "a missing file")
 }

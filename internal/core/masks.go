@@ -5,22 +5,25 @@ import (
 	"math"
 
 	"github.com/airbusgeo/godal"
+
+	"github.com/cloudio-dem/cloudio/internal/raster"
+	"github.com/cloudio-dem/cloudio/internal/storage"
 )
 
 // readMasks reads GDAL's mask of each band (GetMaskBand: its nodata, a
 // per-dataset mask, an alpha band) for window w into buf, band-sequential,
 // one byte per cell: 0 where the cell holds no data, 255 elsewhere. Masks
 // always come through GDAL (through h, a handle of the reader's own).
-func (d *Dataset) readMasks(h *handle, w Window, bands []int, buf []byte) error {
+func (d *Dataset) readMasks(h *handle, w raster.Window, bands []int, buf []byte) error {
 	cells := int(w.Rows * w.Cols)
 	var err error
-	pinned(d.gdalName, func() {
+	storage.Pinned(d.name.Store, func() {
 		all := h.gdal.Bands()
 		for i, b := range bands {
 			var ge gdalErrors
 			out := buf[i*cells : (i+1)*cells]
 			if all[b-1].MaskBand().Read(int(w.ColOff), int(w.RowOff), out, int(w.Cols), int(w.Rows), godal.ErrLogger(ge.handler())) != nil {
-				err = ge.err(fmt.Sprintf("cannot read the mask of band %d, window (row_off=%d, col_off=%d, n_rows=%d, n_cols=%d) of %q", b, w.RowOff, w.ColOff, w.Rows, w.Cols, d.name), StatusIO)
+				err = ge.Err(fmt.Sprintf("cannot read the mask of band %d, window (row_off=%d, col_off=%d, n_rows=%d, n_cols=%d) of %q", b, w.RowOff, w.ColOff, w.Rows, w.Cols, d.name.User), raster.StatusIO)
 				return
 			}
 			for j, v := range out { // GDAL's alpha masks hold any value; only 0 masks

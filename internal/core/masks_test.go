@@ -6,6 +6,9 @@ import (
 	"testing"
 
 	"github.com/airbusgeo/godal"
+
+	"github.com/cloudio-dem/cloudio/internal/raster"
+	"github.com/cloudio-dem/cloudio/internal/raster/rastertest"
 )
 
 // gdalMasks reads every band's GDAL mask of the whole raster, as 0 / 255,
@@ -40,38 +43,38 @@ func gdalMasks(t *testing.T, path string, bands []int) []byte {
 func TestTileReaderMasks(t *testing.T) {
 	dir := t.TempDir()
 	const rows, cols = 230, 310
-	masked, _ := maskedSource(t, filepath.Join(dir, "masked.tif"), Int16, 2, rows, cols)
+	masked, _ := maskedSource(t, filepath.Join(dir, "masked.tif"), raster.Int16, 2, rows, cols)
 	nodata := -9999.0
-	withNoData := cells(Float32, 1, rows, cols, 2)
+	withNoData := cells(raster.Float32, 1, rows, cols, 2)
 	for i := 0; i < rows*cols; i += 13 {
-		setCell(withNoData, Float32, rows, cols, 0, i/cols, i%cols, nodata)
+		setCell(withNoData, raster.Float32, rows, cols, 0, i/cols, i%cols, nodata)
 	}
-	nd := makeRaster(t, filepath.Join(dir, "nodata.tif"), rasterSpec{dtype: Float32, bands: 1, rows: rows, cols: cols, nodata: &nodata,
+	nd := makeRaster(t, filepath.Join(dir, "nodata.tif"), rasterSpec{dtype: raster.Float32, bands: 1, rows: rows, cols: cols, nodata: &nodata,
 		options: []string{"TILED=YES", "BLOCKXSIZE=64", "BLOCKYSIZE=64", "COMPRESS=DEFLATE"}}, withNoData)
 	for _, c := range []struct {
 		path  string
-		dtype DType
+		dtype raster.DType
 		bands []int
 		o     ReaderOptions
 	}{
-		{masked, Int16, []int{1, 2}, ReaderOptions{TileRows: 64, TileCols: 100, Halo: 2}},
-		{masked, Int16, []int{2}, ReaderOptions{TileRows: 100, TileCols: 64, Halo: 3, Spec: ReadSpec{Bands: []int{2}}, Workers: 1}},
-		{nd, Float32, []int{1}, ReaderOptions{TileRows: 50, TileCols: 77, Halo: 1, Edge: EdgeNoData}},
-		{nd, Float32, []int{1}, ReaderOptions{TileRows: 128, TileCols: 128}},
+		{masked, raster.Int16, []int{1, 2}, ReaderOptions{TileRows: 64, TileCols: 100, Halo: 2}},
+		{masked, raster.Int16, []int{2}, ReaderOptions{TileRows: 100, TileCols: 64, Halo: 3, Spec: raster.ReadSpec{Bands: []int{2}}, Workers: 1}},
+		{nd, raster.Float32, []int{1}, ReaderOptions{TileRows: 50, TileCols: 77, Halo: 1, Edge: EdgeNoData}},
+		{nd, raster.Float32, []int{1}, ReaderOptions{TileRows: 128, TileCols: 128}},
 	} {
 		t.Run(fmt.Sprintf("%s/%+v", filepath.Base(c.path), c.o), func(t *testing.T) {
 			c.o.Masks = true
-			data := gdalRead(t, c.path, Window{0, 0, rows, cols}, c.bands, c.dtype)
+			data := gdalRead(t, c.path, raster.Window{RowOff: 0, ColOff: 0, Rows: rows, Cols: cols}, c.bands, c.dtype)
 			masks := gdalMasks(t, c.path, c.bands)
 			r, err := OpenTileReader(c.path, c.o)
 			if err != nil {
 				t.Fatal(err)
 			}
 			defer r.Close()
-			tiling, _ := NewTiling(rows, cols, c.o.TileRows, c.o.TileCols, 0)
+			tiling, _ := raster.NewTiling(rows, cols, c.o.TileRows, c.o.TileCols, 0)
 			var fill, maskFill []byte
 			if c.o.Edge == EdgeNoData {
-				fill, maskFill = encodeRef(c.dtype, nodata), []byte{0}
+				fill, maskFill = rastertest.EncodeRef(c.dtype, nodata), []byte{0}
 			}
 			drain(t, r, tiling, c.o.Halo, func(tile Tile) []byte {
 				out := clampedRead(data, c.dtype.Size(), len(c.bands), rows, cols, tile.Padded, fill)

@@ -10,40 +10,10 @@ import (
 	"sync"
 
 	"github.com/airbusgeo/godal"
+
+	"github.com/cloudio-dem/cloudio/internal/gdalc"
+	"github.com/cloudio-dem/cloudio/internal/raster"
 )
-
-// Option is one KEY=VALUE creation option.
-type Option struct {
-	Key, Value string
-}
-
-func (o Option) String() string { return o.Key + "=" + o.Value }
-
-// ParseOptions splits GDAL-style "KEY=VALUE" strings. Keys are upper-cased
-// (GDAL matches them case-insensitively); a later duplicate key wins.
-func ParseOptions(kvs []string) ([]Option, error) {
-	var out []Option
-	for _, kv := range kvs {
-		key, value, ok := strings.Cut(kv, "=")
-		key = strings.TrimSpace(key)
-		if !ok || key == "" || strings.ContainsAny(key, " \t\r\n") {
-			return nil, errorf(StatusInvalidArgument, "option %q is not of the form KEY=VALUE", kv)
-		}
-		out = setOption(out, Option{Key: strings.ToUpper(key), Value: value})
-	}
-	return out, nil
-}
-
-// setOption replaces the value of o.Key, or appends o.
-func setOption(opts []Option, o Option) []Option {
-	for i := range opts {
-		if opts[i].Key == o.Key {
-			opts[i].Value = o.Value
-			return opts
-		}
-	}
-	return append(opts, o)
-}
 
 // optionSpec is one <Option> of a driver's DMD_CREATIONOPTIONLIST.
 type optionSpec struct {
@@ -66,7 +36,7 @@ func ParseOptionSchema(doc string) (OptionSchema, error) {
 		Options []optionSpec `xml:"Option"`
 	}
 	if err := xml.Unmarshal([]byte(doc), &list); err != nil {
-		return nil, errorf(StatusInternal, "cannot parse the driver's creation option list: %v", err)
+		return nil, raster.Errorf(raster.StatusInternal, "cannot parse the driver's creation option list: %v", err)
 	}
 	s := OptionSchema{}
 	for _, o := range list.Options {
@@ -89,18 +59,20 @@ func (s OptionSchema) Choices(key string) []string {
 }
 
 // Validate checks the options of a COG, as ValidateAs does.
-func (s OptionSchema) Validate(opts []Option) ([]Option, error) { return s.ValidateAs("COG", opts) }
+func (s OptionSchema) Validate(opts []raster.Option) ([]raster.Option, error) {
+	return s.ValidateAs("COG", opts)
+}
 
 // ValidateAs checks that every option is declared and has a value of the
 // declared kind and range (and within the limits of undeclaredLimits);
 // select values are upper-cased to their canonical spelling and booleans
 // become YES or NO. Messages name the driver's format and the option.
-func (s OptionSchema) ValidateAs(format string, opts []Option) ([]Option, error) {
-	out := make([]Option, 0, len(opts))
+func (s OptionSchema) ValidateAs(format string, opts []raster.Option) ([]raster.Option, error) {
+	out := make([]raster.Option, 0, len(opts))
 	for _, o := range opts {
 		spec, ok := s[o.Key]
 		if !ok {
-			return nil, errorf(StatusInvalidArgument, "unknown %s creation option %q (known: %s)", format, o.Key, strings.Join(s.names(), ", "))
+			return nil, raster.Errorf(raster.StatusInvalidArgument, "unknown %s creation option %q (known: %s)", format, o.Key, strings.Join(s.names(), ", "))
 		}
 		v, err := spec.check(s, o)
 		if err == nil {
@@ -109,15 +81,15 @@ func (s OptionSchema) ValidateAs(format string, opts []Option) ([]Option, error)
 			}
 		}
 		if err != nil {
-			return nil, errorf(StatusInvalidArgument, "invalid value %q for %s option %s (%v)", o.Value, format, o.Key, err)
+			return nil, raster.Errorf(raster.StatusInvalidArgument, "invalid value %q for %s option %s (%v)", o.Value, format, o.Key, err)
 		}
-		out = append(out, Option{Key: o.Key, Value: v})
+		out = append(out, raster.Option{Key: o.Key, Value: v})
 	}
 	return out, nil
 }
 
 // check returns o's value in canonical form, or says what was expected.
-func (spec optionSpec) check(s OptionSchema, o Option) (string, error) {
+func (spec optionSpec) check(s OptionSchema, o raster.Option) (string, error) {
 	v := strings.TrimSpace(o.Value)
 	switch spec.Type {
 	case "string-select":
@@ -253,7 +225,7 @@ var schemas struct {
 // declares, read from GDAL once; missing says what a build without the
 // driver lacks.
 func driverSchema(driver, missing string) (OptionSchema, error) {
-	Init()
+	gdalc.Init()
 	schemas.mu.Lock()
 	defer schemas.mu.Unlock()
 	if s, ok := schemas.known[driver]; ok {
@@ -261,7 +233,7 @@ func driverSchema(driver, missing string) (OptionSchema, error) {
 	}
 	drv, ok := godal.RasterDriver(godal.DriverName(driver))
 	if !ok {
-		return nil, errorf(StatusUnsupported, "this GDAL build has no %s driver (%s)", driver, missing)
+		return nil, raster.Errorf(raster.StatusUnsupported, "this GDAL build has no %s driver (%s)", driver, missing)
 	}
 	s, err := ParseOptionSchema(drv.Metadata("DMD_CREATIONOPTIONLIST"))
 	if err != nil {

@@ -8,26 +8,28 @@ import (
 	"testing"
 
 	"github.com/airbusgeo/godal"
+
+	"github.com/cloudio-dem/cloudio/internal/raster"
 )
 
 func TestParseOptions(t *testing.T) {
 	for _, c := range []struct {
 		name string
 		in   []string
-		want []Option
+		want []raster.Option
 	}{
 		{"nil", nil, nil},
 		{"upper-cased keys, values kept", []string{"blocksize=256", "Compress=zstd", "tiTLe=Mixed Case"},
-			[]Option{{"BLOCKSIZE", "256"}, {"COMPRESS", "zstd"}, {"TITLE", "Mixed Case"}}},
+			[]raster.Option{{Key: "BLOCKSIZE", Value: "256"}, {Key: "COMPRESS", Value: "zstd"}, {Key: "TITLE", Value: "Mixed Case"}}},
 		{"duplicates: the last wins, in the first's place", []string{"A=1", "B=2", "a=3", "A=4"},
-			[]Option{{"A", "4"}, {"B", "2"}}},
-		{"empty value", []string{"EMPTY="}, []Option{{"EMPTY", ""}}},
-		{"value with '='", []string{"EXTENT=a=b=c"}, []Option{{"EXTENT", "a=b=c"}}},
-		{"spaces around the key are trimmed", []string{"  level\t=9"}, []Option{{"LEVEL", "9"}}},
-		{"spaces in values are kept", []string{"TITLE= a b "}, []Option{{"TITLE", " a b "}}},
+			[]raster.Option{{Key: "A", Value: "4"}, {Key: "B", Value: "2"}}},
+		{"empty value", []string{"EMPTY="}, []raster.Option{{Key: "EMPTY", Value: ""}}},
+		{"value with '='", []string{"EXTENT=a=b=c"}, []raster.Option{{Key: "EXTENT", Value: "a=b=c"}}},
+		{"spaces around the key are trimmed", []string{"  level\t=9"}, []raster.Option{{Key: "LEVEL", Value: "9"}}},
+		{"spaces in values are kept", []string{"TITLE= a b "}, []raster.Option{{Key: "TITLE", Value: " a b "}}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			got, err := ParseOptions(c.in)
+			got, err := raster.ParseOptions(c.in)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -37,8 +39,8 @@ func TestParseOptions(t *testing.T) {
 		})
 	}
 	for _, bad := range []string{"NOEQUALS", "", "=value", " =x", "\t=x", "TWO WORDS=1", "TAB\tKEY=1", "NEW\nLINE=1", "CR\rKEY=1"} {
-		got, err := ParseOptions([]string{"GOOD=1", bad})
-		if StatusOf(err) != StatusInvalidArgument || got != nil {
+		got, err := raster.ParseOptions([]string{"GOOD=1", bad})
+		if raster.StatusOf(err) != raster.StatusInvalidArgument || got != nil {
 			t.Errorf("%q: got %v, %v; want INVALID_ARGUMENT", bad, got, err)
 			continue
 		}
@@ -46,7 +48,7 @@ func TestParseOptions(t *testing.T) {
 			t.Errorf("%q: message %q does not say what is expected", bad, err)
 		}
 	}
-	if got := (Option{"A", "b=c"}).String(); got != "A=b=c" {
+	if got := (raster.Option{Key: "A", Value: "b=c"}).String(); got != "A=b=c" {
 		t.Errorf("String %q", got)
 	}
 }
@@ -142,13 +144,13 @@ func TestValidate(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	in := []Option{{"COMPRESS", " deflate "}, {"PREDICTOR", "2"}, {"LEVEL", " 9 "}, {"MAX_Z_ERROR", "1e-3"}, {"TITLE", "any Thing"}, {"SPARSE_OK", "yes"}, {"COMPRESS", "Zstd"}}
-	inCopy := append([]Option(nil), in...)
+	in := []raster.Option{{Key: "COMPRESS", Value: " deflate "}, {Key: "PREDICTOR", Value: "2"}, {Key: "LEVEL", Value: " 9 "}, {Key: "MAX_Z_ERROR", Value: "1e-3"}, {Key: "TITLE", Value: "any Thing"}, {Key: "SPARSE_OK", Value: "yes"}, {Key: "COMPRESS", Value: "Zstd"}}
+	inCopy := append([]raster.Option(nil), in...)
 	got, err := s.Validate(in)
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []Option{{"COMPRESS", "DEFLATE"}, {"PREDICTOR", "2"}, {"LEVEL", "9"}, {"MAX_Z_ERROR", "1e-3"}, {"TITLE", "any Thing"}, {"SPARSE_OK", "YES"}, {"COMPRESS", "ZSTD"}}
+	want := []raster.Option{{Key: "COMPRESS", Value: "DEFLATE"}, {Key: "PREDICTOR", Value: "2"}, {Key: "LEVEL", Value: "9"}, {Key: "MAX_Z_ERROR", Value: "1e-3"}, {Key: "TITLE", Value: "any Thing"}, {Key: "SPARSE_OK", Value: "YES"}, {Key: "COMPRESS", Value: "ZSTD"}}
 	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("got %v, want %v", got, want)
 	}
@@ -156,7 +158,7 @@ func TestValidate(t *testing.T) {
 		t.Fatalf("Validate changed its input: %v", in)
 	}
 	for _, alias := range []string{"2", "3", "standard", "FLOATING_POINT", "yes"} {
-		if _, err := s.Validate([]Option{{"PREDICTOR", alias}}); err != nil {
+		if _, err := s.Validate([]raster.Option{{Key: "PREDICTOR", Value: alias}}); err != nil {
 			t.Errorf("PREDICTOR=%s: %v", alias, err)
 		}
 	}
@@ -164,23 +166,23 @@ func TestValidate(t *testing.T) {
 		t.Errorf("no options: %v %v", got, err)
 	}
 	for _, c := range []struct {
-		opt      Option
+		opt      raster.Option
 		contains []string
 	}{
-		{Option{"NOPE", "1"}, []string{`"NOPE"`, "COMPRESS", "LEVEL", "PREDICTOR", "TITLE"}},
-		{Option{"compress", "DEFLATE"}, []string{`"compress"`}}, // keys must come upper-cased, as ParseOptions makes them
-		{Option{"COMPRESS", "BROTLI"}, []string{`"BROTLI"`, "COMPRESS", "NONE, DEFLATE, ZSTD"}},
-		{Option{"COMPRESS", ""}, []string{"COMPRESS"}},
-		{Option{"PREDICTOR", "4"}, []string{`"4"`, "STANDARD, 2"}},
-		{Option{"LEVEL", "high"}, []string{`"high"`, "LEVEL", "integer"}},
-		{Option{"LEVEL", "1.5"}, []string{"LEVEL", "integer"}},
-		{Option{"LEVEL", ""}, []string{"LEVEL"}},
-		{Option{"LEVEL", "99999999999999999999"}, []string{"LEVEL"}},
-		{Option{"MAX_Z_ERROR", "x"}, []string{`"x"`, "MAX_Z_ERROR", "number"}},
-		{Option{"MAX_Z_ERROR", "1,5"}, []string{"MAX_Z_ERROR"}},
+		{raster.Option{Key: "NOPE", Value: "1"}, []string{`"NOPE"`, "COMPRESS", "LEVEL", "PREDICTOR", "TITLE"}},
+		{raster.Option{Key: "compress", Value: "DEFLATE"}, []string{`"compress"`}}, // keys must come upper-cased, as ParseOptions makes them
+		{raster.Option{Key: "COMPRESS", Value: "BROTLI"}, []string{`"BROTLI"`, "COMPRESS", "NONE, DEFLATE, ZSTD"}},
+		{raster.Option{Key: "COMPRESS", Value: ""}, []string{"COMPRESS"}},
+		{raster.Option{Key: "PREDICTOR", Value: "4"}, []string{`"4"`, "STANDARD, 2"}},
+		{raster.Option{Key: "LEVEL", Value: "high"}, []string{`"high"`, "LEVEL", "integer"}},
+		{raster.Option{Key: "LEVEL", Value: "1.5"}, []string{"LEVEL", "integer"}},
+		{raster.Option{Key: "LEVEL", Value: ""}, []string{"LEVEL"}},
+		{raster.Option{Key: "LEVEL", Value: "99999999999999999999"}, []string{"LEVEL"}},
+		{raster.Option{Key: "MAX_Z_ERROR", Value: "x"}, []string{`"x"`, "MAX_Z_ERROR", "number"}},
+		{raster.Option{Key: "MAX_Z_ERROR", Value: "1,5"}, []string{"MAX_Z_ERROR"}},
 	} {
-		_, err := s.Validate([]Option{{"TITLE", "ok"}, c.opt})
-		if StatusOf(err) != StatusInvalidArgument {
+		_, err := s.Validate([]raster.Option{{Key: "TITLE", Value: "ok"}, c.opt})
+		if raster.StatusOf(err) != raster.StatusInvalidArgument {
 			t.Errorf("%v: %v, want INVALID_ARGUMENT", c.opt, err)
 			continue
 		}
@@ -197,7 +199,7 @@ func TestValidateCOGSchema(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ok, err := s.Validate([]Option{{"BLOCKSIZE", "256"}, {"PREDICTOR", "2"}, {"OVERVIEWS", "ignore_existing"}, {"TARGET_SRS", "epsg:4326"}, {"BIGTIFF", "if_safer"}})
+	ok, err := s.Validate([]raster.Option{{Key: "BLOCKSIZE", Value: "256"}, {Key: "PREDICTOR", Value: "2"}, {Key: "OVERVIEWS", Value: "ignore_existing"}, {Key: "TARGET_SRS", Value: "epsg:4326"}, {Key: "BIGTIFF", Value: "if_safer"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -207,19 +209,19 @@ func TestValidateCOGSchema(t *testing.T) {
 	if v := find(ok, "TARGET_SRS"); v != "epsg:4326" {
 		t.Errorf("a string option changed: TARGET_SRS=%q", v)
 	}
-	for _, bad := range []Option{{"BLOCKSIZE", "big"}, {"PREDICTOR", "7"}, {"MAX_Z_ERROR", "none"}, {"TILED", "YES"}, {"BIGTIFF", "maybe"}} {
-		if _, err := s.Validate([]Option{bad}); StatusOf(err) != StatusInvalidArgument {
+	for _, bad := range []raster.Option{{Key: "BLOCKSIZE", Value: "big"}, {Key: "PREDICTOR", Value: "7"}, {Key: "MAX_Z_ERROR", Value: "none"}, {Key: "TILED", Value: "YES"}, {Key: "BIGTIFF", Value: "maybe"}} {
+		if _, err := s.Validate([]raster.Option{bad}); raster.StatusOf(err) != raster.StatusInvalidArgument {
 			t.Errorf("%v: %v", bad, err)
 		}
 	}
 }
 
-func find(opts []Option, key string) string {
+func find(opts []raster.Option, key string) string {
 	v, _ := findOption(opts, key)
 	return v
 }
 
-func optionMap(t *testing.T, opts []Option) map[string]string {
+func optionMap(t *testing.T, opts []raster.Option) map[string]string {
 	t.Helper()
 	m := map[string]string{}
 	for _, o := range opts {
@@ -232,9 +234,9 @@ func optionMap(t *testing.T, opts []Option) map[string]string {
 }
 
 func TestCOGCreationOptionsDefaults(t *testing.T) {
-	ints := []DType{Byte, UInt16, Int16, UInt32, Int32, UInt64, Int64}
-	floats := []DType{Float32, Float64}
-	for _, dt := range append(append([]DType{}, ints...), floats...) {
+	ints := []raster.DType{raster.Byte, raster.UInt16, raster.Int16, raster.UInt32, raster.Int32, raster.UInt64, raster.Int64}
+	floats := []raster.DType{raster.Float32, raster.Float64}
+	for _, dt := range append(append([]raster.DType{}, ints...), floats...) {
 		predictor := "STANDARD"
 		if dt.IsFloat() {
 			predictor = "FLOATING_POINT"
@@ -255,7 +257,7 @@ func TestCOGCreationOptionsDefaults(t *testing.T) {
 			}
 		}
 		for _, compress := range []string{"none", "lerc", "LERC_DEFLATE", "lerc_zstd", "lzma"} {
-			if strings.HasPrefix(strings.ToUpper(compress), "LERC") && (dt == Int64 || dt == UInt64) {
+			if strings.HasPrefix(strings.ToUpper(compress), "LERC") && (dt == raster.Int64 || dt == raster.UInt64) {
 				continue
 			}
 			opts, err := COGCreationOptions(compress, dt, 1, nil)
@@ -269,7 +271,7 @@ func TestCOGCreationOptionsDefaults(t *testing.T) {
 			}
 		}
 	}
-	opts, err := COGCreationOptions("jpeg", Byte, 3, nil)
+	opts, err := COGCreationOptions("jpeg", raster.Byte, 3, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -277,8 +279,8 @@ func TestCOGCreationOptionsDefaults(t *testing.T) {
 		t.Errorf("JPEG: %v", opts)
 	}
 	// the first three are in a fixed order
-	opts, _ = COGCreationOptions("", Float32, 1, nil)
-	if len(opts) < 3 || opts[0] != (Option{"COMPRESS", "DEFLATE"}) || opts[1] != (Option{"NUM_THREADS", "ALL_CPUS"}) || opts[2] != (Option{"BIGTIFF", "IF_SAFER"}) {
+	opts, _ = COGCreationOptions("", raster.Float32, 1, nil)
+	if len(opts) < 3 || opts[0] != (raster.Option{Key: "COMPRESS", Value: "DEFLATE"}) || opts[1] != (raster.Option{Key: "NUM_THREADS", Value: "ALL_CPUS"}) || opts[2] != (raster.Option{Key: "BIGTIFF", Value: "IF_SAFER"}) {
 		t.Errorf("order: %v", opts)
 	}
 }
@@ -286,24 +288,24 @@ func TestCOGCreationOptionsDefaults(t *testing.T) {
 func TestCOGCreationOptionsOverrides(t *testing.T) {
 	for _, c := range []struct {
 		compress string
-		dtype    DType
+		dtype    raster.DType
 		extra    []string
 		want     map[string]string
 	}{
-		{"deflate", Float32, []string{"PREDICTOR=NO", "NUM_THREADS=1", "BIGTIFF=YES"},
+		{"deflate", raster.Float32, []string{"PREDICTOR=NO", "NUM_THREADS=1", "BIGTIFF=YES"},
 			map[string]string{"COMPRESS": "DEFLATE", "PREDICTOR": "NO", "NUM_THREADS": "1", "BIGTIFF": "YES"}},
-		{"deflate", Int16, []string{"predictor=2"}, map[string]string{"COMPRESS": "DEFLATE", "PREDICTOR": "2", "NUM_THREADS": "ALL_CPUS", "BIGTIFF": "IF_SAFER"}},
-		{"", Float32, []string{"compress=zstd"}, map[string]string{"COMPRESS": "ZSTD", "PREDICTOR": "FLOATING_POINT", "NUM_THREADS": "ALL_CPUS", "BIGTIFF": "IF_SAFER"}},
-		{"zstd", Float32, []string{"COMPRESS=lerc"}, map[string]string{"COMPRESS": "LERC", "NUM_THREADS": "ALL_CPUS", "BIGTIFF": "IF_SAFER"}},
-		{"lerc", Int32, []string{"COMPRESS=LZW"}, map[string]string{"COMPRESS": "LZW", "PREDICTOR": "STANDARD", "NUM_THREADS": "ALL_CPUS", "BIGTIFF": "IF_SAFER"}},
-		{"", UInt16, []string{"COMPRESS=NONE"}, map[string]string{"COMPRESS": "NONE", "NUM_THREADS": "ALL_CPUS", "BIGTIFF": "IF_SAFER"}},
-		{"", Float64, []string{"num_threads=4", "NUM_THREADS=2", "blocksize=256", "LEVEL=9"},
+		{"deflate", raster.Int16, []string{"predictor=2"}, map[string]string{"COMPRESS": "DEFLATE", "PREDICTOR": "2", "NUM_THREADS": "ALL_CPUS", "BIGTIFF": "IF_SAFER"}},
+		{"", raster.Float32, []string{"compress=zstd"}, map[string]string{"COMPRESS": "ZSTD", "PREDICTOR": "FLOATING_POINT", "NUM_THREADS": "ALL_CPUS", "BIGTIFF": "IF_SAFER"}},
+		{"zstd", raster.Float32, []string{"COMPRESS=lerc"}, map[string]string{"COMPRESS": "LERC", "NUM_THREADS": "ALL_CPUS", "BIGTIFF": "IF_SAFER"}},
+		{"lerc", raster.Int32, []string{"COMPRESS=LZW"}, map[string]string{"COMPRESS": "LZW", "PREDICTOR": "STANDARD", "NUM_THREADS": "ALL_CPUS", "BIGTIFF": "IF_SAFER"}},
+		{"", raster.UInt16, []string{"COMPRESS=NONE"}, map[string]string{"COMPRESS": "NONE", "NUM_THREADS": "ALL_CPUS", "BIGTIFF": "IF_SAFER"}},
+		{"", raster.Float64, []string{"num_threads=4", "NUM_THREADS=2", "blocksize=256", "LEVEL=9"},
 			map[string]string{"COMPRESS": "DEFLATE", "PREDICTOR": "FLOATING_POINT", "NUM_THREADS": "2", "BIGTIFF": "IF_SAFER", "BLOCKSIZE": "256", "LEVEL": "9"}},
-		{"lerc", Float32, []string{"MAX_Z_ERROR=0.01"}, map[string]string{"COMPRESS": "LERC", "NUM_THREADS": "ALL_CPUS", "BIGTIFF": "IF_SAFER", "MAX_Z_ERROR": "0.01"}},
-		{"", Byte, []string{"PREDICTOR=YES"}, map[string]string{"COMPRESS": "DEFLATE", "PREDICTOR": "YES", "NUM_THREADS": "ALL_CPUS", "BIGTIFF": "IF_SAFER"}},
-		{"", Int16, []string{"overview_resampling=mode"}, map[string]string{"COMPRESS": "DEFLATE", "PREDICTOR": "STANDARD", "NUM_THREADS": "ALL_CPUS", "BIGTIFF": "IF_SAFER", "OVERVIEW_RESAMPLING": "MODE"}},
+		{"lerc", raster.Float32, []string{"MAX_Z_ERROR=0.01"}, map[string]string{"COMPRESS": "LERC", "NUM_THREADS": "ALL_CPUS", "BIGTIFF": "IF_SAFER", "MAX_Z_ERROR": "0.01"}},
+		{"", raster.Byte, []string{"PREDICTOR=YES"}, map[string]string{"COMPRESS": "DEFLATE", "PREDICTOR": "YES", "NUM_THREADS": "ALL_CPUS", "BIGTIFF": "IF_SAFER"}},
+		{"", raster.Int16, []string{"overview_resampling=mode"}, map[string]string{"COMPRESS": "DEFLATE", "PREDICTOR": "STANDARD", "NUM_THREADS": "ALL_CPUS", "BIGTIFF": "IF_SAFER", "OVERVIEW_RESAMPLING": "MODE"}},
 		// RESAMPLING is the COG driver's method for overviews when OVERVIEW_RESAMPLING is not given: no default then
-		{"", Float32, []string{"RESAMPLING=bilinear"}, map[string]string{"COMPRESS": "DEFLATE", "PREDICTOR": "FLOATING_POINT", "NUM_THREADS": "ALL_CPUS", "BIGTIFF": "IF_SAFER", "RESAMPLING": "BILINEAR", "OVERVIEW_RESAMPLING": ""}},
+		{"", raster.Float32, []string{"RESAMPLING=bilinear"}, map[string]string{"COMPRESS": "DEFLATE", "PREDICTOR": "FLOATING_POINT", "NUM_THREADS": "ALL_CPUS", "BIGTIFF": "IF_SAFER", "RESAMPLING": "BILINEAR", "OVERVIEW_RESAMPLING": ""}},
 	} {
 		opts, err := COGCreationOptions(c.compress, c.dtype, 1, c.extra)
 		if err != nil {
@@ -327,8 +329,8 @@ func TestCOGCreationOptionsErrors(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, bad := range []string{"brotli", "gzip", "deflate9", "LERC_LZW", "-"} {
-		_, err := COGCreationOptions(bad, Float32, 1, nil)
-		if StatusOf(err) != StatusInvalidArgument {
+		_, err := COGCreationOptions(bad, raster.Float32, 1, nil)
+		if raster.StatusOf(err) != raster.StatusInvalidArgument {
 			t.Errorf("compress %q: %v", bad, err)
 			continue
 		}
@@ -343,41 +345,41 @@ func TestCOGCreationOptionsErrors(t *testing.T) {
 	}
 	for _, c := range []struct {
 		compress string
-		dtype    DType
+		dtype    raster.DType
 		bands    int64
 		extra    []string
 	}{
-		{"", Float32, 1, []string{"NOT_AN_OPTION=1"}},
-		{"", Float32, 1, []string{"NOEQUALS"}},
-		{"", Float32, 1, []string{"=1"}},
-		{"", Float32, 1, []string{"BLOCKSIZE=x"}},
-		{"", Float32, 1, []string{"MAX_Z_ERROR=much"}},
-		{"", Float32, 1, []string{"PREDICTOR=7"}},
-		{"", Float32, 1, []string{"COMPRESS=brotli"}},
-		{"", Float32, 1, []string{"BIGTIFF=PERHAPS"}},
-		{"", Float32, 1, []string{"TILED=YES"}}, // a GTiff option, not a COG one
-		{"", Float32, 1, []string{"OVERVIEW_RESAMPLING=bogus"}},
-		{"", Float32, 1, []string{"BLOCKSIZE=0"}},
+		{"", raster.Float32, 1, []string{"NOT_AN_OPTION=1"}},
+		{"", raster.Float32, 1, []string{"NOEQUALS"}},
+		{"", raster.Float32, 1, []string{"=1"}},
+		{"", raster.Float32, 1, []string{"BLOCKSIZE=x"}},
+		{"", raster.Float32, 1, []string{"MAX_Z_ERROR=much"}},
+		{"", raster.Float32, 1, []string{"PREDICTOR=7"}},
+		{"", raster.Float32, 1, []string{"COMPRESS=brotli"}},
+		{"", raster.Float32, 1, []string{"BIGTIFF=PERHAPS"}},
+		{"", raster.Float32, 1, []string{"TILED=YES"}}, // a GTiff option, not a COG one
+		{"", raster.Float32, 1, []string{"OVERVIEW_RESAMPLING=bogus"}},
+		{"", raster.Float32, 1, []string{"BLOCKSIZE=0"}},
 		// methods the data cannot take
-		{"jpeg", Float32, 1, nil},
-		{"JPEG", Byte, 2, nil},
-		{"JPEG", UInt16, 1, nil},
-		{"webp", Byte, 1, nil},
-		{"WEBP", Int16, 3, nil},
-		{"lerc", Int64, 1, nil},
-		{"lerc_zstd", UInt64, 1, nil},
-		{"", Float32, 1, []string{"COMPRESS=JPEG"}},
-		{"", Int64, 1, []string{"compress=lerc_deflate"}},
+		{"jpeg", raster.Float32, 1, nil},
+		{"JPEG", raster.Byte, 2, nil},
+		{"JPEG", raster.UInt16, 1, nil},
+		{"webp", raster.Byte, 1, nil},
+		{"WEBP", raster.Int16, 3, nil},
+		{"lerc", raster.Int64, 1, nil},
+		{"lerc_zstd", raster.UInt64, 1, nil},
+		{"", raster.Float32, 1, []string{"COMPRESS=JPEG"}},
+		{"", raster.Int64, 1, []string{"compress=lerc_deflate"}},
 	} {
-		if _, err := COGCreationOptions(c.compress, c.dtype, c.bands, c.extra); StatusOf(err) != StatusInvalidArgument {
+		if _, err := COGCreationOptions(c.compress, c.dtype, c.bands, c.extra); raster.StatusOf(err) != raster.StatusInvalidArgument {
 			t.Errorf("%q %s x%d %v: %v, want INVALID_ARGUMENT", c.compress, c.dtype, c.bands, c.extra, err)
 		}
 	}
 	for _, c := range []struct {
 		compress string
-		dtype    DType
+		dtype    raster.DType
 		bands    int64
-	}{{"jpeg", Byte, 1}, {"jpeg", Byte, 3}, {"jpeg", Byte, 4}, {"webp", Byte, 3}, {"webp", Byte, 4}, {"lerc", Float64, 1}, {"lerc", Int32, 2}} {
+	}{{"jpeg", raster.Byte, 1}, {"jpeg", raster.Byte, 3}, {"jpeg", raster.Byte, 4}, {"webp", raster.Byte, 3}, {"webp", raster.Byte, 4}, {"lerc", raster.Float64, 1}, {"lerc", raster.Int32, 2}} {
 		if _, err := COGCreationOptions(c.compress, c.dtype, c.bands, nil); err != nil {
 			t.Errorf("%q %s x%d: %v", c.compress, c.dtype, c.bands, err)
 		}
@@ -399,10 +401,10 @@ func FuzzParseOptions(f *testing.F) {
 		f.Fatal(err)
 	}
 	f.Fuzz(func(t *testing.T, a, b string) {
-		opts, err := ParseOptions([]string{a, b})
+		opts, err := raster.ParseOptions([]string{a, b})
 		if err != nil {
-			if StatusOf(err) != StatusInvalidArgument {
-				t.Fatalf("%q %q: status %v", a, b, StatusOf(err))
+			if raster.StatusOf(err) != raster.StatusInvalidArgument {
+				t.Fatalf("%q %q: status %v", a, b, raster.StatusOf(err))
 			}
 			if opts != nil {
 				t.Fatalf("%q %q: options %v with an error", a, b, opts)
@@ -431,8 +433,8 @@ func FuzzParseOptions(f *testing.F) {
 		for _, s := range []OptionSchema{schema, small} {
 			out, err := s.Validate(opts)
 			if err != nil {
-				if StatusOf(err) != StatusInvalidArgument {
-					t.Fatalf("%q %q: validate status %v", a, b, StatusOf(err))
+				if raster.StatusOf(err) != raster.StatusInvalidArgument {
+					t.Fatalf("%q %q: validate status %v", a, b, raster.StatusOf(err))
 				}
 				continue
 			}
@@ -446,9 +448,9 @@ func FuzzParseOptions(f *testing.F) {
 			}
 		}
 		// with defaults, every valid set of options either merges or fails cleanly
-		if merged, err := COGCreationOptions("", Float32, 1, []string{a, b}); err != nil {
-			if StatusOf(err) != StatusInvalidArgument {
-				t.Fatalf("%q %q: COGCreationOptions status %v", a, b, StatusOf(err))
+		if merged, err := COGCreationOptions("", raster.Float32, 1, []string{a, b}); err != nil {
+			if raster.StatusOf(err) != raster.StatusInvalidArgument {
+				t.Fatalf("%q %q: COGCreationOptions status %v", a, b, raster.StatusOf(err))
 			}
 		} else if find(merged, "COMPRESS") == "" {
 			t.Fatalf("%q %q: no COMPRESS in %v", a, b, merged)
@@ -471,48 +473,48 @@ func TestValidateDeclaredRangesAndUndeclaredLimits(t *testing.T) {
 	for _, c := range []struct {
 		format string
 		schema OptionSchema
-		opt    Option
+		opt    raster.Option
 		want   string // the canonical value; "" for an error
 		says   string // the error names what is expected
 	}{
-		{"COG", cog, Option{"BLOCKSIZE", "0"}, "", ">= 128"},
-		{"COG", cog, Option{"BLOCKSIZE", "-256"}, "", ">= 128"},
-		{"COG", cog, Option{"BLOCKSIZE", "100"}, "", ">= 128"},
-		{"COG", cog, Option{"BLOCKSIZE", "2147483648"}, "", "multiple of 16 from 128 to 4096"},
-		{"COG", cog, Option{"BLOCKSIZE", "200"}, "", "multiple of 16"},
-		{"COG", cog, Option{"BLOCKSIZE", "8192"}, "", "4096"},
-		{"COG", cog, Option{"BLOCKSIZE", "128"}, "128", ""},
-		{"COG", cog, Option{"BLOCKSIZE", " 4096 "}, "4096", ""},
-		{"COG", cog, Option{"OVERVIEW_RESAMPLING", "bogus"}, "", "NEAREST, AVERAGE"},
-		{"COG", cog, Option{"OVERVIEW_RESAMPLING", "none"}, "", "NEAREST"},
-		{"COG", cog, Option{"OVERVIEW_RESAMPLING", "Average"}, "AVERAGE", ""},
-		{"COG", cog, Option{"RESAMPLING", "cubicspline"}, "CUBICSPLINE", ""},
-		{"COG", cog, Option{"RESAMPLING", "bogus"}, "", "overview resampling method"},
-		{"COG", cog, Option{"OVERVIEW_COUNT", "-1"}, "", ">= 0"},
-		{"COG", cog, Option{"SPARSE_OK", "maybe"}, "", "YES or NO"},
-		{"COG", cog, Option{"SPARSE_OK", "true"}, "YES", ""},
-		{"COG", cog, Option{"ADD_ALPHA", "off"}, "NO", ""},
-		{"COG", cog, Option{"NUM_THREADS", "0"}, "", "ALL_CPUS"},
-		{"COG", cog, Option{"NUM_THREADS", "lots"}, "", "ALL_CPUS"},
-		{"COG", cog, Option{"NUM_THREADS", "all_cpus"}, "ALL_CPUS", ""},
-		{"COG", cog, Option{"NUM_THREADS", "4"}, "4", ""},
-		{"COG", cog, Option{"QUALITY", "101"}, "", "1 to 100"},
-		{"COG", cog, Option{"QUALITY", "90"}, "90", ""},
-		{"COG", cog, Option{"MAX_Z_ERROR", "nan"}, "", "number"},
-		{"Zarr", zarr, Option{"ZSTD_LEVEL", "23"}, "", "from 1 to 22"},
-		{"Zarr", zarr, Option{"ZSTD_LEVEL", "0"}, "", "from 1 to 22"},
-		{"Zarr", zarr, Option{"ZSTD_LEVEL", "22"}, "22", ""},
-		{"Zarr", zarr, Option{"LZ4_ACCELERATION", "0"}, "", ">= 1"},
-		{"Zarr", zarr, Option{"CREATE_ZMETADATA", "2"}, "", "YES or NO"},
+		{"COG", cog, raster.Option{Key: "BLOCKSIZE", Value: "0"}, "", ">= 128"},
+		{"COG", cog, raster.Option{Key: "BLOCKSIZE", Value: "-256"}, "", ">= 128"},
+		{"COG", cog, raster.Option{Key: "BLOCKSIZE", Value: "100"}, "", ">= 128"},
+		{"COG", cog, raster.Option{Key: "BLOCKSIZE", Value: "2147483648"}, "", "multiple of 16 from 128 to 4096"},
+		{"COG", cog, raster.Option{Key: "BLOCKSIZE", Value: "200"}, "", "multiple of 16"},
+		{"COG", cog, raster.Option{Key: "BLOCKSIZE", Value: "8192"}, "", "4096"},
+		{"COG", cog, raster.Option{Key: "BLOCKSIZE", Value: "128"}, "128", ""},
+		{"COG", cog, raster.Option{Key: "BLOCKSIZE", Value: " 4096 "}, "4096", ""},
+		{"COG", cog, raster.Option{Key: "OVERVIEW_RESAMPLING", Value: "bogus"}, "", "NEAREST, AVERAGE"},
+		{"COG", cog, raster.Option{Key: "OVERVIEW_RESAMPLING", Value: "none"}, "", "NEAREST"},
+		{"COG", cog, raster.Option{Key: "OVERVIEW_RESAMPLING", Value: "Average"}, "AVERAGE", ""},
+		{"COG", cog, raster.Option{Key: "RESAMPLING", Value: "cubicspline"}, "CUBICSPLINE", ""},
+		{"COG", cog, raster.Option{Key: "RESAMPLING", Value: "bogus"}, "", "overview resampling method"},
+		{"COG", cog, raster.Option{Key: "OVERVIEW_COUNT", Value: "-1"}, "", ">= 0"},
+		{"COG", cog, raster.Option{Key: "SPARSE_OK", Value: "maybe"}, "", "YES or NO"},
+		{"COG", cog, raster.Option{Key: "SPARSE_OK", Value: "true"}, "YES", ""},
+		{"COG", cog, raster.Option{Key: "ADD_ALPHA", Value: "off"}, "NO", ""},
+		{"COG", cog, raster.Option{Key: "NUM_THREADS", Value: "0"}, "", "ALL_CPUS"},
+		{"COG", cog, raster.Option{Key: "NUM_THREADS", Value: "lots"}, "", "ALL_CPUS"},
+		{"COG", cog, raster.Option{Key: "NUM_THREADS", Value: "all_cpus"}, "ALL_CPUS", ""},
+		{"COG", cog, raster.Option{Key: "NUM_THREADS", Value: "4"}, "4", ""},
+		{"COG", cog, raster.Option{Key: "QUALITY", Value: "101"}, "", "1 to 100"},
+		{"COG", cog, raster.Option{Key: "QUALITY", Value: "90"}, "90", ""},
+		{"COG", cog, raster.Option{Key: "MAX_Z_ERROR", Value: "nan"}, "", "number"},
+		{"Zarr", zarr, raster.Option{Key: "ZSTD_LEVEL", Value: "23"}, "", "from 1 to 22"},
+		{"Zarr", zarr, raster.Option{Key: "ZSTD_LEVEL", Value: "0"}, "", "from 1 to 22"},
+		{"Zarr", zarr, raster.Option{Key: "ZSTD_LEVEL", Value: "22"}, "22", ""},
+		{"Zarr", zarr, raster.Option{Key: "LZ4_ACCELERATION", Value: "0"}, "", ">= 1"},
+		{"Zarr", zarr, raster.Option{Key: "CREATE_ZMETADATA", Value: "2"}, "", "YES or NO"},
 	} {
-		got, err := c.schema.ValidateAs(c.format, []Option{c.opt})
+		got, err := c.schema.ValidateAs(c.format, []raster.Option{c.opt})
 		if c.want != "" {
 			if err != nil || len(got) != 1 || got[0].Value != c.want {
 				t.Errorf("%s %v: %v %v, want %q", c.format, c.opt, got, err, c.want)
 			}
 			continue
 		}
-		wantStatus(t, err, StatusInvalidArgument, fmt.Sprintf("%s %v", c.format, c.opt))
+		wantStatus(t, err, raster.StatusInvalidArgument, fmt.Sprintf("%s %v", c.format, c.opt))
 		if err != nil && (!strings.Contains(err.Error(), c.opt.Key) || !strings.Contains(err.Error(), c.says)) {
 			t.Errorf("%s %v: message %q does not name the option and %q", c.format, c.opt, err, c.says)
 		}
@@ -531,8 +533,8 @@ func TestOverviewMethods(t *testing.T) {
 	if contains(got, "NONE") || contains(got, "BOGUS") {
 		t.Errorf("methods %v", got)
 	}
-	if DefaultOverviewResampling(Byte) != "NEAREST" || DefaultOverviewResampling(Int64) != "NEAREST" ||
-		DefaultOverviewResampling(Float32) != "AVERAGE" || DefaultOverviewResampling(Float64) != "AVERAGE" {
+	if DefaultOverviewResampling(raster.Byte) != "NEAREST" || DefaultOverviewResampling(raster.Int64) != "NEAREST" ||
+		DefaultOverviewResampling(raster.Float32) != "AVERAGE" || DefaultOverviewResampling(raster.Float64) != "AVERAGE" {
 		t.Error("defaults")
 	}
 }

@@ -3,12 +3,12 @@
 #include <cpl_error.h>
 #include <gdal.h>
 
-int cloudioOverviewMethodWorks(const char *method) {
+int cloudioOverviewMethodWorks(const char *method, cloudioErrors *errs) {
   GDALDriverH mem = GDALGetDriverByName("MEM");
   if (mem == NULL) {
     return 0;
   }
-  CPLPushErrorHandler(CPLQuietErrorHandler);
+  cloudioErrorsBegin(errs);
   GDALDatasetH full = GDALCreate(mem, "", 2, 2, 1, GDT_Float32, NULL);
   GDALDatasetH half = GDALCreate(mem, "", 1, 1, 1, GDT_Float32, NULL);
   int works = 0;
@@ -25,6 +25,6 @@ int cloudioOverviewMethodWorks(const char *method) {
   if (full != NULL) {
     GDALClose(full);
   }
-  CPLPopErrorHandler();
+  cloudioErrorsEnd(errs);
   return works;
 }

@@ -10,6 +10,9 @@ import (
 	"strings"
 	"sync"
 	"unsafe"
+
+	"github.com/cloudio-dem/cloudio/internal/gdalc"
+	"github.com/cloudio-dem/cloudio/internal/raster"
 )
 
 // overviewCandidates are the overview resampling methods GDAL has offered
@@ -28,10 +31,14 @@ var overviewMethods struct {
 // upper-cased, asking GDAL once.
 func OverviewMethods() []string {
 	overviewMethods.once.Do(func() {
-		Init()
+		gdalc.Init()
+		errs := gdalc.NewErrors()
+		defer errs.Free()
 		for _, m := range overviewCandidates {
 			cm := C.CString(m)
-			if C.cloudioOverviewMethodWorks(cm) != 0 {
+			// A method that fails is one this GDAL does not offer: the
+			// failure is the answer, not an error.
+			if C.cloudioOverviewMethodWorks(cm, (*C.cloudioErrors)(errs.C())) != 0 {
 				overviewMethods.methods = append(overviewMethods.methods, m)
 			}
 			C.free(unsafe.Pointer(cm))
@@ -45,7 +52,7 @@ func OverviewMethods() []string {
 // codes, classes or masks that no interpolation may invent; AVERAGE for
 // floating point, which never overshoots the data's range, skips nodata
 // and lets no hole grow (CUBIC, GDAL's COG default, does all three).
-func DefaultOverviewResampling(d DType) string {
+func DefaultOverviewResampling(d raster.DType) string {
 	if d.IsFloat() {
 		return "AVERAGE"
 	}
@@ -55,7 +62,7 @@ func DefaultOverviewResampling(d DType) string {
 // overviewResampling is the method a COG written with opts (validated, with
 // cloudio's defaults) computes its overviews with: the COG driver takes
 // OVERVIEW_RESAMPLING, else RESAMPLING.
-func overviewResampling(opts []Option) string {
+func overviewResampling(opts []raster.Option) string {
 	for _, key := range []string{"OVERVIEW_RESAMPLING", "RESAMPLING"} {
 		if v, ok := findOption(opts, key); ok {
 			return strings.ToUpper(v)

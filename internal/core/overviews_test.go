@@ -7,6 +7,10 @@ import (
 	"testing"
 
 	"github.com/airbusgeo/godal"
+
+	"github.com/cloudio-dem/cloudio/internal/raster"
+	"github.com/cloudio-dem/cloudio/internal/raster/rastertest"
+	"github.com/cloudio-dem/cloudio/internal/storage"
 )
 
 // overview1 reads band 1's first overview of path as float64s, with the
@@ -41,10 +45,10 @@ func TestOverviewResamplingDefaults(t *testing.T) {
 	for i := range d8 {
 		d8[i] = byte(codes[(i*7+i/cols*3)%8])
 	}
-	dem := cells(Float32, 1, rows, cols, 5)
-	writeBoth := func(name string, data []byte, dtype DType, o COGOptions) []string {
+	dem := cells(raster.Float32, 1, rows, cols, 5)
+	writeBoth := func(name string, data []byte, dtype raster.DType, o COGOptions) []string {
 		a := filepath.Join(dir, name+"_buffer.tif")
-		if err := WriteCOGBuffer(data, dtype, 1, rows, cols, Georef{}, a, o); err != nil {
+		if err := WriteCOGBuffer(data, dtype, 1, rows, cols, raster.Georef{}, a, o); err != nil {
 			t.Fatal(err)
 		}
 		b := filepath.Join(dir, name+"_tiles.tif")
@@ -52,7 +56,7 @@ func TestOverviewResamplingDefaults(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := w.Write(Window{Rows: rows, Cols: cols}, data); err != nil {
+		if err := w.Write(raster.Window{Rows: rows, Cols: cols}, data); err != nil {
 			t.Fatal(err)
 		}
 		if err := w.Close(nil); err != nil {
@@ -64,7 +68,7 @@ func TestOverviewResamplingDefaults(t *testing.T) {
 		}
 		return []string{a, b, c}
 	}
-	for _, p := range writeBoth("d8", d8, Byte, COGOptions{}) {
+	for _, p := range writeBoth("d8", d8, raster.Byte, COGOptions{}) {
 		ovr, method := overview1(t, p)
 		if method != "NEAREST" {
 			t.Errorf("%s records %q", p, method)
@@ -75,7 +79,7 @@ func TestOverviewResamplingDefaults(t *testing.T) {
 			}
 		}
 	}
-	for _, p := range writeBoth("dem", dem, Float32, COGOptions{}) {
+	for _, p := range writeBoth("dem", dem, raster.Float32, COGOptions{}) {
 		ovr, method := overview1(t, p)
 		if method != "AVERAGE" {
 			t.Errorf("%s records %q", p, method)
@@ -84,7 +88,7 @@ func TestOverviewResamplingDefaults(t *testing.T) {
 			for c := 0; c < cols/2; c++ {
 				var sum float64
 				for _, k := range [][2]int{{0, 0}, {0, 1}, {1, 0}, {1, 1}} {
-					sum += decodeRef(dem, Float32, (2*r+k[0])*cols+2*c+k[1])
+					sum += rastertest.DecodeRef(dem, raster.Float32, (2*r+k[0])*cols+2*c+k[1])
 				}
 				if got := ovr[r*cols/2+c]; math.Abs(got-sum/4) > 1e-4 {
 					t.Fatalf("%s: overview (%d, %d) = %v, want the mean %v", p, r, c, got, sum/4)
@@ -92,17 +96,17 @@ func TestOverviewResamplingDefaults(t *testing.T) {
 			}
 		}
 	}
-	for _, p := range writeBoth("mode", d8, Byte, COGOptions{Options: []string{"overview_resampling=mode"}}) {
+	for _, p := range writeBoth("mode", d8, raster.Byte, COGOptions{Options: []string{"overview_resampling=mode"}}) {
 		if _, method := overview1(t, p); method != "MODE" {
 			t.Errorf("%s records %q", p, method)
 		}
 	}
 	// a bad method fails before anything is written
 	bad := filepath.Join(dir, "bad.tif")
-	_, err := CreateTileWriter(bad, WriterSpec{Rows: rows, Cols: cols, Bands: 1, DType: Byte}, COGOptions{Options: []string{"OVERVIEW_RESAMPLING=bogus"}})
-	wantStatus(t, err, StatusInvalidArgument, "tile writer, bogus method")
-	wantStatus(t, WriteCOGBuffer(d8, Byte, 1, rows, cols, Georef{}, bad, COGOptions{Options: []string{"OVERVIEW_RESAMPLING=bogus"}}), StatusInvalidArgument, "buffer, bogus method")
-	if pathExists(bad) {
+	_, err := CreateTileWriter(bad, WriterSpec{Rows: rows, Cols: cols, Bands: 1, DType: raster.Byte}, COGOptions{Options: []string{"OVERVIEW_RESAMPLING=bogus"}})
+	wantStatus(t, err, raster.StatusInvalidArgument, "tile writer, bogus method")
+	wantStatus(t, WriteCOGBuffer(d8, raster.Byte, 1, rows, cols, raster.Georef{}, bad, COGOptions{Options: []string{"OVERVIEW_RESAMPLING=bogus"}}), raster.StatusInvalidArgument, "buffer, bogus method")
+	if storage.PathExists(bad) {
 		t.Fatal("something was written")
 	}
 }
@@ -112,12 +116,12 @@ func TestOverviewResamplingDefaults(t *testing.T) {
 // of allocating, leaving a staging file).
 func TestBlockSizeRefusedBeforeAnyWork(t *testing.T) {
 	dir := t.TempDir()
-	src := gtiff(t, filepath.Join(dir, "src.tif"), Byte, 1, 64, 64, cells(Byte, 1, 64, 64, 1))
+	src := gtiff(t, filepath.Join(dir, "src.tif"), raster.Byte, 1, 64, 64, cells(raster.Byte, 1, 64, 64, 1))
 	for _, v := range []string{"0", "-256", "2147483648", "100", "200", "1e3"} {
 		opts := COGOptions{Options: []string{"BLOCKSIZE=" + v}}
-		_, err := CreateTileWriter(filepath.Join(dir, "w.tif"), WriterSpec{Rows: 64, Cols: 64, Bands: 1, DType: Byte}, opts)
-		wantStatus(t, err, StatusInvalidArgument, "tile writer BLOCKSIZE="+v)
-		wantStatus(t, WriteCOG(src, filepath.Join(dir, "c.tif"), opts), StatusInvalidArgument, "WriteCOG BLOCKSIZE="+v)
+		_, err := CreateTileWriter(filepath.Join(dir, "w.tif"), WriterSpec{Rows: 64, Cols: 64, Bands: 1, DType: raster.Byte}, opts)
+		wantStatus(t, err, raster.StatusInvalidArgument, "tile writer BLOCKSIZE="+v)
+		wantStatus(t, WriteCOG(src, filepath.Join(dir, "c.tif"), opts), raster.StatusInvalidArgument, "WriteCOG BLOCKSIZE="+v)
 		wantDir(t, dir, "src.tif")
 	}
 }

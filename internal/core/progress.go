@@ -10,6 +10,8 @@ import (
 	"unsafe"
 
 	pointer "github.com/mattn/go-pointer"
+
+	"github.com/cloudio-dem/cloudio/internal/raster"
 )
 
 // ProgressFunc receives a fraction in [0, 1] and a message, and returns false
@@ -36,10 +38,10 @@ func (p *progressState) cHandle() (unsafe.Pointer, func()) {
 // err reports a cancellation, or a panic raised inside the callback.
 func (p *progressState) err() error {
 	if p.panicked != nil {
-		return errorf(StatusInternal, "progress callback panicked: %v", p.panicked)
+		return raster.Errorf(raster.StatusInternal, "progress callback panicked: %v", p.panicked)
 	}
 	if p.cancelled {
-		return errorf(StatusCancelled, "cancelled by the progress callback")
+		return raster.Errorf(raster.StatusCancelled, "cancelled by the progress callback")
 	}
 	return nil
 }

@@ -7,6 +7,8 @@ import (
 	"syscall"
 
 	"github.com/cloudio-dem/cloudio/internal/cmem"
+	"github.com/cloudio-dem/cloudio/internal/raster"
+	"github.com/cloudio-dem/cloudio/internal/storage"
 )
 
 // Edge says how a halo is filled beyond the raster's edge.
@@ -21,9 +23,9 @@ const (
 // CPU, so object stores and HTTP get this many workers per core by default.
 const remoteWorkersPerCore = 8
 
-// defaultWorkers is how many reads of name run at once by default.
-func defaultWorkers(name string) int {
-	if isRemote(name) {
+// defaultWorkers is how many reads of n run at once by default.
+func defaultWorkers(n storage.Name) int {
+	if n.Remote {
 		return runtime.NumCPU() * remoteWorkersPerCore
 	}
 	return runtime.NumCPU()
@@ -32,8 +34,8 @@ func defaultWorkers(name string) int {
 // defaultPrefetch is how many tiles a reader with workers decodes ahead by
 // default. Remote workers mostly wait on the network, and each already holds
 // a tile: decoding further ahead than they reach only holds memory.
-func defaultPrefetch(name string, workers int) int {
-	if isRemote(name) {
+func defaultPrefetch(n storage.Name, workers int) int {
+	if n.Remote {
 		return workers
 	}
 	return 2 * workers
@@ -45,7 +47,7 @@ type ReaderOptions struct {
 	TileRows, TileCols, Overlap int64
 	Halo                        int64 // cells added on every side of each tile
 	Edge                        Edge
-	Spec                        ReadSpec
+	Spec                        raster.ReadSpec
 	Workers                     int  // goroutines decoding; default: the core count
 	Prefetch                    int  // tiles decoded ahead; default: defaultPrefetch
 	Masks                       bool // each tile's data is followed by its bands' masks (see readMasks)
@@ -54,7 +56,7 @@ type ReaderOptions struct {
 // Tile is one decoded tile: Window is the tile_windows window; Padded is
 // the area the data covers, Window grown by the halo on every side.
 type Tile struct {
-	Window, Padded Window
+	Window, Padded raster.Window
 }
 
 type tileJob struct {
@@ -70,7 +72,7 @@ type tileJob struct {
 type TileReader struct {
 	ds       *Dataset
 	borrowed bool // ds is the caller's: Close leaves it open
-	tiling   *Tiling
+	tiling   *raster.Tiling
 	opts     ReaderOptions
 	fill     [][]byte // EdgeNoData: one cell of each band's nodata, in the buffer type
 
@@ -102,17 +104,17 @@ func OpenTileReader(name string, o ReaderOptions) (*TileReader, error) {
 
 func newTileReader(ds *Dataset, o ReaderOptions) (*TileReader, error) {
 	info := ds.Info()
-	tiling, err := NewTiling(info.Rows, info.Cols, o.TileRows, o.TileCols, o.Overlap)
+	tiling, err := raster.NewTiling(info.Rows, info.Cols, o.TileRows, o.TileCols, o.Overlap)
 	if err != nil {
 		return nil, err
 	}
-	if o.Halo < 0 || o.Halo > MaxRasterSide {
-		return nil, errorf(StatusInvalidArgument, "halo must be in 0..%d, got %d", MaxRasterSide, o.Halo)
+	if o.Halo < 0 || o.Halo > raster.MaxRasterSide {
+		return nil, raster.Errorf(raster.StatusInvalidArgument, "halo must be in 0..%d, got %d", raster.MaxRasterSide, o.Halo)
 	}
 	if o.Edge != EdgeReplicate && o.Edge != EdgeNoData {
-		return nil, errorf(StatusInvalidArgument, "unknown edge mode %d (0 = replicate, 1 = nodata)", o.Edge)
+		return nil, raster.Errorf(raster.StatusInvalidArgument, "unknown edge mode %d (0 = replicate, 1 = nodata)", o.Edge)
 	}
-	if o.Spec, err = o.Spec.resolve(info); err != nil {
+	if o.Spec, err = o.Spec.Resolve(info); err != nil {
 		return nil, err
 	}
 	var fill [][]byte
@@ -122,18 +124,18 @@ func newTileReader(ds *Dataset, o ReaderOptions) (*TileReader, error) {
 		}
 	}
 	if o.Workers < 0 || o.Prefetch < 0 {
-		return nil, errorf(StatusInvalidArgument, "workers and prefetch must be >= 0 (0 picks the default)")
+		return nil, raster.Errorf(raster.StatusInvalidArgument, "workers and prefetch must be >= 0 (0 picks the default)")
 	}
 	if o.Workers == 0 {
-		o.Workers = defaultWorkers(ds.Name())
+		o.Workers = defaultWorkers(ds.name)
 	}
 	if o.Prefetch == 0 {
-		o.Prefetch = defaultPrefetch(ds.Name(), o.Workers)
+		o.Prefetch = defaultPrefetch(ds.name, o.Workers)
 	}
 	r := &TileReader{ds: ds, tiling: tiling, opts: o, fill: fill,
 		order: make(chan *tileJob, o.Prefetch), stop: make(chan struct{})}
 	if n := r.BufferLen(); n > physicalMemory() {
-		return nil, errorf(StatusInvalidArgument, "a %d x %d tile with a halo of %d needs %d bytes, more than this machine's memory: use smaller tiles or a smaller halo",
+		return nil, raster.Errorf(raster.StatusInvalidArgument, "a %d x %d tile with a halo of %d needs %d bytes, more than this machine's memory: use smaller tiles or a smaller halo",
 			min(o.TileRows, info.Rows), min(o.TileCols, info.Cols), o.Halo, n)
 	}
 	// Tiles decoded ahead, being decoded, and being copied out.
@@ -148,7 +150,7 @@ func newTileReader(ds *Dataset, o ReaderOptions) (*TileReader, error) {
 }
 
 // Info describes the raster being read.
-func (r *TileReader) Info() Info { return r.ds.Info() }
+func (r *TileReader) Info() raster.Info { return r.ds.Info() }
 
 // Len is the number of tiles.
 func (r *TileReader) Len() uint64 { return r.tiling.Len() }
@@ -157,14 +159,14 @@ func (r *TileReader) Len() uint64 { return r.tiling.Len() }
 // the raster's edge.
 func (r *TileReader) BufferLen() int64 {
 	info := r.ds.Info()
-	return r.tileLen(Window{Rows: min(r.opts.TileRows, info.Rows) + 2*r.opts.Halo, Cols: min(r.opts.TileCols, info.Cols) + 2*r.opts.Halo})
+	return r.tileLen(raster.Window{Rows: min(r.opts.TileRows, info.Rows) + 2*r.opts.Halo, Cols: min(r.opts.TileCols, info.Cols) + 2*r.opts.Halo})
 }
 
 // tileLen is the size of a padded tile's buffer: its data, then its masks.
-func (r *TileReader) tileLen(padded Window) int64 {
+func (r *TileReader) tileLen(padded raster.Window) int64 {
 	n := r.opts.Spec.BufferLen(padded)
 	if r.opts.Masks {
-		n = addLen(n, ReadSpec{DType: Byte, Bands: r.opts.Spec.Bands}.BufferLen(padded))
+		n = addLen(n, raster.ReadSpec{DType: raster.Byte, Bands: r.opts.Spec.Bands}.BufferLen(padded))
 	}
 	return n
 }
@@ -172,14 +174,14 @@ func (r *TileReader) tileLen(padded Window) int64 {
 // haloFill is each band's nodata as the reader's buffers hold it: stored in
 // the raster's type, then converted to the buffer's type as GDAL converts
 // the nodata cells inside the raster.
-func haloFill(ds *Dataset, spec ReadSpec) ([][]byte, error) {
+func haloFill(ds *Dataset, spec raster.ReadSpec) ([][]byte, error) {
 	fill := make([][]byte, len(spec.Bands))
 	for i, b := range spec.Bands {
 		nd := ds.noData[b-1]
 		if !nd.ok {
-			return nil, errorf(StatusInvalidArgument, "edge mode nodata needs a nodata value, and band %d of %q has none: use edge replicate", b, ds.Name())
+			return nil, raster.Errorf(raster.StatusInvalidArgument, "edge mode nodata needs a nodata value, and band %d of %q has none: use edge replicate", b, ds.Name())
 		}
-		cell, err := encodeValue(spec.DType, spec.DType.convert(ds.Info().bandType(b).convert(nd.value.Float)))
+		cell, err := raster.EncodeValue(spec.DType, spec.DType.Convert(ds.Info().BandType(b).Convert(nd.value.Float)))
 		if err != nil {
 			return nil, err
 		}
@@ -191,7 +193,7 @@ func haloFill(ds *Dataset, spec ReadSpec) ([][]byte, error) {
 func (r *TileReader) tile(i uint64) Tile {
 	w := r.tiling.At(i)
 	h := r.opts.Halo
-	return Tile{Window: w, Padded: Window{RowOff: w.RowOff - h, ColOff: w.ColOff - h, Rows: w.Rows + 2*h, Cols: w.Cols + 2*h}}
+	return Tile{Window: w, Padded: raster.Window{RowOff: w.RowOff - h, ColOff: w.ColOff - h, Rows: w.Rows + 2*h, Cols: w.Cols + 2*h}}
 }
 
 func (r *TileReader) dispatch(jobs chan<- *tileJob) {
@@ -200,11 +202,11 @@ func (r *TileReader) dispatch(jobs chan<- *tileJob) {
 	defer close(r.order)
 	defer func() { // before the closes: Next reads dispatchErr once r.order is closed
 		if p := recover(); p != nil {
-			r.dispatchErr = recovered(p)
+			r.dispatchErr = raster.Recovered(p)
 		}
 	}()
 	for i := uint64(0); i < r.tiling.Len(); i++ {
-		faultPoint("reader.dispatch")
+		raster.FaultPoint("reader.dispatch")
 		job := &tileJob{tile: r.tile(i), done: make(chan struct{})}
 		select {
 		case r.order <- job:
@@ -214,7 +216,7 @@ func (r *TileReader) dispatch(jobs chan<- *tileJob) {
 		select {
 		case jobs <- job:
 		case <-r.stop:
-			job.err = errorf(StatusCancelled, "reader closed")
+			job.err = raster.Errorf(raster.StatusCancelled, "reader closed")
 			close(job.done)
 			return
 		}
@@ -246,42 +248,42 @@ func (r *TileReader) work(jobs <-chan *tileJob) {
 func (r *TileReader) decode(h *handle, job *tileJob) (err error) {
 	defer func() {
 		if p := recover(); p != nil {
-			err = recovered(p)
+			err = raster.Recovered(p)
 		}
 	}()
-	faultPoint("reader.work")
+	raster.FaultPoint("reader.work")
 	job.buf = r.bufs.Get(int(r.tileLen(job.tile.Padded)))
 	data := r.opts.Spec.BufferLen(job.tile.Padded)
-	read := func(w Window, buf []byte) error { return r.ds.read(h, w, r.opts.Spec, buf) }
+	read := func(w raster.Window, buf []byte) error { return r.ds.read(h, w, r.opts.Spec, buf) }
 	if err := r.readPadded(read, job.tile.Padded, r.opts.Spec.DType.Size(), r.fill, job.buf[:data]); err != nil || !r.opts.Masks {
 		return err
 	}
-	readMasks := func(w Window, buf []byte) error { return r.ds.readMasks(h, w, r.opts.Spec.Bands, buf) }
+	readMasks := func(w raster.Window, buf []byte) error { return r.ds.readMasks(h, w, r.opts.Spec.Bands, buf) }
 	return r.readPadded(readMasks, job.tile.Padded, 1, maskedCells(len(r.opts.Spec.Bands)), job.buf[data:])
 }
 
 // readPadded reads the part of padded inside the raster with read (cells
 // of size bytes) and fills the rest as the edge mode says (with fill's
 // cells for EdgeNoData).
-func (r *TileReader) readPadded(read func(Window, []byte) error, padded Window, size int, fill [][]byte, buf []byte) error {
+func (r *TileReader) readPadded(read func(raster.Window, []byte) error, padded raster.Window, size int, fill [][]byte, buf []byte) error {
 	info := r.ds.Info()
-	inner := Window{RowOff: max(padded.RowOff, 0), ColOff: max(padded.ColOff, 0)}
+	inner := raster.Window{RowOff: max(padded.RowOff, 0), ColOff: max(padded.ColOff, 0)}
 	inner.Rows = min(padded.RowOff+padded.Rows, info.Rows) - inner.RowOff
 	inner.Cols = min(padded.ColOff+padded.Cols, info.Cols) - inner.ColOff
 	if inner == padded {
 		return read(padded, buf)
 	}
-	tmp := r.bufs.Get(int(ReadSpec{DType: Byte, Bands: r.opts.Spec.Bands}.BufferLen(inner)) * size)
+	tmp := r.bufs.Get(int(raster.ReadSpec{DType: raster.Byte, Bands: r.opts.Spec.Bands}.BufferLen(inner)) * size)
 	defer r.bufs.Put(tmp)
 	if err := read(inner, tmp); err != nil {
 		return err
 	}
-	pad := padding{size: size, bands: len(r.opts.Spec.Bands), outer: padded, inner: inner}
+	pad := raster.Padding{Size: size, Bands: len(r.opts.Spec.Bands), Outer: padded, Inner: inner}
 	if r.opts.Edge == EdgeNoData {
-		pad.fillConstant(buf, tmp, fill)
+		pad.FillConstant(buf, tmp, fill)
 		return nil
 	}
-	pad.replicate(buf, tmp)
+	pad.Replicate(buf, tmp)
 	return nil
 }
 
@@ -293,7 +295,7 @@ func (r *TileReader) Next(buf []byte) (t Tile, ok bool, err error) {
 	defer r.mu.Unlock()
 	switch {
 	case r.closed:
-		return t, false, errorf(StatusInvalidArgument, "reader is closed")
+		return t, false, raster.Errorf(raster.StatusInvalidArgument, "reader is closed")
 	case r.failed != nil:
 		return t, false, r.failed
 	case r.next >= r.tiling.Len():
@@ -301,14 +303,14 @@ func (r *TileReader) Next(buf []byte) (t Tile, ok bool, err error) {
 	}
 	t = r.tile(r.next)
 	if need := r.tileLen(t.Padded); int64(len(buf)) < need {
-		return t, false, errorf(StatusInvalidArgument, "buffer holds %d bytes, but tile %d (row_off=%d, col_off=%d, n_rows=%d, n_cols=%d) needs %d",
+		return t, false, raster.Errorf(raster.StatusInvalidArgument, "buffer holds %d bytes, but tile %d (row_off=%d, col_off=%d, n_rows=%d, n_cols=%d) needs %d",
 			len(buf), r.next, t.Window.RowOff, t.Window.ColOff, t.Window.Rows, t.Window.Cols, need)
 	}
 	job, ok := <-r.order
 	if !ok { // the dispatcher stopped early: it panicked
 		r.failed = r.dispatchErr
 		if r.failed == nil {
-			r.failed = errorf(StatusInternal, "internal error (a bug in cloudio, please report it): the reader stopped at tile %d of %d", r.next, r.tiling.Len())
+			r.failed = raster.Errorf(raster.StatusInternal, "internal error (a bug in cloudio, please report it): the reader stopped at tile %d of %d", r.next, r.tiling.Len())
 		}
 		return t, false, r.failed
 	}
@@ -329,7 +331,7 @@ func (r *TileReader) Close() error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.closed {
-		return errorf(StatusInvalidArgument, "reader is already closed")
+		return raster.Errorf(raster.StatusInvalidArgument, "reader is already closed")
 	}
 	r.closed = true
 	close(r.stop)
@@ -338,7 +340,7 @@ func (r *TileReader) Close() error {
 		var err error
 		defer func() {
 			if p := recover(); p != nil {
-				err = recovered(p)
+				err = raster.Recovered(p)
 			}
 			drained <- err
 		}()

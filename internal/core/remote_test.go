@@ -12,6 +12,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/cloudio-dem/cloudio/internal/raster"
+	"github.com/cloudio-dem/cloudio/internal/storage"
 	"github.com/cloudio-dem/cloudio/internal/tiff"
 )
 
@@ -29,12 +31,12 @@ func TestTileReaderSharedBlocks(t *testing.T) {
 		{2, []string{"COMPRESS=ZSTD", "BLOCKYSIZE=4", "INTERLEAVE=PIXEL"}},
 		{2, []string{"TILED=YES", "BLOCKXSIZE=96", "BLOCKYSIZE=64", "COMPRESS=DEFLATE", "INTERLEAVE=BAND"}},
 	} {
-		data := cells(UInt16, c.bands, rows, cols, 9)
-		path := gtiff(t, tmpPath(t, "s.tif"), UInt16, c.bands, rows, cols, data, c.opts...)
+		data := cells(raster.UInt16, c.bands, rows, cols, 9)
+		path := gtiff(t, tmpPath(t, "s.tif"), raster.UInt16, c.bands, rows, cols, data, c.opts...)
 		for _, o := range []ReaderOptions{
 			{TileRows: 20, TileCols: 30, Workers: 8},
 			{TileRows: 32, TileCols: 40, Halo: 3, Workers: 16, Prefetch: 3},
-			{TileRows: 50, TileCols: 50, Overlap: 7, Workers: 1, Spec: ReadSpec{Bands: []int{c.bands}}},
+			{TileRows: 50, TileCols: 50, Overlap: 7, Workers: 1, Spec: raster.ReadSpec{Bands: []int{c.bands}}},
 		} {
 			r, err := OpenTileReader(path, o)
 			if err != nil {
@@ -67,8 +69,8 @@ func TestTileReaderSharedBlocks(t *testing.T) {
 // A strip that fails to read fails every tile that shares it, and none of
 // them waits for ever.
 func TestTileReaderSharedBlockFailure(t *testing.T) {
-	data := cells(Float32, 1, 300, 300, 4)
-	path := gtiff(t, tmpPath(t, "s.tif"), Float32, 1, 300, 300, data, "COMPRESS=DEFLATE", "BLOCKYSIZE=10")
+	data := cells(raster.Float32, 1, 300, 300, 4)
+	path := gtiff(t, tmpPath(t, "s.tif"), raster.Float32, 1, 300, 300, data, "COMPRESS=DEFLATE", "BLOCKYSIZE=10")
 	r, err := OpenTileReader(path, ReaderOptions{TileRows: 100, TileCols: 30, Workers: 8})
 	if err != nil {
 		t.Fatal(err)
@@ -76,7 +78,7 @@ func TestTileReaderSharedBlockFailure(t *testing.T) {
 	defer r.Close()
 	st, _ := os.Stat(path)
 	os.Truncate(path, st.Size()/2)
-	if err := readToEnd(t, r); StatusOf(err) != StatusIO {
+	if err := readToEnd(t, r); raster.StatusOf(err) != raster.StatusIO {
 		t.Fatalf("truncated strips: %v", err)
 	}
 }
@@ -130,14 +132,14 @@ func served(t *testing.T, base string) (requests, bytes int64) {
 func TestRemoteTilesFetchRunsOnce(t *testing.T) {
 	dir := t.TempDir()
 	const side = 2048
-	data := cells(Float32, 1, side, side, 6)
+	data := cells(raster.Float32, 1, side, side, 6)
 	cog := filepath.Join(dir, "cog.tif")
-	if err := WriteCOGBuffer(data, Float32, 1, side, side, Georef{}, cog, COGOptions{Options: []string{"BLOCKSIZE=256"}}); err != nil {
+	if err := WriteCOGBuffer(data, raster.Float32, 1, side, side, raster.Georef{}, cog, COGOptions{Options: []string{"BLOCKSIZE=256"}}); err != nil {
 		t.Fatal(err)
 	}
-	gtiff(t, filepath.Join(dir, "strips.tif"), Float32, 1, side, side, data, "COMPRESS=DEFLATE", "BLOCKYSIZE=8")
+	gtiff(t, filepath.Join(dir, "strips.tif"), raster.Float32, 1, side, side, data, "COMPRESS=DEFLATE", "BLOCKYSIZE=8")
 	base := rangeServer(t, dir)
-	if _, err := ConfigureStorage(base, []string{"GDAL_DISABLE_READDIR_ON_OPEN=EMPTY_DIR"}, false); err != nil {
+	if _, err := storage.ConfigureStorage(base, []string{"GDAL_DISABLE_READDIR_ON_OPEN=EMPTY_DIR"}, false); err != nil {
 		t.Fatal(err)
 	}
 	for _, c := range []struct {

@@ -17,7 +17,9 @@ import (
 	"github.com/airbusgeo/godal"
 
 	"github.com/cloudio-dem/cloudio/internal/cmem"
+	"github.com/cloudio-dem/cloudio/internal/raster"
 	"github.com/cloudio-dem/cloudio/internal/stats"
+	"github.com/cloudio-dem/cloudio/internal/storage"
 )
 
 // Every writer records each band's STATISTICS_MINIMUM, _MAXIMUM, _MEAN,
@@ -45,7 +47,7 @@ func statisticsOption(o COGOptions) (COGOptions, bool, error) {
 		case "NO", "FALSE", "OFF", "0":
 			on = false
 		default:
-			return o, false, errorf(StatusInvalidArgument, "invalid value %q for option STATISTICS (expected YES or NO)", value)
+			return o, false, raster.Errorf(raster.StatusInvalidArgument, "invalid value %q for option STATISTICS (expected YES or NO)", value)
 		}
 	}
 	o.Options = rest
@@ -117,7 +119,7 @@ func newRasterStats(nodata []stats.NoData, cells uint64) *rasterStats {
 
 // add accumulates band-sequential cells of dtype, n per band, with masks
 // (one per band, nil entries or a nil slice for none).
-func (r *rasterStats) add(buf []byte, dtype DType, n int, masks [][]byte) {
+func (r *rasterStats) add(buf []byte, dtype raster.DType, n int, masks [][]byte) {
 	size := n * dtype.Size()
 	for b := range r.bands {
 		var mask []byte
@@ -145,7 +147,7 @@ func (r *rasterStats) metadata() [][]string {
 }
 
 // addCells accumulates cells of dtype into b.
-func addCells(b *stats.Band, cells []byte, dtype DType, nd stats.NoData, mask []byte) {
+func addCells(b *stats.Band, cells []byte, dtype raster.DType, nd stats.NoData, mask []byte) {
 	switch v := typedSlice(cells, dtype).(type) {
 	case []uint8:
 		stats.Add(b, v, nd, mask)
@@ -171,12 +173,12 @@ func addCells(b *stats.Band, cells []byte, dtype DType, nd stats.NoData, mask []
 }
 
 // statsNoData is nodata as the statistics compare cells with it.
-func statsNoData(nodata NoData) stats.NoData {
+func statsNoData(nodata raster.NoData) stats.NoData {
 	return stats.NoData{Value: nodata.Float, Int: nodata.Int, Set: true}
 }
 
 // sameNoData is one nodata value (or none) for each of n bands.
-func sameNoData(nodata *NoData, n int64) []stats.NoData {
+func sameNoData(nodata *raster.NoData, n int64) []stats.NoData {
 	out := make([]stats.NoData, n)
 	if nodata != nil {
 		for i := range out {
@@ -188,7 +190,7 @@ func sameNoData(nodata *NoData, n int64) []stats.NoData {
 
 // bufferStatistics are the statistics of a band-sequential buffer, on every
 // core.
-func bufferStatistics(buf []byte, dtype DType, bands, rows, cols int64, nodata *NoData) [][]string {
+func bufferStatistics(buf []byte, dtype raster.DType, bands, rows, cols int64, nodata *raster.NoData) [][]string {
 	total := newRasterStats(sameNoData(nodata, bands), uint64(rows*cols))
 	per := rows * cols
 	chunk := max(1<<20, per/int64(runtime.NumCPU())+1)
@@ -222,7 +224,7 @@ const scanTile = 1024
 // statistics for a type cloudio does not read.
 func scanStatistics(ds *Dataset, progress ProgressFunc) ([][]string, error) {
 	r, err := newTileReader(ds, ReaderOptions{TileRows: scanTile, TileCols: scanTile})
-	if StatusOf(err) == StatusUnsupported {
+	if raster.StatusOf(err) == raster.StatusUnsupported {
 		return nil, nil
 	}
 	if err != nil {
@@ -237,7 +239,7 @@ func scanStatistics(ds *Dataset, progress ProgressFunc) ([][]string, error) {
 			nodata[b] = statsNoData(nd.value)
 		}
 	}
-	masks, err := openMasks(r.ds.gdalName, info.Bands)
+	masks, err := openMasks(r.ds.name, info.Bands)
 	if err != nil {
 		return nil, err
 	}
@@ -310,17 +312,18 @@ type bandMasks struct {
 	bands []*godal.Band // nil: no mask of its own
 }
 
-func openMasks(name string, bands int64) (*bandMasks, error) {
+func openMasks(n storage.Name, bands int64) (*bandMasks, error) {
+	name := n.GDAL
 	// With its sidecar files (a .msk mask), which godal hides by default but
 	// GDAL's COG driver sees.
 	var ge gdalErrors
 	var ds *godal.Dataset
 	var err error
-	pinned(name, func() {
+	storage.Pinned(n.Store, func() {
 		ds, err = godal.Open(name, godal.RasterOnly(), godal.SiblingFiles(), godal.ErrLogger(ge.handler()))
 	})
 	if err != nil {
-		return nil, ge.err(fmt.Sprintf("cannot open the masks of %q", name), StatusIO)
+		return nil, ge.Err(fmt.Sprintf("cannot open the masks of %q", name), raster.StatusIO)
 	}
 	m := &bandMasks{ds: ds, bands: make([]*godal.Band, bands)}
 	found := false
@@ -345,7 +348,7 @@ const (
 
 // read fills bufs (reused when large enough) with window w of every mask;
 // nil without masks.
-func (m *bandMasks) read(w Window, bufs [][]byte) ([][]byte, error) {
+func (m *bandMasks) read(w raster.Window, bufs [][]byte) ([][]byte, error) {
 	if m == nil {
 		return nil, nil
 	}
@@ -367,7 +370,7 @@ func (m *bandMasks) read(w Window, bufs [][]byte) ([][]byte, error) {
 		bufs[i] = bufs[i][:n]
 		var ge gdalErrors
 		if err := band.Read(int(w.ColOff), int(w.RowOff), bufs[i], int(w.Cols), int(w.Rows), godal.ErrLogger(ge.handler())); err != nil {
-			return nil, ge.err(fmt.Sprintf("cannot read the mask of band %d", i+1), StatusIO)
+			return nil, ge.Err(fmt.Sprintf("cannot read the mask of band %d", i+1), raster.StatusIO)
 		}
 	}
 	return bufs, nil
@@ -405,7 +408,7 @@ func newWindowStats(spec WriterSpec) *windowStats {
 }
 
 // add accumulates a window's cells (band-sequential, the writer's type).
-func (s *windowStats) add(win Window, buf []byte) {
+func (s *windowStats) add(win raster.Window, buf []byte) {
 	part := newRasterStats(s.total.nodata, 0)
 	part.add(buf, s.spec.DType, int(win.Rows*win.Cols), nil)
 	s.mu.Lock()

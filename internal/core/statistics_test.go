@@ -11,6 +11,9 @@ import (
 	"path/filepath"
 	"strconv"
 	"testing"
+
+	"github.com/cloudio-dem/cloudio/internal/raster"
+	"github.com/cloudio-dem/cloudio/internal/raster/rastertest"
 )
 
 // bandStats are a band's statistics: as a file records them, or as GDAL
@@ -119,7 +122,7 @@ func checkAgainstGDAL(t *testing.T, what string, write func(dst string, o COGOpt
 }
 
 // withNoData marks a block of cells and a scatter of others as nodata.
-func withNoData(data []byte, dtype DType, bands, rows, cols int, nodata float64) []byte {
+func withNoData(data []byte, dtype raster.DType, bands, rows, cols int, nodata float64) []byte {
 	rng := rand.New(rand.NewSource(7))
 	for b := 0; b < bands; b++ {
 		for r := 0; r < rows/3; r++ {
@@ -137,17 +140,17 @@ func withNoData(data []byte, dtype DType, bands, rows, cols int, nodata float64)
 func TestStatisticsOfEveryWriterAgreeWithGDAL(t *testing.T) {
 	const rows, cols = 700, 900
 	for _, c := range []struct {
-		dtype  DType
+		dtype  raster.DType
 		bands  int
 		nodata *float64
 	}{
-		{Float32, 1, ptr(-9999.0)}, {Float64, 2, nil}, {Int16, 3, ptr(-32768.0)}, {Byte, 1, ptr(0.0)}, {UInt16, 2, nil},
+		{raster.Float32, 1, ptr(-9999.0)}, {raster.Float64, 2, nil}, {raster.Int16, 3, ptr(-32768.0)}, {raster.Byte, 1, ptr(0.0)}, {raster.UInt16, 2, nil},
 	} {
 		data := cells(c.dtype, c.bands, rows, cols, 3)
 		if c.nodata != nil {
 			data = withNoData(data, c.dtype, c.bands, rows, cols, *c.nodata)
 		}
-		g := Georef{NoData: noData(c.nodata)}
+		g := raster.Georef{NoData: noData(c.nodata)}
 		name := c.dtype.String()
 		checkAgainstGDAL(t, name+" buffer", func(dst string, o COGOptions) error {
 			return WriteCOGBuffer(data, c.dtype, int64(c.bands), rows, cols, g, dst, o)
@@ -170,7 +173,7 @@ func writeShuffledTiles(dst string, data []byte, spec WriterSpec, o COGOptions, 
 	if err != nil {
 		return err
 	}
-	tiling, _ := NewTiling(spec.Rows, spec.Cols, side, side, 0)
+	tiling, _ := raster.NewTiling(spec.Rows, spec.Cols, side, side, 0)
 	order := rand.New(rand.NewSource(3)).Perm(int(tiling.Len()))
 	for _, i := range order {
 		win := tiling.At(uint64(i))
@@ -191,18 +194,18 @@ func writeShuffledTiles(dst string, data []byte, spec WriterSpec, o COGOptions, 
 // tell, and cells never written count as 0, or as nodata when there is one.
 func TestTileWriterStatisticsOfPartialAndOverlappingWrites(t *testing.T) {
 	const rows, cols = 300, 400
-	data := cells(Float32, 1, rows, cols, 4)
+	data := cells(raster.Float32, 1, rows, cols, 4)
 	for name, c := range map[string]struct {
-		windows []Window
+		windows []raster.Window
 		nodata  *float64
 	}{
-		"overlapping":         {[]Window{{0, 0, 300, 400}, {10, 20, 100, 100}, {50, 50, 30, 300}}, nil},
-		"gaps, no nodata":     {[]Window{{0, 0, 100, 400}, {200, 0, 100, 400}}, nil},
-		"gaps with nodata":    {[]Window{{0, 0, 100, 400}, {200, 0, 100, 400}, {100, 0, 100, 100}}, ptr(-1.0)},
-		"ragged, no overlaps": {[]Window{{0, 0, 7, 400}, {7, 0, 293, 13}, {7, 13, 293, 387}}, nil},
+		"overlapping":         {[]raster.Window{{RowOff: 0, ColOff: 0, Rows: 300, Cols: 400}, {RowOff: 10, ColOff: 20, Rows: 100, Cols: 100}, {RowOff: 50, ColOff: 50, Rows: 30, Cols: 300}}, nil},
+		"gaps, no nodata":     {[]raster.Window{{RowOff: 0, ColOff: 0, Rows: 100, Cols: 400}, {RowOff: 200, ColOff: 0, Rows: 100, Cols: 400}}, nil},
+		"gaps with nodata":    {[]raster.Window{{RowOff: 0, ColOff: 0, Rows: 100, Cols: 400}, {RowOff: 200, ColOff: 0, Rows: 100, Cols: 400}, {RowOff: 100, ColOff: 0, Rows: 100, Cols: 100}}, ptr(-1.0)},
+		"ragged, no overlaps": {[]raster.Window{{RowOff: 0, ColOff: 0, Rows: 7, Cols: 400}, {RowOff: 7, ColOff: 0, Rows: 293, Cols: 13}, {RowOff: 7, ColOff: 13, Rows: 293, Cols: 387}}, nil},
 	} {
 		write := func(dst string, o COGOptions) error {
-			w, err := CreateTileWriter(dst, WriterSpec{Rows: rows, Cols: cols, Bands: 1, DType: Float32, Georef: Georef{NoData: noData(c.nodata)}}, o)
+			w, err := CreateTileWriter(dst, WriterSpec{Rows: rows, Cols: cols, Bands: 1, DType: raster.Float32, Georef: raster.Georef{NoData: noData(c.nodata)}}, o)
 			if err != nil {
 				return err
 			}
@@ -225,16 +228,16 @@ func TestTileWriterStatisticsOfPartialAndOverlappingWrites(t *testing.T) {
 func TestWriteCOGStatisticsExcludeMasks(t *testing.T) {
 	dir := t.TempDir()
 	const rows, cols = 400, 500
-	data := cells(Float32, 1, rows, cols, 8)
+	data := cells(raster.Float32, 1, rows, cols, 8)
 	masked := filepath.Join(dir, "masked.tif")
 	// GDAL's -mask from band 1 marks cells of value 0 invalid: set a block of them.
 	zeroed := append([]byte(nil), data...)
 	for r := 100; r < 250; r++ {
 		for c := 0; c < 300; c++ {
-			setCell(zeroed, Float32, rows, cols, 0, r, c, 0)
+			setCell(zeroed, raster.Float32, rows, cols, 0, r, c, 0)
 		}
 	}
-	src := gtiff(t, filepath.Join(dir, "zeroed.tif"), Float32, 1, rows, cols, zeroed, "TILED=YES")
+	src := gtiff(t, filepath.Join(dir, "zeroed.tif"), raster.Float32, 1, rows, cols, zeroed, "TILED=YES")
 	runTool(t, "gdal_translate", "-q", "-mask", "1", src, masked)
 	dst := filepath.Join(dir, "out.tif")
 	if err := WriteCOG(masked, dst, COGOptions{}); err != nil {
@@ -248,7 +251,7 @@ func TestWriteCOGStatisticsExcludeMasks(t *testing.T) {
 			if r >= 100 && r < 250 && c < 300 {
 				continue
 			}
-			v := decodeRef(data, Float32, r*cols+c)
+			v := rastertest.DecodeRef(data, raster.Float32, r*cols+c)
 			n++
 			sum += v
 			lo, hi = math.Min(lo, v), math.Max(hi, v)
@@ -266,17 +269,17 @@ func TestWriteCOGStatisticsExcludeMasks(t *testing.T) {
 
 func TestStatisticsOption(t *testing.T) {
 	dir := t.TempDir()
-	data := cells(Byte, 1, 20, 20, 1)
+	data := cells(raster.Byte, 1, 20, 20, 1)
 	for _, bad := range []string{"STATISTICS=maybe", "statistics=AUTO"} {
-		err := WriteCOGBuffer(data, Byte, 1, 20, 20, Georef{}, filepath.Join(dir, "x.tif"), COGOptions{Options: []string{bad}})
-		wantStatus(t, err, StatusInvalidArgument, bad)
-		_, err = CreateTileWriter(filepath.Join(dir, "x.tif"), WriterSpec{Rows: 20, Cols: 20, Bands: 1, DType: Byte}, COGOptions{Options: []string{bad}})
-		wantStatus(t, err, StatusInvalidArgument, bad)
+		err := WriteCOGBuffer(data, raster.Byte, 1, 20, 20, raster.Georef{}, filepath.Join(dir, "x.tif"), COGOptions{Options: []string{bad}})
+		wantStatus(t, err, raster.StatusInvalidArgument, bad)
+		_, err = CreateTileWriter(filepath.Join(dir, "x.tif"), WriterSpec{Rows: 20, Cols: 20, Bands: 1, DType: raster.Byte}, COGOptions{Options: []string{bad}})
+		wantStatus(t, err, raster.StatusInvalidArgument, bad)
 	}
 	wantDir(t, dir)
 	for _, on := range []string{"STATISTICS=YES", "Statistics=on"} {
 		dst := filepath.Join(dir, "on.tif")
-		if err := WriteCOGBuffer(data, Byte, 1, 20, 20, Georef{}, dst, COGOptions{Options: []string{on}}); err != nil || recorded(t, dst)[0] == nil {
+		if err := WriteCOGBuffer(data, raster.Byte, 1, 20, 20, raster.Georef{}, dst, COGOptions{Options: []string{on}}); err != nil || recorded(t, dst)[0] == nil {
 			t.Errorf("%s: %v", on, err)
 		}
 	}
@@ -311,22 +314,22 @@ func TestStatisticsOfSignedBytesAndExact64BitNoData(t *testing.T) {
 	for i := range signed {
 		signed[i] = byte(int8(i%251 - 125))
 	}
-	signed = withNoData(signed, Byte, 1, rows, cols, 0x80) // -128
-	minus128 := NoDataFloat(-128)
-	g := Georef{NoData: &minus128}
+	signed = withNoData(signed, raster.Byte, 1, rows, cols, 0x80) // -128
+	minus128 := raster.NoDataFloat(-128)
+	g := raster.Georef{NoData: &minus128}
 	checkAgainstGDAL(t, "Int8 buffer", func(dst string, o COGOptions) error {
-		return WriteCOGBuffer(signed, Int8, 1, rows, cols, g, dst, o)
+		return WriteCOGBuffer(signed, raster.Int8, 1, rows, cols, g, dst, o)
 	})
 	src := filepath.Join(t.TempDir(), "int8.tif")
-	if err := WriteCOGBuffer(signed, Int8, 1, rows, cols, g, src, COGOptions{Options: []string{"STATISTICS=NO"}}); err != nil {
+	if err := WriteCOGBuffer(signed, raster.Int8, 1, rows, cols, g, src, COGOptions{Options: []string{"STATISTICS=NO"}}); err != nil {
 		t.Fatal(err)
 	}
 	checkAgainstGDAL(t, "Int8 file", func(dst string, o COGOptions) error { return WriteCOG(src, dst, o) })
 	checkAgainstGDAL(t, "Int8 tile writer", func(dst string, o COGOptions) error {
-		return writeShuffledTiles(dst, signed, WriterSpec{Rows: rows, Cols: cols, Bands: 1, DType: Int8, Georef: g}, o, 128)
+		return writeShuffledTiles(dst, signed, WriterSpec{Rows: rows, Cols: cols, Bands: 1, DType: raster.Int8, Georef: g}, o, 128)
 	})
 
-	wide := cells(Int64, 1, rows, cols, 4)
+	wide := cells(raster.Int64, 1, rows, cols, 4)
 	var valid int
 	for i := 0; i < rows*cols; i++ {
 		if i%7 == 0 {
@@ -337,7 +340,7 @@ func TestStatisticsOfSignedBytesAndExact64BitNoData(t *testing.T) {
 	}
 	exact := COGOptions{Options: []string{"NODATA=9223372036854775807"}}
 	buffered := filepath.Join(t.TempDir(), "int64.tif")
-	if err := WriteCOGBuffer(wide, Int64, 1, rows, cols, Georef{}, buffered, exact); err != nil {
+	if err := WriteCOGBuffer(wide, raster.Int64, 1, rows, cols, raster.Georef{}, buffered, exact); err != nil {
 		t.Fatal(err)
 	}
 	copied := filepath.Join(t.TempDir(), "copy.tif")

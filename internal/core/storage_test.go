@@ -12,39 +12,10 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/cloudio-dem/cloudio/internal/raster"
+	"github.com/cloudio-dem/cloudio/internal/storage"
 )
-
-// The object-store answers (refused credentials) are tested against real
-// servers in tests/python; these are the local ones.
-func TestCheckPrefix(t *testing.T) {
-	Init()
-	dir := t.TempDir()
-	if err := checkPrefix(dir, false); err != nil {
-		t.Fatalf("an empty directory can be listed: %v", err)
-	}
-	err := checkPrefix(filepath.Join(dir, "missing"), false)
-	if StatusOf(err) != StatusNotFound {
-		t.Fatalf("a missing directory: got %v (%v), want NOT_FOUND", StatusOf(err), err)
-	}
-}
-
-func TestListEmptyAndMissing(t *testing.T) {
-	dir := t.TempDir()
-	names, err := List(dir)
-	if err != nil || len(names) != 0 {
-		t.Fatalf("an empty directory: got %v, %v", names, err)
-	}
-	if err := os.WriteFile(filepath.Join(dir, "a.tif"), []byte("x"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if names, err := List(dir); err != nil || len(names) != 1 || names[0] != "a.tif" {
-		t.Fatalf("one file: got %v, %v", names, err)
-	}
-	_, err = List(filepath.Join(dir, "missing"))
-	if StatusOf(err) != StatusNotFound {
-		t.Fatalf("a missing directory: got %v (%v), want NOT_FOUND", StatusOf(err), err)
-	}
-}
 
 // GDAL 3.6 reads its HTTP timeouts only from the global or the thread's
 // configuration: a store's own reach GDAL's calls (pinned), so a server that
@@ -56,21 +27,21 @@ func TestStoreTimeoutsReachGDAL(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer silent.Close()
-	if _, err := ConfigureStorage("s3://silent", []string{"AWS_S3_ENDPOINT=" + silent.Addr().String(), "AWS_HTTPS=NO",
+	if _, err := storage.ConfigureStorage("s3://silent", []string{"AWS_S3_ENDPOINT=" + silent.Addr().String(), "AWS_HTTPS=NO",
 		"AWS_VIRTUAL_HOSTING=FALSE", "AWS_ACCESS_KEY_ID=id", "AWS_SECRET_ACCESS_KEY=secret-for-the-silent-test",
 		"GDAL_HTTP_TIMEOUT=1", "GDAL_HTTP_MAX_RETRY=0"}, true); err != nil {
 		t.Fatal(err)
 	}
 	for what, call := range map[string]func() error{
-		"list":          func() error { _, err := List("s3://silent/"); return err },
-		"object exists": func() error { _, err := Exists("s3://silent/dem.tif"); return err },
-		"bucket exists": func() error { _, err := Exists("s3://silent"); return err },
+		"list":          func() error { _, err := storage.List("s3://silent/"); return err },
+		"object exists": func() error { _, err := storage.Exists("s3://silent/dem.tif"); return err },
+		"bucket exists": func() error { _, err := storage.Exists("s3://silent"); return err },
 		"open":          func() error { _, err := OpenDataset("s3://silent/dem.tif"); return err },
-		"delete":        func() error { return Delete("s3://silent/dem.tif") },
+		"delete":        func() error { return storage.Delete("s3://silent/dem.tif") },
 	} {
 		start := time.Now()
 		err := call()
-		wantStatus(t, err, StatusIO, what)
+		wantStatus(t, err, raster.StatusIO, what)
 		if took := time.Since(start); took > 15*time.Second {
 			t.Errorf("%s: failed after %v, with a 1 s timeout", what, took)
 		}
@@ -115,7 +86,7 @@ func newFakeS3(t *testing.T, prefix string) *fakeS3 {
 		}
 	}))
 	t.Cleanup(srv.Close)
-	if _, err := ConfigureStorage(prefix, []string{"AWS_S3_ENDPOINT=" + strings.TrimPrefix(srv.URL, "http://"), "AWS_HTTPS=NO",
+	if _, err := storage.ConfigureStorage(prefix, []string{"AWS_S3_ENDPOINT=" + strings.TrimPrefix(srv.URL, "http://"), "AWS_HTTPS=NO",
 		"AWS_VIRTUAL_HOSTING=FALSE", "AWS_ACCESS_KEY_ID=id", "AWS_SECRET_ACCESS_KEY=secret"}, true); err != nil {
 		t.Fatal(err)
 	}
@@ -138,46 +109,15 @@ func TestUploadPublishesOnlyWhatItReadWhole(t *testing.T) {
 	if err := os.WriteFile(file, []byte("all of it"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if err := upload(file, "/vsis3/upload-test/whole.tif"); err != nil {
+	if err := storage.Upload(file, "/vsis3/upload-test/whole.tif"); err != nil {
 		t.Fatal(err)
 	}
 	if got, _ := s3.object("/upload-test/whole.tif"); string(got) != "all of it" {
 		t.Fatalf("a whole file: %q", got)
 	}
-	err := upload(t.TempDir(), "/vsis3/upload-test/unreadable.tif") // a directory: open works, reads fail
-	wantStatus(t, err, StatusIO, "an unreadable source")
+	err := storage.Upload(t.TempDir(), "/vsis3/upload-test/unreadable.tif") // a directory: open works, reads fail
+	wantStatus(t, err, raster.StatusIO, "an unreadable source")
 	if _, published := s3.object("/upload-test/unreadable.tif"); published || !strings.Contains(fmt.Sprint(err), "nothing was uploaded") {
 		t.Fatalf("an unreadable source: published %v, error %v", published, err)
-	}
-}
-
-// No secret leaves the library in a message: the configured ones, and
-// anything shaped like a credential.
-func TestScrubSecrets(t *testing.T) {
-	if _, err := ConfigureStorage("s3://scrub-test", []string{"AWS_SECRET_ACCESS_KEY=configured-secret-1", "AWS_ACCESS_KEY_ID=visible-id",
-		"GDAL_HTTP_HEADERS=X-Api: header-secret-2"}, true); err != nil {
-		t.Fatal(err)
-	}
-	for in, want := range map[string]string{
-		"signing with configured-secret-1 failed":                               "signing with *** failed",
-		"header X-Api: header-secret-2":                                         "header ***",
-		`cannot open "/vsicurl/https://ann:pass-3@host/dem.tif"`:                `cannot open "/vsicurl/https://***@host/dem.tif"`,
-		"HTTP response code on https://a.blob/c/b.tif?sv=2020&sig=abc%2B4: 403": "HTTP response code on https://a.blob/c/b.tif?sv=2020&sig=***: 403",
-		"GET /k?X-Amz-Signature=deadbeef&X-Amz-Date=1":                          "GET /k?X-Amz-Signature=***&X-Amz-Date=1",
-		"Authorization: Bearer eyJhbGci.tok5":                                   "Authorization: Bearer ***",
-		"AccountName=a;AccountKey=k6k6k6==;BlobEndpoint=x":                      "AccountName=a;AccountKey=***;BlobEndpoint=x",
-		"user visible-id": "user visible-id",
-	} {
-		if got := ScrubSecrets(in); got != want {
-			t.Errorf("ScrubSecrets(%q) = %q, want %q", in, got, want)
-		}
-	}
-	for _, k := range []string{"GDAL_HTTP_USERPWD", "GDAL_HTTP_HEADERS", "AZURE_STORAGE_SAS_TOKEN", "AWS_SESSION_TOKEN", "AZURE_STORAGE_ACCESS_KEY"} {
-		if !IsSecretOption(k) {
-			t.Errorf("%s is not taken for a secret", k)
-		}
-	}
-	if IsSecretOption("AWS_ACCESS_KEY_ID") || IsSecretOption("AWS_S3_ENDPOINT") {
-		t.Error("a user name or an endpoint taken for a secret")
 	}
 }

@@ -20,28 +20,6 @@
 
 #include "_cgo_export.h"
 
-void CPL_STDCALL cloudioCollectErrors(CPLErr cls, CPLErrorNum num, const char *msg) {
-  cloudioErrors *errs = (cloudioErrors *)CPLGetErrorHandlerUserData();
-  if (errs == NULL) {
-    return;
-  }
-  if (cls == CE_Warning) {
-    snprintf(errs->warning, sizeof errs->warning, "%s", msg ? msg : "");
-    return;
-  }
-  if (cls < CE_Failure) {
-    return;
-  }
-  if (!errs->failed) {
-    errs->failed = 1;
-    errs->code = (int)num;
-  }
-  size_t used = strlen(errs->msg);
-  if (used + 3 < sizeof errs->msg) {
-    snprintf(errs->msg + used, sizeof errs->msg - used, "%s%s", used ? "; " : "", msg ? msg : "");
-  }
-}
-
 static int CPL_STDCALL progress_trampoline(double fraction, const char *message, void *user) {
   return cloudioGoProgress(fraction, (char *)message, user);
 }
@@ -54,9 +32,7 @@ static void fail(int code, const char *msg) { CPLError(CE_Failure, code, "%s", m
  * driver's documented way to wrap memory. */
 GDALDatasetH cloudioMemDataset(void *data, int dtype, int signed_byte, int bands, int rows, int cols,
                                const cloudioGeoref *georef, cloudioErrors *errs) {
-  memset(errs, 0, sizeof *errs);
-  CPLPushErrorHandlerEx(cloudioCollectErrors, errs);
-  CPLErrorReset();
+  cloudioErrorsBegin(errs);
   GDALDriverH mem = GDALGetDriverByName("MEM");
   GDALDatasetH ds = mem ? GDALCreate(mem, "", cols, rows, 0, (GDALDataType)dtype, NULL) : NULL;
   const size_t size = (size_t)GDALGetDataTypeSizeBytes((GDALDataType)dtype);
@@ -92,7 +68,7 @@ GDALDatasetH cloudioMemDataset(void *data, int dtype, int signed_byte, int bands
   if (ds == NULL && !errs->failed) {
     fail(CPLE_AppDefined, "GDAL's MEM driver could not wrap the buffer");
   }
-  CPLPopErrorHandler();
+  cloudioErrorsEnd(errs);
   if (errs->failed && ds != NULL) {
     GDALClose(ds);
     ds = NULL;
@@ -136,11 +112,9 @@ static GDALDatasetH with_band_metadata(GDALDatasetH in, int own, const cloudioBa
   return ds;
 }
 
-int cloudioTranslate(const char *src, GDALDatasetH src_ds, const cloudioBandMetadata *band_md, const char *dst,
+void cloudioTranslate(const char *src, GDALDatasetH src_ds, const cloudioBandMetadata *band_md, const char *dst,
                      char **argv, void *progress, cloudioErrors *errs) {
-  memset(errs, 0, sizeof *errs);
-  CPLPushErrorHandlerEx(cloudioCollectErrors, errs);
-  CPLErrorReset();
+  cloudioErrorsBegin(errs);
 
   GDALDatasetH in = src_ds != NULL ? src_ds : GDALOpenEx(src, GDAL_OF_RASTER | GDAL_OF_VERBOSE_ERROR, NULL, NULL, NULL);
   GDALDatasetH wrapper = NULL;
@@ -172,24 +146,24 @@ int cloudioTranslate(const char *src, GDALDatasetH src_ds, const cloudioBandMeta
   if (in != NULL && in != src_ds) {
     GDALClose(in);
   }
-  CPLPopErrorHandler();
-  return errs->failed;
+  cloudioErrorsEnd(errs);
 }
 
-int cloudioNoData64(const char *name, int band, long long *as_int64, unsigned long long *as_uint64) {
-  CPLPushErrorHandler(CPLQuietErrorHandler);
-  GDALDatasetH ds = GDALOpenEx(name, GDAL_OF_RASTER | GDAL_OF_READONLY, NULL, NULL, NULL);
+int cloudioNoData64(const char *name, int band, long long *as_int64, unsigned long long *as_uint64, cloudioErrors *errs) {
+  cloudioErrorsBegin(errs);
+  GDALDatasetH ds = GDALOpenEx(name, GDAL_OF_RASTER | GDAL_OF_READONLY | GDAL_OF_VERBOSE_ERROR, NULL, NULL, NULL);
   int has = 0;
   GDALRasterBandH b = ds != NULL && band >= 1 && band <= GDALGetRasterCount(ds) ? GDALGetRasterBand(ds, band) : NULL;
   if (b != NULL && GDALGetRasterDataType(b) == GDT_Int64) {
     *as_int64 = (long long)GDALGetRasterNoDataValueAsInt64(b, &has);
   } else if (b != NULL && GDALGetRasterDataType(b) == GDT_UInt64) {
     *as_uint64 = (unsigned long long)GDALGetRasterNoDataValueAsUInt64(b, &has);
+  } else if (!errs->failed) {
+    CPLError(CE_Failure, CPLE_AppDefined, "band %d of %s is no 64-bit integer band", band, name);
   }
   if (ds != NULL) {
     GDALClose(ds);
   }
-  CPLPopErrorHandler();
-  CPLErrorReset();
+  cloudioErrorsEnd(errs);
   return has;
 }

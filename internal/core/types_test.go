@@ -10,20 +10,23 @@ import (
 	"testing"
 
 	"github.com/airbusgeo/godal"
+
+	"github.com/cloudio-dem/cloudio/internal/gdalc"
+	"github.com/cloudio-dem/cloudio/internal/raster"
 )
 
 // mixedVRT stacks single-band rasters of the given types (cells of band i
 // are values(i)) into a VRT.
-func mixedVRT(t *testing.T, dir string, rows, cols int, types []DType, values func(band int, cell int) float64) string {
+func mixedVRT(t *testing.T, dir string, rows, cols int, types []raster.DType, values func(band int, cell int) float64) string {
 	t.Helper()
 	var b strings.Builder
 	fmt.Fprintf(&b, `<VRTDataset rasterXSize="%d" rasterYSize="%d">`, cols, rows)
 	for i, dt := range types {
 		var data []byte // godal writes no 64-bit integers: those bands stay 0
-		if dt != Int64 && dt != UInt64 {
+		if dt != raster.Int64 && dt != raster.UInt64 {
 			data = make([]byte, rows*cols*dt.Size())
 			for k := 0; k < rows*cols; k++ {
-				dt.setCell(data, k, values(i, k))
+				dt.SetCell(data, k, values(i, k))
 			}
 		}
 		path := gtiff(t, filepath.Join(dir, fmt.Sprintf("band%d.tif", i+1)), dt, 1, rows, cols, data)
@@ -50,21 +53,21 @@ func TestBandsOfDifferentTypes(t *testing.T) {
 		}
 		return 1000000.5 + float64(cell)
 	}
-	vrt := mixedVRT(t, t.TempDir(), rows, cols, []DType{Byte, Float32}, value)
+	vrt := mixedVRT(t, t.TempDir(), rows, cols, []raster.DType{raster.Byte, raster.Float32}, value)
 	ds, err := OpenDataset(vrt)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer ds.Close()
-	if ds.Info().DType != Float32 {
+	if ds.Info().DType != raster.Float32 {
 		t.Fatalf("the raster's type: %s, want Float32", ds.Info().DType)
 	}
-	w := Window{Rows: rows, Cols: cols}
+	w := raster.Window{Rows: rows, Cols: cols}
 	for _, c := range []struct {
 		bands []int
-		dtype DType
-	}{{nil, Float32}, {[]int{2}, Float32}, {[]int{1}, Byte}, {[]int{2, 1}, Float32}} {
-		spec, err := ReadSpec{Bands: c.bands}.resolve(ds.Info())
+		dtype raster.DType
+	}{{nil, raster.Float32}, {[]int{2}, raster.Float32}, {[]int{1}, raster.Byte}, {[]int{2, 1}, raster.Float32}} {
+		spec, err := raster.ReadSpec{Bands: c.bands}.Resolve(ds.Info())
 		if err != nil || spec.DType != c.dtype {
 			t.Fatalf("bands %v: type %s (%v), want %s", c.bands, spec.DType, err, c.dtype)
 		}
@@ -74,7 +77,7 @@ func TestBandsOfDifferentTypes(t *testing.T) {
 		}
 		for i, b := range spec.Bands {
 			for k := 0; k < rows*cols; k++ {
-				if got, want := spec.DType.cell(buf, i*rows*cols+k), float32(value(b-1, k)); got != float64(want) {
+				if got, want := spec.DType.Cell(buf, i*rows*cols+k), float32(value(b-1, k)); got != float64(want) {
 					t.Fatalf("bands %v: band %d cell %d reads %v, want %v", c.bands, b, k, got, want)
 				}
 			}
@@ -85,24 +88,24 @@ func TestBandsOfDifferentTypes(t *testing.T) {
 	if err := WriteCOG(vrt, cog, COGOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	if f := facts(t, cog); f.dtype != Float32 {
+	if f := facts(t, cog); f.dtype != raster.Float32 {
 		t.Fatalf("the COG's type: %s", f.dtype)
 	}
-	got := gdalRead(t, cog, w, []int{1, 2}, Float32)
+	got := gdalRead(t, cog, w, []int{1, 2}, raster.Float32)
 	for k := 0; k < 2*rows*cols; k++ {
-		if want := float32(value(k/(rows*cols), k%(rows*cols))); Float32.cell(got, k) != float64(want) {
-			t.Fatalf("the COG's cell %d is %v, want %v", k, Float32.cell(got, k), want)
+		if want := float32(value(k/(rows*cols), k%(rows*cols))); raster.Float32.Cell(got, k) != float64(want) {
+			t.Fatalf("the COG's cell %d is %v, want %v", k, raster.Float32.Cell(got, k), want)
 		}
 	}
 
-	huge := mixedVRT(t, t.TempDir(), rows, cols, []DType{Int64, Byte}, func(int, int) float64 { return 1 })
+	huge := mixedVRT(t, t.TempDir(), rows, cols, []raster.DType{raster.Int64, raster.Byte}, func(int, int) float64 { return 1 })
 	ds2, err := OpenDataset(huge)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer ds2.Close()
-	err = ds2.ReadWindow(w, ReadSpec{}, make([]byte, 2*rows*cols*8))
-	wantStatus(t, err, StatusUnsupported, "Int64 and Byte bands")
+	err = ds2.ReadWindow(w, raster.ReadSpec{}, make([]byte, 2*rows*cols*8))
+	wantStatus(t, err, raster.StatusUnsupported, "Int64 and Byte bands")
 }
 
 // A signed-byte raster (GDAL 3.6: Byte with PIXELTYPE=SIGNEDBYTE) reads as
@@ -115,25 +118,25 @@ func TestSignedBytes(t *testing.T) {
 		data[k] = byte(int8(k%256 - 128))
 	}
 	for _, opts := range [][]string{{"PIXELTYPE=SIGNEDBYTE"}, {"PIXELTYPE=SIGNEDBYTE", "COMPRESS=LZW"}} { // direct, and through GDAL
-		path := gtiff(t, tmpPath(t, "i8.tif"), Byte, 1, rows, cols, data, opts...)
+		path := gtiff(t, tmpPath(t, "i8.tif"), raster.Byte, 1, rows, cols, data, opts...)
 		ds, err := OpenDataset(path)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if ds.Info().DType != Int8 {
+		if ds.Info().DType != raster.Int8 {
 			t.Fatalf("%v: type %s, want Int8", opts, ds.Info().DType)
 		}
-		w := Window{Rows: rows, Cols: cols}
+		w := raster.Window{Rows: rows, Cols: cols}
 		own := make([]byte, rows*cols)
-		if err := ds.ReadWindow(w, ReadSpec{}, own); err != nil || !bytes.Equal(own, data) {
+		if err := ds.ReadWindow(w, raster.ReadSpec{}, own); err != nil || !bytes.Equal(own, data) {
 			t.Fatalf("%v: Int8 read: %v", opts, err)
 		}
 		f32 := make([]byte, 4*rows*cols)
-		if err := ds.ReadWindow(w, ReadSpec{DType: Float32}, f32); err != nil {
+		if err := ds.ReadWindow(w, raster.ReadSpec{DType: raster.Float32}, f32); err != nil {
 			t.Fatal(err)
 		}
 		for k := 0; k < rows*cols; k++ {
-			if got, want := Float32.cell(f32, k), float64(int8(data[k])); got != want {
+			if got, want := raster.Float32.Cell(f32, k), float64(int8(data[k])); got != want {
 				t.Fatalf("%v: cell %d as Float32 is %v, want %v", opts, k, got, want)
 			}
 		}
@@ -146,42 +149,42 @@ func TestSignedBytes(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer h.Close()
-		if bandType(h.Bands()[0]) != Int8 {
+		if bandType(h.Bands()[0]) != raster.Int8 {
 			t.Fatalf("%s is not of signed bytes", path)
 		}
 		validateCOG(t, path)
-		if got := gdalRead(t, path, Window{Rows: rows, Cols: cols}, []int{1}, Int8); !bytes.Equal(got, data) {
+		if got := gdalRead(t, path, raster.Window{Rows: rows, Cols: cols}, []int{1}, raster.Int8); !bytes.Equal(got, data) {
 			t.Fatalf("%s: cells differ", path)
 		}
 	}
-	src := gtiff(t, tmpPath(t, "src.tif"), Byte, 1, rows, cols, data, "PIXELTYPE=SIGNEDBYTE")
+	src := gtiff(t, tmpPath(t, "src.tif"), raster.Byte, 1, rows, cols, data, "PIXELTYPE=SIGNEDBYTE")
 	fromFile := tmpPath(t, "file.tif")
 	if err := WriteCOG(src, fromFile, COGOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	signedCOG(fromFile)
 	fromBuffer := tmpPath(t, "buffer.tif")
-	if err := WriteCOGBuffer(data, Int8, 1, rows, cols, Georef{}, fromBuffer, COGOptions{}); err != nil {
+	if err := WriteCOGBuffer(data, raster.Int8, 1, rows, cols, raster.Georef{}, fromBuffer, COGOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	signedCOG(fromBuffer)
 	fromWriter := tmpPath(t, "writer.tif")
-	w, err := CreateTileWriter(fromWriter, WriterSpec{Rows: rows, Cols: cols, Bands: 1, DType: Int8}, COGOptions{})
+	w, err := CreateTileWriter(fromWriter, WriterSpec{Rows: rows, Cols: cols, Bands: 1, DType: raster.Int8}, COGOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := w.Write(Window{Rows: rows, Cols: cols}, data); err != nil {
+	if err := w.Write(raster.Window{Rows: rows, Cols: cols}, data); err != nil {
 		t.Fatal(err)
 	}
 	if err := w.Close(nil); err != nil {
 		t.Fatal(err)
 	}
 	signedCOG(fromWriter)
-	if !gdalHasInt8 {
-		err := WriteZarrBuffer(data, Int8, 1, rows, cols, Georef{}, tmpPath(t, "i8.zarr"), ZarrOptions{})
-		wantStatus(t, err, StatusUnsupported, "Int8 to Zarr on GDAL 3.6")
+	if !gdalc.HasInt8() {
+		err := WriteZarrBuffer(data, raster.Int8, 1, rows, cols, raster.Georef{}, tmpPath(t, "i8.zarr"), ZarrOptions{})
+		wantStatus(t, err, raster.StatusUnsupported, "Int8 to Zarr on GDAL 3.6")
 	}
-	if Int8.convert(-300) != math.MinInt8 || Int8.convert(127.4) != 127 {
+	if raster.Int8.Convert(-300) != math.MinInt8 || raster.Int8.Convert(127.4) != 127 {
 		t.Fatal("Int8 conversion does not clamp")
 	}
 }
@@ -191,11 +194,11 @@ func TestSignedBytes(t *testing.T) {
 func TestNoDataMustBeExact(t *testing.T) {
 	const rows, cols = 8, 9
 	for _, c := range []struct {
-		dtype  DType
+		dtype  raster.DType
 		nodata float64
-	}{{Byte, 300}, {Byte, -1}, {Float32, 1e40}, {Float32, 0.1}, {Int16, 1.5}, {Int16, math.NaN()}, {UInt32, math.Inf(1)}, {Int8, 128}} {
+	}{{raster.Byte, 300}, {raster.Byte, -1}, {raster.Float32, 1e40}, {raster.Float32, 0.1}, {raster.Int16, 1.5}, {raster.Int16, math.NaN()}, {raster.UInt32, math.Inf(1)}, {raster.Int8, 128}} {
 		data := make([]byte, rows*cols*c.dtype.Size())
-		g := Georef{NoData: noData(&c.nodata)}
+		g := raster.Georef{NoData: noData(&c.nodata)}
 		for what, err := range map[string]error{
 			"cog buffer":  WriteCOGBuffer(data, c.dtype, 1, rows, cols, g, tmpPath(t, "n.tif"), COGOptions{}),
 			"zarr buffer": WriteZarrBuffer(data, c.dtype, 1, rows, cols, g, tmpPath(t, "n.zarr"), ZarrOptions{}),
@@ -204,11 +207,11 @@ func TestNoDataMustBeExact(t *testing.T) {
 				return err
 			}(),
 		} {
-			if c.dtype == Int8 && what == "zarr buffer" {
+			if c.dtype == raster.Int8 && what == "zarr buffer" {
 				continue // no Int8 Zarr on GDAL 3.6 at all
 			}
-			if StatusOf(err) != StatusInvalidArgument || !strings.Contains(err.Error(), "is not a "+c.dtype.String()+" value") {
-				t.Errorf("%s: nodata %v for %s: got %v (%v)", what, c.nodata, c.dtype, StatusOf(err), err)
+			if raster.StatusOf(err) != raster.StatusInvalidArgument || !strings.Contains(err.Error(), "is not a "+c.dtype.String()+" value") {
+				t.Errorf("%s: nodata %v for %s: got %v (%v)", what, c.nodata, c.dtype, raster.StatusOf(err), err)
 			}
 		}
 	}
@@ -220,12 +223,12 @@ func TestNoDataMustBeExact(t *testing.T) {
 func TestNoData64BitExact(t *testing.T) {
 	const rows, cols = 8, 9
 	for _, c := range []struct {
-		dtype DType
+		dtype raster.DType
 		text  string
-	}{{UInt64, "18446744073709551615"}, {Int64, "9223372036854775807"}, {Int64, "9007199254740993"}, {Int64, "-9223372036854775808"}} {
+	}{{raster.UInt64, "18446744073709551615"}, {raster.Int64, "9223372036854775807"}, {raster.Int64, "9007199254740993"}, {raster.Int64, "-9223372036854775808"}} {
 		data := cells(c.dtype, 1, rows, cols, 1)
 		path := tmpPath(t, "n64.tif")
-		if err := WriteCOGBuffer(data, c.dtype, 1, rows, cols, Georef{}, path, COGOptions{Options: []string{"NODATA=" + c.text}}); err != nil {
+		if err := WriteCOGBuffer(data, c.dtype, 1, rows, cols, raster.Georef{}, path, COGOptions{Options: []string{"NODATA=" + c.text}}); err != nil {
 			t.Fatal(err)
 		}
 		ds, err := OpenDataset(path)
@@ -240,17 +243,17 @@ func TestNoData64BitExact(t *testing.T) {
 	}
 	// A double cannot carry 2^63 - 1 (it becomes 2^63, out of Int64's range).
 	big := float64(math.MaxInt64)
-	err := WriteCOGBuffer(cells(Int64, 1, rows, cols, 1), Int64, 1, rows, cols, Georef{NoData: noData(&big)}, tmpPath(t, "x.tif"), COGOptions{})
-	wantStatus(t, err, StatusInvalidArgument, "2^63 as an Int64 nodata")
+	err := WriteCOGBuffer(cells(raster.Int64, 1, rows, cols, 1), raster.Int64, 1, rows, cols, raster.Georef{NoData: noData(&big)}, tmpPath(t, "x.tif"), COGOptions{})
+	wantStatus(t, err, raster.StatusInvalidArgument, "2^63 as an Int64 nodata")
 	nd := -9999.0
-	err = WriteCOGBuffer(cells(Int16, 1, rows, cols, 1), Int16, 1, rows, cols, Georef{NoData: noData(&nd)}, tmpPath(t, "x.tif"), COGOptions{Options: []string{"nodata=-1"}})
-	wantStatus(t, err, StatusInvalidArgument, "nodata given twice, differently")
+	err = WriteCOGBuffer(cells(raster.Int16, 1, rows, cols, 1), raster.Int16, 1, rows, cols, raster.Georef{NoData: noData(&nd)}, tmpPath(t, "x.tif"), COGOptions{Options: []string{"nodata=-1"}})
+	wantStatus(t, err, raster.StatusInvalidArgument, "nodata given twice, differently")
 	for text, want := range map[string]string{"-9999": "-9999", " 1e3 ": "1000", "nan": "nan", "-inf": "-Inf", "0.5": "0.5"} {
-		if nd, err := ParseNoData(text); err != nil || nd.String() != want {
+		if nd, err := raster.ParseNoData(text); err != nil || nd.String() != want {
 			t.Errorf("ParseNoData(%q) = %v, %v; want %s", text, nd, err, want)
 		}
 	}
-	if _, err := ParseNoData("twelve"); StatusOf(err) != StatusInvalidArgument {
+	if _, err := raster.ParseNoData("twelve"); raster.StatusOf(err) != raster.StatusInvalidArgument {
 		t.Errorf("ParseNoData(twelve): %v", err)
 	}
 }

@@ -4,6 +4,9 @@ import (
 	"errors"
 	"strings"
 
+	"github.com/cloudio-dem/cloudio/internal/gdalc"
+	"github.com/cloudio-dem/cloudio/internal/raster"
+	"github.com/cloudio-dem/cloudio/internal/storage"
 	"github.com/cloudio-dem/cloudio/internal/tiff"
 )
 
@@ -35,7 +38,7 @@ func (c FullCheck) on(name string) bool {
 	case FullCheckNo:
 		return false
 	}
-	return !isVSI(name) || strings.HasPrefix(name, "/vsimem/")
+	return !storage.IsVSI(name) || strings.HasPrefix(name, "/vsimem/")
 }
 
 // Validate applies GDAL's COG rules (tiff.CheckCOG) to the file name: a
@@ -43,16 +46,16 @@ func (c FullCheck) on(name string) bool {
 // one that exists but is no TIFF file (another format, a directory) is
 // invalid; a file that cannot be read is IO.
 func Validate(name string, full FullCheck) (Validation, error) {
-	Init()
+	gdalc.Init()
 	if full != FullCheckAuto && full != FullCheckYes && full != FullCheckNo {
-		return Validation{}, errorf(StatusInvalidArgument, "full check %d is none of auto (0), full (1) and quick (2)", full)
+		return Validation{}, raster.Errorf(raster.StatusInvalidArgument, "full check %d is none of auto (0), full (1) and quick (2)", full)
 	}
-	name, err := inputName("dataset", name)
+	name, err := storage.InputName("dataset", name)
 	if err != nil {
 		return Validation{}, err
 	}
-	src, err := openVSISource(name)
-	if errors.Is(err, errNotAFile) {
+	src, err := storage.OpenVSISource(name)
+	if errors.Is(err, storage.ErrNotAFile) {
 		return Validation{Errors: []string{"The file is not a GeoTIFF: it is a directory, not a file"}}, nil
 	}
 	if err != nil {
@@ -67,7 +70,7 @@ func Validate(name string, full FullCheck) (Validation, error) {
 	if err != nil {
 		return Validation{}, readFailure(name, err)
 	}
-	report, err := tiff.CheckCOG(f, tiff.COGCheck{Full: full.on(name), ExternalOverviews: pathExists(name + ".ovr")})
+	report, err := tiff.CheckCOG(f, tiff.COGCheck{Full: full.on(name), ExternalOverviews: storage.PathExists(name + ".ovr")})
 	if err != nil {
 		return Validation{}, readFailure(name, err)
 	}
@@ -76,9 +79,9 @@ func Validate(name string, full FullCheck) (Validation, error) {
 
 // readFailure classifies a failure to read a file's bytes as IO.
 func readFailure(name string, err error) error {
-	var e *Error
+	var e *raster.Error
 	if errors.As(err, &e) {
 		return e
 	}
-	return errorf(StatusIO, "cannot read %q: %v", name, err)
+	return raster.Errorf(raster.StatusIO, "cannot read %q: %v", name, err)
 }

@@ -11,6 +11,8 @@ import (
 	"testing"
 
 	"github.com/airbusgeo/godal"
+
+	"github.com/cloudio-dem/cloudio/internal/raster"
 	"github.com/cloudio-dem/cloudio/internal/tiff"
 )
 
@@ -122,8 +124,8 @@ func swapFirstBlocks(t *testing.T, path string, i int) {
 func validationCorpus(t *testing.T) map[string]string {
 	dir := t.TempDir()
 	at := func(name string) string { return filepath.Join(dir, name) }
-	src := gtiff(t, at("src.tif"), Float32, 1, 900, 1100, cells(Float32, 1, 900, 1100, 1))
-	wide := gtiff(t, at("wide.tif"), Byte, 1, 300, 1500, cells(Byte, 1, 300, 1500, 2))
+	src := gtiff(t, at("src.tif"), raster.Float32, 1, 900, 1100, cells(raster.Float32, 1, 900, 1100, 1))
+	wide := gtiff(t, at("wide.tif"), raster.Byte, 1, 300, 1500, cells(raster.Byte, 1, 300, 1500, 2))
 	files := map[string]string{}
 	cog := func(name, from string, co ...string) string {
 		args := []string{"-q", "-of", "COG", from, at(name)}
@@ -144,8 +146,8 @@ func validationCorpus(t *testing.T) map[string]string {
 
 	good := cog("cog.tif", src, "BLOCKSIZE=256")
 	cog("bigtiff.tif", src, "BIGTIFF=YES", "BLOCKSIZE=256")
-	cog("small.tif", gtiff(t, at("small-src.tif"), Int16, 2, 200, 300, cells(Int16, 2, 200, 300, 3)))
-	cog("separate.tif", gtiff(t, at("rgb.tif"), Byte, 3, 700, 800, cells(Byte, 3, 700, 800, 4)), "INTERLEAVE=BAND")
+	cog("small.tif", gtiff(t, at("small-src.tif"), raster.Int16, 2, 200, 300, cells(raster.Int16, 2, 200, 300, 3)))
+	cog("separate.tif", gtiff(t, at("rgb.tif"), raster.Byte, 3, 700, 800, cells(raster.Byte, 3, 700, 800, 4)), "INTERLEAVE=BAND")
 
 	masked := at("masked-src.tif")
 	runTool(t, "gdal_translate", "-q", "-b", "1", "-mask", "1", "-co", "TILED=YES", src, masked)
@@ -265,7 +267,7 @@ func TestValidateRemote(t *testing.T) {
 		t.Errorf("a remote file is not checked byte by byte by default: %+v, %v", v, err)
 	}
 	_, err := Validate(base+"/missing.tif", FullCheckAuto)
-	wantStatus(t, err, StatusNotFound, "a missing URL")
+	wantStatus(t, err, raster.StatusNotFound, "a missing URL")
 }
 
 func TestValidateOtherInputs(t *testing.T) {
@@ -273,9 +275,9 @@ func TestValidateOtherInputs(t *testing.T) {
 	dir := t.TempDir()
 
 	_, err := Validate(filepath.Join(dir, "missing.tif"), FullCheckAuto)
-	wantStatus(t, err, StatusNotFound, "a missing file")
+	wantStatus(t, err, raster.StatusNotFound, "a missing file")
 	_, err = Validate("", FullCheckAuto)
-	wantStatus(t, err, StatusInvalidArgument, "an empty name")
+	wantStatus(t, err, raster.StatusInvalidArgument, "an empty name")
 
 	if v, err := Validate(dir, FullCheckAuto); err != nil || v.Valid() || !strings.Contains(v.Errors[0], "directory") {
 		t.Errorf("a directory: %+v, %v", v, err)

@@ -8,13 +8,17 @@ import (
 	"sync"
 
 	"github.com/airbusgeo/godal"
+
+	"github.com/cloudio-dem/cloudio/internal/gdalc"
+	"github.com/cloudio-dem/cloudio/internal/raster"
+	"github.com/cloudio-dem/cloudio/internal/storage"
 )
 
 // WriterSpec describes the raster a TileWriter produces.
 type WriterSpec struct {
 	Rows, Cols, Bands int64
-	DType             DType
-	Georef            Georef
+	DType             raster.DType
+	Georef            raster.Georef
 }
 
 // TileWriter accepts windows in any order from any goroutine and produces a
@@ -30,8 +34,8 @@ type WriterSpec struct {
 // there is no nodata to mark its cells.
 type TileWriter struct {
 	spec    WriterSpec
-	cog     []Option
-	out     *atomicOutput
+	cog     []raster.Option
+	out     *storage.AtomicOutput
 	staging string
 	stats   *windowStats // nil without statistics
 
@@ -39,15 +43,15 @@ type TileWriter struct {
 	h         *godal.Dataset
 	done      bool
 	failed    error
-	noData    []byte   // one cell of the nodata value, nil without one
-	written   []Window // windows written before the output had a mask
+	noData    []byte          // one cell of the nodata value, nil without one
+	written   []raster.Window // windows written before the output had a mask
 	writes    int
 	copied    bool                // a source's metadata or mask was copied
 	hasMask   bool                // the staging file has a per-dataset mask
 	interps   []godal.ColorInterp // the output bands' roles
 	rolesFrom string              // the source they are copied from
 	maskFrom  *godal.Dataset      // the source whose mask windows without one get
-	maskName  string
+	maskName  storage.Name        // ... and its name
 }
 
 // stagingOptions favour speed: the staging file is read once, by the COG
@@ -59,25 +63,25 @@ var stagingOptions = []string{"TILED=YES", "BLOCKXSIZE=512", "BLOCKYSIZE=512", "
 // CreateTileWriter checks everything a COG write needs up front, so that
 // bad options fail before any tile is computed.
 func CreateTileWriter(dst string, spec WriterSpec, o COGOptions) (*TileWriter, error) {
-	Init()
+	gdalc.Init()
 	o, withStats, err := statisticsOption(o)
 	if err != nil {
 		return nil, err
 	}
-	dst, err = outputName("destination", dst)
+	dst, err = storage.OutputName("destination", dst)
 	if err != nil {
 		return nil, err
 	}
-	if err := checkDType(spec.DType); err != nil {
+	if err := raster.CheckDType(spec.DType); err != nil {
 		return nil, err
 	}
-	if _, err := (ReadSpec{DType: spec.DType}).resolve(Info{DType: spec.DType, Bands: 1}); err != nil {
+	if err := raster.CheckBufferType(spec.DType); err != nil {
 		return nil, err
 	}
-	if spec.Rows <= 0 || spec.Cols <= 0 || spec.Bands <= 0 || spec.Rows > MaxRasterSide || spec.Cols > MaxRasterSide || spec.Bands > 65535 {
-		return nil, errorf(StatusInvalidArgument, "raster shape bands=%d rows=%d cols=%d is out of range", spec.Bands, spec.Rows, spec.Cols)
+	if spec.Rows <= 0 || spec.Cols <= 0 || spec.Bands <= 0 || spec.Rows > raster.MaxRasterSide || spec.Cols > raster.MaxRasterSide || spec.Bands > 65535 {
+		return nil, raster.Errorf(raster.StatusInvalidArgument, "raster shape bands=%d rows=%d cols=%d is out of range", spec.Bands, spec.Rows, spec.Cols)
 	}
-	if spec.Georef, o.Options, err = takeNoDataOption(spec.Georef, o.Options); err != nil {
+	if spec.Georef, o.Options, err = raster.TakeNoDataOption(spec.Georef, o.Options); err != nil {
 		return nil, err
 	}
 	if nd := spec.Georef.NoData; nd != nil {
@@ -91,7 +95,7 @@ func CreateTileWriter(dst string, spec WriterSpec, o COGOptions) (*TileWriter, e
 	}
 	var noData []byte
 	if nd := spec.Georef.NoData; nd != nil {
-		if noData, err = encodeValue(spec.DType, nd.Float); err != nil {
+		if noData, err = raster.EncodeValue(spec.DType, nd.Float); err != nil {
 			return nil, err
 		}
 	}
@@ -99,23 +103,23 @@ func CreateTileWriter(dst string, spec WriterSpec, o COGOptions) (*TileWriter, e
 	if err != nil {
 		return nil, err
 	}
-	out, err := newAtomicOutput(dst)
+	out, err := storage.NewAtomicOutput(dst)
 	if err != nil {
 		return nil, err
 	}
-	staging := out.tmp + ".staging.tif"
-	if isVSI(out.tmp) {
-		staging = filepath.Join(os.TempDir(), filepath.Base(out.tmp)+".staging.tif")
+	staging := out.Tmp + ".staging.tif"
+	if storage.IsVSI(out.Tmp) {
+		staging = filepath.Join(os.TempDir(), filepath.Base(out.Tmp)+".staging.tif")
 	}
 	var ge gdalErrors
 	options := stagingOptions
-	if spec.DType.gdal() != spec.DType {
+	if gdalType(spec.DType) != spec.DType {
 		options = append(options[:len(options):len(options)], "PIXELTYPE=SIGNEDBYTE") // Int8 before GDAL 3.7
 	}
-	h, err := godal.Create(godal.GTiff, staging, int(spec.Bands), godal.DataType(spec.DType.gdal()), int(spec.Cols), int(spec.Rows),
+	h, err := godal.Create(godal.GTiff, staging, int(spec.Bands), godal.DataType(gdalType(spec.DType)), int(spec.Cols), int(spec.Rows),
 		godal.CreationOption(options...), godal.ErrLogger(ge.handler()))
 	if err != nil {
-		return nil, out.friendly(ge.err(fmt.Sprintf("cannot create the staging file for %q", dst), StatusIO))
+		return nil, out.Friendly(ge.Err(fmt.Sprintf("cannot create the staging file for %q", dst), raster.StatusIO))
 	}
 	w := &TileWriter{spec: spec, cog: cog, out: out, staging: staging, h: h, noData: noData}
 	if withStats {
@@ -137,11 +141,11 @@ func CreateTileWriter(dst string, spec WriterSpec, o COGOptions) (*TileWriter, e
 // size only). A writer computed from several rasters names each; only one
 // may be copied from, and it gives the roles (else the first with bands).
 func (w *TileWriter) SetSource(src string, bands []int, copy CopyFlags) error {
-	name, err := inputName("source", src)
+	n, err := storage.Resolve("source", src)
 	if err != nil {
 		return err
 	}
-	if err := checkNotSource(name, w.out.dst, "COG"); err != nil {
+	if err := storage.CheckNotSource(n.GDAL, w.out.Dst, "COG"); err != nil {
 		return err
 	}
 	w.mu.Lock()
@@ -150,25 +154,25 @@ func (w *TileWriter) SetSource(src string, bands []int, copy CopyFlags) error {
 	case err != nil:
 		return err
 	case w.writes > 0:
-		return errorf(StatusInvalidArgument, "set the writer's source before its first write")
+		return raster.Errorf(raster.StatusInvalidArgument, "set the writer's source before its first write")
 	case copy&^(CopyMetadata|CopyMask) != 0:
-		return errorf(StatusInvalidArgument, "unknown copy flags %#x (1 = metadata, 2 = mask)", int(copy))
+		return raster.Errorf(raster.StatusInvalidArgument, "unknown copy flags %#x (1 = metadata, 2 = mask)", int(copy))
 	case copy != 0 && w.copied:
-		return errorf(StatusInvalidArgument, "only one source's metadata and mask can be copied")
+		return raster.Errorf(raster.StatusInvalidArgument, "only one source's metadata and mask can be copied")
 	}
-	ds, resolved, err := openResolved(name)
+	ds, n, err := openResolved(n)
 	if err != nil {
 		return err
 	}
 	st := ds.Structure()
 	if bands != nil && int64(len(bands)) != w.spec.Bands {
 		ds.Close()
-		return errorf(StatusInvalidArgument, "%d source bands given for %d output bands", len(bands), w.spec.Bands)
+		return raster.Errorf(raster.StatusInvalidArgument, "%d source bands given for %d output bands", len(bands), w.spec.Bands)
 	}
 	for _, b := range bands {
 		if b < 1 || b > st.NBands {
 			ds.Close()
-			return errorf(StatusInvalidArgument, "band %d does not exist (%q has bands 1..%d)", b, src, st.NBands)
+			return raster.Errorf(raster.StatusInvalidArgument, "band %d does not exist (%q has bands 1..%d)", b, src, st.NBands)
 		}
 	}
 	if w.rolesFrom != "" && copy == 0 {
@@ -177,18 +181,18 @@ func (w *TileWriter) SetSource(src string, bands []int, copy CopyFlags) error {
 	}
 	var masked bool
 	var interps []godal.ColorInterp
-	pinned(resolved, func() {
+	storage.Pinned(n.Store, func() {
 		interps, err = copyRasterInfo(ds, w.h, bands, copy, w.spec.DType)
 		masked = copy&CopyMask != 0 && ds.Bands()[0].MaskFlags() == gmfPerDataset
 	})
 	if bands != nil && err == nil {
-		w.interps, w.rolesFrom = interps, name
+		w.interps, w.rolesFrom = interps, n.User
 	}
 	if err == nil && masked {
 		if int64(st.SizeY) != w.spec.Rows || int64(st.SizeX) != w.spec.Cols {
-			err = errorf(StatusInvalidArgument, "the mask of %q (%d x %d) cannot be copied to a %d x %d output", src, st.SizeY, st.SizeX, w.spec.Rows, w.spec.Cols)
+			err = raster.Errorf(raster.StatusInvalidArgument, "the mask of %q (%d x %d) cannot be copied to a %d x %d output", src, st.SizeY, st.SizeX, w.spec.Rows, w.spec.Cols)
 		} else if err = w.addMask(); err == nil {
-			w.maskFrom, w.maskName, ds = ds, resolved, nil
+			w.maskFrom, w.maskName, ds = ds, n, nil
 		}
 	}
 	if ds != nil {
@@ -207,12 +211,12 @@ func crsWKT(crs string) (string, error) {
 	}
 	sr, err := godal.NewSpatialRef(crs)
 	if err != nil {
-		return "", errorf(StatusInvalidArgument, "crs %q is not a coordinate reference system GDAL understands: %v", crs, err)
+		return "", raster.Errorf(raster.StatusInvalidArgument, "crs %q is not a coordinate reference system GDAL understands: %v", crs, err)
 	}
 	defer sr.Close()
 	wkt, err := sr.WKT()
 	if err != nil {
-		return "", errorf(StatusInvalidArgument, "crs %q cannot be written as WKT: %v", crs, err)
+		return "", raster.Errorf(raster.StatusInvalidArgument, "crs %q cannot be written as WKT: %v", crs, err)
 	}
 	return wkt, nil
 }
@@ -220,23 +224,23 @@ func crsWKT(crs string) (string, error) {
 func (w *TileWriter) setGeoref(wkt string) error { return setGeoref(w.h, w.spec.Georef, wkt) }
 
 // setGeoref gives h the geotransform and nodata of g and the crs wkt.
-func setGeoref(h *godal.Dataset, g Georef, wkt string) error {
+func setGeoref(h *godal.Dataset, g raster.Georef, wkt string) error {
 	var ge gdalErrors
 	if g.GeoTransform != nil && h.SetGeoTransform(*g.GeoTransform, godal.ErrLogger(ge.handler())) != nil {
-		return ge.err("cannot set the geotransform", StatusInvalidArgument)
+		return ge.Err("cannot set the geotransform", raster.StatusInvalidArgument)
 	}
 	if wkt != "" && h.SetProjection(wkt, godal.ErrLogger(ge.handler())) != nil {
-		return ge.err("cannot set the crs", StatusInvalidArgument)
+		return ge.Err("cannot set the crs", raster.StatusInvalidArgument)
 	}
 	if g.NoData != nil && h.SetNoData(g.NoData.Float, godal.ErrLogger(ge.handler())) != nil { // 64-bit bands excluded: the double is exact
-		return ge.err("cannot set the nodata value", StatusInvalidArgument)
+		return ge.Err("cannot set the nodata value", raster.StatusInvalidArgument)
 	}
 	return nil
 }
 
 // Write stores window win of every band from buf (band-sequential,
 // row-major, the writer's data type).
-func (w *TileWriter) Write(win Window, buf []byte) error { return w.WriteMasked(win, buf, nil) }
+func (w *TileWriter) Write(win raster.Window, buf []byte) error { return w.WriteMasked(win, buf, nil) }
 
 // WriteMasked stores window win as Write does, with mask (nil, or one byte
 // per cell of every band, band-sequential: 0 = masked) marking cells that
@@ -245,20 +249,20 @@ func (w *TileWriter) Write(win Window, buf []byte) error { return w.WriteMasked(
 // masked there when it is masked in every band, so the bands' masks must
 // then agree). Windows written without a mask are valid in the output's
 // mask, or have the source's when SetSource copies it.
-func (w *TileWriter) WriteMasked(win Window, buf, mask []byte) error {
-	info := Info{Rows: w.spec.Rows, Cols: w.spec.Cols}
+func (w *TileWriter) WriteMasked(win raster.Window, buf, mask []byte) error {
+	info := raster.Info{Rows: w.spec.Rows, Cols: w.spec.Cols}
 	if err := info.CheckWindow(win); err != nil {
 		return err
 	}
-	spec := ReadSpec{DType: w.spec.DType, Bands: make([]int, w.spec.Bands)}
+	spec := raster.ReadSpec{DType: w.spec.DType, Bands: make([]int, w.spec.Bands)}
 	if want := spec.BufferLen(win); int64(len(buf)) != want {
-		return errorf(StatusInvalidArgument, "buffer holds %d bytes, but window (row_off=%d, col_off=%d, n_rows=%d, n_cols=%d) needs %d (%d bands of %s)",
+		return raster.Errorf(raster.StatusInvalidArgument, "buffer holds %d bytes, but window (row_off=%d, col_off=%d, n_rows=%d, n_cols=%d) needs %d (%d bands of %s)",
 			len(buf), win.RowOff, win.ColOff, win.Rows, win.Cols, want, w.spec.Bands, w.spec.DType)
 	}
 	var datasetMask []byte
 	if mask != nil {
 		if cells := w.spec.Bands * win.Rows * win.Cols; int64(len(mask)) != cells {
-			return errorf(StatusInvalidArgument, "mask holds %d bytes, but window (row_off=%d, col_off=%d, n_rows=%d, n_cols=%d) needs %d (one per cell of %d bands)",
+			return raster.Errorf(raster.StatusInvalidArgument, "mask holds %d bytes, but window (row_off=%d, col_off=%d, n_rows=%d, n_cols=%d) needs %d (one per cell of %d bands)",
 				len(mask), win.RowOff, win.ColOff, win.Rows, win.Cols, cells, w.spec.Bands)
 		}
 		var err error
@@ -280,9 +284,9 @@ func (w *TileWriter) WriteMasked(win Window, buf, mask []byte) error {
 	}
 	w.writes++
 	var ge gdalErrors
-	if err := w.h.Write(int(win.ColOff), int(win.RowOff), typedSlice(buf, w.spec.DType.gdal()), int(win.Cols), int(win.Rows),
+	if err := w.h.Write(int(win.ColOff), int(win.RowOff), typedSlice(buf, gdalType(w.spec.DType)), int(win.Cols), int(win.Rows),
 		godal.BandInterleaved(), godal.ErrLogger(ge.handler())); err != nil {
-		w.failed = ge.err(fmt.Sprintf("cannot write window (row_off=%d, col_off=%d, n_rows=%d, n_cols=%d) of %q", win.RowOff, win.ColOff, win.Rows, win.Cols, w.out.dst), StatusIO)
+		w.failed = ge.Err(fmt.Sprintf("cannot write window (row_off=%d, col_off=%d, n_rows=%d, n_cols=%d) of %q", win.RowOff, win.ColOff, win.Rows, win.Cols, w.out.Dst), raster.StatusIO)
 		return w.failed
 	}
 	if datasetMask != nil && w.noData == nil && !w.hasMask {
@@ -303,7 +307,7 @@ func (w *TileWriter) WriteMasked(win Window, buf, mask []byte) error {
 // window's per-dataset mask: a cell is valid when it is valid in some band.
 // Without nodata the bands' masks must agree, since the output has one mask
 // for all of them.
-func (w *TileWriter) applyMask(win Window, buf, mask []byte) ([]byte, []byte, error) {
+func (w *TileWriter) applyMask(win raster.Window, buf, mask []byte) ([]byte, []byte, error) {
 	cells, bands := int(win.Rows*win.Cols), int(w.spec.Bands)
 	if w.noData != nil {
 		size := w.spec.DType.Size()
@@ -323,7 +327,7 @@ func (w *TileWriter) applyMask(win Window, buf, mask []byte) ([]byte, []byte, er
 			valid, agree = valid || v, agree && v == first
 		}
 		if !agree && w.noData == nil {
-			return nil, nil, errorf(StatusInvalidArgument, "window (row_off=%d, col_off=%d, n_rows=%d, n_cols=%d) masks the bands differently, and an output without nodata has one mask for all bands: give it a nodata value",
+			return nil, nil, raster.Errorf(raster.StatusInvalidArgument, "window (row_off=%d, col_off=%d, n_rows=%d, n_cols=%d) masks the bands differently, and an output without nodata has one mask for all bands: give it a nodata value",
 				win.RowOff, win.ColOff, win.Rows, win.Cols)
 		}
 		if valid {
@@ -338,7 +342,7 @@ func (w *TileWriter) applyMask(win Window, buf, mask []byte) ([]byte, []byte, er
 func (w *TileWriter) addMask() error {
 	var ge gdalErrors
 	if _, err := w.h.CreateMaskBand(gmfPerDataset, godal.ConfigOption("GDAL_TIFF_INTERNAL_MASK=YES"), godal.ErrLogger(ge.handler())); err != nil {
-		return ge.err(fmt.Sprintf("cannot add a mask to the staging file of %q", w.out.dst), StatusIO)
+		return ge.Err(fmt.Sprintf("cannot add a mask to the staging file of %q", w.out.Dst), raster.StatusIO)
 	}
 	w.hasMask = true
 	for _, win := range w.written {
@@ -352,17 +356,17 @@ func (w *TileWriter) addMask() error {
 
 // writeMask writes a window of the output's mask: mask, or the source's
 // when SetSource copies it, or all valid.
-func (w *TileWriter) writeMask(win Window, mask []byte) error {
+func (w *TileWriter) writeMask(win raster.Window, mask []byte) error {
 	var ge gdalErrors
 	if mask == nil {
 		mask = make([]byte, win.Rows*win.Cols)
 		if w.maskFrom != nil {
 			var err error
-			pinned(w.maskName, func() {
+			storage.Pinned(w.maskName.Store, func() {
 				err = w.maskFrom.Bands()[0].MaskBand().Read(int(win.ColOff), int(win.RowOff), mask, int(win.Cols), int(win.Rows), godal.ErrLogger(ge.handler()))
 			})
 			if err != nil {
-				return ge.err(fmt.Sprintf("cannot read the mask of %q", w.maskName), StatusIO)
+				return ge.Err(fmt.Sprintf("cannot read the mask of %q", w.maskName.GDAL), raster.StatusIO)
 			}
 		} else {
 			for i := range mask {
@@ -371,14 +375,14 @@ func (w *TileWriter) writeMask(win Window, mask []byte) error {
 		}
 	}
 	if err := w.h.Bands()[0].MaskBand().Write(int(win.ColOff), int(win.RowOff), mask, int(win.Cols), int(win.Rows), godal.ErrLogger(ge.handler())); err != nil {
-		return ge.err(fmt.Sprintf("cannot write the mask of window (row_off=%d, col_off=%d, n_rows=%d, n_cols=%d) of %q", win.RowOff, win.ColOff, win.Rows, win.Cols, w.out.dst), StatusIO)
+		return ge.Err(fmt.Sprintf("cannot write the mask of window (row_off=%d, col_off=%d, n_rows=%d, n_cols=%d) of %q", win.RowOff, win.ColOff, win.Rows, win.Cols, w.out.Dst), raster.StatusIO)
 	}
 	return nil
 }
 
 func (w *TileWriter) usable() error {
 	if w.done {
-		return errorf(StatusInvalidArgument, "writer is closed")
+		return raster.Errorf(raster.StatusInvalidArgument, "writer is closed")
 	}
 	return w.failed
 }
@@ -399,20 +403,20 @@ func (w *TileWriter) Close(progress ProgressFunc) error {
 	if err := w.h.Close(godal.ErrLogger(ge.handler())); err != nil {
 		w.h = nil
 		w.discard()
-		return w.out.friendly(ge.err(fmt.Sprintf("cannot flush the staging file of %q", w.out.dst), StatusIO))
+		return w.out.Friendly(ge.Err(fmt.Sprintf("cannot flush the staging file of %q", w.out.Dst), raster.StatusIO))
 	}
 	w.h = nil
 	w.releaseSource()
 	md, progress, err := w.stats.step(w.staging).metadata(progress)
 	if err == nil {
-		err = translateToCOG(w.staging, nil, md, w.out.tmp, w.cog, colorInterpArgs(w.interps), progress)
+		err = translateToCOG(storage.LocalName(w.staging), nil, md, w.out.Tmp, w.cog, colorInterpArgs(w.interps), progress)
 	}
 	w.removeStaging()
 	if err != nil {
-		w.out.discard()
-		return w.out.friendly(err)
+		w.out.Discard()
+		return w.out.Friendly(err)
 	}
-	return w.out.commit()
+	return w.out.Commit()
 }
 
 // Abort discards everything written. Aborting a closed writer is an error.
@@ -420,7 +424,7 @@ func (w *TileWriter) Abort() error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if w.done {
-		return errorf(StatusInvalidArgument, "writer is already closed")
+		return raster.Errorf(raster.StatusInvalidArgument, "writer is already closed")
 	}
 	w.discard()
 	return nil
@@ -434,7 +438,7 @@ func (w *TileWriter) discard() {
 	}
 	w.releaseSource()
 	w.removeStaging()
-	w.out.discard()
+	w.out.Discard()
 }
 
 func (w *TileWriter) releaseSource() {

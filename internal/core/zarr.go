@@ -8,20 +8,22 @@ import "C"
 
 import (
 	"cmp"
-	"encoding/xml"
 	"fmt"
 	"io/fs"
 	"math"
 	"os"
 	pathpkg "path"
 	"path/filepath"
-	"regexp"
 	"sort"
 	"strconv"
 	"strings"
 	"unsafe"
 
 	"github.com/airbusgeo/godal"
+
+	"github.com/cloudio-dem/cloudio/internal/gdalc"
+	"github.com/cloudio-dem/cloudio/internal/raster"
+	"github.com/cloudio-dem/cloudio/internal/storage"
 )
 
 // Zarr stores are written with GDAL's Zarr driver (Zarr V2 by default). On
@@ -51,7 +53,7 @@ type ZarrOptions struct {
 // too) as a Zarr store at dst (a local path or an object-store URL),
 // atomically.
 func WriteZarr(src, dst string, o ZarrOptions) error {
-	Init()
+	gdalc.Init()
 	src, dst, err := copyNames(src, dst, "Zarr store")
 	if err != nil {
 		return err
@@ -61,7 +63,7 @@ func WriteZarr(src, dst string, o ZarrOptions) error {
 		return err
 	}
 	info := ds.Info()
-	g := Georef{CRS: ds.CRS()}
+	g := raster.Georef{CRS: ds.CRS()}
 	if info.HasGeoTransform {
 		g.GeoTransform = &info.GeoTransform
 	}
@@ -86,22 +88,22 @@ func WriteZarr(src, dst string, o ZarrOptions) error {
 
 // WriteZarrBuffer writes bands x rows x cols values of dtype, band-sequential
 // and row-major, as a Zarr store at dst; buf is read during the call only.
-func WriteZarrBuffer(buf []byte, dtype DType, bands, rows, cols int64, g Georef, dst string, o ZarrOptions) error {
-	Init()
+func WriteZarrBuffer(buf []byte, dtype raster.DType, bands, rows, cols int64, g raster.Georef, dst string, o ZarrOptions) error {
+	gdalc.Init()
 	if err := checkBuffer(buf, dtype, bands, rows, cols); err != nil {
 		return err
 	}
-	g, options, err := takeNoDataOption(g, o.Options)
+	g, options, err := raster.TakeNoDataOption(g, o.Options)
 	if err != nil {
 		return err
 	}
 	o.Options = options
-	if dst, err = outputName("destination", dst); err != nil {
+	if dst, err = storage.OutputName("destination", dst); err != nil {
 		return err
 	}
-	info := Info{Rows: rows, Cols: cols, Bands: bands, DType: dtype}
+	info := raster.Info{Rows: rows, Cols: cols, Bands: bands, DType: dtype}
 	return writeZarr(info, g, dst, o, func(chunkRows, chunkCols int64) (chunkSource, error) {
-		tiling, err := NewTiling(rows, cols, chunkRows, chunkCols, 0)
+		tiling, err := raster.NewTiling(rows, cols, chunkRows, chunkCols, 0)
 		return &bufferChunks{buf: buf, info: info, tiling: tiling}, err
 	})
 }
@@ -118,8 +120,8 @@ type chunkSource interface {
 // bufferChunks cuts the chunks out of a caller's band-sequential buffer.
 type bufferChunks struct {
 	buf    []byte
-	info   Info
-	tiling *Tiling
+	info   raster.Info
+	tiling *raster.Tiling
 	next   uint64
 }
 
@@ -155,9 +157,9 @@ func (b *bufferChunks) Close() error { return nil }
 // source's blocks, and its Zarr driver cannot reread a compressed chunk it
 // wrote in part ("Decompressed tile ... has not expected size after
 // filters", GDAL issue 11016).
-func writeZarr(info Info, g Georef, dst string, o ZarrOptions, open func(chunkRows, chunkCols int64) (chunkSource, error)) error {
-	if info.DType == Int64 || info.DType == UInt64 || info.DType.gdal() != info.DType {
-		return errorf(StatusUnsupported, "writing %s rasters to Zarr is not supported yet (GDAL 3.6's Zarr driver has no signed bytes)", info.DType)
+func writeZarr(info raster.Info, g raster.Georef, dst string, o ZarrOptions, open func(chunkRows, chunkCols int64) (chunkSource, error)) error {
+	if info.DType == raster.Int64 || info.DType == raster.UInt64 || gdalType(info.DType) != info.DType {
+		return raster.Errorf(raster.StatusUnsupported, "writing %s rasters to Zarr is not supported yet (GDAL 3.6's Zarr driver has no signed bytes)", info.DType)
 	}
 	if g.NoData != nil { // Zarr keeps nodata as the array's fill_value, of the array's type
 		if err := g.NoData.In(info.DType); err != nil {
@@ -192,7 +194,7 @@ func writeZarr(info Info, g Georef, dst string, o ZarrOptions, open func(chunkRo
 	return out.commit(o.Progress)
 }
 
-func copyChunks(reader chunkSource, path string, info Info, g Georef, wkt string, opts []Option, progress ProgressFunc) error {
+func copyChunks(reader chunkSource, path string, info raster.Info, g raster.Georef, wkt string, opts []raster.Option, progress ProgressFunc) error {
 	creation := make([]string, len(opts))
 	for i, o := range opts {
 		creation[i] = o.String()
@@ -201,7 +203,7 @@ func copyChunks(reader chunkSource, path string, info Info, g Georef, wkt string
 	h, err := godal.Create(godal.DriverName("Zarr"), path, int(info.Bands), godal.DataType(info.DType), int(info.Cols), int(info.Rows),
 		godal.CreationOption(creation...), godal.ErrLogger(ge.handler()))
 	if err != nil {
-		return ge.err(fmt.Sprintf("cannot create Zarr store %q", path), StatusIO)
+		return ge.Err(fmt.Sprintf("cannot create Zarr store %q", path), raster.StatusIO)
 	}
 	if err := setGeoref(h, g, wkt); err != nil {
 		h.Close(godal.ErrLogger(ignoreErrors))
@@ -223,19 +225,19 @@ func copyChunks(reader chunkSource, path string, info Info, g Georef, wkt string
 		if need := info.Bands * w.Rows * w.Cols * int64(info.DType.Size()); need < n {
 			n = need
 		}
-		if err := h.Write(int(w.ColOff), int(w.RowOff), typedSlice(buf[:n], info.DType.gdal()), int(w.Cols), int(w.Rows),
+		if err := h.Write(int(w.ColOff), int(w.RowOff), typedSlice(buf[:n], gdalType(info.DType)), int(w.Cols), int(w.Rows),
 			godal.BandInterleaved(), godal.ErrLogger(ge.handler())); err != nil {
 			h.Close(godal.ErrLogger(ignoreErrors))
-			return ge.err(fmt.Sprintf("cannot write chunk (row_off=%d, col_off=%d) of Zarr store %q", w.RowOff, w.ColOff, path), StatusIO)
+			return ge.Err(fmt.Sprintf("cannot write chunk (row_off=%d, col_off=%d) of Zarr store %q", w.RowOff, w.ColOff, path), raster.StatusIO)
 		}
 		if progress != nil && !progress(float64(i)/float64(total), "") {
 			h.Close(godal.ErrLogger(ignoreErrors))
-			return errorf(StatusCancelled, "cancelled by the progress callback")
+			return raster.Errorf(raster.StatusCancelled, "cancelled by the progress callback")
 		}
 	}
 	// Chunks still in GDAL's block cache are compressed and written now.
 	if err := h.Close(godal.ErrLogger(ge.handler())); err != nil {
-		return ge.err(fmt.Sprintf("cannot finish Zarr store %q", path), StatusIO)
+		return ge.Err(fmt.Sprintf("cannot finish Zarr store %q", path), raster.StatusIO)
 	}
 	return nil
 }
@@ -256,7 +258,7 @@ func zarrArrayName(dst string) string {
 // to the raster, the array's name) with the caller's options and validates
 // them against what the installed Zarr driver declares. It returns the
 // chunk size too.
-func ZarrCreationOptions(o ZarrOptions, rows, cols int64, arrayName string) (int64, int64, []Option, error) {
+func ZarrCreationOptions(o ZarrOptions, rows, cols int64, arrayName string) (int64, int64, []raster.Option, error) {
 	schema, err := driverSchema("Zarr", "GDAL >= 3.4 with its Zarr driver is needed")
 	if err != nil {
 		return 0, 0, nil, err
@@ -266,13 +268,13 @@ func ZarrCreationOptions(o ZarrOptions, rows, cols int64, arrayName string) (int
 		compress = DefaultZarrCompress
 	}
 	if methods := schema.Choices("COMPRESS"); !contains(methods, compress) {
-		return 0, 0, nil, errorf(StatusInvalidArgument, "unknown compress %q: this GDAL's Zarr driver offers %s", compress, strings.Join(methods, ", "))
+		return 0, 0, nil, raster.Errorf(raster.StatusInvalidArgument, "unknown compress %q: this GDAL's Zarr driver offers %s", compress, strings.Join(methods, ", "))
 	}
 	chunkRows, chunkCols := o.ChunkRows, o.ChunkCols
-	if chunkRows < 0 || chunkCols < 0 || chunkRows > MaxRasterSide || chunkCols > MaxRasterSide {
-		return 0, 0, nil, errorf(StatusInvalidArgument, "chunk_rows and chunk_cols must be positive (or 0 for the default %d), not %d x %d", DefaultZarrChunk, chunkRows, chunkCols)
+	if chunkRows < 0 || chunkCols < 0 || chunkRows > raster.MaxRasterSide || chunkCols > raster.MaxRasterSide {
+		return 0, 0, nil, raster.Errorf(raster.StatusInvalidArgument, "chunk_rows and chunk_cols must be positive (or 0 for the default %d), not %d x %d", DefaultZarrChunk, chunkRows, chunkCols)
 	}
-	user, err := ParseOptions(o.Options)
+	user, err := raster.ParseOptions(o.Options)
 	if err != nil {
 		return 0, 0, nil, err
 	}
@@ -280,15 +282,15 @@ func ZarrCreationOptions(o ZarrOptions, rows, cols int64, arrayName string) (int
 		switch u.Key {
 		case "BLOCKSIZE": // the option every writer takes: here the chunks' sides
 			if chunkRows != 0 || chunkCols != 0 {
-				return 0, 0, nil, errorf(StatusInvalidArgument, "option BLOCKSIZE and chunk_rows / chunk_cols both set the chunk size: give one")
+				return 0, 0, nil, raster.Errorf(raster.StatusInvalidArgument, "option BLOCKSIZE and chunk_rows / chunk_cols both set the chunk size: give one")
 			}
 			if chunkRows, chunkCols, err = zarrBlockSize(u.Value); err != nil {
 				return 0, 0, nil, err
 			}
 		case "OVERVIEW_RESAMPLING":
-			return 0, 0, nil, errorf(StatusInvalidArgument, "option OVERVIEW_RESAMPLING does not apply: Zarr stores have no overviews")
+			return 0, 0, nil, raster.Errorf(raster.StatusInvalidArgument, "option OVERVIEW_RESAMPLING does not apply: Zarr stores have no overviews")
 		case "APPEND_SUBDATASET":
-			return 0, 0, nil, errorf(StatusInvalidArgument, "option APPEND_SUBDATASET: cloudio writes whole stores atomically and cannot append to one")
+			return 0, 0, nil, raster.Errorf(raster.StatusInvalidArgument, "option APPEND_SUBDATASET: cloudio writes whole stores atomically and cannot append to one")
 		}
 	}
 	if chunkRows == 0 {
@@ -298,12 +300,12 @@ func ZarrCreationOptions(o ZarrOptions, rows, cols int64, arrayName string) (int
 		chunkCols = DefaultZarrChunk
 	}
 	chunkRows, chunkCols = min(chunkRows, rows), min(chunkCols, cols)
-	opts := []Option{{"COMPRESS", compress},
-		{"BLOCKSIZE", fmt.Sprintf("%d,%d", chunkRows, chunkCols)}, // rows first: Zarr's (y, x) order
-		{"ARRAY_NAME", arrayName}}
+	opts := []raster.Option{{Key: "COMPRESS", Value: compress},
+		{Key: "BLOCKSIZE", Value: fmt.Sprintf("%d,%d", chunkRows, chunkCols)}, // rows first: Zarr's (y, x) order
+		{Key: "ARRAY_NAME", Value: arrayName}}
 	for _, u := range user {
 		if u.Key != "BLOCKSIZE" {
-			opts = setOption(opts, u)
+			opts = raster.SetOption(opts, u)
 		}
 	}
 	opts, err = schema.ValidateAs("Zarr", opts)
@@ -317,8 +319,8 @@ func zarrBlockSize(v string) (int64, int64, error) {
 	var sides []int64
 	for _, p := range parts {
 		n, err := strconv.ParseInt(strings.TrimSpace(p), 10, 64)
-		if err != nil || n <= 0 || n > MaxRasterSide || len(parts) > 2 {
-			return 0, 0, errorf(StatusInvalidArgument, "invalid value %q for Zarr option BLOCKSIZE (expected a chunk side, or ROWS,COLS, of positive integers)", v)
+		if err != nil || n <= 0 || n > raster.MaxRasterSide || len(parts) > 2 {
+			return 0, 0, raster.Errorf(raster.StatusInvalidArgument, "invalid value %q for Zarr option BLOCKSIZE (expected a chunk side, or ROWS,COLS, of positive integers)", v)
 		}
 		sides = append(sides, n)
 	}
@@ -351,36 +353,36 @@ type zarrOutput struct {
 }
 
 func newZarrOutput(dst string) (*zarrOutput, error) {
-	suffix, err := randomSuffix()
+	suffix, err := storage.RandomSuffix()
 	if err != nil {
 		return nil, err
 	}
-	exists := errorf(StatusInvalidArgument, "destination %q already exists: delete it first (a Zarr store is replaced by no write, so that its chunks never mix with another's)", dst)
-	if isObjectStore(dst) {
-		if err := checkBucket(dst); err != nil {
+	exists := raster.Errorf(raster.StatusInvalidArgument, "destination %q already exists: delete it first (a Zarr store is replaced by no write, so that its chunks never mix with another's)", dst)
+	if storage.IsObjectStore(dst) {
+		if err := storage.CheckBucket(dst); err != nil {
 			return nil, err
 		}
-		if found, err := statFresh(dst); err != nil || found {
+		if found, err := storage.StatFresh(dst); err != nil || found {
 			return nil, cmp.Or(err, exists)
 		}
 		return &zarrOutput{dst: dst, tmp: filepath.Join(os.TempDir(), ".cloudio-zarr-"+suffix+".zarr"), remote: true}, nil
 	}
-	if isVSI(dst) {
-		return nil, errorf(StatusUnsupported, "Zarr stores can be written to a local path or an object store (s3://, gs://, az://), not to %q", dst)
+	if storage.IsVSI(dst) {
+		return nil, raster.Errorf(raster.StatusUnsupported, "Zarr stores can be written to a local path or an object store (s3://, gs://, az://), not to %q", dst)
 	}
-	if err := checkOutputDir(dst); err != nil {
+	if err := storage.CheckOutputDir(dst); err != nil {
 		return nil, err
 	}
 	if _, err := os.Lstat(dst); err == nil {
 		return nil, exists
 	}
-	return &zarrOutput{dst: dst, tmp: siblingTemp(dst, suffix)}, nil
+	return &zarrOutput{dst: dst, tmp: storage.SiblingTemp(dst, suffix)}, nil
 }
 
 func (o *zarrOutput) discard() { _ = os.RemoveAll(o.tmp) }
 
 func (o *zarrOutput) friendly(err error) error {
-	return (&atomicOutput{dst: o.dst, tmp: o.tmp}).friendly(err)
+	return (&storage.AtomicOutput{Dst: o.dst, Tmp: o.tmp}).Friendly(err)
 }
 
 // commit publishes the finished store at the destination.
@@ -388,7 +390,7 @@ func (o *zarrOutput) commit(progress ProgressFunc) error {
 	defer o.discard()
 	files, err := storeFiles(o.tmp)
 	if err != nil {
-		return errorf(StatusIO, "cannot list the finished Zarr store for %q: %v", o.dst, err)
+		return raster.Errorf(raster.StatusIO, "cannot list the finished Zarr store for %q: %v", o.dst, err)
 	}
 	if o.remote {
 		var uploaded ProgressFunc
@@ -398,14 +400,14 @@ func (o *zarrOutput) commit(progress ProgressFunc) error {
 		return o.upload(files, uploaded)
 	}
 	for _, f := range files {
-		if err := syncPath(filepath.Join(o.tmp, f)); err != nil {
-			return errorf(StatusIO, "cannot flush %q: %v", filepath.Join(o.dst, f), err)
+		if err := storage.SyncPath(filepath.Join(o.tmp, f)); err != nil {
+			return raster.Errorf(raster.StatusIO, "cannot flush %q: %v", filepath.Join(o.dst, f), err)
 		}
 	}
 	if err := os.Rename(o.tmp, o.dst); err != nil {
-		return errorf(StatusIO, "cannot move the finished Zarr store to %q: %v", o.dst, err)
+		return raster.Errorf(raster.StatusIO, "cannot move the finished Zarr store to %q: %v", o.dst, err)
 	}
-	_ = syncPath(filepath.Dir(o.dst))
+	_ = storage.SyncPath(filepath.Dir(o.dst))
 	return nil
 }
 
@@ -462,7 +464,7 @@ func (o *zarrOutput) upload(files []string, progress ProgressFunc) error {
 	handle := func(r result) {
 		switch {
 		case r.err != nil:
-			if failure == nil || StatusOf(failure) == StatusCancelled {
+			if failure == nil || raster.StatusOf(failure) == raster.StatusCancelled {
 				failure = r.err
 			}
 		case failure != nil: // finished after the failure: deleted below all the same
@@ -470,12 +472,12 @@ func (o *zarrOutput) upload(files []string, progress ProgressFunc) error {
 		default:
 			done = append(done, r.file)
 			if progress != nil && !progress(float64(len(done))/float64(len(files)), "uploading "+r.file) {
-				failure = errorf(StatusCancelled, "cancelled by the progress callback")
+				failure = raster.Errorf(raster.StatusCancelled, "cancelled by the progress callback")
 			}
 		}
 	}
 	put := func(f string) result {
-		return result{f, upload(filepath.Join(o.tmp, filepath.FromSlash(f)), o.dst+"/"+f)}
+		return result{f, storage.Upload(filepath.Join(o.tmp, filepath.FromSlash(f)), o.dst+"/"+f)}
 	}
 	results := make(chan result, uploadWorkers)
 	inFlight, next := 0, 0
@@ -489,11 +491,11 @@ func (o *zarrOutput) upload(files []string, progress ProgressFunc) error {
 			res := result{file: f}
 			defer func() {
 				if p := recover(); p != nil {
-					res.err = recovered(p)
+					res.err = raster.Recovered(p)
 				}
 				results <- res
 			}()
-			faultPoint("zarr.upload")
+			raster.FaultPoint("zarr.upload")
 			res = put(f)
 		}(files[next])
 	}
@@ -510,17 +512,17 @@ func (o *zarrOutput) upload(files []string, progress ProgressFunc) error {
 	var left []string
 	for _, f := range done {
 		name := o.dst + "/" + f
-		if unlinkVSI(name); pathExists(name) {
+		if storage.Unlink(name); storage.PathExists(name) {
 			left = append(left, f)
 		}
 	}
 	clearCache(o.dst)
-	e, _ := failure.(*Error)
+	e, _ := failure.(*raster.Error)
 	if len(left) > 0 {
-		return errorf(e.Status, "cannot write Zarr store %q: %s; %d of the %d objects uploaded could not be deleted again (chunks only, no metadata, so no reader opens them as a store): %s",
+		return raster.Errorf(e.Status, "cannot write Zarr store %q: %s; %d of the %d objects uploaded could not be deleted again (chunks only, no metadata, so no reader opens them as a store): %s",
 			o.dst, e.Msg, len(left), len(done), strings.Join(left, ", "))
 	}
-	return errorf(e.Status, "cannot write Zarr store %q: %s", o.dst, e.Msg)
+	return raster.Errorf(e.Status, "cannot write Zarr store %q: %s", o.dst, e.Msg)
 }
 
 // clearCache drops GDAL's cached listings and stats of names under prefix.
@@ -528,140 +530,4 @@ func clearCache(prefix string) {
 	cprefix := C.CString(prefix)
 	defer C.free(unsafe.Pointer(cprefix))
 	C.VSICurlPartialClearCache(cprefix)
-}
-
-var (
-	// GDAL's names of the arrays that hold the bands of one raster:
-	// "<name>_band<N>" (or "Band<N>" without ARRAY_NAME) for 2-D arrays...
-	zarrBandArray = regexp.MustCompile(`^ZARR:(".*"):/(.*?)(_band|Band)(\d+)$`)
-	// ... and "<array>:<index>" for the 2-D slices of a 3-D array.
-	zarrArraySlice = regexp.MustCompile(`^ZARR:(".*"):/(.*):(\d+)$`)
-)
-
-// openResolved opens name as openRaster does and returns the name the
-// raster can be opened by again. A Zarr store with one 2-D array opens as
-// it is; one whose arrays are the bands of one raster (GDAL's own layout for
-// several bands, or the slices of one 3-D array) opens as an in-memory VRT
-// that stacks them, so that every reader sees all bands.
-func openResolved(name string) (*godal.Dataset, string, error) {
-	if err := answers(storeOf(name)); err != nil {
-		return nil, "", errorf(StatusIO, "cannot open raster %q: %s", name, err.Error())
-	}
-	ds, err := openRaster(name)
-	if err != nil {
-		return nil, "", err
-	}
-	if ds.Structure().NBands > 0 || ds.Driver().ShortName() != "Zarr" {
-		return ds, name, nil
-	}
-	subdatasets := ds.Metadatas(godal.Domain("SUBDATASETS"))
-	ds.Close()
-	var arrays []string
-	for i := 1; ; i++ {
-		sub, ok := subdatasets[fmt.Sprintf("SUBDATASET_%d_NAME", i)]
-		if !ok {
-			break
-		}
-		arrays = append(arrays, sub)
-	}
-	bands, err := zarrBands(name, arrays)
-	if err != nil {
-		return nil, "", err
-	}
-	stacked, err := stackBands(name, bands)
-	if err != nil {
-		return nil, "", err
-	}
-	ds, err = openRaster(stacked)
-	if err != nil {
-		return nil, "", err
-	}
-	return ds, stacked, nil
-}
-
-// zarrBands picks, from a store's subdatasets, those that are the bands of
-// one raster, in band order.
-func zarrBands(store string, arrays []string) ([]string, error) {
-	for _, layout := range []struct {
-		re          *regexp.Regexp
-		index, from int // submatch of the band number, and the first number
-	}{{zarrBandArray, 4, 1}, {zarrArraySlice, 3, 0}} {
-		byIndex := map[int]string{}
-		family := ""
-		for _, a := range arrays {
-			m := layout.re.FindStringSubmatch(a)
-			if m == nil {
-				continue
-			}
-			n, err := strconv.Atoi(m[layout.index])
-			if err != nil {
-				continue
-			}
-			key := strings.Join(m[1:layout.index], "\x00")
-			if family == "" {
-				family = key
-			}
-			if key == family {
-				byIndex[n] = a
-			}
-		}
-		var bands []string
-		for n := layout.from; byIndex[n] != ""; n++ {
-			bands = append(bands, byIndex[n])
-		}
-		if len(bands) > 0 && len(bands) == len(byIndex) {
-			return bands, nil
-		}
-	}
-	if len(arrays) == 0 {
-		return nil, errorf(StatusIO, "Zarr store %q holds no raster array", store)
-	}
-	return nil, errorf(StatusInvalidArgument, "Zarr store %q holds several arrays that are not the bands of one raster: open one by its GDAL name, one of %s", store, strings.Join(arrays, ", "))
-}
-
-// stackBands is a VRT (as XML, which GDAL opens as a dataset name) whose
-// bands are the given single-band rasters, which must agree in size and
-// type; georeferencing comes from the first.
-func stackBands(store string, bands []string) (string, error) {
-	var first godal.DatasetStructure
-	var b strings.Builder
-	esc := func(s string) string {
-		var e strings.Builder
-		_ = xml.EscapeText(&e, []byte(s))
-		return e.String()
-	}
-	for i, name := range bands {
-		ds, err := openRaster(name)
-		if err != nil {
-			return "", err
-		}
-		st := ds.Structure()
-		if i == 0 {
-			first = st
-			fmt.Fprintf(&b, `<VRTDataset rasterXSize="%d" rasterYSize="%d">`, st.SizeX, st.SizeY)
-			if wkt := ds.Projection(); wkt != "" {
-				fmt.Fprintf(&b, "<SRS>%s</SRS>", esc(wkt))
-			}
-			if gt, err := ds.GeoTransform(godal.ErrLogger(ignoreErrors)); err == nil {
-				coefficients := make([]string, len(gt))
-				for i, v := range gt {
-					coefficients[i] = strconv.FormatFloat(v, 'g', -1, 64)
-				}
-				fmt.Fprintf(&b, "<GeoTransform>%s</GeoTransform>", strings.Join(coefficients, ","))
-			}
-		}
-		if st.SizeX != first.SizeX || st.SizeY != first.SizeY || st.DataType != first.DataType || st.NBands != 1 {
-			ds.Close()
-			return "", errorf(StatusIO, "Zarr store %q: band array %s is %d x %d %s, unlike the first band's %d x %d %s",
-				store, name, st.SizeY, st.SizeX, DType(st.DataType), first.SizeY, first.SizeX, DType(first.DataType))
-		}
-		fmt.Fprintf(&b, `<VRTRasterBand dataType="%s" band="%d" blockXSize="%d" blockYSize="%d">`, DType(st.DataType), i+1, st.BlockSizeX, st.BlockSizeY)
-		if nodata, ok := ds.Bands()[0].NoData(); ok {
-			fmt.Fprintf(&b, "<NoDataValue>%s</NoDataValue>", strconv.FormatFloat(nodata, 'g', -1, 64))
-		}
-		fmt.Fprintf(&b, `<SimpleSource><SourceFilename relativeToVRT="0">%s</SourceFilename><SourceBand>1</SourceBand></SimpleSource></VRTRasterBand>`, esc(name))
-		ds.Close()
-	}
-	b.WriteString("</VRTDataset>")
-	return b.String(), nil
 }

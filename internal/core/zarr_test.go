@@ -11,13 +11,16 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/cloudio-dem/cloudio/internal/raster"
+	"github.com/cloudio-dem/cloudio/internal/storage"
 )
 
 var zarrGeoTransform = [6]float64{500000, 30, 0, 4500000, 0, -30}
 
 // readAll reads every band of a raster through OpenDataset, as every
 // cloudio reader does.
-func readAll(t *testing.T, name string) (Info, string, []byte) {
+func readAll(t *testing.T, name string) (raster.Info, string, []byte) {
 	t.Helper()
 	ds, err := OpenDataset(name)
 	if err != nil {
@@ -26,7 +29,7 @@ func readAll(t *testing.T, name string) (Info, string, []byte) {
 	defer ds.Close()
 	info := ds.Info()
 	buf := make([]byte, info.Bands*info.Rows*info.Cols*int64(info.DType.Size()))
-	if err := ds.ReadWindow(Window{Rows: info.Rows, Cols: info.Cols}, ReadSpec{}, buf); err != nil {
+	if err := ds.ReadWindow(raster.Window{Rows: info.Rows, Cols: info.Cols}, raster.ReadSpec{}, buf); err != nil {
 		t.Fatal(err)
 	}
 	return info, ds.CRS(), buf
@@ -34,19 +37,19 @@ func readAll(t *testing.T, name string) (Info, string, []byte) {
 
 func TestWriteZarrRoundTrip(t *testing.T) {
 	for _, c := range []struct {
-		dtype            DType
+		dtype            raster.DType
 		bands            int
 		chunkRows, chunk int64
-	}{{Float32, 1, 0, 0}, {Int16, 3, 64, 100}, {Float64, 2, 1000, 1000}, {Byte, 1, 32, 32}, {UInt32, 1, 50, 70}} {
+	}{{raster.Float32, 1, 0, 0}, {raster.Int16, 3, 64, 100}, {raster.Float64, 2, 1000, 1000}, {raster.Byte, 1, 32, 32}, {raster.UInt32, 1, 50, 70}} {
 		rows, cols := 150, 230
 		data := cells(c.dtype, c.bands, rows, cols, 3)
 		nodata := -9999.0
-		if r := dtypeInfo[c.dtype]; !r.float && r.min == 0 {
-			nodata = r.max
+		if unsignedMax, ok := map[raster.DType]float64{raster.Byte: math.MaxUint8, raster.UInt32: math.MaxUint32}[c.dtype]; ok {
+			nodata = unsignedMax
 		}
 		dst := tmpPath(t, "dem.zarr")
 		err := WriteZarrBuffer(data, c.dtype, int64(c.bands), int64(rows), int64(cols),
-			Georef{GeoTransform: &zarrGeoTransform, CRS: "EPSG:32633", NoData: noData(&nodata)}, dst,
+			raster.Georef{GeoTransform: &zarrGeoTransform, CRS: "EPSG:32633", NoData: noData(&nodata)}, dst,
 			ZarrOptions{ChunkRows: c.chunkRows, ChunkCols: c.chunk})
 		if err != nil {
 			t.Fatalf("%s x %d: %v", c.dtype, c.bands, err)
@@ -88,10 +91,10 @@ func TestWriteZarrRoundTrip(t *testing.T) {
 
 // BLOCKSIZE, the option every writer takes, sets a Zarr store's chunks.
 func TestWriteZarrBlockSizeOption(t *testing.T) {
-	data := cells(Float32, 1, 100, 90, 3)
+	data := cells(raster.Float32, 1, 100, 90, 3)
 	for opt, want := range map[string][2]int64{"BLOCKSIZE=32": {32, 32}, "blocksize=16,40": {16, 40}, "BLOCKSIZE=512": {100, 90}} {
 		dst := tmpPath(t, "b.zarr")
-		if err := WriteZarrBuffer(data, Float32, 1, 100, 90, Georef{}, dst, ZarrOptions{Options: []string{opt}}); err != nil {
+		if err := WriteZarrBuffer(data, raster.Float32, 1, 100, 90, raster.Georef{}, dst, ZarrOptions{Options: []string{opt}}); err != nil {
 			t.Fatalf("%s: %v", opt, err)
 		}
 		info, _, got := readAll(t, dst)
@@ -103,8 +106,8 @@ func TestWriteZarrBlockSizeOption(t *testing.T) {
 
 func TestWriteZarrFromRasterAndBackToCOG(t *testing.T) {
 	dir := t.TempDir()
-	data := cells(Int16, 2, 120, 90, 5)
-	src := gtiff(t, filepath.Join(dir, "src.tif"), Int16, 2, 120, 90, data, "TILED=YES", "BLOCKXSIZE=32", "BLOCKYSIZE=32")
+	data := cells(raster.Int16, 2, 120, 90, 5)
+	src := gtiff(t, filepath.Join(dir, "src.tif"), raster.Int16, 2, 120, 90, data, "TILED=YES", "BLOCKXSIZE=32", "BLOCKYSIZE=32")
 	store := filepath.Join(dir, "src.zarr")
 	var fractions []float64
 	if err := WriteZarr(src, store, ZarrOptions{ChunkRows: 40, ChunkCols: 30, Compress: "zlib",
@@ -123,7 +126,7 @@ func TestWriteZarrFromRasterAndBackToCOG(t *testing.T) {
 		t.Fatal(err)
 	}
 	validateCOG(t, cog)
-	if got := gdalRead(t, cog, Window{Rows: 120, Cols: 90}, []int{1, 2}, Int16); !bytes.Equal(got, data) {
+	if got := gdalRead(t, cog, raster.Window{Rows: 120, Cols: 90}, []int{1, 2}, raster.Int16); !bytes.Equal(got, data) {
 		t.Error("COG from the store differs")
 	}
 	again := filepath.Join(dir, "again.zarr")
@@ -139,8 +142,8 @@ func TestWriteZarrFromRasterAndBackToCOG(t *testing.T) {
 // source's blocks once compressed; every chunk is written whole instead.
 func TestWriteZarrChunksAcrossSourceBlocks(t *testing.T) {
 	dir := t.TempDir()
-	data := cells(Float32, 1, 700, 530, 8)
-	src := gtiff(t, filepath.Join(dir, "src.tif"), Float32, 1, 700, 530, data, "TILED=YES", "BLOCKXSIZE=512", "BLOCKYSIZE=512")
+	data := cells(raster.Float32, 1, 700, 530, 8)
+	src := gtiff(t, filepath.Join(dir, "src.tif"), raster.Float32, 1, 700, 530, data, "TILED=YES", "BLOCKXSIZE=512", "BLOCKYSIZE=512")
 	for _, compress := range []string{"zlib", "zstd"} {
 		store := filepath.Join(dir, compress+".zarr")
 		if err := WriteZarr(src, store, ZarrOptions{ChunkRows: 300, ChunkCols: 256, Compress: compress}); err != nil {
@@ -151,7 +154,7 @@ func TestWriteZarrChunksAcrossSourceBlocks(t *testing.T) {
 		}
 	}
 	int64s := make([]byte, 8*10*10)
-	if err := WriteZarrBuffer(int64s, Int64, 1, 10, 10, Georef{}, filepath.Join(dir, "i64.zarr"), ZarrOptions{}); StatusOf(err) != StatusUnsupported {
+	if err := WriteZarrBuffer(int64s, raster.Int64, 1, 10, 10, raster.Georef{}, filepath.Join(dir, "i64.zarr"), ZarrOptions{}); raster.StatusOf(err) != raster.StatusUnsupported {
 		t.Errorf("Int64: %v", err)
 	}
 }
@@ -174,7 +177,7 @@ func TestWriteZarrEveryCompressor(t *testing.T) {
 	var sizes = map[string]int64{}
 	for _, m := range methods {
 		dst := tmpPath(t, "c.zarr")
-		if err := WriteZarrBuffer(data, Float32, 1, 200, 200, Georef{}, dst, ZarrOptions{Compress: strings.ToLower(m), ChunkRows: 100, ChunkCols: 100}); err != nil {
+		if err := WriteZarrBuffer(data, raster.Float32, 1, 200, 200, raster.Georef{}, dst, ZarrOptions{Compress: strings.ToLower(m), ChunkRows: 100, ChunkCols: 100}); err != nil {
 			t.Fatalf("%s: %v", m, err)
 		}
 		if _, _, got := readAll(t, dst); !bytes.Equal(got, data) {
@@ -217,58 +220,58 @@ func chunkBytes(t *testing.T, dir string) int64 {
 
 func TestWriteZarrErrorsLeaveNothing(t *testing.T) {
 	dir := t.TempDir()
-	data := cells(Float32, 1, 100, 100, 1)
-	src := gtiff(t, filepath.Join(dir, "src.tif"), Float32, 1, 100, 100, data, "TILED=YES", "BLOCKXSIZE=16", "BLOCKYSIZE=16")
+	data := cells(raster.Float32, 1, 100, 100, 1)
+	src := gtiff(t, filepath.Join(dir, "src.tif"), raster.Float32, 1, 100, 100, data, "TILED=YES", "BLOCKXSIZE=16", "BLOCKYSIZE=16")
 	dst := filepath.Join(dir, "out.zarr")
 	for _, c := range []struct {
 		what   string
 		src    string
 		dst    string
 		o      ZarrOptions
-		status Status
+		status raster.Status
 		msg    string
 	}{
-		{"unknown compressor", src, dst, ZarrOptions{Compress: "brotli"}, StatusInvalidArgument, `unknown compress "BROTLI": this GDAL's Zarr driver offers NONE, BLOSC`},
-		{"compressor in options", src, dst, ZarrOptions{Options: []string{"COMPRESS=snappy"}}, StatusInvalidArgument, "COMPRESS"},
-		{"negative chunks", src, dst, ZarrOptions{ChunkRows: -1}, StatusInvalidArgument, "chunk_rows and chunk_cols must be positive"},
-		{"huge chunks", src, dst, ZarrOptions{ChunkCols: 1 << 40}, StatusInvalidArgument, "chunk_rows and chunk_cols"},
-		{"BLOCKSIZE option and chunk sizes", src, dst, ZarrOptions{ChunkRows: 8, Options: []string{"BLOCKSIZE=4,4"}}, StatusInvalidArgument, "give one"},
-		{"bad BLOCKSIZE", src, dst, ZarrOptions{Options: []string{"BLOCKSIZE=0"}}, StatusInvalidArgument, "BLOCKSIZE"},
-		{"three BLOCKSIZE sides", src, dst, ZarrOptions{Options: []string{"BLOCKSIZE=4,4,4"}}, StatusInvalidArgument, "ROWS,COLS"},
-		{"overview resampling", src, dst, ZarrOptions{Options: []string{"OVERVIEW_RESAMPLING=average"}}, StatusInvalidArgument, "no overviews"},
-		{"append", src, dst, ZarrOptions{Options: []string{"APPEND_SUBDATASET=YES"}}, StatusInvalidArgument, "append"},
-		{"unknown option", src, dst, ZarrOptions{Options: []string{"QUALITY=5"}}, StatusInvalidArgument, `unknown Zarr creation option "QUALITY"`},
-		{"bad level", src, dst, ZarrOptions{Options: []string{"ZSTD_LEVEL=high"}}, StatusInvalidArgument, "ZSTD_LEVEL"},
-		{"missing source", filepath.Join(dir, "none.tif"), dst, ZarrOptions{}, StatusNotFound, "none.tif"},
-		{"missing parent", src, filepath.Join(dir, "no", "out.zarr"), ZarrOptions{}, StatusNotFound, "does not exist"},
-		{"destination is the source", src, src, ZarrOptions{}, StatusInvalidArgument, "is the source"},
-		{"destination exists", src, src + ".d", ZarrOptions{}, StatusInvalidArgument, "already exists"},
-		{"HTTP destination", src, "https://example.com/x.zarr", ZarrOptions{}, StatusInvalidArgument, "read-only"},
-		{"vsimem destination", src, "/vsimem/x.zarr", ZarrOptions{}, StatusUnsupported, "local path or an object store"},
-		{"empty destination", src, "", ZarrOptions{}, StatusInvalidArgument, "empty"},
-		{"cancelled", src, dst, ZarrOptions{Progress: func(float64, string) bool { return false }}, StatusCancelled, "cancelled"},
+		{"unknown compressor", src, dst, ZarrOptions{Compress: "brotli"}, raster.StatusInvalidArgument, `unknown compress "BROTLI": this GDAL's Zarr driver offers NONE, BLOSC`},
+		{"compressor in options", src, dst, ZarrOptions{Options: []string{"COMPRESS=snappy"}}, raster.StatusInvalidArgument, "COMPRESS"},
+		{"negative chunks", src, dst, ZarrOptions{ChunkRows: -1}, raster.StatusInvalidArgument, "chunk_rows and chunk_cols must be positive"},
+		{"huge chunks", src, dst, ZarrOptions{ChunkCols: 1 << 40}, raster.StatusInvalidArgument, "chunk_rows and chunk_cols"},
+		{"BLOCKSIZE option and chunk sizes", src, dst, ZarrOptions{ChunkRows: 8, Options: []string{"BLOCKSIZE=4,4"}}, raster.StatusInvalidArgument, "give one"},
+		{"bad BLOCKSIZE", src, dst, ZarrOptions{Options: []string{"BLOCKSIZE=0"}}, raster.StatusInvalidArgument, "BLOCKSIZE"},
+		{"three BLOCKSIZE sides", src, dst, ZarrOptions{Options: []string{"BLOCKSIZE=4,4,4"}}, raster.StatusInvalidArgument, "ROWS,COLS"},
+		{"overview resampling", src, dst, ZarrOptions{Options: []string{"OVERVIEW_RESAMPLING=average"}}, raster.StatusInvalidArgument, "no overviews"},
+		{"append", src, dst, ZarrOptions{Options: []string{"APPEND_SUBDATASET=YES"}}, raster.StatusInvalidArgument, "append"},
+		{"unknown option", src, dst, ZarrOptions{Options: []string{"QUALITY=5"}}, raster.StatusInvalidArgument, `unknown Zarr creation option "QUALITY"`},
+		{"bad level", src, dst, ZarrOptions{Options: []string{"ZSTD_LEVEL=high"}}, raster.StatusInvalidArgument, "ZSTD_LEVEL"},
+		{"missing source", filepath.Join(dir, "none.tif"), dst, ZarrOptions{}, raster.StatusNotFound, "none.tif"},
+		{"missing parent", src, filepath.Join(dir, "no", "out.zarr"), ZarrOptions{}, raster.StatusNotFound, "does not exist"},
+		{"destination is the source", src, src, ZarrOptions{}, raster.StatusInvalidArgument, "is the source"},
+		{"destination exists", src, src + ".d", ZarrOptions{}, raster.StatusInvalidArgument, "already exists"},
+		{"HTTP destination", src, "https://example.com/x.zarr", ZarrOptions{}, raster.StatusInvalidArgument, "read-only"},
+		{"vsimem destination", src, "/vsimem/x.zarr", ZarrOptions{}, raster.StatusUnsupported, "local path or an object store"},
+		{"empty destination", src, "", ZarrOptions{}, raster.StatusInvalidArgument, "empty"},
+		{"cancelled", src, dst, ZarrOptions{Progress: func(float64, string) bool { return false }}, raster.StatusCancelled, "cancelled"},
 	} {
 		if c.what == "destination exists" {
 			os.Mkdir(c.dst, 0o755)
 		}
 		before := listDir(t, dir)
 		err := WriteZarr(c.src, c.dst, c.o)
-		if StatusOf(err) != c.status || !strings.Contains(err.Error(), c.msg) {
-			t.Errorf("%s: got %v (%v), want %v containing %q", c.what, StatusOf(err), err, c.status, c.msg)
+		if raster.StatusOf(err) != c.status || !strings.Contains(err.Error(), c.msg) {
+			t.Errorf("%s: got %v (%v), want %v containing %q", c.what, raster.StatusOf(err), err, c.status, c.msg)
 		}
 		if after := listDir(t, dir); strings.Join(after, " ") != strings.Join(before, " ") {
 			t.Errorf("%s: the directory changed from %v to %v", c.what, before, after)
 		}
 	}
-	if err := WriteZarrBuffer(data[:10], Float32, 1, 100, 100, Georef{}, dst, ZarrOptions{}); StatusOf(err) != StatusInvalidArgument {
+	if err := WriteZarrBuffer(data[:10], raster.Float32, 1, 100, 100, raster.Georef{}, dst, ZarrOptions{}); raster.StatusOf(err) != raster.StatusInvalidArgument {
 		t.Errorf("short buffer: %v", err)
 	}
-	if err := WriteZarrBuffer(data, Float32, 1, 100, 100, Georef{CRS: "NOT_A_CRS"}, dst, ZarrOptions{}); StatusOf(err) != StatusInvalidArgument {
+	if err := WriteZarrBuffer(data, raster.Float32, 1, 100, 100, raster.Georef{CRS: "NOT_A_CRS"}, dst, ZarrOptions{}); raster.StatusOf(err) != raster.StatusInvalidArgument {
 		t.Errorf("bad crs: %v", err)
 	}
-	bytes8 := cells(Byte, 1, 10, 10, 1)
+	bytes8 := cells(raster.Byte, 1, 10, 10, 1)
 	for _, nodata := range []float64{-9999, 256, 0.5, math.NaN()} {
-		if err := WriteZarrBuffer(bytes8, Byte, 1, 10, 10, Georef{NoData: noData(&nodata)}, dst, ZarrOptions{}); StatusOf(err) != StatusInvalidArgument || !strings.Contains(err.Error(), "Byte") {
+		if err := WriteZarrBuffer(bytes8, raster.Byte, 1, 10, 10, raster.Georef{NoData: noData(&nodata)}, dst, ZarrOptions{}); raster.StatusOf(err) != raster.StatusInvalidArgument || !strings.Contains(err.Error(), "Byte") {
 			t.Errorf("Byte nodata %g: %v", nodata, err)
 		}
 	}
@@ -279,15 +282,15 @@ func TestWriteZarrErrorsLeaveNothing(t *testing.T) {
 
 func TestWriteZarrReadFailureLeavesNothing(t *testing.T) {
 	dir := t.TempDir()
-	data := cells(Float32, 1, 400, 400, 2)
-	src := gtiff(t, filepath.Join(dir, "src.tif"), Float32, 1, 400, 400, data, "TILED=YES", "BLOCKXSIZE=64", "BLOCKYSIZE=64")
+	data := cells(raster.Float32, 1, 400, 400, 2)
+	src := gtiff(t, filepath.Join(dir, "src.tif"), raster.Float32, 1, 400, 400, data, "TILED=YES", "BLOCKXSIZE=64", "BLOCKYSIZE=64")
 	st, _ := os.Stat(src)
 	if err := os.Truncate(src, st.Size()/3); err != nil {
 		t.Fatal(err)
 	}
 	err := WriteZarr(src, filepath.Join(dir, "out.zarr"), ZarrOptions{})
-	if StatusOf(err) != StatusIO {
-		t.Fatalf("truncated source: %v (%v)", StatusOf(err), err)
+	if raster.StatusOf(err) != raster.StatusIO {
+		t.Fatalf("truncated source: %v (%v)", raster.StatusOf(err), err)
 	}
 	if strings.Contains(err.Error(), "cloudio-tmp") {
 		t.Errorf("the message names the temporary directory: %v", err)
@@ -299,13 +302,13 @@ func TestWriteZarrReadFailureLeavesNothing(t *testing.T) {
 
 func TestOpenZarrStores(t *testing.T) {
 	dir := t.TempDir()
-	data := cells(Int16, 3, 60, 80, 4)
+	data := cells(raster.Int16, 3, 60, 80, 4)
 	store := filepath.Join(dir, "s.zarr")
-	if err := WriteZarrBuffer(data, Int16, 3, 60, 80, Georef{GeoTransform: &zarrGeoTransform}, store, ZarrOptions{}); err != nil {
+	if err := WriteZarrBuffer(data, raster.Int16, 3, 60, 80, raster.Georef{GeoTransform: &zarrGeoTransform}, store, ZarrOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	// One band by GDAL's own name for its array, its store a URL too.
-	if got := GDALName(`ZARR:"s3://bucket/s.zarr":/s_band2`); got != `ZARR:"/vsis3/bucket/s.zarr":/s_band2` {
+	if got := storage.GDALName(`ZARR:"s3://bucket/s.zarr":/s_band2`); got != `ZARR:"/vsis3/bucket/s.zarr":/s_band2` {
 		t.Errorf("GDALName: %s", got)
 	}
 	info, _, got := readAll(t, `ZARR:"file://`+store+`":/s_band2`)
@@ -319,13 +322,13 @@ func TestOpenZarrStores(t *testing.T) {
 		t.Errorf("3-D array: %+v", info)
 	}
 	// Arrays that are not bands of one raster are named, not guessed.
-	if _, err := zarrBands(store, []string{`ZARR:"x":/elevation`, `ZARR:"x":/slope`}); StatusOf(err) != StatusInvalidArgument || !strings.Contains(err.Error(), "/slope") {
+	if _, err := zarrBands(store, []string{`ZARR:"x":/elevation`, `ZARR:"x":/slope`}); raster.StatusOf(err) != raster.StatusInvalidArgument || !strings.Contains(err.Error(), "/slope") {
 		t.Errorf("unrelated arrays: %v", err)
 	}
 	if _, err := zarrBands(store, []string{`ZARR:"x":/Band1`, `ZARR:"x":/Band3`}); err == nil {
 		t.Error("a band missing in the middle was accepted")
 	}
-	if _, err := OpenDataset(filepath.Join(dir, "missing.zarr")); StatusOf(err) != StatusNotFound {
+	if _, err := OpenDataset(filepath.Join(dir, "missing.zarr")); raster.StatusOf(err) != raster.StatusNotFound {
 		t.Errorf("missing store: %v", err)
 	}
 }
@@ -367,10 +370,10 @@ func TestZarrMetadataUploadsLast(t *testing.T) {
 		}
 		return 0
 	}
-	data := cells(Float32, 2, 70, 90, 1)
+	data := cells(raster.Float32, 2, 70, 90, 1)
 	for _, format := range []string{"ZARR_V2", "ZARR_V3"} {
 		dst := "s3://zarr-order/" + format + "/dem.zarr"
-		if err := WriteZarrBuffer(data, Float32, 2, 70, 90, Georef{}, dst, ZarrOptions{ChunkRows: 30, ChunkCols: 40,
+		if err := WriteZarrBuffer(data, raster.Float32, 2, 70, 90, raster.Georef{}, dst, ZarrOptions{ChunkRows: 30, ChunkCols: 40,
 			Options: []string{"FORMAT=" + format}}); err != nil {
 			t.Fatal(err)
 		}

@@ -117,26 +117,27 @@ static void undo_int_predictor(unsigned char *row, size_t wc, int size, int spp)
 }
 
 /* Decode a block's n bytes from raw into block (b->block_len bytes; tmp
- * holds one row), undoing the predictor unless predict is 0. *rows_out
- * receives the rows present (a striped image's last strip is short). */
-static int decode_block(const cloudioBlocks *b, const unsigned char *raw, size_t n, int64_t by, unsigned char *block,
-                        unsigned char *tmp, int predict, int64_t *rows_out, char *err, size_t err_len) {
+ * holds one row), undoing the predictor unless predict is 0; the rows
+ * present (a striped image's last strip is short). A failure is raised
+ * (CPLError) into the caller's error context. */
+static int64_t decode_block(const cloudioBlocks *b, const unsigned char *raw, size_t n, int64_t by, unsigned char *block,
+                            unsigned char *tmp, int predict) {
   size_t got = 0;
   if (b->compression == CLOUDIO_CODEC_NONE) {
     got = n < b->block_len ? n : b->block_len;
     memcpy(block, raw, got);
   } else if (b->compression == CLOUDIO_CODEC_DEFLATE) {
     if (CPLZLibInflate(raw, n, block, b->block_len, &got) == NULL) {
-      snprintf(err, err_len, "corrupt DEFLATE data (%zu bytes)", n);
-      return 1;
+      CPLError(CE_Failure, CPLE_AppDefined, "corrupt DEFLATE data (%zu bytes)", n);
+      return 0;
     }
   } else {
     const CPLCompressor *zstd = b->zstd;
     void *out = block;
     got = b->block_len;
     if (!zstd->pfnFunc(raw, n, &out, &got, NULL, zstd->user_data)) {
-      snprintf(err, err_len, "corrupt ZSTD data (%zu bytes)", n);
-      return 1;
+      CPLError(CE_Failure, CPLE_AppDefined, "corrupt ZSTD data (%zu bytes)", n);
+      return 0;
     }
   }
   size_t wc = (size_t)b->block_cols * (size_t)b->spp;
@@ -146,9 +147,9 @@ static int decode_block(const cloudioBlocks *b, const unsigned char *raw, size_t
     expect = b->height - by * b->block_rows;
   }
   if (rows < expect) {
-    snprintf(err, err_len, "%zu bytes decode to %lld rows of the %lld it must hold: the file is truncated or corrupt", n,
-             (long long)rows, (long long)expect);
-    return 1;
+    CPLError(CE_Failure, CPLE_AppDefined, "%zu bytes decode to %lld rows of the %lld it must hold: the file is truncated or corrupt",
+             n, (long long)rows, (long long)expect);
+    return 0;
   }
   for (int64_t i = 0; i < rows && predict && b->predictor > 1; i++) {
     unsigned char *row = block + (size_t)i * b->row_len;
@@ -160,8 +161,7 @@ static int decode_block(const cloudioBlocks *b, const unsigned char *raw, size_t
       unshuffle(row, tmp, wc, b->size, 0, wc);
     }
   }
-  *rows_out = rows;
-  return 0;
+  return rows;
 }
 
 static void fill(const cloudioBlocks *b, unsigned char *dst, size_t cells) {
@@ -175,19 +175,20 @@ static void fill(const cloudioBlocks *b, unsigned char *dst, size_t cells) {
   }
 }
 
-int cloudioDecodeBlock(const cloudioBlocks *b, const void *data, size_t n, int64_t by, void *block, void *row,
-                       int64_t *rows, char *err, size_t err_len) {
-  *rows = 0;
-  if (n == 0) {
-    return 0;
-  }
-  return decode_block(b, data, n, by, block, row, 1, rows, err, err_len);
+int64_t cloudioDecodeBlock(const cloudioBlocks *b, const void *data, size_t n, int64_t by, void *block, void *row,
+                           cloudioErrors *errs) {
+  cloudioErrorsBegin(errs);
+  int64_t rows = n == 0 ? 0 : decode_block(b, data, n, by, block, row, 1);
+  cloudioErrorsEnd(errs);
+  return rows;
 }
 
-int cloudioCheckBlock(const cloudioBlocks *b, const void *data, size_t n, int64_t by, void *block, char *err,
-                      size_t err_len) {
-  int64_t rows = 0;
-  return n == 0 ? 0 : decode_block(b, data, n, by, block, NULL, 0, &rows, err, err_len);
+void cloudioCheckBlock(const cloudioBlocks *b, const void *data, size_t n, int64_t by, void *block, cloudioErrors *errs) {
+  cloudioErrorsBegin(errs);
+  if (n > 0) {
+    decode_block(b, data, n, by, block, NULL, 0);
+  }
+  cloudioErrorsEnd(errs);
 }
 
 /* The part of a window (rows ra..rb-1, columns ca..cb-1) in block (bx, by),
@@ -239,23 +240,23 @@ void cloudioPlace(const cloudioBlocks *b, const void *decoded, int64_t got_rows,
   }
 }
 
-int cloudioDecodeInto(const cloudioBlocks *b, const void *data, size_t n, int64_t bx, int64_t by,
-                      const cloudioWindow *w, void *block, void *row, char *err, size_t err_len) {
+/* cloudioDecodeBlock then cloudioPlace, in fewer passes where the layout
+ * allows; a failure is raised into the pushed error context. */
+static void decode_into(const cloudioBlocks *b, const void *data, size_t n, int64_t bx, int64_t by,
+                        const cloudioWindow *w, void *block, void *row, const cloudioErrors *errs) {
   if (n == 0 || b->predictor != 3 || b->spp != 1) {
-    int64_t got_rows;
-    int rc = cloudioDecodeBlock(b, data, n, by, block, row, &got_rows, err, err_len);
-    if (rc == 0) {
+    int64_t got_rows = n == 0 ? 0 : decode_block(b, data, n, by, block, row, 1);
+    if (!errs->failed) {
       cloudioPlace(b, block, got_rows, bx, by, w);
     }
-    return rc;
+    return;
   }
   /* The last step of the floating-point predictor writes straight into the
    * window: one pass over the cells fewer, and only the rows and columns
    * the window needs. */
-  int64_t got_rows;
-  int rc = decode_block(b, data, n, by, block, row, 0, &got_rows, err, err_len);
-  if (rc != 0) {
-    return rc;
+  decode_block(b, data, n, by, block, row, 0);
+  if (errs->failed) {
+    return;
   }
   const size_t sz = (size_t)b->size, wc = (size_t)b->block_cols;
   overlap o = block_overlap(b, bx, by, w);
@@ -266,5 +267,11 @@ int cloudioDecodeInto(const cloudioBlocks *b, const void *data, size_t n, int64_
     unshuffle(dst + ((size_t)(y - w->row_off) * (size_t)w->cols + (size_t)(o.ca - w->col_off)) * sz, src, wc, b->size,
               (size_t)(o.ca - o.c0), (size_t)(o.cb - o.ca));
   }
-  return 0;
+}
+
+void cloudioDecodeInto(const cloudioBlocks *b, const void *data, size_t n, int64_t bx, int64_t by,
+                       const cloudioWindow *w, void *block, void *row, cloudioErrors *errs) {
+  cloudioErrorsBegin(errs);
+  decode_into(b, data, n, bx, by, w, block, row, errs);
+  cloudioErrorsEnd(errs);
 }

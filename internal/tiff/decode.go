@@ -2,7 +2,7 @@ package tiff
 
 /*
 #cgo pkg-config: gdal
-#cgo CFLAGS: -O3
+#cgo CFLAGS: -O3 -I${SRCDIR}/../gdalc
 #include <stdlib.h>
 #include "decode.h"
 */
@@ -16,6 +16,9 @@ import (
 	"unsafe"
 
 	"github.com/cloudio-dem/cloudio/internal/cmem"
+	// The error context the kernels fill is gdalc.h's: imported so that
+	// the build sees it change.
+	_ "github.com/cloudio-dem/cloudio/internal/gdalc"
 )
 
 // MaxDirectBlockBytes bounds the decoded size of a block the decoder takes
@@ -188,53 +191,52 @@ func (t *target) done() {
 func (t *target) cWindow(slot int) *C.cloudioWindow { return &t.windows[slot] }
 
 // scratch is one decoding goroutine's memory, all of it C memory which the
-// kernels write: a decoded block, a row, a block's row count and an error
-// message.
+// kernels write: a decoded block, a row, and the error context of a call.
 type scratch struct {
 	block, row unsafe.Pointer
-	rows       *C.int64_t
-	msg        *C.char
+	errs       *C.cloudioErrors
 }
 
-// msgLen is the size of a scratch's error message; the row count and the
-// message come first, so that the block stays 8-byte aligned.
-const msgLen = 256
+// errsLen is the size of a scratch's error context, rounded up so that the
+// block after it stays 8-byte aligned.
+const errsLen = (C.sizeof_cloudioErrors + 7) &^ 7
 
 func (d *Decoder) newScratch(bufs *cmem.Buffers) ([]byte, scratch) {
-	const head = 8 + msgLen
-	buf := bufs.Get(int(head + d.im.BlockLen() + d.im.RowLen()))
-	return buf, scratch{block: unsafe.Pointer(&buf[head]), row: unsafe.Pointer(&buf[head+d.im.BlockLen()]),
-		rows: (*C.int64_t)(unsafe.Pointer(&buf[0])), msg: (*C.char)(unsafe.Pointer(&buf[8]))}
+	buf := bufs.Get(int(errsLen + d.im.BlockLen() + d.im.RowLen()))
+	return buf, scratch{block: unsafe.Pointer(&buf[errsLen]), row: unsafe.Pointer(&buf[errsLen+d.im.BlockLen()]),
+		errs: (*C.cloudioErrors)(unsafe.Pointer(&buf[0]))}
+}
+
+// err is the damage the last kernel call found, nil for none.
+func (s scratch) err() error {
+	if s.errs.failed == 0 {
+		return nil
+	}
+	return errors.New(C.GoString(&s.errs.msg[0]))
 }
 
 // decodeInto decodes block (bx, by) from data (nil for a sparse block) into
 // t's slot.
 func (d *Decoder) decodeInto(data []byte, bx, by int64, t *target, slot int, s scratch) error {
-	if C.cloudioDecodeInto(d.layout, bytesPtr(data), C.size_t(len(data)), C.int64_t(bx), C.int64_t(by), t.cWindow(slot),
-		s.block, s.row, s.msg, msgLen) != 0 {
-		return errors.New(C.GoString(s.msg))
-	}
-	return nil
+	C.cloudioDecodeInto(d.layout, bytesPtr(data), C.size_t(len(data)), C.int64_t(bx), C.int64_t(by), t.cWindow(slot),
+		s.block, s.row, s.errs)
+	return s.err()
 }
 
 // decodeBlock decodes block row by's block from data (nil for a sparse
 // block) into block (BlockLen bytes); it returns the rows it holds, 0 for
 // a sparse block.
 func (d *Decoder) decodeBlock(data []byte, by int64, block []byte, s scratch) (int64, error) {
-	if C.cloudioDecodeBlock(d.layout, bytesPtr(data), C.size_t(len(data)), C.int64_t(by),
-		unsafe.Pointer(unsafe.SliceData(block)), s.row, s.rows, s.msg, msgLen) != 0 {
-		return 0, errors.New(C.GoString(s.msg))
-	}
-	return int64(*s.rows), nil
+	rows := C.cloudioDecodeBlock(d.layout, bytesPtr(data), C.size_t(len(data)), C.int64_t(by),
+		unsafe.Pointer(unsafe.SliceData(block)), s.row, s.errs)
+	return int64(rows), s.err()
 }
 
 // checkBlock decodes block row by's block from data into s's block, to
 // find damage: the decoded cells are not kept.
 func (d *Decoder) checkBlock(data []byte, by int64, s scratch) error {
-	if C.cloudioCheckBlock(d.layout, bytesPtr(data), C.size_t(len(data)), C.int64_t(by), s.block, s.msg, msgLen) != 0 {
-		return errors.New(C.GoString(s.msg))
-	}
-	return nil
+	C.cloudioCheckBlock(d.layout, bytesPtr(data), C.size_t(len(data)), C.int64_t(by), s.block, s.errs)
+	return s.err()
 }
 
 // place copies the window's part of a decoded block (rows as decodeBlock

@@ -4,6 +4,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "gdalc.h"
+
 /* How the blocks of one image are encoded and laid out; see decode.c.
  * Read-only once filled in, so decoding is thread-safe. decode.go checks
  * every field against the image before any block is decoded. */
@@ -37,16 +39,15 @@ typedef struct {
 const void *cloudioZstd(void);
 
 /* Decode the n bytes at data of a block of block row by into block
- * (block_len bytes), with row (row_len bytes) as scratch; *rows receives
- * the rows it holds (a striped image's last strip is short), 0 for a sparse
- * block (n == 0). Returns 0, or 1 with a message in err. */
-int cloudioDecodeBlock(const cloudioBlocks *b, const void *data, size_t n, int64_t by, void *block, void *row,
-                       int64_t *rows, char *err, size_t err_len);
+ * (block_len bytes), with row (row_len bytes) as scratch: the rows it holds
+ * (a striped image's last strip is short), 0 for a sparse block (n == 0).
+ * Damage is a failure in errs (gdalc.h), as from every helper below. */
+int64_t cloudioDecodeBlock(const cloudioBlocks *b, const void *data, size_t n, int64_t by, void *block, void *row,
+                           cloudioErrors *errs);
 
 /* Decode a block as cloudioDecodeBlock does, but leave its predictor: enough
  * to find damage (a stream that does not decode, or decodes short). */
-int cloudioCheckBlock(const cloudioBlocks *b, const void *data, size_t n, int64_t by, void *block, char *err,
-                      size_t err_len);
+void cloudioCheckBlock(const cloudioBlocks *b, const void *data, size_t n, int64_t by, void *block, cloudioErrors *errs);
 
 /* Copy the part of w in decoded block (bx, by) (got_rows as
  * cloudioDecodeBlock gave; 0 fills with b->fill) into w->out. */
@@ -55,7 +56,7 @@ void cloudioPlace(const cloudioBlocks *b, const void *block, int64_t got_rows, i
 
 /* cloudioDecodeBlock then cloudioPlace, with block and row as their
  * scratch, in fewer passes where the layout allows. */
-int cloudioDecodeInto(const cloudioBlocks *b, const void *data, size_t n, int64_t bx, int64_t by,
-                      const cloudioWindow *w, void *block, void *row, char *err, size_t err_len);
+void cloudioDecodeInto(const cloudioBlocks *b, const void *data, size_t n, int64_t bx, int64_t by,
+                       const cloudioWindow *w, void *block, void *row, cloudioErrors *errs);
 
 #endif

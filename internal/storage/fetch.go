@@ -1,4 +1,4 @@
-package core
+package storage
 
 /*
 #include <stdlib.h>
@@ -23,6 +23,8 @@ import (
 	"sync"
 	"time"
 	"unsafe"
+
+	"github.com/cloudio-dem/cloudio/internal/raster"
 )
 
 // rangeFetcher reads byte ranges of a remote file over HTTP itself, from
@@ -228,7 +230,7 @@ func (f *rangeFetcher) fetchOnce(off uint64, buf []byte) error {
 // makes several requests for one stat or listing, each waiting its full
 // timeout, so a frozen server would hold them several timeouts long. For a
 // name GDAL alone can reach (another store, GDAL-only HTTP options), nil.
-func answers(name string) error {
+func Answers(name string) error {
 	f := newHTTPClient(name)
 	if f == nil {
 		return nil
@@ -241,7 +243,7 @@ func answers(name string) error {
 			return nil
 		}
 		if attempt >= f.retries {
-			return errorf(StatusIO, "no answer from the server of %q (unreachable, or it timed out): %v", name, err)
+			return raster.Errorf(raster.StatusIO, "no answer from the server of %q (unreachable, or it timed out): %v", name, err)
 		}
 		time.Sleep(wait)
 		wait *= 2
@@ -259,7 +261,7 @@ func (f *rangeFetcher) ping() error {
 		return nil
 	}
 	req.Header.Set("Range", "bytes=0-0")
-	req.Header.Set("User-Agent", "cloudio/"+Version+" (does the server answer?)")
+	req.Header.Set("User-Agent", "cloudio/"+raster.Version+" (does the server answer?)")
 	resp, err := f.client.Do(req)
 	if err != nil {
 		var ue *url.Error

@@ -1,13 +1,15 @@
-package core
+package storage
 
 import (
 	"os"
 	pathpkg "path"
 	"path/filepath"
 	"strings"
+
+	"github.com/cloudio-dem/cloudio/internal/raster"
 )
 
-// checkNotSource is the one rule every writer applies: a destination that
+// CheckNotSource is the one rule every writer applies: a destination that
 // names its source is refused, so that no write replaces the raster it is
 // reading. Both names are GDAL names (see GDALName, which maps file:// and
 // the store URLs); they name the same raster when they agree after
@@ -15,9 +17,9 @@ import (
 // the same key of the same bucket (object stores, also through their
 // _streaming variants). A Zarr array's name (ZARR:"store":/array) counts
 // as its store.
-func checkNotSource(src, dst, format string) error {
+func CheckNotSource(src, dst, format string) error {
 	if sameRaster(src, dst) {
-		return errorf(StatusInvalidArgument, "destination %q is the source %q: write the %s to another path", dst, src, format)
+		return raster.Errorf(raster.StatusInvalidArgument, "destination %q is the source %q: write the %s to another path", dst, src, format)
 	}
 	return nil
 }
@@ -27,7 +29,7 @@ func sameRaster(src, dst string) bool {
 	if a == b {
 		return true
 	}
-	if isVSI(a) || isVSI(b) {
+	if IsVSI(a) || IsVSI(b) {
 		return false
 	}
 	sa, errA := os.Stat(a)
@@ -43,7 +45,7 @@ func canonicalName(name string) string {
 			name = store
 		}
 	}
-	if isVSI(name) {
+	if IsVSI(name) {
 		prefix, rest, _ := strings.Cut(strings.TrimPrefix(name, "/"), "/")
 		prefix = strings.TrimSuffix(prefix, "_streaming")
 		return "/" + prefix + "/" + strings.TrimPrefix(pathpkg.Clean("/"+rest), "/")

@@ -1,4 +1,4 @@
-package core
+package raster
 
 import (
 	"errors"
@@ -47,7 +47,7 @@ type Error struct {
 
 func (e *Error) Error() string { return e.Msg }
 
-func errorf(status Status, format string, args ...any) error {
+func Errorf(status Status, format string, args ...any) error {
 	return &Error{Status: status, Msg: fmt.Sprintf(format, args...)}
 }
 
@@ -65,19 +65,19 @@ func StatusOf(err error) Status {
 	return StatusInternal
 }
 
-// recovered is the error of an operation whose goroutine panicked: every
+// Recovered is the error of an operation whose goroutine panicked: every
 // goroutine the library starts recovers, so that a bug fails the operation
 // instead of ending the host process.
-func recovered(p any) error {
-	return errorf(StatusInternal, "internal error (a bug in cloudio, please report it): %v\n%s", p, debug.Stack())
+func Recovered(p any) error {
+	return Errorf(StatusInternal, "internal error (a bug in cloudio, please report it): %v\n%s", p, debug.Stack())
 }
 
-// faultHook, when a test sets it, is called at the fault points of the
+// FaultHook, when a test sets it, is called at the fault points of the
 // library's goroutines (named by where), so that a test can make them panic.
-var faultHook func(where string)
+var FaultHook func(where string)
 
-func faultPoint(where string) {
-	if faultHook != nil {
-		faultHook(where)
+func FaultPoint(where string) {
+	if FaultHook != nil {
+		FaultHook(where)
 	}
 }

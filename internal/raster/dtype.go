@@ -1,4 +1,4 @@
-package core
+package raster
 
 import (
 	"encoding/binary"
@@ -55,16 +55,16 @@ func (d DType) String() string {
 	return dtypeInfo[d].name
 }
 
-func checkDType(d DType) error {
+func CheckDType(d DType) error {
 	if !d.Valid() {
-		return errorf(StatusInvalidArgument, "unknown data type %d (expected a GDAL data type: 1-7, 12, 13 or 14)", int(d))
+		return Errorf(StatusInvalidArgument, "unknown data type %d (expected a GDAL data type: 1-7, 12, 13 or 14)", int(d))
 	}
 	return nil
 }
 
-// convert is v as GDAL's GDALCopyWords converts a cell to d: integer types
+// Convert is v as GDAL's GDALCopyWords converts a cell to d: integer types
 // round half away from zero and clamp to their range, NaN becomes 0.
-func (d DType) convert(v float64) float64 {
+func (d DType) Convert(v float64) float64 {
 	switch {
 	case d == Float32:
 		return float64(float32(v))
@@ -76,26 +76,8 @@ func (d DType) convert(v float64) float64 {
 	return math.Min(math.Max(math.Round(v), dtypeInfo[d].min), dtypeInfo[d].max)
 }
 
-// gdalHasInt8: GDAL 3.7 added GDT_Int8 (set by Init).
-var gdalHasInt8 bool
-
-// gdal is the type GDAL's calls take for buffers and bands of d: Int8 is
-// Byte, with PIXELTYPE=SIGNEDBYTE on the band, before GDAL 3.7.
-func (d DType) gdal() DType {
-	if d == Int8 && !gdalHasInt8 {
-		return Byte
-	}
-	return d
-}
-
-// gdalConverts reports whether GDAL converts cells of type from to type to
-// correctly: before GDAL 3.7 it takes signed bytes for unsigned ones.
-func gdalConverts(from, to DType) bool {
-	return from == to || gdalHasInt8 || (from != Int8 && to != Int8)
-}
-
-// holds reports whether every value of type s is a value of type d.
-func (d DType) holds(s DType) bool {
+// Holds reports whether every value of type s is a value of type d.
+func (d DType) Holds(s DType) bool {
 	di, si := dtypeInfo[d], dtypeInfo[s]
 	switch {
 	case si.float:
@@ -110,14 +92,14 @@ func (d DType) holds(s DType) bool {
 	return di.min <= si.min && di.max >= si.max
 }
 
-// commonType is the narrowest type that holds every value of every type
+// CommonType is the narrowest type that holds every value of every type
 // given (a raster's bands may differ, a VRT's say); false when none of the
 // types cloudio reads into does.
-func commonType(types []DType) (DType, bool) {
+func CommonType(types []DType) (DType, bool) {
 	for _, d := range []DType{types[0], Byte, Int8, UInt16, Int16, UInt32, Int32, Float32, Float64} {
 		fits := true
 		for _, t := range types {
-			fits = fits && d.holds(t)
+			fits = fits && d.Holds(t)
 		}
 		if fits {
 			return d, true
@@ -126,9 +108,9 @@ func commonType(types []DType) (DType, bool) {
 	return 0, false
 }
 
-// cell is cell i of buf, a buffer of d values, as a float64 (exact for
+// Cell is cell i of buf, a buffer of d values, as a float64 (exact for
 // every type but 64-bit integers beyond 2^53).
-func (d DType) cell(buf []byte, i int) float64 {
+func (d DType) Cell(buf []byte, i int) float64 {
 	le := binary.LittleEndian
 	p := buf[i*d.Size():]
 	switch d {
@@ -153,12 +135,12 @@ func (d DType) cell(buf []byte, i int) float64 {
 	case Int64:
 		return float64(int64(le.Uint64(p)))
 	}
-	panic("cell: " + d.String())
+	panic("Cell: " + d.String())
 }
 
-// setCell stores v, which must be a value of d (see convert), as cell i of
+// SetCell stores v, which must be a value of d (see Convert), as cell i of
 // buf.
-func (d DType) setCell(buf []byte, i int, v float64) {
+func (d DType) SetCell(buf []byte, i int, v float64) {
 	le := binary.LittleEndian
 	p := buf[i*d.Size():]
 	switch d {
@@ -183,14 +165,14 @@ func (d DType) setCell(buf []byte, i int, v float64) {
 	case Int64:
 		le.PutUint64(p, uint64(int64(v)))
 	default:
-		panic("setCell: " + d.String())
+		panic("SetCell: " + d.String())
 	}
 }
 
-// convertCells converts n cells of type from in src to type to in dst, as
-// GDAL's GDALCopyWords does (see convert).
-func convertCells(dst []byte, to DType, src []byte, from DType, n int) {
+// ConvertCells converts n cells of type from in src to type to in dst, as
+// GDAL's GDALCopyWords does (see Convert).
+func ConvertCells(dst []byte, to DType, src []byte, from DType, n int) {
 	for i := 0; i < n; i++ {
-		to.setCell(dst, i, to.convert(from.cell(src, i)))
+		to.SetCell(dst, i, to.Convert(from.Cell(src, i)))
 	}
 }

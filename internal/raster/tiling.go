@@ -1,4 +1,4 @@
-package core
+package raster
 
 import "math/bits"
 
@@ -8,6 +8,11 @@ const MaxRasterSide = int64(1) << 31
 // Window is a rectangle of cells, row-first: the order tile_windows yields.
 type Window struct {
 	RowOff, ColOff, Rows, Cols int64
+}
+
+// Contains reports whether cell (row, col) is inside w.
+func (w Window) Contains(row, col int64) bool {
+	return row >= w.RowOff && row < w.RowOff+w.Rows && col >= w.ColOff && col < w.ColOff+w.Cols
 }
 
 // Tiling is the sequence of tile windows of a raster, computed on demand:
@@ -24,16 +29,16 @@ type Tiling struct {
 // windows, failing when the count does not fit in a uint64.
 func NewTiling(rows, cols, tileRows, tileCols, overlap int64) (*Tiling, error) {
 	if tileRows <= 0 || tileCols <= 0 {
-		return nil, errorf(StatusInvalidArgument, "tile_rows and tile_cols must be positive")
+		return nil, Errorf(StatusInvalidArgument, "tile_rows and tile_cols must be positive")
 	}
 	if overlap < 0 {
-		return nil, errorf(StatusInvalidArgument, "overlap must be >= 0")
+		return nil, Errorf(StatusInvalidArgument, "overlap must be >= 0")
 	}
 	if rows < 0 || cols < 0 {
-		return nil, errorf(StatusInvalidArgument, "raster size must be >= 0, got rows=%d cols=%d", rows, cols)
+		return nil, Errorf(StatusInvalidArgument, "raster size must be >= 0, got rows=%d cols=%d", rows, cols)
 	}
 	if rows > MaxRasterSide || cols > MaxRasterSide {
-		return nil, errorf(StatusInvalidArgument, "raster size rows=%d cols=%d exceeds the maximum side of %d", rows, cols, MaxRasterSide)
+		return nil, Errorf(StatusInvalidArgument, "raster size rows=%d cols=%d exceeds the maximum side of %d", rows, cols, MaxRasterSide)
 	}
 	t := &Tiling{rows: rows, cols: cols, tileRows: tileRows, tileCols: tileCols,
 		stepRows: max(1, tileRows-overlap), stepCols: max(1, tileCols-overlap)}
@@ -41,7 +46,7 @@ func NewTiling(rows, cols, tileRows, tileCols, overlap int64) (*Tiling, error) {
 	t.tilesAcross = ceilDiv(cols, t.stepCols)
 	hi, lo := bits.Mul64(t.tilesDown, t.tilesAcross)
 	if hi != 0 {
-		return nil, errorf(StatusInvalidArgument, "%d x %d tiles overflow a 64-bit count", t.tilesDown, t.tilesAcross)
+		return nil, Errorf(StatusInvalidArgument, "%d x %d tiles overflow a 64-bit count", t.tilesDown, t.tilesAcross)
 	}
 	t.total = lo
 	return t, nil

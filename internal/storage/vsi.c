@@ -1,6 +1,6 @@
 /* struct stat64, behind VSIStatBufL, is declared only with large-file extensions. */
 #define _GNU_SOURCE
-#include "translate.h"
+#include "vsi.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -47,104 +47,42 @@ int cloudioPathExists(const char *name) {
   return VSIStatExL(name, &st, VSI_STAT_EXISTS_FLAG) == 0;
 }
 
-static int cloudioDeniedStatus(const char *warning) {
-  return warning != NULL && (strstr(warning, ": 403") != NULL || strstr(warning, ": 401") != NULL);
-}
-
-/* Whether GDAL's message says no HTTP answer came (curl's failure, or the
- * status 0 GDAL 3.6 reports for a connection that failed or timed out). */
-int cloudioNoAnswer(const char *msg) {
-  size_t n = strlen(msg);
-  return strstr(msg, "CURL error") != NULL || (n > 3 && strcmp(msg + n - 3, ": 0") == 0);
-}
-
-/* The state of name (a prefix whose listing failed): one of
- * CLOUDIO_LIST_*. A listing cannot tell an empty prefix from a
- * missing bucket or refused credentials (GDAL 3.6 reports an S3 refusal of a
- * listing as a warning, an Azure one not at all), but reading a key under
- * the prefix can: GDAL names the object-store error (a missing key in an
- * existing bucket, a missing bucket, refused credentials), and warns with
- * the HTTP status on every store. */
-static int cloudioListFailure(const char *name, const cloudioErrors *listing) {
-  if (cloudioDeniedStatus(listing->warning)) {
-    return CLOUDIO_LIST_REFUSED;
-  }
-  if (cloudioNoAnswer(listing->warning) || cloudioNoAnswer(listing->msg)) {
-    return CLOUDIO_LIST_NO_ANSWER;
-  }
-  size_t len = strlen(name);
-  char *probe = CPLStrdup(CPLSPrintf("%.*s/.cloudio-access-probe", (int)(len && name[len - 1] == '/' ? len - 1 : len), name));
-  VSICurlPartialClearCache(probe); /* an earlier answer is cached: ask again */
-  cloudioErrors errs;
-  memset(&errs, 0, sizeof errs);
-  CPLPushErrorHandlerEx(cloudioCollectErrors, &errs);
-  VSIErrorReset();
-  VSILFILE *fp = VSIFOpenExL(probe, "rb", TRUE);
-  int vsi = VSIGetLastErrorNo();
-  int no_answer = cloudioNoAnswer(VSIGetLastErrorMsg());
-  CPLPopErrorHandler();
-  CPLFree(probe);
-  if (fp != NULL) {
-    VSIFCloseL(fp);
-    return CLOUDIO_LIST_OK;
-  }
-  switch (vsi) {
-  case VSIE_AWSObjectNotFound:
-    return CLOUDIO_LIST_OK; /* the bucket is there, and these credentials may look into it */
-  case VSIE_AWSBucketNotFound:
-    return CLOUDIO_LIST_MISSING;
-  case VSIE_AWSAccessDenied:
-    return CLOUDIO_LIST_FORBIDDEN;
-  case VSIE_AWSInvalidCredentials:
-  case VSIE_AWSSignatureDoesNotMatch:
-    return CLOUDIO_LIST_REFUSED;
-  }
-  if (cloudioDeniedStatus(errs.warning) || cloudioDeniedStatus(VSIGetLastErrorMsg())) {
-    return CLOUDIO_LIST_REFUSED;
-  }
-  /* Azure (in GDAL 3.6) tells a missing container from a missing blob by
-   * no more than a 404. */
-  return no_answer || cloudioNoAnswer(errs.warning) ? CLOUDIO_LIST_NO_ANSWER : CLOUDIO_LIST_UNKNOWN;
-}
-
-/* Listing name itself uses the options scoped to it on every object store
- * (pinned onto the thread: GDAL 3.6 lists with its bucket's), whereas a stat
- * of a bare Azure container lists the whole account with the options scoped
- * to "/vsiaz/", so it cannot see a container that only per-container
- * credentials reach. Whatever GDAL cached about name is dropped first: the
- * answer must be the server's, now. */
-int cloudioCanList(const char *name) {
+int cloudioStatFresh(const char *name, cloudioErrors *errs) {
   VSICurlPartialClearCache(name);
-  cloudioErrors errs;
-  memset(&errs, 0, sizeof errs);
-  CPLPushErrorHandlerEx(cloudioCollectErrors, &errs);
+  cloudioErrorsBegin(errs);
+  int found = cloudioPathExists(name);
+  cloudioErrorsEnd(errs);
+  return found;
+}
+
+int cloudioOpensAsDir(const char *name, cloudioErrors *errs) {
+  VSICurlPartialClearCache(name);
+  cloudioErrorsBegin(errs);
   VSIDIR *dir = VSIOpenDir(name, 0, NULL);
-  CPLPopErrorHandler();
+  cloudioErrorsEnd(errs);
   if (dir != NULL) {
     VSICloseDir(dir);
-    return CLOUDIO_LIST_OK;
   }
-  return cloudioListFailure(name, &errs);
+  return dir != NULL;
 }
 
-/* Whether name exists: 1, 0, or -1 when its server did not answer (or -2
- * refused the credentials), after dropping what GDAL cached about it. */
-int cloudioStat(const char *name) {
-  VSICurlPartialClearCache(name);
-  cloudioErrors errs;
-  memset(&errs, 0, sizeof errs);
-  CPLPushErrorHandlerEx(cloudioCollectErrors, &errs);
-  VSIErrorReset();
-  int found = cloudioPathExists(name);
-  int no_answer = cloudioNoAnswer(errs.warning) || cloudioNoAnswer(errs.msg) || cloudioNoAnswer(VSIGetLastErrorMsg());
-  CPLPopErrorHandler();
-  if (found) {
-    return 1;
+int cloudioOpensForReading(const char *name, cloudioErrors *errs) {
+  VSICurlPartialClearCache(name); /* an earlier answer is cached: ask again */
+  cloudioErrorsBegin(errs);
+  VSILFILE *fp = VSIFOpenExL(name, "rb", TRUE);
+  cloudioErrorsEnd(errs);
+  if (fp != NULL) {
+    VSIFCloseL(fp);
   }
-  return no_answer ? -1 : cloudioDeniedStatus(errs.warning) ? -2 : 0;
+  return fp != NULL;
 }
 
-int cloudioRename(const char *from, const char *to) { return VSIRename(from, to); }
+int cloudioRename(const char *from, const char *to, cloudioErrors *errs) {
+  cloudioErrorsBegin(errs);
+  int renamed = VSIRename(from, to) == 0;
+  cloudioErrorsEnd(errs);
+  return renamed;
+}
 
 /* Make a write handle's close abandon what was written instead of
  * publishing it. GDAL 3.6 has no call for that, but its object-store write
@@ -218,18 +156,15 @@ static void cloudioSyncBlocks(const char *src, const char *dst, cloudioErrors *e
  * publishing it only once complete where the store allows. Errors GDAL
  * raises, up to and including the close that completes an upload, land in
  * errs. */
-int cloudioUpload(const char *src, const char *dst, cloudioErrors *errs) {
-  memset(errs, 0, sizeof *errs);
-  CPLPushErrorHandlerEx(cloudioCollectErrors, errs);
-  CPLErrorReset();
+void cloudioUpload(const char *src, const char *dst, cloudioErrors *errs) {
+  cloudioErrorsBegin(errs);
   if (STARTS_WITH(dst, "/vsiaz/")) {
     cloudioSyncBlocks(src, dst, errs);
   } else {
     cloudioCopyStream(src, dst, errs);
   }
-  CPLPopErrorHandler();
+  cloudioErrorsEnd(errs);
   VSICurlPartialClearCache(dst); /* later stats and listings must see the new object */
-  return errs->failed;
 }
 
 void cloudioSetPathOption(const char *prefix, const char *key, const char *value) {
@@ -241,37 +176,19 @@ void cloudioClearPathOptions(const char *prefix) {
   VSICurlPartialClearCache(prefix); /* listings and stats made with other credentials */
 }
 
-/* Names under prefix (recursively for object stores), NULL-terminated, to be
- * freed with CSLDestroy; *state is one of CLOUDIO_LIST_* (for no names: why),
- * GDAL's failures land in errs. */
-char **cloudioList(const char *prefix, int recursive, int *state, cloudioErrors *errs) {
-  memset(errs, 0, sizeof *errs);
-  CPLPushErrorHandlerEx(cloudioCollectErrors, errs);
-  CPLErrorReset();
+char **cloudioList(const char *prefix, int recursive, cloudioErrors *errs) {
   VSICurlPartialClearCache(prefix); /* the listing must be the server's, now */
+  cloudioErrorsBegin(errs);
   char **names = recursive ? VSIReadDirRecursive(prefix) : VSIReadDir(prefix);
-  *state = CLOUDIO_LIST_OK;
-  if (names == NULL && !errs->failed) {
-    /* An object store's empty prefix, or a local directory, lists as
-     * nothing; a stat of a prefix could answer from what GDAL cached about
-     * its bucket, so it is probed anew. */
-    *state = cloudioNoAnswer(errs->warning) || cloudioNoAnswer(errs->msg) ? CLOUDIO_LIST_NO_ANSWER
-             : !recursive && cloudioPathExists(prefix)                    ? CLOUDIO_LIST_OK
-                                                                          : cloudioCanList(prefix);
-  }
-  CPLPopErrorHandler();
+  cloudioErrorsEnd(errs);
   return names;
 }
 
-int cloudioUnlink(const char *name, cloudioErrors *errs) {
-  memset(errs, 0, sizeof *errs);
-  CPLPushErrorHandlerEx(cloudioCollectErrors, errs);
-  CPLErrorReset();
-  int rc = VSIUnlink(name);
-  if (rc != 0 && !errs->failed) {
+void cloudioUnlink(const char *name, cloudioErrors *errs) {
+  cloudioErrorsBegin(errs);
+  if (VSIUnlink(name) != 0 && !errs->failed) {
     CPLError(CE_Failure, CPLE_FileIO, "cannot delete %s", name);
   }
-  CPLPopErrorHandler();
+  cloudioErrorsEnd(errs);
   VSICurlPartialClearCache(name);
-  return errs->failed;
 }

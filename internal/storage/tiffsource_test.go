@@ -1,11 +1,14 @@
-package core
+package storage
 
 import (
 	"bytes"
 	"math/rand"
 	"os"
+	"path/filepath"
 	"sync"
 	"testing"
+
+	"github.com/cloudio-dem/cloudio/internal/raster"
 )
 
 // One VSI adapter serves validate's serial reads and the direct decoder's
@@ -14,11 +17,11 @@ import (
 func TestVSISourceConcurrentReads(t *testing.T) {
 	data := make([]byte, 1<<20)
 	rand.New(rand.NewSource(3)).Read(data)
-	path := tmpPath(t, "bytes.bin")
+	path := filepath.Join(t.TempDir(), "bytes.bin")
 	if err := os.WriteFile(path, data, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	s, err := openVSISource(path)
+	s, err := OpenVSISource(path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -52,7 +55,7 @@ func TestVSISourceConcurrentReads(t *testing.T) {
 	}
 	s.Close()
 	s.Close()
-	if _, err := s.ReadAt(make([]byte, 1), 0); StatusOf(err) != StatusInvalidArgument {
+	if _, err := s.ReadAt(make([]byte, 1), 0); raster.StatusOf(err) != raster.StatusInvalidArgument {
 		t.Errorf("a read after Close: %v", err)
 	}
 	if len(s.idle) != 0 {

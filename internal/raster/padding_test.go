@@ -1,4 +1,4 @@
-package core
+package raster_test
 
 import (
 	"bytes"
@@ -6,11 +6,14 @@ import (
 	"math"
 	"math/rand"
 	"testing"
+
+	"github.com/cloudio-dem/cloudio/internal/raster"
+	"github.com/cloudio-dem/cloudio/internal/raster/rastertest"
 )
 
 // refReplicate: cell (r, c) of outer is cell (clamp(r - top), clamp(c -
 // left)) of inner, for every band.
-func refReplicate(in []byte, size, bands int, outer, inner Window) []byte {
+func refReplicate(in []byte, size, bands int, outer, inner raster.Window) []byte {
 	out := make([]byte, 0, int64(bands)*outer.Rows*outer.Cols*int64(size))
 	for b := 0; b < bands; b++ {
 		for r := outer.RowOff; r < outer.RowOff+outer.Rows; r++ {
@@ -26,12 +29,12 @@ func refReplicate(in []byte, size, bands int, outer, inner Window) []byte {
 }
 
 // refFill: cells of outer inside inner are inner's, the others are cell.
-func refFill(in []byte, size, bands int, outer, inner Window, cell []byte) []byte {
+func refFill(in []byte, size, bands int, outer, inner raster.Window, cell []byte) []byte {
 	out := make([]byte, 0, int64(bands)*outer.Rows*outer.Cols*int64(size))
 	for b := 0; b < bands; b++ {
 		for r := outer.RowOff; r < outer.RowOff+outer.Rows; r++ {
 			for c := outer.ColOff; c < outer.ColOff+outer.Cols; c++ {
-				if !inside(inner, r, c) {
+				if !inner.Contains(r, c) {
 					out = append(out, cell...)
 					continue
 				}
@@ -45,8 +48,8 @@ func refFill(in []byte, size, bands int, outer, inner Window, cell []byte) []byt
 
 // randomPlacement is an outer window with an inner window anywhere inside
 // it (touching any of its edges, or equal to it).
-func randomPlacement(rng *rand.Rand) (outer, inner Window) {
-	outer = Window{RowOff: int64(rng.Intn(21)) - 10, ColOff: int64(rng.Intn(21)) - 10, Rows: 1 + int64(rng.Intn(12)), Cols: 1 + int64(rng.Intn(12))}
+func randomPlacement(rng *rand.Rand) (outer, inner raster.Window) {
+	outer = raster.Window{RowOff: int64(rng.Intn(21)) - 10, ColOff: int64(rng.Intn(21)) - 10, Rows: 1 + int64(rng.Intn(12)), Cols: 1 + int64(rng.Intn(12))}
 	inner.Rows = 1 + int64(rng.Intn(int(outer.Rows)))
 	inner.Cols = 1 + int64(rng.Intn(int(outer.Cols)))
 	switch rng.Intn(4) {
@@ -71,8 +74,8 @@ func TestPaddingReplicate(t *testing.T) {
 		rng.Read(in)
 		out := make([]byte, int64(bands)*outer.Rows*outer.Cols*int64(size))
 		rng.Read(out) // replicate must overwrite every cell
-		p := padding{size: size, bands: bands, outer: outer, inner: inner}
-		p.replicate(out, in)
+		p := raster.Padding{Size: size, Bands: bands, Outer: outer, Inner: inner}
+		p.Replicate(out, in)
 		if want := refReplicate(in, size, bands, outer, inner); !bytes.Equal(out, want) {
 			t.Fatalf("case %d: size %d bands %d outer %v inner %v:\n got %v\nwant %v", k, size, bands, outer, inner, out, want)
 		}
@@ -87,17 +90,17 @@ func TestPaddingFillConstant(t *testing.T) {
 	u32 := func(v uint32) []byte { b := make([]byte, 4); le.PutUint32(b, v); return b }
 	u64 := func(v uint64) []byte { b := make([]byte, 8); le.PutUint64(b, v); return b }
 	values := []struct {
-		dtype DType
+		dtype raster.DType
 		v     float64
 		cell  []byte
 	}{
-		{Byte, 0, []byte{0}}, {Byte, 255, []byte{255}}, {Byte, 7, []byte{7}},
-		{UInt16, 65535, []byte{0xff, 0xff}}, {UInt16, 258, []byte{2, 1}},
-		{Int16, -32768, []byte{0x00, 0x80}}, {Int16, -1, []byte{0xff, 0xff}}, {Int16, -9999, u16(0xd8f1)},
-		{UInt32, 4294967295, []byte{0xff, 0xff, 0xff, 0xff}}, {UInt32, 16909060, []byte{4, 3, 2, 1}},
-		{Int32, -2147483648, []byte{0, 0, 0, 0x80}}, {Int32, -9999, u32(0xffffd8f1)},
-		{Float32, -9999, u32(0xc61c3c00)}, {Float32, -3.4028234663852886e+38, u32(0xff7fffff)}, {Float32, math.Inf(1), u32(0x7f800000)},
-		{Float64, -9999, u64(0xc0c3878000000000)}, {Float64, -1.7976931348623157e+308, u64(0xffefffffffffffff)}, {Float64, 0.1, u64(0x3fb999999999999a)},
+		{raster.Byte, 0, []byte{0}}, {raster.Byte, 255, []byte{255}}, {raster.Byte, 7, []byte{7}},
+		{raster.UInt16, 65535, []byte{0xff, 0xff}}, {raster.UInt16, 258, []byte{2, 1}},
+		{raster.Int16, -32768, []byte{0x00, 0x80}}, {raster.Int16, -1, []byte{0xff, 0xff}}, {raster.Int16, -9999, u16(0xd8f1)},
+		{raster.UInt32, 4294967295, []byte{0xff, 0xff, 0xff, 0xff}}, {raster.UInt32, 16909060, []byte{4, 3, 2, 1}},
+		{raster.Int32, -2147483648, []byte{0, 0, 0, 0x80}}, {raster.Int32, -9999, u32(0xffffd8f1)},
+		{raster.Float32, -9999, u32(0xc61c3c00)}, {raster.Float32, -3.4028234663852886e+38, u32(0xff7fffff)}, {raster.Float32, math.Inf(1), u32(0x7f800000)},
+		{raster.Float64, -9999, u64(0xc0c3878000000000)}, {raster.Float64, -1.7976931348623157e+308, u64(0xffefffffffffffff)}, {raster.Float64, 0.1, u64(0x3fb999999999999a)},
 	}
 	for k := 0; k < 3000; k++ {
 		c := values[k%len(values)]
@@ -108,7 +111,7 @@ func TestPaddingFillConstant(t *testing.T) {
 		rng.Read(in)
 		out := make([]byte, int64(bands)*outer.Rows*outer.Cols*int64(size))
 		rng.Read(out)
-		p := padding{size: size, bands: bands, outer: outer, inner: inner}
+		p := raster.Padding{Size: size, Bands: bands, Outer: outer, Inner: inner}
 		if err := fillWith(p, out, in, c.dtype, c.v); err != nil {
 			t.Fatal(err)
 		}
@@ -117,25 +120,25 @@ func TestPaddingFillConstant(t *testing.T) {
 		}
 	}
 	// NaN: every filled cell is a NaN of the type
-	for _, dtype := range []DType{Float32, Float64} {
-		outer, inner := Window{-1, -1, 3, 3}, Window{0, 0, 1, 1}
-		in := encodeRef(dtype, 5)
+	for _, dtype := range []raster.DType{raster.Float32, raster.Float64} {
+		outer, inner := raster.Window{-1, -1, 3, 3}, raster.Window{0, 0, 1, 1}
+		in := rastertest.EncodeRef(dtype, 5)
 		out := make([]byte, 9*dtype.Size())
-		p := padding{size: dtype.Size(), bands: 1, outer: outer, inner: inner}
+		p := raster.Padding{Size: dtype.Size(), Bands: 1, Outer: outer, Inner: inner}
 		if err := fillWith(p, out, in, dtype, math.NaN()); err != nil {
 			t.Fatal(err)
 		}
 		for i := 0; i < 9; i++ {
-			if v := decodeRef(out, dtype, i); (i == 4) != (v == 5) || (i != 4 && !math.IsNaN(v)) {
+			if v := rastertest.DecodeRef(out, dtype, i); (i == 4) != (v == 5) || (i != 4 && !math.IsNaN(v)) {
 				t.Fatalf("%s cell %d = %v", dtype, i, v)
 			}
 		}
 	}
 	// types it cannot fill
-	for _, dtype := range []DType{Int64, UInt64, 0, 42} {
-		p := padding{size: 8, bands: 1, outer: Window{-1, -1, 3, 3}, inner: Window{0, 0, 1, 1}}
-		err, panicked := catch(func() error { return fillWith(p, make([]byte, 72), make([]byte, 8), dtype, 1) })
-		if panicked != nil || StatusOf(err) != StatusUnsupported {
+	for _, dtype := range []raster.DType{raster.Int64, raster.UInt64, 0, 42} {
+		p := raster.Padding{Size: 8, Bands: 1, Outer: raster.Window{-1, -1, 3, 3}, Inner: raster.Window{0, 0, 1, 1}}
+		err, panicked := rastertest.Catch(func() error { return fillWith(p, make([]byte, 72), make([]byte, 8), dtype, 1) })
+		if panicked != nil || raster.StatusOf(err) != raster.StatusUnsupported {
 			t.Errorf("%v: %v %v", dtype, err, panicked)
 		}
 	}
@@ -144,17 +147,17 @@ func TestPaddingFillConstant(t *testing.T) {
 // With the inner window equal to the outer one, both copy the data as is.
 func TestPaddingIdentity(t *testing.T) {
 	for _, size := range []int{1, 2, 4, 8} {
-		w := Window{3, 4, 5, 6}
+		w := raster.Window{3, 4, 5, 6}
 		in := make([]byte, 2*5*6*size)
 		rand.New(rand.NewSource(int64(size))).Read(in)
-		p := padding{size: size, bands: 2, outer: w, inner: w}
+		p := raster.Padding{Size: size, Bands: 2, Outer: w, Inner: w}
 		out := make([]byte, len(in))
-		p.replicate(out, in)
+		p.Replicate(out, in)
 		if !bytes.Equal(out, in) {
 			t.Fatalf("replicate, size %d", size)
 		}
 		out = make([]byte, len(in))
-		dtype := map[int]DType{1: Byte, 2: Int16, 4: Float32, 8: Float64}[size]
+		dtype := map[int]raster.DType{1: raster.Byte, 2: raster.Int16, 4: raster.Float32, 8: raster.Float64}[size]
 		if err := fillWith(p, out, in, dtype, 1); err != nil || !bytes.Equal(out, in) {
 			t.Fatalf("fill, size %d: %v", size, err)
 		}
@@ -162,15 +165,15 @@ func TestPaddingIdentity(t *testing.T) {
 }
 
 // fillWith fills every band with v, as the reader does with each band's nodata.
-func fillWith(p padding, out, in []byte, dtype DType, v float64) error {
-	cell, err := encodeValue(dtype, v)
+func fillWith(p raster.Padding, out, in []byte, dtype raster.DType, v float64) error {
+	cell, err := raster.EncodeValue(dtype, v)
 	if err != nil {
 		return err
 	}
-	cells := make([][]byte, p.bands)
+	cells := make([][]byte, p.Bands)
 	for i := range cells {
 		cells[i] = cell
 	}
-	p.fillConstant(out, in, cells)
+	p.FillConstant(out, in, cells)
 	return nil
 }

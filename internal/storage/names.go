@@ -1,9 +1,11 @@
-package core
+package storage
 
 import (
 	pathpkg "path"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/cloudio-dem/cloudio/internal/raster"
 )
 
 // scheme maps a URL prefix users write to GDAL's virtual file system.
@@ -51,30 +53,63 @@ func GDALName(name string) string {
 	return name
 }
 
-// inputName validates and maps a name to read from.
-func inputName(what, name string) (string, error) {
+// Name is a raster's name resolved once, where the caller's string enters
+// the library (Resolve): the layers below take its parts as they are and
+// never classify the string again.
+type Name struct {
+	User   string // the caller's name as GDAL knows it (a URL's /vsi... name), for messages
+	GDAL   string // what GDAL opens: User, or what it stands for (see Opening)
+	Store  string // the file or store whose options and timeouts apply: a Zarr array's store, else User
+	Local  bool   // a local path: no store options apply
+	Remote bool   // an object store or HTTP: reads are latency-bound
+}
+
+// Resolve validates and maps a name to read from (as InputName does) and
+// classifies it.
+func Resolve(what, name string) (Name, error) {
+	gdal, err := InputName(what, name)
+	if err != nil {
+		return Name{}, err
+	}
+	store := StoreOf(gdal)
+	return Name{User: gdal, GDAL: gdal, Store: store, Local: !IsVSI(store), Remote: IsRemote(store)}, nil
+}
+
+// LocalName is the Name of a local path cloudio made itself (a staging
+// file), which needs no resolving.
+func LocalName(path string) Name { return Name{User: path, GDAL: path, Store: path, Local: true} }
+
+// Opening is n opened as gdal instead (a VRT that stacks the bands of n's
+// Zarr store, say): the same raster, in the same store.
+func (n Name) Opening(gdal string) Name {
+	n.GDAL = gdal
+	return n
+}
+
+// InputName validates and maps a name to read from.
+func InputName(what, name string) (string, error) {
 	if name == "" {
-		return "", errorf(StatusInvalidArgument, "%s path is empty", what)
+		return "", raster.Errorf(raster.StatusInvalidArgument, "%s path is empty", what)
 	}
 	if !utf8.ValidString(name) {
-		return "", errorf(StatusInvalidArgument, "%s path %q is not valid UTF-8", what, name)
+		return "", raster.Errorf(raster.StatusInvalidArgument, "%s path %q is not valid UTF-8", what, name)
 	}
 	return GDALName(name), nil
 }
 
-// outputName validates and maps a name to write to; HTTP is read-only.
-func outputName(what, name string) (string, error) {
-	mapped, err := inputName(what, name)
+// OutputName validates and maps a name to write to; HTTP is read-only.
+func OutputName(what, name string) (string, error) {
+	mapped, err := InputName(what, name)
 	if err != nil {
 		return "", err
 	}
 	if strings.HasPrefix(mapped, "/vsicurl/") || strings.HasPrefix(mapped, "/vsicurl_streaming/") {
-		return "", errorf(StatusInvalidArgument, "%s %q is read-only: HTTP URLs cannot be written", what, name)
+		return "", raster.Errorf(raster.StatusInvalidArgument, "%s %q is read-only: HTTP URLs cannot be written", what, name)
 	}
 	return mapped, nil
 }
 
-func isObjectStore(name string) bool {
+func IsObjectStore(name string) bool {
 	for _, p := range objectStores {
 		if strings.HasPrefix(name, p) {
 			return true
@@ -83,7 +118,7 @@ func isObjectStore(name string) bool {
 	return false
 }
 
-func isVSI(name string) bool { return strings.HasPrefix(name, "/vsi") }
+func IsVSI(name string) bool { return strings.HasPrefix(name, "/vsi") }
 
 // bucketOf is the bucket (or container) part of an object-store name:
 // "/vsis3/bucket/a/b.tif" -> "/vsis3/bucket".
@@ -108,9 +143,9 @@ func parentOf(name string) string {
 	return parent
 }
 
-// storeOf is the file or store a GDAL name reads: the store of a Zarr
+// StoreOf is the file or store a GDAL name reads: the store of a Zarr
 // array's name (ZARR:"/vsis3/bucket/dem.zarr":/dem), else the name.
-func storeOf(name string) string {
+func StoreOf(name string) string {
 	if rest, ok := strings.CutPrefix(name, `ZARR:"`); ok {
 		if store, _, ok := strings.Cut(rest, `"`); ok {
 			return store
@@ -119,7 +154,7 @@ func storeOf(name string) string {
 	return name
 }
 
-// isRemote: reads are latency-bound, so readers keep more requests in flight.
-func isRemote(name string) bool {
-	return isObjectStore(name) || strings.HasPrefix(name, "/vsicurl")
+// IsRemote: reads are latency-bound, so readers keep more requests in flight.
+func IsRemote(name string) bool {
+	return IsObjectStore(name) || strings.HasPrefix(name, "/vsicurl")
 }

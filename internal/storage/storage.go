@@ -1,35 +1,39 @@
-package core
+package storage
 
 /*
 #include <stdlib.h>
 #include <cpl_string.h>
-#include "translate.h"
+#include "vsi.h"
 */
 import "C"
 
 import (
+	"fmt"
 	"sort"
 	"strings"
 	"sync"
 	"unsafe"
+
+	"github.com/cloudio-dem/cloudio/internal/gdalc"
+	"github.com/cloudio-dem/cloudio/internal/raster"
 )
 
 // StorageDefaults bound how long a request to an unreachable or failing
 // endpoint can take; a caller's options override them.
-var StorageDefaults = []Option{
-	{"GDAL_HTTP_CONNECTTIMEOUT", "10"},
-	{"GDAL_HTTP_TIMEOUT", "60"},
-	{"GDAL_HTTP_MAX_RETRY", "2"},
-	{"GDAL_HTTP_RETRY_DELAY", "0.5"},
+var StorageDefaults = []raster.Option{
+	{Key: "GDAL_HTTP_CONNECTTIMEOUT", Value: "10"},
+	{Key: "GDAL_HTTP_TIMEOUT", Value: "60"},
+	{Key: "GDAL_HTTP_MAX_RETRY", Value: "2"},
+	{Key: "GDAL_HTTP_RETRY_DELAY", Value: "0.5"},
 	// Writing a COG (random access) to an object store goes through a local
 	// temporary file on GDAL 3.6.
-	{"CPL_VSIL_USE_TEMP_FILE_FOR_RANDOM_WRITE", "YES"},
+	{Key: "CPL_VSIL_USE_TEMP_FILE_FOR_RANDOM_WRITE", Value: "YES"},
 }
 
 // configured holds the options ConfigureStorage set, by GDAL prefix.
 var configured struct {
 	mu      sync.Mutex
-	options map[string][]Option
+	options map[string][]raster.Option
 }
 
 // ConfigureStorage scopes GDAL configuration options (credentials, endpoint,
@@ -43,21 +47,21 @@ var configured struct {
 // GDAL's rule: for each option, the longest configured prefix of a name
 // that sets it wins, and options it does not set come from shorter ones.
 func ConfigureStorage(url string, options []string, replace bool) (string, error) {
-	Init()
-	prefix, err := inputName("storage URL", url)
+	gdalc.Init()
+	prefix, err := InputName("storage URL", url)
 	if err != nil {
 		return "", err
 	}
-	if !isVSI(prefix) {
-		return "", errorf(StatusInvalidArgument, "storage URL %q is not an object store or HTTP URL (s3://, gs://, az://, http(s)://, or a /vsi... prefix)", url)
+	if !IsVSI(prefix) {
+		return "", raster.Errorf(raster.StatusInvalidArgument, "storage URL %q is not an object store or HTTP URL (s3://, gs://, az://, http(s)://, or a /vsi... prefix)", url)
 	}
-	opts, err := ParseOptions(options)
+	opts, err := raster.ParseOptions(options)
 	if err != nil {
 		return "", err
 	}
-	merged := append([]Option(nil), StorageDefaults...)
+	merged := append([]raster.Option(nil), StorageDefaults...)
 	for _, o := range opts {
-		merged = setOption(merged, o)
+		merged = raster.SetOption(merged, o)
 	}
 	// GDAL matches path-specific options by prefix; a bucket's own listing
 	// request names it without the trailing slash.
@@ -70,7 +74,7 @@ func ConfigureStorage(url string, options []string, replace bool) (string, error
 			return prefix, nil
 		}
 		if !replace {
-			return "", errorf(StatusInvalidArgument, "storage prefix %q is already configured, with other values for %s: every store of the prefix shares one set of options, so replace them explicitly (replace=True in Python, cloudio_storage_replace in C) or use another prefix",
+			return "", raster.Errorf(raster.StatusInvalidArgument, "storage prefix %q is already configured, with other values for %s: every store of the prefix shares one set of options, so replace them explicitly (replace=True in Python, cloudio_storage_replace in C) or use another prefix",
 				url, strings.Join(differ, ", "))
 		}
 	}
@@ -84,7 +88,7 @@ func ConfigureStorage(url string, options []string, replace bool) (string, error
 		C.free(unsafe.Pointer(cv))
 	}
 	if configured.options == nil {
-		configured.options = map[string][]Option{}
+		configured.options = map[string][]raster.Option{}
 	}
 	configured.options[prefix] = merged
 	return prefix, nil
@@ -92,7 +96,7 @@ func ConfigureStorage(url string, options []string, replace bool) (string, error
 
 // differingKeys names the options set in a or b with different values (or
 // in one only), sorted; never the values, which may be secrets.
-func differingKeys(a, b []Option) []string {
+func differingKeys(a, b []raster.Option) []string {
 	values := map[string][2]*string{}
 	for i := range a {
 		v := values[a[i].Key]
@@ -117,27 +121,27 @@ func differingKeys(a, b []Option) []string {
 // List returns the names under url (relative to it), sorted; recursively for
 // object stores, where "directories" are only key prefixes.
 func List(url string) ([]string, error) {
-	Init()
-	name, err := inputName("URL", url)
+	gdalc.Init()
+	name, err := InputName("URL", url)
 	if err != nil {
 		return nil, err
 	}
-	if err := answers(name); err != nil {
+	if err := Answers(name); err != nil {
 		return nil, err
 	}
 	cname := C.CString(name)
 	defer C.free(unsafe.Pointer(cname))
-	errs := newCErrors()
-	defer C.free(unsafe.Pointer(errs))
 	var list **C.char
-	var state C.int
-	pinned(name, func() { list = C.cloudioList(cname, C.int(boolInt(isObjectStore(name))), &state, errs) })
+	recursive := IsObjectStore(name)
+	r := vsiCall(name, func(errs *C.cloudioErrors) { list = C.cloudioList(cname, C.int(gdalc.CBool(recursive)), errs) })
 	defer C.CSLDestroy(list)
-	if errs.failed != 0 {
-		return nil, errorf(classify(int(errs.code), StatusIO), "cannot list %q: %s", url, C.GoString(&errs.msg[0]))
+	if r.Failed {
+		return nil, r.Err(fmt.Sprintf("cannot list %q", url), raster.StatusIO)
 	}
-	if err := prefixError(state, strings.TrimSuffix(name, "/"), false); err != nil {
-		return nil, errorf(StatusOf(err), "cannot list %q: %s", url, err.Error())
+	if list == nil {
+		if err := prefixError(emptyListing(name, recursive, r), strings.TrimSuffix(name, "/"), false); err != nil {
+			return nil, raster.Errorf(raster.StatusOf(err), "cannot list %q: %s", url, err.Error())
+		}
 	}
 	var out []string
 	for p := list; p != nil && *p != nil; p = (**C.char)(unsafe.Add(unsafe.Pointer(p), unsafe.Sizeof(p))) {
@@ -154,15 +158,15 @@ func List(url string) ([]string, error) {
 // or container these credentials can list; a server that refuses the
 // credentials or does not answer is an error.
 func Exists(url string) (bool, error) {
-	Init()
-	name, err := inputName("URL", url)
+	gdalc.Init()
+	name, err := InputName("URL", url)
 	if err != nil {
 		return false, err
 	}
-	if err := answers(name); err != nil {
+	if err := Answers(name); err != nil {
 		return false, err
 	}
-	if isObjectStore(name) && (bucketOf(name) == strings.TrimSuffix(name, "/") || strings.HasSuffix(name, "/")) {
+	if IsObjectStore(name) && (bucketOf(name) == strings.TrimSuffix(name, "/") || strings.HasSuffix(name, "/")) {
 		// A bucket, container or prefix of one (a store's root): listed
 		// with its own scoped options, where a stat of a bare Azure
 		// container lists the account with those of "/vsiaz/", and a stat
@@ -170,56 +174,54 @@ func Exists(url string) (bool, error) {
 		switch err := checkPrefix(strings.TrimSuffix(name, "/"), false); {
 		case err == nil:
 			return true, nil
-		case StatusOf(err) == StatusNotFound:
+		case raster.StatusOf(err) == raster.StatusNotFound:
 			return false, nil
 		default:
 			return false, err
 		}
 	}
-	if found, err := statFresh(name); found || err != nil {
+	if found, err := StatFresh(name); found || err != nil {
 		return found, err
 	}
-	return false, unreachable(name)
+	return false, Unreachable(name)
 }
 
 // Delete removes one file or object.
 func Delete(url string) error {
-	Init()
-	name, err := outputName("URL", url)
+	gdalc.Init()
+	name, err := OutputName("URL", url)
 	if err != nil {
 		return err
 	}
-	if err := answers(name); err != nil {
+	if err := Answers(name); err != nil {
 		return err
 	}
-	found, err := statFresh(name)
+	found, err := StatFresh(name)
 	if err != nil {
 		return err
 	}
 	if !found {
-		if isObjectStore(name) {
+		if IsObjectStore(name) {
 			// Refused credentials look like a missing object to a stat.
 			if err := checkPrefix(parentOf(name), false); err != nil {
 				return err
 			}
 		}
-		return errorf(StatusNotFound, "%q does not exist", url)
+		return raster.Errorf(raster.StatusNotFound, "%q does not exist", url)
 	}
-	cname := C.CString(name)
-	defer C.free(unsafe.Pointer(cname))
-	errs := newCErrors()
-	defer C.free(unsafe.Pointer(errs))
-	var rc C.int
-	pinned(name, func() { rc = C.cloudioUnlink(cname, errs) })
-	if rc != 0 {
-		return errorf(classify(int(errs.code), StatusIO), "cannot delete %q: %s", url, C.GoString(&errs.msg[0]))
-	}
-	return nil
+	return unlink(name, url)
 }
 
-func boolInt(b bool) int {
-	if b {
-		return 1
+// emptyListing is the state of prefix, whose listing r found nothing in:
+// an object store's empty prefix, or a local directory, lists as nothing;
+// a stat of a prefix could answer from what GDAL cached about its bucket,
+// so it is probed anew.
+func emptyListing(prefix string, recursive bool, r gdalc.Report) listState {
+	switch {
+	case r.NoAnswer():
+		return listNoAnswer
+	case !recursive && PathExists(prefix):
+		return listOK
 	}
-	return 0
+	return canList(prefix)
 }

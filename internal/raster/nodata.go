@@ -1,4 +1,4 @@
-package core
+package raster
 
 import (
 	"math"
@@ -28,10 +28,10 @@ func ParseNoData(s string) (NoData, error) {
 	}
 	f, err := strconv.ParseFloat(t, 64)
 	if err != nil && !math.IsInf(f, 0) { // ParseFloat reports 1e400 as a range error: it is +Inf, not a value
-		return NoData{}, errorf(StatusInvalidArgument, "nodata %q is not a number", s)
+		return NoData{}, Errorf(StatusInvalidArgument, "nodata %q is not a number", s)
 	}
 	if err != nil {
-		return NoData{}, errorf(StatusInvalidArgument, "nodata %q is beyond any type's range", s)
+		return NoData{}, Errorf(StatusInvalidArgument, "nodata %q is beyond any type's range", s)
 	}
 	return NoData{Float: f}, nil
 }
@@ -75,7 +75,7 @@ func (n NoData) rat() (*big.Rat, bool) {
 func (n NoData) In(dtype DType) error {
 	r, finite := n.rat()
 	fail := func(why string) error {
-		return errorf(StatusInvalidArgument, "nodata %s is not a %s value: %s; pass a nodata value that %s cells can hold", n, dtype, why, dtype)
+		return Errorf(StatusInvalidArgument, "nodata %s is not a %s value: %s; pass a nodata value that %s cells can hold", n, dtype, why, dtype)
 	}
 	switch {
 	case dtype == Float64:
@@ -95,7 +95,7 @@ func (n NoData) In(dtype DType) error {
 			return fail("the nearest Float32 value is " + near)
 		}
 	case !dtype.Valid():
-		return checkDType(dtype)
+		return CheckDType(dtype)
 	default:
 		if !finite || !r.IsInt() {
 			return fail("not an integer")
@@ -129,16 +129,16 @@ func integerLimits(dtype DType) (*big.Int, *big.Int) {
 	return big.NewInt(int64(i.min)), big.NewInt(int64(i.max))
 }
 
-// int64Value and uint64Value are n as a 64-bit integer, for the bands GDAL
+// Int64Value and Uint64Value are n as a 64-bit integer, for the bands GDAL
 // keeps such nodata apart for; In(dtype) must have accepted n.
-func (n NoData) int64Value() int64 {
+func (n NoData) Int64Value() int64 {
 	if n.Int != nil {
 		return n.Int.Int64()
 	}
 	return int64(n.Float)
 }
 
-func (n NoData) uint64Value() uint64 {
+func (n NoData) Uint64Value() uint64 {
 	if n.Int != nil {
 		return n.Int.Uint64()
 	}
@@ -150,9 +150,9 @@ func (n NoData) uint64Value() uint64 {
 // ABI's double cannot carry.
 const NoDataOption = "NODATA"
 
-// takeNoDataOption moves a NODATA=value option into g; a different value
+// TakeNoDataOption moves a NODATA=value option into g; a different value
 // given both ways is an error.
-func takeNoDataOption(g Georef, options []string) (Georef, []string, error) {
+func TakeNoDataOption(g Georef, options []string) (Georef, []string, error) {
 	var rest []string
 	for _, kv := range options {
 		key, value, ok := strings.Cut(kv, "=")
@@ -165,7 +165,7 @@ func takeNoDataOption(g Georef, options []string) (Georef, []string, error) {
 			return g, nil, err
 		}
 		if g.NoData != nil && !g.NoData.Equal(nd) {
-			return g, nil, errorf(StatusInvalidArgument, "nodata given twice, as %s and as option NODATA=%s", g.NoData, nd)
+			return g, nil, Errorf(StatusInvalidArgument, "nodata given twice, as %s and as option NODATA=%s", g.NoData, nd)
 		}
 		g.NoData = &nd
 	}

@@ -1,0 +1,4 @@
+package raster
+
+// Version is the library's own version.
+const Version = "0.1.0"
