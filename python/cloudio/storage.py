@@ -6,7 +6,7 @@ import os
 import re
 import threading
 import time
-from typing import Any, Dict, Iterator, List, NamedTuple, Optional, Tuple
+from typing import Any, Dict, Iterator, List, NamedTuple, Tuple
 
 from . import _lib
 from .errors import CloudIOError, InvalidArgumentError, error_for
@@ -39,7 +39,7 @@ class Store:
 
     def __repr__(self) -> str:
         shown = {k: ("***" if _SECRET.search(k) else v) for k, v in self._options.items()}
-        return f"Store({self.prefix!r}, mode={self.mode!r}, options={shown!r})"
+        return f"Store({scrub(self.prefix, ())!r}, mode={self.mode!r}, options={shown!r})"
 
     def url(self, key: str = "") -> str:
         """The full URL of key."""
@@ -233,14 +233,15 @@ def cloud_storage(url: str, *, mode: str = "r", replace: bool = False, **options
         raise ValueError(f"mode must be 'r' or 'w', not {mode!r}")
     url = os.fspath(url)
     if not isinstance(url, str) or not url.lower().startswith(_SCHEMES):
-        raise ValueError(f"url must start with one of {', '.join(_SCHEMES)}, not {url!r}")
+        raise ValueError(f"url must start with one of {', '.join(_SCHEMES)}, not {scrub(repr(url), ())}")
     if mode == "w" and url.lower().startswith(("http://", "https://")):
-        raise ValueError(f"{url} is read-only: HTTP cannot be written")
+        raise ValueError(f"{scrub(url, ())} is read-only: HTTP cannot be written")
     prefix = url if url.endswith("/") else url + "/"
     clean = {}
     for key, value in options.items():
         if not re.fullmatch(r"[A-Z][A-Z0-9_]*", key):
-            raise ValueError(f"option {key!r} is not a GDAL configuration option name (upper case, like AWS_S3_ENDPOINT)")
+            raise ValueError(f"option {key!r} is not a GDAL configuration option name "
+                             "(upper case, like AWS_S3_ENDPOINT)")
         clean[key] = "YES" if value is True else "NO" if value is False else str(value)
     _configure(StoreAccess(prefix, tuple(sorted(clean.items())), _next_version()), bool(replace))
     return Store(prefix, mode, clean)

@@ -117,7 +117,7 @@ class TileReader:
         opts.dtype = 0 if dtype is None else dtype_code(dtype)
         opts.workers, opts.prefetch = workers or 0, prefetch or 0
         self.masks = masks
-        self.handle = ctypes.c_void_p()
+        self.handle: Optional[ctypes.c_void_p] = ctypes.c_void_p()
         _lib.call("cloudio_reader_open_masked", _lib.fspath(name), ctypes.byref(opts), int(masks),
                   ctypes.byref(self.handle))
         self.info = _lib.Info()
@@ -215,7 +215,7 @@ class _Writer:
         crs = crs_text(georef.crs)
         nodata = nodata_pointer(georef.nodata)
         self.dtype = np.dtype(dtype)
-        self.handle = ctypes.c_void_p()
+        self.handle: Optional[ctypes.c_void_p] = ctypes.c_void_p()
         _lib.call("cloudio_writer_open", _lib.fspath(dst), rows, cols, bands, dtype_code(self.dtype, "dtype"), gt,
                   crs.encode() if crs else None, ctypes.byref(nodata) if nodata is not None else None,
                   opts.compress, opts.with_nodata(georef.nodata), ctypes.byref(self.handle))
@@ -283,7 +283,8 @@ def _converted(data: np.ndarray, dtype: np.dtype, win: TileWindow, valid: Option
     problem = None
     if target.kind in "ui":
         info = np.iinfo(target)
-        if source.kind == "f" and values.size and not (np.isfinite(values).all() and (values == np.round(values)).all()):
+        if source.kind == "f" and values.size and not (np.isfinite(values).all()
+                                                       and (values == np.round(values)).all()):
             problem = "not all of them are integers"
         elif values.size and (values.min() < info.min or values.max() > info.max):
             problem = f"some are outside {info.min}..{info.max}"
@@ -404,7 +405,7 @@ def map_tiles(src, func: Callable[[np.ndarray], np.ndarray], dst, *, tile_rows: 
             def run(win, tile):
                 writer.write(win, *_apply(func, tile, win, halo, bands_out, out_dtype))
 
-            done, pending = 1, deque()
+            done, pending = 1, deque[concurrent.futures.Future]()
 
             def finish_one():
                 nonlocal done
