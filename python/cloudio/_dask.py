@@ -34,9 +34,10 @@ import numpy as np
 from . import _lineage, _xarray
 from ._datasets import Georef, open_dataset
 from .errors import CloudIOError, error_for
-from .storage import StoreAccess, access_for, ensure_configured, scrub
+from ._store_options import StoreAccess, access_for, ensure_configured, scrub
 from ._options import Options, Progress, write_options
 from .stream import COPY_MASK, COPY_METADATA, _Writer, _band_list, _name_or_array
+from .windows import DEFAULT_TILE
 
 _PREFIX = "cloudio-read-"
 
@@ -52,7 +53,7 @@ def _require_dask():
     return dask, da
 
 
-def default_chunks(block_rows: int, block_cols: int, target: int = 1024) -> Tuple[int, int]:
+def default_chunks(block_rows: int, block_cols: int, target: int = DEFAULT_TILE) -> Tuple[int, int]:
     """Whole multiples of the internal block size nearest ``target``: chunks
     that cut blocks decode them twice.
 

@@ -255,3 +255,18 @@ def test_iterators_are_independent():
     assert next(a) == (0, 0, 1, 1)
     assert list(b) == list(reference_windows(3, 3, 1, 1, 0))
     assert len(list(a)) == 8
+
+
+def test_the_default_tile_is_the_librarys():
+    """Every tiling signature defaults to the tile size the library's reader defaults to."""
+    import ctypes
+    import inspect
+
+    from cloudio import _lib
+    from cloudio.windows import DEFAULT_TILE
+    opts = _lib.ReaderOptions()
+    _lib.library().cloudio_reader_options_init(ctypes.byref(opts))
+    assert opts.tile_rows == opts.tile_cols == DEFAULT_TILE
+    for func in (cloudio.tile_windows, cloudio.read_tiles, cloudio.map_tiles):
+        params = inspect.signature(func).parameters
+        assert params["tile_rows"].default == params["tile_cols"].default == DEFAULT_TILE, func
