@@ -14,7 +14,10 @@
 # packages a fresh machine lacks (as root) or prints the command to do so.
 
 PREFIX    ?= /usr/local
-VERSION   := 0.1.0
+# The one version source: VERSION. The copies that must hold it without
+# reading a file (Go's core.Version, cloudio.__version__) are checked
+# against it by tests/python/test_errors_and_loading.py.
+VERSION   := $(shell cat VERSION)
 # Debian's interpreter sees python3-gdal, python3-numpy, ...; a pyenv python3
 # earlier on PATH does not.
 PYTHON    ?= /usr/bin/python3
@@ -53,7 +56,7 @@ $(LIB): $(GO_SRC)
 		-ldflags '-extldflags=-Wl,-soname,libcloudio.so,--version-script=$(CURDIR)/capi/exports.map' -o $(LIB) ./capi
 	@rm -f $(BUILD)/libcloudio.h  # cgo's generated header; include/cloudio.h is the contract
 
-$(BUILD)/cloudio.pc: cloudio.pc.in Makefile
+$(BUILD)/cloudio.pc: cloudio.pc.in Makefile VERSION
 	@mkdir -p $(BUILD)
 	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@VERSION@|$(VERSION)|g' cloudio.pc.in > $@
 

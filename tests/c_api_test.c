@@ -325,6 +325,7 @@ static void test_version(void) {
   CHECK(cloudio_abi_version() == CLOUDIO_ABI_VERSION);
   const char *v = cloudio_version();
   CHECK(v != NULL && strstr(v, "GDAL") != NULL);
+  CHECK(strncmp(v, CLOUDIO_VERSION " (GDAL ", strlen(CLOUDIO_VERSION " (GDAL ")) == 0); /* the header's release */
   CHECK(v == cloudio_version()); /* a static string */
   static const struct {
     int code;
