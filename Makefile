@@ -2,7 +2,10 @@
 #
 #   make            build/libcloudio.so and build/cloudio.pc
 #   make demo       the main job on an embedded synthetic DEM
-#   make test       every test: Go, C, C++ (plus valgrind) and Python
+#   make check      the quick tier (a few minutes; no server, no network):
+#                   Go under -race, C and C++, the Python tests that start no
+#                   server and handle no multi-GiB raster, ruff and mypy
+#   make test       every test: Go, C, C++ (plus valgrind), Python, lint
 #   make fuzz       every Go fuzz target for FUZZTIME (default 60s) each
 #   make bench      the benchmark table (README)
 #   make install PREFIX=/usr/local
@@ -11,7 +14,10 @@
 # packages a fresh machine lacks (as root) or prints the command to do so.
 
 PREFIX    ?= /usr/local
-VERSION   := 0.1.0
+# The one version source: VERSION. The copies that must hold it without
+# reading a file (Go's core.Version, cloudio.__version__) are checked
+# against it by tests/python/test_errors_and_loading.py.
+VERSION   := $(shell cat VERSION)
 # Debian's interpreter sees python3-gdal, python3-numpy, ...; a pyenv python3
 # earlier on PATH does not.
 PYTHON    ?= /usr/bin/python3
@@ -36,7 +42,8 @@ DEBIAN_PACKAGES := gcc g++ make pkg-config libgdal-dev gdal-bin python3 python3-
 # MinIO, the S3 server the storage tests start on 127.0.0.1 (built from the Go module proxy).
 MINIO_VERSION := v0.0.0-20260212201848-7aac2a2c5b7c
 
-.PHONY: all examples bootstrap test test-go test-c test-python test-dask-current fuzz demo bench install clean
+.PHONY: all examples bootstrap check check-go check-c check-python lint test test-go test-c test-python \
+	test-dask-current fuzz demo bench install clean
 
 all: $(LIB) $(BUILD)/cloudio.pc
 
@@ -49,7 +56,7 @@ $(LIB): $(GO_SRC)
 		-ldflags '-extldflags=-Wl,-soname,libcloudio.so,--version-script=$(CURDIR)/capi/exports.map' -o $(LIB) ./capi
 	@rm -f $(BUILD)/libcloudio.h  # cgo's generated header; include/cloudio.h is the contract
 
-$(BUILD)/cloudio.pc: cloudio.pc.in Makefile
+$(BUILD)/cloudio.pc: cloudio.pc.in Makefile VERSION
 	@mkdir -p $(BUILD)
 	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@VERSION@|$(VERSION)|g' cloudio.pc.in > $@
 
@@ -60,8 +67,25 @@ install: all
 	install -m 0644 $(BUILD)/cloudio.pc $(DESTDIR)$(PREFIX)/lib/pkgconfig/cloudio.pc
 
 # ---- tests -----------------------------------------------------------------
+# Two tiers. `make check` is what to run after a change: no server process
+# and no network (the Go tests' HTTP fakes are in-process on 127.0.0.1), Go
+# under the race detector. `make test` is the full suite CI runs: everything
+# `check` runs except the race detector, plus valgrind, AddressSanitizer,
+# MinIO, Azurite, fake-gcs-server, Dask clusters and the multi-GiB memory
+# tests (the pytest markers `servers` and `heavy`, tests/python/conftest.py).
 
-test: bootstrap all test-go test-c test-python test-dask-current
+check: bootstrap all check-go check-c check-python lint
+	@echo "make check: passed (make test runs the full suite)"
+
+check-go:
+	$(GO) vet ./...
+	$(GO) test -race -count=1 ./...
+
+check-python: all examples
+	CLOUDIO_TEST_TIER=check PYTHONPATH=python $(PYTHON) -m pytest -q -p no:cacheprovider \
+		-m "not servers and not heavy" tests/python
+
+test: bootstrap all lint test-go test-c test-python test-dask-current
 	@echo "make test: all suites passed"
 
 test-go:
@@ -92,9 +116,11 @@ $(BUILD)/c_api_test: tests/c_api_test.c include/cloudio.h $(LIB)
 $(BUILD)/cpp_api_test: tests/cpp_api_test.cpp include/cloudio.h $(LIB)
 	$(CXX) $(CXXFLAGS_T) -o $@ $< $(LDFLAGS_T)
 
-test-c: $(BUILD)/c_api_test $(BUILD)/cpp_api_test
+check-c: $(BUILD)/c_api_test $(BUILD)/cpp_api_test
 	cd $(BUILD) && ./c_api_test
 	cd $(BUILD) && ./cpp_api_test
+
+test-c: check-c
 	cd $(BUILD) && $(VALGRIND) ./c_api_test
 	cd $(BUILD) && $(VALGRIND) ./cpp_api_test
 
@@ -133,6 +159,19 @@ $(DASK_VENV)/.installed:
 	$(PYTHON) -m venv --system-site-packages $(DASK_VENV)
 	$(DASK_VENV)/bin/python -m pip install --no-input --disable-pip-version-check --upgrade 'dask[array]' distributed
 	touch $@
+
+# ruff and mypy (the package ships py.typed) from the Dask venv, whose
+# interpreter sees Debian's numpy and GDAL; their settings: python/pyproject.toml.
+RUFF_VERSION := 0.17.5
+MYPY_VERSION := 2.4.1
+$(DASK_VENV)/.lint-$(RUFF_VERSION)-$(MYPY_VERSION): $(DASK_VENV)/.installed
+	$(DASK_VENV)/bin/python -m pip install --no-input --disable-pip-version-check \
+		ruff==$(RUFF_VERSION) mypy==$(MYPY_VERSION)
+	touch $@
+
+lint: $(DASK_VENV)/.lint-$(RUFF_VERSION)-$(MYPY_VERSION)
+	cd python && ../$(DASK_VENV)/bin/ruff check --no-cache cloudio
+	cd python && ../$(DASK_VENV)/bin/mypy --cache-dir=/dev/null
 
 test-dask-current: all $(DASK_VENV)/.installed
 	$(DASK_VENV)/bin/python -c "import dask, distributed; \

@@ -50,6 +50,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
+from tasks import CHECKSUM, CHECKSUM_TOLERANCE, COMPUTE_SECONDS, RESULTS
+
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 OUT = os.path.join(REPO, "bench", "out")
 BUILD = os.path.join(REPO, "build")
@@ -74,6 +76,10 @@ class Command:
     what: str
     env: Dict[str, str] = field(default_factory=dict)
     writes: bool = True  # whether it writes {dst} (checked after the runs)
+    # What the checksum it prints measures (bench/tasks.py's RESULTS); the
+    # commands of a group with the same result must print the same checksum
+    # and write the same pixels. A writer without one copies {src}.
+    result: str = ""
 
 
 @dataclass
@@ -215,17 +221,29 @@ def prepare_write_cog(args: argparse.Namespace) -> Dict[str, str]:
     return {"src": source_dem(args.dem_fallback), "bin": c_program("bench_write_cog")}
 
 
-def check_cogs(places: Dict[str, str], commands: List[Command]) -> List[str]:
-    """Validate every output with GDAL's COG validator, compare sizes, and
-    check the full-resolution pixels equal the source's (lossless)."""
+def same_pixels(a: str, b: str) -> bool:
+    """Whether the rasters a and b have the same size and band 1 pixels."""
     import numpy as np
     from osgeo import gdal
     gdal.UseExceptions()
-    src_size = os.path.getsize(places["src"])
-    lines = ["| command | output MB | vs source | validator | pixels == source |", "|---|---:|---:|---|---|"]
-    src = gdal.Open(places["src"])
-    sband = src.GetRasterBand(1)
+    da, db = gdal.Open(a), gdal.Open(b)
+    if (da.RasterXSize, da.RasterYSize) != (db.RasterXSize, db.RasterYSize):
+        return False
+    ba, bb = da.GetRasterBand(1), db.GetRasterBand(1)
+    return all(np.array_equal(ba.ReadAsArray(0, r, da.RasterXSize, min(1024, da.RasterYSize - r)),
+                              bb.ReadAsArray(0, r, da.RasterXSize, min(1024, da.RasterYSize - r)))
+               for r in range(0, da.RasterYSize, 1024))
+
+
+def check_outputs(places: Dict[str, str], commands: List[Command]) -> List[str]:
+    """Validate every output with GDAL's COG validator, compare sizes, and
+    check the full-resolution pixels: a copy of the source equals the source
+    (lossless), and outputs of one result equal the first of them."""
+    src = places.get("src") or places["cog"]
+    src_size = os.path.getsize(src)
+    lines = ["| command | output MB | vs source | validator | pixels == |", "|---|---:|---:|---|---|"]
     failed = False
+    reference: Dict[str, Tuple[str, str]] = {}  # result -> (command, its output)
     for c in (c for c in commands if c.writes):
         dst = places["dst:" + c.name]
         if not os.path.exists(dst):
@@ -235,19 +253,12 @@ def check_cogs(places: Dict[str, str], commands: List[Command]) -> List[str]:
         v = subprocess.run(VALIDATOR + [dst], capture_output=True, text=True)
         verdict = "valid COG" if v.returncode == 0 else "INVALID: " + (v.stdout + v.stderr).strip().replace("\n", " ")[:120]
         failed |= v.returncode != 0
-        out = gdal.Open(dst)
-        oband = out.GetRasterBand(1)
-        same = (out.RasterXSize, out.RasterYSize) == (src.RasterXSize, src.RasterYSize)
-        for r in range(0, src.RasterYSize, 1024) if same else ():
-            h = min(1024, src.RasterYSize - r)
-            if not np.array_equal(sband.ReadAsArray(0, r, src.RasterXSize, h), oband.ReadAsArray(0, r, src.RasterXSize, h)):
-                same = False
-                break
+        against, path = reference.setdefault(c.result, (c.name, dst)) if c.result else ("source", src)
+        same = same_pixels(path, dst)
         failed |= not same
-        oband = out = None
         size = os.path.getsize(dst)
-        lines.append(f"| {c.name} | {size / 1e6:.1f} | {size / src_size:.3f} | {verdict} | {'yes' if same else 'NO'} |")
-    sband = src = None
+        lines.append(f"| {c.name} | {size / 1e6:.1f} | {size / src_size:.3f} | {verdict} | "
+                     f"{against}: {'yes' if same else 'NO'} |")
     if failed:
         lines.append("")
         lines.append("**CHECK FAILED** (see above)")
@@ -274,7 +285,7 @@ WRITE_COG = Group(
         Ratio("cloudio-Python", "cloudio-C", None, "cost of Python start-up + ctypes"),
     ],
     prepare=prepare_write_cog,
-    check=check_cogs,
+    check=check_outputs,
 )
 
 WRITE_COG_ENV = Group(
@@ -307,7 +318,7 @@ WRITE_COG_ENV = Group(
     ],
     default=False,
     prepare=prepare_write_cog,
-    check=check_cogs,
+    check=check_outputs,
 )
 
 WRITE_COG_OPTIONS = Group(
@@ -333,7 +344,7 @@ WRITE_COG_OPTIONS = Group(
     ],
     default=False,
     prepare=prepare_write_cog,
-    check=check_cogs,
+    check=check_outputs,
 )
 
 PY_NO_DASK = "import sys; sys.modules['dask'] = None; " + PY_WRITE  # import cloudio without dask
@@ -357,7 +368,7 @@ PYTHON_OVERHEAD = Group(
     ],
     default=False,
     prepare=prepare_write_cog,
-    check=check_cogs,
+    check=check_outputs,
 )
 
 # ---- streaming, Dask and object stores (tasks in bench/tasks.py) -------------
@@ -380,7 +391,8 @@ def prepare_stream(args: argparse.Namespace) -> Dict[str, str]:
 
 
 def task(name: str, what: str, *args: str, env: Optional[Dict[str, str]] = None, writes: bool = False) -> Command:
-    return Command(name, ["{python}", "{tasks}", *args], what, env={**PY_ENV, **(env or {})}, writes=writes)
+    return Command(name, ["{python}", "{tasks}", *args], what, env={**PY_ENV, **(env or {})}, writes=writes,
+                   result=RESULTS[args[0]])
 
 
 READ_TILES = Group(
@@ -393,7 +405,8 @@ READ_TILES = Group(
              env={"GDAL_NUM_THREADS": "ALL_CPUS"}),
         task("rasterio", "rasterio window loop", "read-rasterio", "{cog}"),
         task("rioxarray", "rioxarray + Dask (threads)", "read-rioxarray", "{cog}"),
-        Command("cloudio-C", ["{reader}", "{cog}"], "the C reader alone (bench/bench_read_tiles.c)", writes=False),
+        Command("cloudio-C", ["{reader}", "{cog}"], "the C reader alone (bench/bench_read_tiles.c)", writes=False,
+                result=RESULTS["read-cloudio"]),
     ],
     ratios=[
         Ratio("gdal", "cloudio", (">=", 1.2), ""),
@@ -415,6 +428,7 @@ MAP_TILES = Group(
     ],
     ratios=[Ratio("rioxarray", "cloudio", (">=", 1.5), "")],
     prepare=prepare_stream,
+    check=check_outputs,
 )
 
 STATISTICS = Group(
@@ -431,6 +445,7 @@ STATISTICS = Group(
             Ratio("slope", "slope-nostats", None, "cost of statistics in map_tiles")],
     default=False,
     prepare=lambda args: {**prepare_write_cog(args), **prepare_stream(args)},
+    check=check_outputs,
 )
 
 DASK = Group(
@@ -590,6 +605,7 @@ def run_group(group: Group, args: argparse.Namespace) -> List[str]:
     os.makedirs(work, exist_ok=True)
     commands = [c for c in group.commands if not args.commands or c.name in args.commands]
     results = {c.name: Result(c) for c in commands}
+    checksums: Dict[str, List[Optional[float]]] = {c.name: [] for c in commands if c.result}  # every run's
     traffic: Dict[str, Tuple[int, int]] = {}  # requests and bytes of each command's last run
     env0 = base_env()
     rounds: List[Dict[str, float]] = []
@@ -616,12 +632,14 @@ def run_group(group: Group, args: argparse.Namespace) -> List[str]:
             if code != 0:
                 with open(log) as f:
                     sys.exit(f"bench: {c.name} failed (exit {code}): {' '.join(argv)}\n{f.read()}")
+            if c.result:
+                checksums[c.name].append(reported(log, CHECKSUM))
             if timed:
                 results[c.name].seconds.append(seconds)
                 results[c.name].cpu.append(cpu)
                 results[c.name].rss_kb.append(rss)
                 this_round[c.name] = seconds
-                compute = compute_seconds(log)
+                compute = reported(log, COMPUTE_SECONDS)
                 if compute is not None:
                     results[c.name].compute.append(compute)
                     this_round["compute:" + c.name] = compute
@@ -664,6 +682,7 @@ def run_group(group: Group, args: argparse.Namespace) -> List[str]:
         lines.append(f"| {q.num} / {q.den} | {of_medians:.2f} | {paired:.2f} | {of_cpu:.2f} | {target} | {met} | "
                      f"{q.why} |")
     lines += compute_table(group, results, rounds)
+    lines += agreement(commands, checksums)
     lines += ["", "Runs (s): " + "; ".join(f"{r.command.name} " + " ".join(f"{s:.2f}" for s in r.seconds)
                                           for r in results.values())]
     if not args.no_check and group.check is not None:
@@ -672,14 +691,38 @@ def run_group(group: Group, args: argparse.Namespace) -> List[str]:
     return lines
 
 
-def compute_seconds(log: str) -> Optional[float]:
-    """The seconds a task (bench/tasks.py) reported for its compute call, if any."""
-    from tasks import COMPUTE_SECONDS
+def reported(log: str, prefix: str) -> Optional[float]:
+    """The number a task (bench/tasks.py) printed after prefix, if it did."""
     with open(log) as f:
         for line in f:
-            if line.startswith(COMPUTE_SECONDS):
-                return float(line[len(COMPUTE_SECONDS):])
+            if line.startswith(prefix):
+                return float(line[len(prefix):])
     return None
+
+
+def agreement(commands: List[Command], checksums: Dict[str, List[Optional[float]]]) -> List[str]:
+    """The checksum each command printed, every run, against the first
+    command of the same result: a table, and **CHECK FAILED** when one is
+    missing or differs (a benchmark of a wrong answer measures nothing)."""
+    if not checksums:
+        return []
+    lines = ["", "| command | result | checksum | agrees with |", "|---|---|---:|---|"]
+    first: Dict[str, Tuple[str, float]] = {}
+    failed = False
+    for c in (c for c in commands if c.result):
+        values = checksums[c.name]
+        name, want = first.setdefault(c.result, (c.name, values[0] if values and values[0] is not None
+                                                 else float("nan")))
+        ok = bool(values) and all(v is not None and abs(v - want) <= CHECKSUM_TOLERANCE * max(abs(want), 1.0)
+                                  for v in values)
+        failed |= not ok
+        shown = ", ".join("missing" if v is None else f"{v:.12g}" for v in dict.fromkeys(values)) or "missing"
+        lines.append(f"| {c.name} | {c.result} | {shown} | {name}: {'yes' if ok else '**NO**'} |")
+        if not ok:
+            print(f"  CHECK FAILED: {c.name} printed {shown} for the {c.result}, {name} {want!r}", flush=True)
+    if failed:
+        lines += ["", "**CHECK FAILED** (see above)"]
+    return lines
 
 
 def compute_table(group: Group, results: Dict[str, Result], rounds: List[Dict[str, float]]) -> List[str]:

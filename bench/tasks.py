@@ -2,7 +2,9 @@
 
 bench.py runs each task in a fresh process (so peak RSS is the task's own)
 and compares the ones that do the same job. Every task prints a checksum of
-what it computed, so that the runs are checked to agree.
+what it computed ("checksum X"); RESULTS says what that is, and bench.py
+fails the run when two commands of a group that compute the same result
+print different checksums.
 
 Tasks:
   read-cloudio SRC            cloudio.read_tiles, 1024 x 1024 tiles, sum
@@ -29,7 +31,12 @@ import time
 import numpy as np
 
 TILE = 1024
-COMPUTE_SECONDS = "compute-seconds "  # bench.py reads this line from the task's output
+# bench.py reads these lines from the task's output.
+COMPUTE_SECONDS = "compute-seconds "
+CHECKSUM = "checksum "
+# Relative difference two checksums of one result may have: the same values
+# summed in float64 in another order.
+CHECKSUM_TOLERANCE = 1e-9
 
 
 def slope_core(padded: np.ndarray, cell_x: float, cell_y: float) -> np.ndarray:
@@ -182,21 +189,23 @@ def dask_floor(src, sched):
     return on_scheduler(sched, lambda: float(arr.sum(dtype=np.float64).compute()))
 
 
+# Each task and the result its checksum measures.
 TASKS = {
-    "read-cloudio": read_cloudio,
-    "read-gdal": read_gdal,
-    "read-rasterio": read_rasterio,
-    "read-rioxarray": read_rioxarray,
-    "slope-cloudio": slope_cloudio,
-    "slope-cloudio-nostats": lambda src, dst: slope_cloudio(src, dst, statistics=False),
-    "slope-rioxarray": slope_rioxarray,
-    "dask-sum-cloudio": dask_sum("cloudio"),
-    "dask-sum-rioxarray": dask_sum("rioxarray"),
-    "dask-slope-cloudio": dask_slope("cloudio"),
-    "dask-slope-rioxarray": dask_slope("rioxarray"),
-    "dask-floor": dask_floor,
+    "read-cloudio": (read_cloudio, "DEM sum"),
+    "read-gdal": (read_gdal, "DEM sum"),
+    "read-rasterio": (read_rasterio, "DEM sum"),
+    "read-rioxarray": (read_rioxarray, "DEM sum"),
+    "slope-cloudio": (slope_cloudio, "slope sum"),
+    "slope-cloudio-nostats": (lambda src, dst: slope_cloudio(src, dst, statistics=False), "slope sum"),
+    "slope-rioxarray": (slope_rioxarray, "slope sum"),
+    "dask-sum-cloudio": (dask_sum("cloudio"), "DEM sum"),
+    "dask-sum-rioxarray": (dask_sum("rioxarray"), "DEM sum"),
+    "dask-slope-cloudio": (dask_slope("cloudio"), "slope sum"),
+    "dask-slope-rioxarray": (dask_slope("rioxarray"), "slope sum"),
+    "dask-floor": (dask_floor, "zeros"),
 }
+RESULTS = {name: result for name, (_, result) in TASKS.items()}
 
 if __name__ == "__main__":
-    task = TASKS[sys.argv[1]]
-    print(f"checksum {task(*sys.argv[2:]):.6e}")
+    task, _ = TASKS[sys.argv[1]]
+    print(f"{CHECKSUM}{task(*sys.argv[2:])!r}")

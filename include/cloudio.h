@@ -61,6 +61,12 @@ extern "C" {
  * signature or meaning changes incompatibly. */
 #define CLOUDIO_ABI_VERSION 1
 
+/* The release this header belongs to (the checkout's VERSION file, which
+ * the tests check it against). cloudio_version() names the release of the
+ * library actually loaded, which starts with the same string when they
+ * match. */
+#define CLOUDIO_VERSION "0.1.0"
+
 /* Status codes. */
 enum {
   CLOUDIO_OK = 0,

@@ -325,6 +325,7 @@ static void test_version(void) {
   CHECK(cloudio_abi_version() == CLOUDIO_ABI_VERSION);
   const char *v = cloudio_version();
   CHECK(v != NULL && strstr(v, "GDAL") != NULL);
+  CHECK(strncmp(v, CLOUDIO_VERSION " (GDAL ", strlen(CLOUDIO_VERSION " (GDAL ")) == 0); /* the header's release */
   CHECK(v == cloudio_version()); /* a static string */
   static const struct {
     int code;
@@ -1153,9 +1154,11 @@ static void test_write_cog(void) {
 /* ---- datasets -------------------------------------------------------------------------------- */
 
 enum { DS_ROWS = 130, DS_COLS = 170 };
+/* The cells test_dataset writes to ds.tif, which test_reader reads. */
+static float *ds_cells;
 
 static void test_dataset(void) {
-  float *z = make_terrain(DS_ROWS, DS_COLS);
+  float *z = ds_cells = make_terrain(DS_ROWS, DS_COLS);
   const size_t zlen = sizeof(float) * DS_ROWS * DS_COLS;
   const double gt[6] = {1000, 2, 0, 5000, 0, -2}, nodata = -1;
   path_t src = in_dir("ds.tif"), plain = in_dir("plain.tif");
@@ -1343,23 +1346,93 @@ static void test_dataset(void) {
   CHECK_OK(cloudio_dataset_close(ds, err, sizeof err));
 
   free(all);
-  free(z);
   remove(plain.s);
   remove(text.s);
   remove(zero_bands.s);
-  /* ds.tif and truncated.tif stay for the reader. */
+  /* ds.tif and truncated.tif (and ds_cells) stay for the reader. */
 }
 
 /* ---- tile reader ------------------------------------------------------------------------------- */
 
+/* Cell (b, r, c) of the rasters GDAL writes for test_reader_of_gdal_files:
+ * exact in a float, different in every band, row and column. */
+static float gdal_cell(int b, int r, int c) { return (float)(1000 * r + c) + 0.25f * (float)b - 500.5f; }
+
+/* Files written by GDAL itself (not through cloudio), in the layouts that
+ * take the decoder's every path: the floating-point predictor on pixel- and
+ * band-interleaved bands, tiles and strips, DEFLATE and ZSTD. Every tile of
+ * the reader and a window of cloudio_dataset_read must hold gdal_cell's
+ * values, which GDAL was given. */
+static void test_reader_of_gdal_files(void) {
+  enum { ROWS = 75, COLS = 101, BANDS = 3 };
+  static const char *layouts[] = {
+      "TILED=YES,BLOCKXSIZE=32,BLOCKYSIZE=48,COMPRESS=DEFLATE,PREDICTOR=3,INTERLEAVE=PIXEL",
+      "TILED=YES,BLOCKXSIZE=32,BLOCKYSIZE=48,COMPRESS=ZSTD,PREDICTOR=3,INTERLEAVE=BAND",
+      "COMPRESS=DEFLATE,PREDICTOR=3,INTERLEAVE=PIXEL,BLOCKYSIZE=7",
+      "COMPRESS=DEFLATE,PREDICTOR=2,INTERLEAVE=PIXEL,BLOCKYSIZE=7",
+      "COMPRESS=NONE,INTERLEAVE=PIXEL",
+  };
+  for (size_t l = 0; l < sizeof layouts / sizeof layouts[0]; l++) {
+    char name[32], cmd[1400];
+    snprintf(name, sizeof name, "gdal%zu.tif", l);
+    path_t p = in_dir(name);
+    snprintf(cmd, sizeof cmd,
+             "/usr/bin/python3 -c \"import numpy as np; from osgeo import gdal; "
+             "b, r, c = np.mgrid[0:%d, 0:%d, 0:%d]; "
+             "z = ((1000 * r + c) + 0.25 * b - 500.5).astype(np.float32); "
+             "ds = gdal.GetDriverByName('GTiff').Create('%s', %d, %d, %d, gdal.GDT_Float32, '%s'.split(',')); "
+             "ds.WriteArray(z); ds = None\"",
+             BANDS, ROWS, COLS, p.s, COLS, ROWS, BANDS, layouts[l]);
+    CHECK(system(cmd) == 0 && exists(p.s));
+    cloudio_reader_options ro;
+    cloudio_reader_options_init(&ro);
+    ro.tile_rows = 40;
+    ro.tile_cols = 33;
+    cloudio_reader *reader = NULL;
+    size_t max_len = 0;
+    uint64_t count = 0, tiles = 0, wrong = 0;
+    CHECK_OK(cloudio_reader_open(p.s, &ro, &reader, err, sizeof err));
+    CHECK_OK(cloudio_reader_info(reader, NULL, &count, &max_len, err, sizeof err));
+    float *tile = malloc(max_len);
+    int64_t w[8];
+    while (cloudio_reader_next(reader, w, tile, max_len, err, sizeof err) == CLOUDIO_OK && w[2] > 0) {
+      for (int b = 0; b < BANDS; b++) {
+        for (int64_t i = 0; i < w[2]; i++) {
+          for (int64_t j = 0; j < w[3]; j++) {
+            wrong += tile[(b * w[2] + i) * w[3] + j] != gdal_cell(b, (int)(w[0] + i), (int)(w[1] + j));
+          }
+        }
+      }
+      tiles++;
+    }
+    CHECK_OK(cloudio_reader_close(reader, err, sizeof err));
+    if (wrong != 0 || tiles != count || count != 2 * 4) {
+      fprintf(stderr, "%s: %llu of %llu tiles read, %llu cells differ from what GDAL wrote\n", layouts[l],
+              (unsigned long long)tiles, (unsigned long long)count, (unsigned long long)wrong);
+    }
+    CHECK(wrong == 0 && tiles == count && count == 2 * 4);
+    cloudio_dataset *ds = NULL;
+    float win[BANDS][9][11];
+    CHECK_OK(cloudio_dataset_open(p.s, &ds, err, sizeof err));
+    CHECK_OK(cloudio_dataset_read(ds, 60, 85, 9, 11, NULL, 0, 0, win, sizeof win, err, sizeof err));
+    CHECK_OK(cloudio_dataset_close(ds, err, sizeof err));
+    wrong = 0;
+    for (int b = 0; b < BANDS; b++) {
+      for (int i = 0; i < 9; i++) {
+        for (int j = 0; j < 11; j++) {
+          wrong += win[b][i][j] != gdal_cell(b, 60 + i, 85 + j);
+        }
+      }
+    }
+    CHECK(wrong == 0);
+    free(tile);
+    remove(p.s);
+  }
+}
+
 static void test_reader(void) {
   path_t src = in_dir("ds.tif"), trunc = in_dir("truncated.tif"), missing = in_dir("missing.tif");
-  float *z = malloc(sizeof(float) * DS_ROWS * DS_COLS);
-  cloudio_dataset *ds = NULL;
-  CHECK_OK(cloudio_dataset_open(src.s, &ds, err, sizeof err));
-  CHECK_OK(cloudio_dataset_read(ds, 0, 0, DS_ROWS, DS_COLS, NULL, 0, 0, z, sizeof(float) * DS_ROWS * DS_COLS, err,
-                                sizeof err));
-  CHECK_OK(cloudio_dataset_close(ds, err, sizeof err));
+  float *z = ds_cells;
 
   /* Defaults. */
   cloudio_reader_options ro;
@@ -2411,6 +2484,7 @@ int main(int argc, char **argv) {
   test_write_cog();
   test_dataset();
   test_reader();
+  test_reader_of_gdal_files();
   test_writer();
   test_derived_writer();
   test_storage();

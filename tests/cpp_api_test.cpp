@@ -488,6 +488,49 @@ void test_dataset_and_reader(const TempDir &dir) {
   CHECK_STATUS(cloudio_reader_close(reader.release(), err, err_len), CLOUDIO_OK);
 }
 
+// A file GDAL itself writes (three pixel-interleaved bands, the floating-point
+// predictor, tiles the reader's do not line up with), read through a reader:
+// every cell equals what GDAL was given, not what the library reads elsewhere.
+void test_reader_of_a_gdal_file(const TempDir &dir) {
+  constexpr int rows = 75, cols = 101, bands = 3;
+  const auto cell = [](int b, int64_t r, int64_t c) { return static_cast<float>(1000 * r + c) + 0.25f * b - 500.5f; };
+  const std::string path = dir / "gdal.tif";
+  const std::string cmd =
+      "/usr/bin/python3 -c \"import numpy as np; from osgeo import gdal; "
+      "b, r, c = np.mgrid[0:3, 0:75, 0:101]; z = ((1000 * r + c) + 0.25 * b - 500.5).astype(np.float32); "
+      "ds = gdal.GetDriverByName('GTiff').Create('" + path + "', 101, 75, 3, gdal.GDT_Float32, "
+      "['TILED=YES', 'BLOCKXSIZE=32', 'BLOCKYSIZE=48', 'COMPRESS=DEFLATE', 'PREDICTOR=3', 'INTERLEAVE=PIXEL']); "
+      "ds.WriteArray(z); ds = None\"";
+  CHECK(std::system(cmd.c_str()) == 0);
+  cloudio_reader_options options;
+  cloudio_reader_options_init(&options);
+  options.tile_rows = 40;
+  options.tile_cols = 33;
+  cloudio_reader *raw = nullptr;
+  must([&](char *e, size_t n) { return cloudio_reader_open(path.c_str(), &options, &raw, e, n); });
+  Reader reader(raw);
+  size_t max_len = 0;
+  must([&](char *e, size_t n) { return cloudio_reader_info(reader.get(), nullptr, nullptr, &max_len, e, n); });
+  std::vector<float> tile(max_len / sizeof(float));
+  std::array<int64_t, 8> w{};
+  std::vector<Window> seen;
+  int64_t wrong = 0;
+  while (call([&](char *e, size_t n) { return cloudio_reader_next(reader.get(), w.data(), tile.data(), max_len, e, n); })
+             .ok() &&
+         w[2] > 0) {
+    seen.push_back(Window{w[0], w[1], w[2], w[3]});
+    for (int b = 0; b < bands; ++b) {
+      for (int64_t i = 0; i < w[2]; ++i) {
+        for (int64_t j = 0; j < w[3]; ++j) {
+          wrong += tile[static_cast<size_t>((b * w[2] + i) * w[3] + j)] != cell(b, w[0] + i, w[1] + j);
+        }
+      }
+    }
+  }
+  CHECK(wrong == 0 && seen == tile_windows(rows, cols, 40, 33, 0) && seen.size() == 8);
+  fs::remove(path);
+}
+
 void test_writer(const TempDir &dir) {
   const auto z = terrain(kRows, kCols, 5);
   const std::string dst = dir / "written.tif";
@@ -678,6 +721,7 @@ int main() {
     test_basics();
     test_write(dir);
     test_dataset_and_reader(dir);
+    test_reader_of_a_gdal_file(dir);
     test_writer(dir);
     test_threads(dir);
     test_storage(dir);

@@ -27,16 +27,17 @@ import os
 import sys
 import threading
 import uuid
-from typing import Callable, Optional, Sequence, Tuple, Union
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
 from . import _lineage, _xarray
 from ._datasets import Georef, open_dataset
 from .errors import CloudIOError, error_for
-from .storage import StoreAccess, access_for, ensure_configured, scrub
+from ._store_options import StoreAccess, access_for, ensure_configured, scrub
 from ._options import Options, Progress, write_options
 from .stream import COPY_MASK, COPY_METADATA, _Writer, _band_list, _name_or_array
+from .windows import DEFAULT_TILE
 
 _PREFIX = "cloudio-read-"
 
@@ -52,7 +53,7 @@ def _require_dask():
     return dask, da
 
 
-def default_chunks(block_rows: int, block_cols: int, target: int = 1024) -> Tuple[int, int]:
+def default_chunks(block_rows: int, block_cols: int, target: int = DEFAULT_TILE) -> Tuple[int, int]:
     """Whole multiples of the internal block size nearest ``target``: chunks
     that cut blocks decode them twice.
 
@@ -136,7 +137,7 @@ def dask_backend(dataset, tile_rows: Optional[int] = None, tile_cols: Optional[i
     squeeze = len(band_list) == 1
     access = access_for(name)  # the tasks carry it: worker processes have none of this one's configuration
     layer = _PREFIX + uuid.uuid4().hex
-    graph = {}
+    graph: Dict[Any, Any] = {}
     row_offs, col_offs = _offsets(row_chunks), _offsets(col_chunks)
     for (i, r0, nr), (j, c0, nc) in itertools.product(zip(range(len(row_chunks)), row_offs, row_chunks),
                                                       zip(range(len(col_chunks)), col_offs, col_chunks)):
@@ -180,9 +181,7 @@ def georef_of(arr, traced: _lineage.Traced, geotransform=None, crs=None, nodata=
             raise ValueError(f"to_cog cannot tell which window of {located[0].source} this array is: it goes "
                              f"through {traced}. Pass geotransform= (and crs=), or use "
                              "dask_backend(..., xarray=True), whose x / y coordinates travel with the data")
-    return Georef(geotransform if geotransform is not None else own.geotransform,
-                  crs if crs is not None else own.crs,
-                  nodata if nodata is not None else own.nodata)
+    return Georef(geotransform, crs, nodata).over(own)
 
 
 class _Target:
@@ -256,8 +255,7 @@ def to_cog(darr, path, *, compress: str = "deflate", options: Options = None, ov
         if darr.encoding.get("source"):  # where rioxarray read it from
             sources.append(darr.encoding["source"])
         darr, own = _xarray.read(darr)
-        geotransform, crs, nodata = (mine if mine is not None else theirs
-                                     for mine, theirs in zip((geotransform, crs, nodata), own))
+        geotransform, crs, nodata = Georef(geotransform, crs, nodata).over(own)
     if not isinstance(darr, da.Array):
         darr = da.asarray(darr)
     if darr.ndim not in (2, 3):
@@ -364,9 +362,9 @@ def _stream_from_cluster(client, darr, target: _Target, chunks_in_flight: int) -
                 todo.extend(get_dependencies(graph, k))
         return sub
 
-    subgraphs = [needed(key) for key, _ in windows]
+    subgraphs: List[Any] = [needed(key) for key, _ in windows]
     last_user = {k: n for n, sub in enumerate(subgraphs) for k in sub}
-    shared = {}  # key -> a future that keeps the result until its last user is submitted
+    shared: Dict[Any, Any] = {}  # key -> a future that keeps the result until its last user is submitted
     pending = {}  # chunk key -> (future, window), until written
     arrived = as_completed(loop=client.loop)
     submitted = 0

@@ -85,9 +85,14 @@ def file_name(gdal_dataset: Any) -> Optional[str]:
 class Georef(NamedTuple):
     """Georeferencing for pixels that have no file: each part may be None."""
 
-    geotransform: Optional[Tuple[float, ...]]
+    geotransform: Optional[Sequence[float]]
     crs: Any
     nodata: Optional[float]
+
+    def over(self, other: "Georef") -> "Georef":
+        """These parts, and other's where these are None: the caller's
+        keywords over what a source carries."""
+        return Georef(*(mine if mine is not None else theirs for mine, theirs in zip(self, other)))
 
 
 def in_memory_pixels(gdal_dataset: Any) -> Tuple[np.ndarray, Georef]:

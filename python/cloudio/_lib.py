@@ -96,7 +96,8 @@ _PROTOTYPES = {
     "cloudio_validate": (c_int, (c_char_p, POINTER(c_int)) + _ERR),
     "cloudio_validate_report": (c_int, (c_char_p, c_int, POINTER(c_int), c_char_p, c_size_t, POINTER(c_size_t)) + _ERR),
     "cloudio_info_json": (c_int, (c_char_p, c_char_p, c_size_t, POINTER(c_size_t)) + _ERR),
-    "cloudio_write_zarr": (c_int, (c_char_p, c_char_p, c_int64, c_int64, c_char_p, POINTER(c_char_p)) + _PROGRESS + _ERR),
+    "cloudio_write_zarr": (c_int, (c_char_p, c_char_p, c_int64, c_int64, c_char_p, POINTER(c_char_p))
+                           + _PROGRESS + _ERR),
     "cloudio_write_zarr_buffer": (c_int, (c_void_p, c_size_t, c_int, c_int64, c_int64, c_int64, POINTER(c_double),
                                           c_char_p, POINTER(c_double), c_char_p, c_int64, c_int64, c_char_p,
                                           POINTER(c_char_p)) + _PROGRESS + _ERR),

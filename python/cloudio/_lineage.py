@@ -100,7 +100,8 @@ def _is_int(v: Any) -> bool:
 
 class _Tracer:
     def __init__(self, hlg, known: Dict[str, Window]):
-        self.hlg, self.memo = hlg, dict(known)
+        self.hlg = hlg
+        self.memo: Dict[str, Traced] = dict(known)
         dependents: Dict[str, List[str]] = {}
         for name, deps in hlg.dependencies.items():
             for d in deps:
@@ -138,7 +139,7 @@ class _Tracer:
         deps = list(self.hlg.dependencies.get(name, ()))
         if name.startswith("rechunk-") and len(deps) == 1:
             inner, shapes = self.trace(deps[0]), (self.annotated(name), self.annotated(deps[0]))
-            if isinstance(inner, Window) and (None in shapes or shapes[0][0] != shapes[1][0]):
+            if isinstance(inner, Window) and (shapes[0] is None or shapes[1] is None or shapes[0][0] != shapes[1][0]):
                 return "a rechunk that changes the shape"
             return inner
         if name.startswith("getitem-") and len(deps) == 1:
@@ -146,10 +147,10 @@ class _Tracer:
         return f"a {kind!r} layer"
 
     def _agree(self, traced: List[Traced], what: str) -> Traced:
-        found = [t for t in traced if t is not None]
-        for t in found:
+        for t in traced:
             if isinstance(t, str):
                 return t
+        found = [t for t in traced if isinstance(t, Window)]
         if not found:
             return None
         first = found[0]
@@ -219,7 +220,8 @@ class _Tracer:
         starts_in = [list(itertools.accumulate((0,) + c[:-1])) for c in chunks_in]
         starts_out = [list(itertools.accumulate((0,) + c[:-1])) for c in chunks_out]
         ndim_in = len(chunks_in)
-        picks, axes = set(), {}  # picked band; output axis -> {(input axis, step, base)}
+        picks: set = set()  # picked band
+        axes: Dict[int, set] = {}  # output axis -> {(input axis, step, base)}
         for key in layer:
             parsed = _getitem_task(layer[key])
             if not isinstance(key, tuple) or key[0] != name or parsed is None or parsed[0][0] != dep:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import ctypes
 import numbers
 import sys
-from typing import Any, Callable, Iterable, Mapping, NamedTuple, Optional, Union
+from typing import Any, Callable, Dict, Iterable, List, Mapping, NamedTuple, Optional, Union
 
 import numpy as np
 
@@ -60,7 +60,7 @@ def write_options(compress: Any, options: Options, overview_resampling: Optional
         raise ValueError(f"compress must be a method name such as {example!r}, not {compress!r}")
     if statistics is not None and not isinstance(statistics, (bool, np.bool_)):
         raise ValueError(f"statistics must be True or False, not {statistics!r}")
-    extra = {} if statistics is None or statistics else {"STATISTICS": "NO"}
+    extra: Dict[str, Union[str, int]] = {} if statistics is None or statistics else {"STATISTICS": "NO"}
     for key, value in (("OVERVIEW_RESAMPLING", overview_resampling), ("BLOCKSIZE", blocksize)):
         if value is None:
             continue
@@ -77,6 +77,7 @@ def _merged(options: Options, extra: Mapping[str, Any]) -> Options:
     and an option that set the same key are an error, not a silent choice."""
     if not extra or isinstance(options, (str, bytes)):
         return options  # a single string: options_array says how to pass it
+    given: Union[Dict[Any, Any], List[Any]]
     if options is None or isinstance(options, Mapping):
         given = dict(options or {})
         keys = [str(k) for k in given]
@@ -104,7 +105,7 @@ def progress_callable(progress: Progress, label: str) -> Optional[Callable[[floa
     if progress is not True:
         raise ValueError(f"progress must be a callable taking the fraction done, True or None, not {progress!r}")
     try:
-        from tqdm import tqdm
+        from tqdm import tqdm  # type: ignore[import-untyped]
     except ImportError:
         def line(fraction: float) -> None:
             end = "\n" if fraction >= 1.0 else ""

@@ -11,7 +11,7 @@ needed: xarray is imported only when a DataArray is built.
 """
 from __future__ import annotations
 
-from typing import Any, Optional, Sequence, Tuple
+from typing import Any, Dict, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -35,13 +35,14 @@ def build(data, georef: Georef, bands: Sequence[int]):
         raise ImportError("dask_backend(..., xarray=True) needs xarray: `pip install xarray`") from None
     gt = georef.geotransform or (0.0, 1.0, 0.0, 0.0, 0.0, 1.0)  # rioxarray's coordinates of a raster without one
     rows, cols = data.shape[-2:]
-    coords = {"y": gt[3] + gt[5] * (np.arange(rows) + 0.5), "x": gt[0] + gt[1] * (np.arange(cols) + 0.5)}
+    coords: Dict[str, Any] = {"y": gt[3] + gt[5] * (np.arange(rows) + 0.5),
+                              "x": gt[0] + gt[1] * (np.arange(cols) + 0.5)}
     dims: Tuple[str, ...] = ("y", "x")
     if data.ndim == 3:
         coords["band"], dims = np.asarray(bands, np.int64), ("band", "y", "x")
     else:
         coords["band"] = np.int64(bands[0])  # as rioxarray's after .squeeze("band")
-    grid_mapping = {}
+    grid_mapping: Dict[str, str] = {}
     if georef.crs:
         grid_mapping.update(crs_wkt=georef.crs, spatial_ref=georef.crs)
     if georef.geotransform is not None:

@@ -21,6 +21,8 @@ import sys
 import traceback
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
+from .windows import DEFAULT_TILE
+
 EPILOG = """\
 URLs (s3://, gs://, az://, https://) work wherever a path does. Options for
 their stores, such as endpoints and credentials, come from the environment
@@ -128,8 +130,8 @@ def build_parser() -> argparse.ArgumentParser:
                     "(row_off, col_off, n_rows, n_cols).\n\nexample:\n  cloudio tiles dem.tif --tile-rows 512 "
                     "--tile-cols 512 --overlap 16", [])
     tiles.add_argument("src", metavar="SRC", help="a raster (path or URL)")
-    tiles.add_argument("--tile-rows", type=_positive, default=1024, metavar="N", help="default 1024")
-    tiles.add_argument("--tile-cols", type=_positive, default=1024, metavar="N", help="default 1024")
+    tiles.add_argument("--tile-rows", type=_positive, default=DEFAULT_TILE, metavar="N", help=f"default {DEFAULT_TILE}")
+    tiles.add_argument("--tile-cols", type=_positive, default=DEFAULT_TILE, metavar="N", help=f"default {DEFAULT_TILE}")
     tiles.add_argument("--overlap", type=_non_negative, default=0, metavar="N", help="default 0")
     tiles.add_argument("--json", action="store_true", help="print a JSON array per window")
 

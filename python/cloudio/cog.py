@@ -150,8 +150,7 @@ def write_cog(dataset: Any, path: Union[str, "os.PathLike[str]"], compress: str 
                           blocksize=blocksize, geotransform=geotransform, crs=crs, nodata=nodata, progress=progress,
                           statistics=statistics)
         dataset = np.asarray(data)
-        geotransform, crs, nodata = (mine if mine is not None else theirs
-                                     for mine, theirs in zip((geotransform, crs, nodata), own))
+        geotransform, crs, nodata = Georef(geotransform, crs, nodata).over(own)
     dst = _lib.fspath(path, "path")
     opts = write_options(compress, options, overview_resampling, blocksize, progress,
                          f"write_cog {os.path.basename(os.fsdecode(path))}", statistics=statistics)

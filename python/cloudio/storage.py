@@ -1,28 +1,15 @@
-"""Object stores and HTTP through GDAL's virtual file systems."""
+"""Object stores and HTTP through GDAL's virtual file systems: the
+:class:`Store` facade over the option registry (:mod:`cloudio._store_options`)."""
 from __future__ import annotations
 
 import ctypes
 import os
 import re
-import threading
-import time
-from typing import Any, Dict, Iterator, List, NamedTuple, Optional, Tuple
+from typing import Any, Iterator, List
 
 from . import _lib
+from ._store_options import is_secret, register, registered, scrub
 from .errors import CloudIOError, InvalidArgumentError, error_for
-
-_SCHEMES = ("s3://", "gs://", "gcs://", "az://", "azure://", "http://", "https://", "/vsi")
-# Option names whose values are secrets: never shown, never in messages
-# (the library's IsSecretOption says the same of the messages it makes).
-# AZURE_STORAGE_ACCESS_KEY is a secret; AWS_ACCESS_KEY_ID is a user name.
-_SECRET = re.compile(r"SECRET|TOKEN|PASSWORD|PASSWD|USERPWD|CONNECTION_STRING|SAS|PRIVATE_KEY|ACCOUNT_KEY|"
-                     r"ACCESS_KEY(?!_ID)|CREDENTIALS|HEADERS|COOKIE|AUTHORIZATION|SIGNATURE|API_KEY")
-# The secret fields of an Azure connection string, which may show up alone.
-_CONNECTION_STRING_SECRET = re.compile(r"(?:AccountKey|SharedAccessSignature)=([^;]+)", re.IGNORECASE)
-# A URL's user:password, and the signature of an Azure SAS, in names that
-# messages made here repeat.
-_URL_SECRETS = [(re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[^/\s:@]+:[^/\s@]+@"), r"\1***@"),
-                (re.compile(r"(?i)([?&]sig=)[^&\s:]+"), r"\1***")]
 
 
 class Store:
@@ -38,8 +25,8 @@ class Store:
         self._options = options
 
     def __repr__(self) -> str:
-        shown = {k: ("***" if _SECRET.search(k) else v) for k, v in self._options.items()}
-        return f"Store({self.prefix!r}, mode={self.mode!r}, options={shown!r})"
+        shown = {k: ("***" if is_secret(k) else v) for k, v in self._options.items()}
+        return f"Store({scrub(self.prefix, ())!r}, mode={self.mode!r}, options={shown!r})"
 
     def url(self, key: str = "") -> str:
         """The full URL of key."""
@@ -111,90 +98,8 @@ class Store:
     def _scrub(self, message: str) -> str:
         """message without this store's secrets, nor those of options that
         replaced them for its prefix."""
-        current = _configured.get(self.prefix)
+        current = registered(self.prefix)
         return scrub(message, list(self._options.items()) + list(current.options if current else ()))
-
-
-def scrub(message: str, options) -> str:
-    """message with the values of secret options (``(key, value)`` pairs),
-    the keys inside connection strings, URL passwords and SAS signatures
-    masked."""
-    secrets = [str(value) for key, value in options if _SECRET.search(key) and value]
-    secrets += [field for value in secrets for field in _CONNECTION_STRING_SECRET.findall(value)]
-    for secret in secrets:
-        message = message.replace(secret, "***")
-    for pattern, mask in _URL_SECRETS:
-        message = pattern.sub(mask, message)
-    return message
-
-
-class StoreAccess(NamedTuple):
-    """A configured prefix and its options: what a task running in another
-    process (a Dask worker) needs to read under the prefix. Small and
-    picklable; its repr hides secrets, and it never appears in task keys.
-    ``version`` orders the options a prefix had over time (nanoseconds of
-    the process that configured them), so that a task made before
-    ``replace=True`` never puts the old options back."""
-
-    prefix: str
-    options: Tuple[Tuple[str, str], ...]
-    version: int = 0
-
-    def __repr__(self) -> str:
-        shown = tuple((k, "***" if _SECRET.search(k) else v) for k, v in self.options)
-        return f"StoreAccess({self.prefix!r}, {shown!r})"
-
-
-# The prefixes configured in this process, with their options: dask_backend
-# ships the ones that cover a raster with its tasks (access_for), and a
-# worker process configures them before its first read (ensure_configured).
-_configured: Dict[str, StoreAccess] = {}
-_configured_lock = threading.Lock()
-_last_version = 0
-
-
-def _configure(access: StoreAccess, replace: bool) -> None:
-    """Scope access's options to its prefix in the library, and remember
-    them, unless newer options are configured for the prefix already."""
-    name = "cloudio_storage_replace" if replace else "cloudio_storage_configure"
-    with _configured_lock:
-        current = _configured.get(access.prefix)
-        if current is not None and current.version > access.version:
-            return
-        try:
-            _lib.call(name, _lib.fspath(access.prefix), _lib.options_array([f"{k}={v}" for k, v in access.options]))
-        except CloudIOError as exc:
-            raise error_for(exc.status, scrub(str(exc), access.options)) from None
-        _configured[access.prefix] = access
-
-
-def _next_version() -> int:
-    """A version newer than every one this process made."""
-    global _last_version
-    with _configured_lock:
-        _last_version = max(_last_version + 1, time.time_ns())
-        return _last_version
-
-
-def access_for(name: str) -> Tuple[StoreAccess, ...]:
-    """The configured prefixes that cover name (a URL, or the store in a
-    Zarr array's ``ZARR:"url":/array``), shortest first: GDAL lets a longer
-    prefix override a shorter one's options, option by option."""
-    url = name[len('ZARR:"'):] if name.startswith('ZARR:"') else name
-    with _configured_lock:
-        found = [a for p, a in _configured.items() if url.startswith(p)]
-    return tuple(sorted(found, key=lambda a: len(a.prefix)))
-
-
-def ensure_configured(accesses: Tuple[StoreAccess, ...]) -> None:
-    """Configure in this process the prefixes a task carries, once per
-    process (in the process that made the task, this finds them all done),
-    and never over newer options for a prefix."""
-    for access in accesses:
-        with _configured_lock:
-            current = _configured.get(access.prefix)
-        if current is None or current.version < access.version:
-            _configure(access, replace=True)
 
 
 def cloud_storage(url: str, *, mode: str = "r", replace: bool = False, **options: Any) -> Store:
@@ -232,15 +137,18 @@ def cloud_storage(url: str, *, mode: str = "r", replace: bool = False, **options
     if mode not in ("r", "w"):
         raise ValueError(f"mode must be 'r' or 'w', not {mode!r}")
     url = os.fspath(url)
-    if not isinstance(url, str) or not url.lower().startswith(_SCHEMES):
-        raise ValueError(f"url must start with one of {', '.join(_SCHEMES)}, not {url!r}")
+    if not isinstance(url, str):
+        raise ValueError(f"url must be a str, not {url!r}")
+    # The URL's scheme is the library's to check (register); that HTTP
+    # cannot be written is said here too, so that mode="w" fails at once.
     if mode == "w" and url.lower().startswith(("http://", "https://")):
-        raise ValueError(f"{url} is read-only: HTTP cannot be written")
+        raise ValueError(f"{scrub(url, ())} is read-only: HTTP cannot be written")
     prefix = url if url.endswith("/") else url + "/"
     clean = {}
     for key, value in options.items():
         if not re.fullmatch(r"[A-Z][A-Z0-9_]*", key):
-            raise ValueError(f"option {key!r} is not a GDAL configuration option name (upper case, like AWS_S3_ENDPOINT)")
+            raise ValueError(f"option {key!r} is not a GDAL configuration option name "
+                             "(upper case, like AWS_S3_ENDPOINT)")
         clean[key] = "YES" if value is True else "NO" if value is False else str(value)
-    _configure(StoreAccess(prefix, tuple(sorted(clean.items())), _next_version()), bool(replace))
+    register(prefix, clean.items(), bool(replace))
     return Store(prefix, mode, clean)

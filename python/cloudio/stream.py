@@ -23,7 +23,7 @@ from ._datasets import (NUMPY_OF, Georef, dtype_code, file_name, in_memory_pixel
                         open_dataset, unwrap)
 from ._options import Options, Progress, WriteOptions, write_options
 from .cog import as_bands, crs_text, geotransform_array, nodata_pointer, write_cog
-from .windows import TileWindow, tile_windows
+from .windows import DEFAULT_TILE, TileWindow, tile_windows
 EDGES = {"replicate": 0, "nodata": 1}
 
 
@@ -87,8 +87,7 @@ def read_window(dataset, window, *, bands: Union[None, int, Sequence[int]] = Non
     if array is not None:
         data = as_bands(array)
         rows, cols = data.shape[1:]
-        if win.n_rows <= 0 or win.n_cols <= 0 or win.row_off < 0 or win.col_off < 0 or \
-                win.row_off + win.n_rows > rows or win.col_off + win.n_cols > cols:
+        if not win.within(rows, cols):
             raise ValueError(f"window {tuple(win)} is not inside the {rows} x {cols} raster")
         picked = [b - 1 for b in _band_list(bands, data.shape[0])]
         return _shaped(data[picked][(slice(None),) + win.slices].copy())
@@ -117,7 +116,7 @@ class TileReader:
         opts.dtype = 0 if dtype is None else dtype_code(dtype)
         opts.workers, opts.prefetch = workers or 0, prefetch or 0
         self.masks = masks
-        self.handle = ctypes.c_void_p()
+        self.handle: Optional[ctypes.c_void_p] = ctypes.c_void_p()
         _lib.call("cloudio_reader_open_masked", _lib.fspath(name), ctypes.byref(opts), int(masks),
                   ctypes.byref(self.handle))
         self.info = _lib.Info()
@@ -127,28 +126,28 @@ class TileReader:
         self.count = count.value
         self.bands = len(bands) if bands is not None else self.info.bands
         self.dtype = np.dtype(dtype) if dtype is not None else NUMPY_OF[self.info.dtype]
-        self.halo = halo
-        self._windows = tile_windows((self.info.rows, self.info.cols), tile_rows, tile_cols, overlap)
         self._win = (ctypes.c_int64 * 8)()
 
     def __iter__(self) -> Iterator[Tuple[TileWindow, np.ndarray]]:
         return self
 
     def __next__(self) -> Tuple[TileWindow, np.ndarray]:
-        expected = next(self._windows, None)
-        if expected is None or not self.handle:
+        """The next tile's window and its pixels (padded by the halo), as the
+        library decoded them: the window and its padded extent come with the
+        data (cloudio_reader_next), so nothing here re-derives the tiling."""
+        if not self.handle:
             raise StopIteration
-        h = self.halo
-        shape = (self.bands, expected.n_rows + 2 * h, expected.n_cols + 2 * h)
-        cells = shape[0] * shape[1] * shape[2]
-        raw = np.empty(cells * (self.dtype.itemsize + (1 if self.masks else 0)), np.uint8)
+        raw = np.empty(self._max_len.value, np.uint8)
         _lib.call("cloudio_reader_next", self.handle, self._win, raw.ctypes.data_as(ctypes.c_void_p), raw.nbytes)
-        if tuple(self._win[:4]) != tuple(expected):
-            raise _lib.CloudIOError(f"reader returned window {tuple(self._win[:4])}, expected {tuple(expected)}")
+        win, padded = TileWindow(*self._win[:4]), TileWindow(*self._win[4:])
+        if win.n_rows == 0:  # the end
+            raise StopIteration
+        shape = (self.bands, padded.n_rows, padded.n_cols)
+        cells = shape[0] * shape[1] * shape[2]
         out = raw[:cells * self.dtype.itemsize].view(self.dtype).reshape(shape)
         if self.masks:  # the library's masks follow the data: 0 where a cell holds no data
-            out = np.ma.MaskedArray(out, mask=raw[cells * self.dtype.itemsize:].reshape(shape) == 0)
-        return expected, out
+            out = np.ma.MaskedArray(out, mask=raw[cells * self.dtype.itemsize:][:cells].reshape(shape) == 0)
+        return win, out
 
     def close(self) -> None:
         if self.handle:
@@ -168,7 +167,7 @@ class TileReader:
             pass
 
 
-def read_tiles(dataset, tile_rows: int = 1024, tile_cols: int = 1024, overlap: int = 0, *,
+def read_tiles(dataset, tile_rows: int = DEFAULT_TILE, tile_cols: int = DEFAULT_TILE, overlap: int = 0, *,
                bands: Union[None, int, Sequence[int]] = None,
                prefetch: Optional[int] = None) -> Iterator[Tuple[TileWindow, np.ndarray]]:
     """Yield ``(TileWindow, array)`` for every tile of ``dataset``, in ``tile_windows`` order.
@@ -215,7 +214,7 @@ class _Writer:
         crs = crs_text(georef.crs)
         nodata = nodata_pointer(georef.nodata)
         self.dtype = np.dtype(dtype)
-        self.handle = ctypes.c_void_p()
+        self.handle: Optional[ctypes.c_void_p] = ctypes.c_void_p()
         _lib.call("cloudio_writer_open", _lib.fspath(dst), rows, cols, bands, dtype_code(self.dtype, "dtype"), gt,
                   crs.encode() if crs else None, ctypes.byref(nodata) if nodata is not None else None,
                   opts.compress, opts.with_nodata(georef.nodata), ctypes.byref(self.handle))
@@ -255,7 +254,7 @@ def _fit(result, win: TileWindow, halo: int, bands_out: Optional[int], dtype: Op
     if not isinstance(result, np.ndarray):
         raise TypeError(f"func returned {type(result).__name__} for window {tuple(win)}; it must return a numpy array")
     data = result[np.newaxis] if result.ndim == 2 else result
-    core, padded = (win.n_rows, win.n_cols), (win.n_rows + 2 * halo, win.n_cols + 2 * halo)
+    core, padded = (win.n_rows, win.n_cols), win.padded(halo)[2:]
     if data.ndim != 3 or data.shape[1:] not in (core, padded) or (bands_out is not None and data.shape[0] != bands_out):
         raise ValueError(f"func returned shape {result.shape} for window {tuple(win)}; expected {core} or the padded "
                          f"{padded} (with a leading band axis for several bands"
@@ -283,7 +282,8 @@ def _converted(data: np.ndarray, dtype: np.dtype, win: TileWindow, valid: Option
     problem = None
     if target.kind in "ui":
         info = np.iinfo(target)
-        if source.kind == "f" and values.size and not (np.isfinite(values).all() and (values == np.round(values)).all()):
+        if source.kind == "f" and values.size and not (np.isfinite(values).all()
+                                                       and (values == np.round(values)).all()):
             problem = "not all of them are integers"
         elif values.size and (values.min() < info.min or values.max() > info.max):
             problem = f"some are outside {info.min}..{info.max}"
@@ -307,9 +307,10 @@ def _apply(func, tile, win: TileWindow, halo: int, bands_out, dtype):
     return _fit(result, win, halo, bands_out, dtype)
 
 
-def map_tiles(src, func: Callable[[np.ndarray], np.ndarray], dst, *, tile_rows: int = 1024, tile_cols: int = 1024,
-              halo: int = 0, edge: str = "replicate", bands: Union[None, int, Sequence[int]] = None,
-              dtype=None, nodata: Optional[float] = None, compress: str = "deflate", options: Options = None,
+def map_tiles(src, func: Callable[[np.ndarray], np.ndarray], dst, *, tile_rows: int = DEFAULT_TILE,
+              tile_cols: int = DEFAULT_TILE, halo: int = 0, edge: str = "replicate",
+              bands: Union[None, int, Sequence[int]] = None, dtype=None, nodata: Optional[float] = None,
+              compress: str = "deflate", options: Options = None,
               overview_resampling: Optional[str] = None, blocksize: Optional[int] = None,
               progress: Progress = None, workers: Optional[int] = None, masked: bool = False,
               copy_metadata: bool = True, statistics: Optional[bool] = None) -> str:
@@ -404,7 +405,7 @@ def map_tiles(src, func: Callable[[np.ndarray], np.ndarray], dst, *, tile_rows: 
             def run(win, tile):
                 writer.write(win, *_apply(func, tile, win, halo, bands_out, out_dtype))
 
-            done, pending = 1, deque()
+            done, pending = 1, deque[concurrent.futures.Future]()
 
             def finish_one():
                 nonlocal done

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import ctypes
 import json
-import os
 from typing import Any, Dict, NamedTuple, Optional, Tuple
 
 from . import _lib

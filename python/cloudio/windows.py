@@ -8,6 +8,11 @@ from typing import Any, Iterator, NamedTuple, Tuple
 from . import _lib
 from ._datasets import raster_shape
 
+#: The tile size every tiling call defaults to: the library's own default
+#: (cloudio_reader_options_init), which the tests check it equals. Python
+#: needs it without loading the library, as the default of its signatures.
+DEFAULT_TILE = 1024
+
 #: Windows fetched from the library per call while iterating.
 PAGE = 4096
 _INT64_MAX = 2**63 - 1
@@ -36,6 +41,35 @@ class TileWindow(NamedTuple):
     n_rows: int
     n_cols: int
 
+    def padded(self, halo: int) -> TileWindow:
+        """This window grown by ``halo`` cells on every side (its offsets may
+        become negative), as map_tiles hands tiles to ``func``.
+
+        >>> TileWindow(0, 3, 3, 2).padded(1)
+        TileWindow(row_off=-1, col_off=2, n_rows=5, n_cols=4)
+        """
+        return TileWindow(self.row_off - halo, self.col_off - halo, self.n_rows + 2 * halo, self.n_cols + 2 * halo)
+
+    def clipped(self, rows: int, cols: int) -> TileWindow:
+        """The part of this window inside a ``rows x cols`` raster (empty,
+        with no rows or no columns, when they do not meet).
+
+        >>> TileWindow(-1, 2, 5, 4).clipped(4, 5)
+        TileWindow(row_off=0, col_off=2, n_rows=4, n_cols=3)
+        """
+        r0, c0 = max(self.row_off, 0), max(self.col_off, 0)
+        r1, c1 = min(self.row_off + self.n_rows, rows), min(self.col_off + self.n_cols, cols)
+        return TileWindow(r0, c0, max(r1 - r0, 0), max(c1 - c0, 0))
+
+    def within(self, rows: int, cols: int) -> bool:
+        """Whether this window holds cells and all of them lie inside a
+        ``rows x cols`` raster.
+
+        >>> TileWindow(0, 3, 3, 2).within(3, 5), TileWindow(0, 3, 3, 3).within(3, 5)
+        (True, False)
+        """
+        return self.n_rows > 0 and self.n_cols > 0 and self.clipped(rows, cols) == self
+
     @property
     def gdal(self) -> Tuple[int, int, int, int]:
         """``(xoff, yoff, xsize, ysize)`` for GDAL: ``band.ReadAsArray(*win.gdal)``."""
@@ -60,7 +94,7 @@ def _size(name: str, value: Any) -> int:
     return number
 
 
-def tile_windows(dataset: Any, tile_rows: int = 1024, tile_cols: int = 1024,
+def tile_windows(dataset: Any, tile_rows: int = DEFAULT_TILE, tile_cols: int = DEFAULT_TILE,
                  overlap: int = 0) -> Iterator[TileWindow]:
     """Iterate ``(row_off, col_off, n_rows, n_cols)`` tile windows over a Dataset.
 

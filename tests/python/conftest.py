@@ -11,6 +11,7 @@ line, run unchanged. With the real pyramids installed, they run against it.
 """
 from __future__ import annotations
 
+import itertools
 import os
 import subprocess
 import sys
@@ -144,7 +145,83 @@ def run_python(code: str, timeout: float = 60, env=None, args=()) -> subprocess.
                           timeout=timeout, env=env if env is not None else python_env())
 
 
+def reference_windows(rows, cols, tile_rows, tile_cols, overlap=0):
+    """DESIGN.md's tile_windows algorithm, in plain Python: row-first tuples."""
+    if tile_rows <= 0 or tile_cols <= 0:
+        raise ValueError("tile_rows and tile_cols must be positive")
+    if overlap < 0:
+        raise ValueError("overlap must be >= 0")
+    step_r, step_c = max(1, tile_rows - overlap), max(1, tile_cols - overlap)
+    for r_off in itertools.count(0, step_r):
+        if r_off >= rows:
+            return
+        for c_off in range(0, cols, step_c):
+            yield (r_off, c_off, min(tile_rows, rows - r_off), min(tile_cols, cols - c_off))
+
+
+def every_tile(tiles, shape, tile_rows, tile_cols, overlap=0):
+    """The (window, tile) pairs of ``tiles`` (a read_tiles iterator over a
+    raster of ``shape``, rows and cols last), checking that they come in
+    reference_windows' order and that none is missing when they end."""
+    expected = reference_windows(*shape[-2:], tile_rows, tile_cols, overlap)
+    for win, tile in tiles:
+        assert tuple(win) == next(expected, None), f"read_tiles yielded {tuple(win)} out of order"
+        yield win, tile
+    missing = list(expected)
+    assert not missing, f"read_tiles ended before {len(missing)} windows, the first {missing[0]}"
+
+
 @pytest.fixture
 def listing(tmp_path):
     """The sorted names in tmp_path, to compare before and after a write."""
     return lambda: sorted(os.listdir(tmp_path))
+
+
+# --- test tiers -------------------------------------------------------------
+# `make test` runs every test; `make check` (CLOUDIO_TEST_TIER=check) runs
+# `-m "not servers and not heavy"`: the tests that need no server process and
+# no multi-GiB raster. A test needs one
+# when it uses a fixture below or starts one itself (then it carries
+# @pytest.mark.servers); start_server() fails a test of the check tier that
+# starts a server without saying so, so that the marker cannot fall behind.
+SERVER_FIXTURES = {"minio", "azurite", "gcs", "http_server", "range_server"}
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "servers: starts a server on 127.0.0.1 (MinIO, Azurite, fake-gcs-server, "
+                                       "the range server); `make check` leaves it to `make test`")
+    config.addinivalue_line("markers", "heavy: streams a multi-GiB raster to measure memory; `make check` leaves "
+                                       "it to `make test`")
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        if SERVER_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.servers)
+
+
+def require_servers(what: str) -> None:
+    """Fails the running test when the check tier runs it: it starts ``what``."""
+    if os.environ.get("CLOUDIO_TEST_TIER") == "check":
+        pytest.fail(f"this test starts {what} but `make check` runs it: mark it @pytest.mark.servers "
+                    f"or use one of the fixtures {sorted(SERVER_FIXTURES)}")
+
+
+def start_server(argv, **popen) -> subprocess.Popen:
+    """The server process ``argv`` (an emulator or the range server)."""
+    require_servers(os.path.basename(argv[0]))
+    return subprocess.Popen(argv, **popen)
+
+
+@pytest.fixture(scope="module")
+def range_server(tmp_path_factory):
+    """tests/rangeserver (a counting HTTP Range server, built here) serving
+    a fresh folder: its base URL and the folder."""
+    root = tmp_path_factory.mktemp("http")
+    exe = os.path.join(ROOT, "build", "rangeserver")
+    require_servers("the range server")
+    subprocess.run(["go", "build", "-o", exe, "./tests/rangeserver"], cwd=ROOT, check=True)
+    proc = start_server([exe, str(root)], stdout=subprocess.PIPE, text=True)
+    yield proc.stdout.readline().strip(), root
+    proc.terminate()
+    proc.wait()

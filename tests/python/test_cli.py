@@ -174,6 +174,7 @@ def test_zarr(dem, tmp_path):
     assert sorted(os.listdir(tmp_path)) == ["dem.zarr"]
 
 
+@pytest.mark.servers
 def test_storage_options_reach_the_store_and_are_never_printed(dem, tmp_path_factory):
     from test_storage import SECRET, USER, start_minio
     src, z = dem

@@ -308,6 +308,7 @@ def test_fork_started_workers_fail_fast_with_a_clear_error(dem):
     assert lines[2] == "distributed-fork CloudIOError True True", result.stdout + result.stderr
 
 
+@pytest.mark.servers
 def test_store_options_reach_worker_processes(dem, tmp_path_factory, monkeypatch):
     """A 2-process LocalCluster and the processes scheduler read from MinIO
     with the options of the Store that covers the URL, though the workers'
@@ -341,3 +342,19 @@ def test_store_options_reach_worker_processes(dem, tmp_path_factory, monkeypatch
                 pytest.approx(float(data.astype(np.float64).sum()))
     finally:
         server.stop()
+
+
+def test_a_failing_chunk_names_its_url_with_the_password_masked(range_server):
+    """A chunk read that fails in a task: the message names the window and the URL the chunk
+    came from, with the URL's user:password (HTTP basic authentication) masked."""
+    base, root = range_server
+    data = np.random.default_rng(5).random((600, 500), dtype=np.float32)  # incompressible: no block is cached
+    write_cog(data, str(root / "chunked.tif"), geotransform=GT, crs=32633)
+    password = "dask-url-password-51c"
+    arr = dask_backend(base.replace("http://", f"http://reader:{password}@") + "/chunked.tif", 256, 256)
+    os.remove(root / "chunked.tif")  # opened already: the chunks' reads fail
+    with pytest.raises(cloudio.CloudIOError) as info:
+        arr.compute(scheduler="sync")
+    message = str(info.value)
+    assert "dask_backend chunk: window" in message and "http://***@" in message and "chunked.tif" in message
+    assert password not in message

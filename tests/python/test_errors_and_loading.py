@@ -99,6 +99,19 @@ def test_version():
     assert v.startswith(cloudio.__version__ + " (GDAL ") and v.endswith(")")
 
 
+def test_one_version_source():
+    """VERSION is the version of every part: the library's cloudio_version() (Go), the header's
+    CLOUDIO_VERSION, the Python package, the pkg-config file (and setup.py reads it)."""
+    with open(os.path.join(ROOT, "VERSION")) as f:
+        version = f.read().strip()
+    assert cloudio.__version__ == version
+    assert cloudio.version().startswith(version + " (GDAL ")
+    with open(os.path.join(ROOT, "include", "cloudio.h")) as f:
+        assert f'#define CLOUDIO_VERSION "{version}"' in f.read()
+    with open(os.path.join(ROOT, "build", "cloudio.pc")) as f:
+        assert f"Version: {version}" in f.read().splitlines()
+
+
 def test_abi_version():
     assert _lib.library().cloudio_abi_version() == _lib.ABI_VERSION == 1
 

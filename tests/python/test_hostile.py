@@ -5,13 +5,12 @@ regression fails its test instead of the suite."""
 import json
 import os
 import struct
-import subprocess
 
 import numpy as np
 import pytest
 from osgeo import gdal
 
-from conftest import ROOT, python_env, run_python
+from conftest import python_env, run_python
 
 HUGE_COUNTS = [2**40, 2**62, 2**63 + 5, 2**64 - 1]
 
@@ -88,18 +87,6 @@ def test_huge_tile_byte_counts_are_read_errors(tmp_path, count, how):
     assert outcome["raised"] == "ReadWriteError", outcome
     assert path in outcome["message"] and "tile (1, 1)" in outcome["message"], outcome
     assert not os.path.exists(tmp_path / "out.tif")
-
-
-@pytest.fixture(scope="module")
-def range_server(tmp_path_factory):
-    root = tmp_path_factory.mktemp("hostile-http")
-    exe = os.path.join(ROOT, "build", "rangeserver")
-    subprocess.run(["go", "build", "-o", exe, "./tests/rangeserver"], cwd=ROOT, check=True)
-    proc = subprocess.Popen([exe, str(root)], stdout=subprocess.PIPE, text=True)
-    base = proc.stdout.readline().strip()
-    yield base, root
-    proc.terminate()
-    proc.wait()
 
 
 @pytest.mark.parametrize("count", HUGE_COUNTS)

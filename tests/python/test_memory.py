@@ -10,6 +10,8 @@ import textwrap
 import pytest
 from osgeo import gdal
 
+pytestmark = pytest.mark.heavy
+
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 SIDE = 32768
 LIMIT_MB = 512
@@ -82,6 +84,7 @@ def test_map_tiles_4gib_bounded(big, tmp_path):
     assert peak < LIMIT_MB, f"map_tiles peak RSS {peak:.0f} MB"
 
 
+@pytest.mark.servers
 def test_to_cog_from_a_cluster_bounded(tmp_path):
     """to_cog on a 2-process LocalCluster: 1 GiB of chunks computed by the workers reaches the
     writing process (which also runs the scheduler) a few at a time."""

@@ -36,10 +36,13 @@ WORK = """
     wins = list(cloudio.tile_windows(b, 256, 256))                                    # size read by the library
     assert wins == list(cloudio.tile_windows(z, 256, 256)) and len(wins) == 6, wins
     assert list(cloudio.tile_windows(c, 100, 100)) == list(cloudio.tile_windows((40, 30), 100, 100))
-    try:
-        cloudio.tile_windows(os.path.join(out, "missing.tif"))
-    except FileNotFoundError:
-        pass
+    for attempt in (lambda: cloudio.tile_windows(os.path.join(out, "missing.tif")),
+                    lambda: cloudio.read_window(os.path.join(out, "missing.tif"), (0, 0, 1, 1))):
+        try:
+            attempt()
+            sys.exit("a missing file raised nothing")
+        except FileNotFoundError as exc:
+            assert "missing.tif" in str(exc), exc
     print("ok", "osgeo" in sys.modules, len(wins))
 """
 

@@ -186,6 +186,7 @@ def test_option_values_are_checked_against_the_driver(tmp_path, options, match):
         write_zarr(np.zeros((9, 9), np.float32), str(tmp_path / "z.zarr"), options={"ZSTD_LEVEL": 99})
 
 
+@pytest.mark.servers
 def test_store_methods_take_the_same_options_and_refuse_their_source(tmp_path_factory, tmp_path, capsys):
     from test_storage import start_minio
     server = start_minio(tmp_path_factory, "option-dems")

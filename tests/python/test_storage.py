@@ -18,8 +18,8 @@ from osgeo import gdal
 import cloudio
 from cloudio import cloud_storage, map_tiles, read_tiles, read_window, write_cog
 from cloudio._datasets import open_dataset
+from conftest import ROOT, every_tile, start_server
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 MINIO = os.path.join(ROOT, ".tools", "minio")
 USER, SECRET = "cloudio-test", "cloudio-test-secret-8f3a"
 GT = (500000.0, 30.0, 0.0, 4500000.0, 0.0, -30.0)
@@ -49,7 +49,7 @@ class MinIO:
 
     def start(self):
         env = dict(os.environ, MINIO_ROOT_USER=USER, MINIO_ROOT_PASSWORD=SECRET, MINIO_BROWSER="off")
-        self.proc = subprocess.Popen([MINIO, "server", self.data, "--address", f"127.0.0.1:{self.port}", "--quiet"],
+        self.proc = start_server([MINIO, "server", self.data, "--address", f"127.0.0.1:{self.port}", "--quiet"],
                                      env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         wait_http(f"http://127.0.0.1:{self.port}/minio/health/live")
 
@@ -110,7 +110,7 @@ def test_s3_round_trip(minio, local_dem):
     assert url == "s3://dems/alps/dem.tif"
     assert store.exists("alps/dem.tif") and not store.exists("alps/other.tif")
     assert store.list() == ["alps/dem.tif"] and store.list("alps") == ["dem.tif"]
-    for win, tile in read_tiles(url, 256, 300):
+    for win, tile in every_tile(read_tiles(url, 256, 300), data.shape, 256, 300):
         np.testing.assert_array_equal(tile, data[win.slices])
     ds = open_dataset(url)
     assert ds.georef.geotransform == GT and ds.georef.nodata == -9999 and "32633" in ds.crs
@@ -253,6 +253,7 @@ def test_silent_endpoint_fails_within_the_store_timeout(local_dem):
         assert "no answer" in messages[2] and "timed out" in messages[1]
 
 
+@pytest.mark.servers
 def test_server_stopped_during_upload_leaves_no_object(tmp_path):
     data_dir = tmp_path / "minio"
     os.makedirs(data_dir / "dems")
@@ -277,17 +278,11 @@ def test_server_stopped_during_upload_leaves_no_object(tmp_path):
 
 
 @pytest.fixture(scope="module")
-def http_server(tmp_path_factory):
-    root = tmp_path_factory.mktemp("http")
+def http_server(range_server):
+    base, root = range_server
     data = np.add.outer(np.arange(8192, dtype=np.float32) * 0.5, np.arange(8192, dtype=np.float32))
     write_cog(data, str(root / "dem8k.tif"), geotransform=GT, crs=32633)
-    exe = os.path.join(ROOT, "build", "rangeserver")
-    subprocess.run(["go", "build", "-o", exe, "./tests/rangeserver"], cwd=ROOT, check=True)
-    proc = subprocess.Popen([exe, str(root)], stdout=subprocess.PIPE, text=True)
-    base = proc.stdout.readline().strip()
-    yield base, root, data
-    proc.terminate()
-    proc.wait()
+    return base, root, data
 
 
 def stats(base, reset=False):
@@ -317,7 +312,7 @@ def test_http_whole_file_reads_each_byte_about_once(http_server):
     cloudio._datasets._cache.clear()
     stats(base, reset=True)
     total = 0.0
-    for win, tile in read_tiles(base + "/dem8k.tif", 1024, 1024):
+    for win, tile in every_tile(read_tiles(base + "/dem8k.tif", 1024, 1024), data.shape, 1024, 1024):
         total += float(tile.sum(dtype=np.float64))
     s = stats(base)
     print("whole file:", s, "file bytes:", size)
@@ -325,6 +320,28 @@ def test_http_whole_file_reads_each_byte_about_once(http_server):
     assert s["bytes"] < 1.25 * size, (s, size)
     with pytest.raises(ValueError, match="read-only"):
         write_cog(data[:10, :10], base + "/x.tif")
+
+
+def test_a_password_in_a_url_never_reaches_a_message_or_a_repr(http_server):
+    """user:password in a URL (HTTP basic authentication): the library's messages and the
+    Python layer's (a Store's repr, an argument error) name the URL with the password masked."""
+    base, _, data = http_server
+    password = "url-password-7c1e"
+    with_password = base.replace("http://", f"http://reader:{password}@")
+    np.testing.assert_array_equal(read_window(with_password + "/dem8k.tif", (5, 7, 2, 3)), data[5:7, 7:10])
+    missing = with_password + "/no-such.tif"
+    for attempt in (lambda: read_window(missing, (0, 0, 1, 1)), lambda: cloudio.info(missing),
+                    lambda: list(read_tiles(missing, 256, 256))):
+        with pytest.raises(cloudio.NotFoundError) as info:
+            attempt()
+        assert "no-such.tif" in str(info.value) and "http://***@" in str(info.value)
+        assert password not in str(info.value)
+    store = cloud_storage(with_password)
+    assert store.url("a.tif") == with_password + "/a.tif"
+    assert password not in repr(store) and "http://***@" in repr(store)
+    with pytest.raises(ValueError, match="read-only") as info:
+        cloud_storage(with_password, mode="w")
+    assert password not in str(info.value) and "http://***@" in str(info.value)
 
 
 def path_option(name, key):

@@ -17,9 +17,9 @@ from osgeo_utils.samples.validate_cloud_optimized_geotiff import validate
 
 import cloudio
 from cloudio import cloud_storage, map_tiles, read_tiles, read_window
+from conftest import ROOT, every_tile, start_server
 from test_storage import GT, fails_soon, free_port, local_dem, silent_endpoint, slope  # noqa: F401  (local_dem is a fixture)
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 AZURITE = os.path.join(ROOT, ".tools", "azurite", "node_modules", ".bin", "azurite-blob")
 # Azurite's one account and its published development key.
 ACCOUNT = "devstoreaccount1"
@@ -33,7 +33,7 @@ class Azurite:
         self.proc = None
 
     def start(self):
-        self.proc = subprocess.Popen(
+        self.proc = start_server(
             [AZURITE, "--blobHost", "127.0.0.1", "--blobPort", str(self.port), "--location", self.data,
              "--silent", "--skipApiVersionCheck", "--loose", "--disableTelemetry"],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -85,7 +85,7 @@ def test_azure_round_trip(azurite, local_dem):
     assert url == "az://dems/alps/dem.tif"
     assert store.exists("alps/dem.tif") and not store.exists("alps/other.tif")
     assert store.list() == ["alps/dem.tif"] and store.list("alps") == ["dem.tif"]
-    for win, tile in read_tiles(url, 256, 300):
+    for win, tile in every_tile(read_tiles(url, 256, 300), data.shape, 256, 300):
         np.testing.assert_array_equal(tile, data[win.slices])
     # GDAL's own reader (the same libgdal, so the same per-container options)
     # sees a valid COG with its georeferencing.
@@ -149,6 +149,18 @@ def test_azure_wrong_key_never_shows_a_key(azurite, local_dem):
     good.delete("private.tif")
 
 
+def test_azure_sas_signature_never_reaches_a_message(azurite):
+    """A blob URL signed with a SAS, whose sig= parameter is the secret: the blob is refused
+    or missing, and the message names the URL with the signature masked."""
+    signature = "c2FzLXNpZ25hdHVyZS0zYjlk"
+    url = f"{azurite.endpoint}/dems/no-such.tif?sv=2021-08-06&sr=b&sp=r&sig={signature}"
+    for attempt in (lambda: read_window(url, (0, 0, 1, 1)), lambda: list(read_tiles(url, 256, 256))):
+        with pytest.raises(cloudio.CloudIOError) as info:
+            attempt()
+        message = str(info.value)
+        assert "no-such.tif" in message and "sig=***" in message and signature not in message, message
+
+
 def test_azure_missing_container_is_not_found(azurite, local_dem):
     path, _ = local_dem
     store = cloud_storage("az://no-such-container", mode="w", replace=True, **azurite.options())
@@ -189,6 +201,7 @@ def test_azure_silent_endpoint_fails_within_the_store_timeout(local_dem):
         assert not any(KEY in m for m in messages)
 
 
+@pytest.mark.servers
 def test_azure_failed_upload_leaves_no_blob(tmp_path, monkeypatch):
     """GDAL 3.6 streams a file written to /vsiaz/ into an append blob, which
     is visible, and stays partial, from its first block on; cloudio uploads

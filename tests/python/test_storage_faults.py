@@ -50,6 +50,7 @@ def test_a_store_scoped_to_a_sub_prefix_needs_no_other_credentials(minio, small_
         missing.write_cog(path, "a.tif")
 
 
+@pytest.mark.servers
 def test_a_frozen_server_fails_every_call_within_its_timeout(tmp_path, small_dem):
     """Once an object has been opened (GDAL caches what it learnt), a server
     that takes connections and never answers makes every call fail, with a

@@ -16,9 +16,9 @@ from osgeo import gdal
 
 import cloudio
 from cloudio import cloud_storage, map_tiles, read_tiles, read_window
+from conftest import ROOT, every_tile, start_server
 from test_storage import GT, free_port, local_dem, slope, wait_http  # noqa: F401  (local_dem is a fixture)
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 FAKE_GCS = os.path.join(ROOT, ".tools", "fake-gcs-server")
 # The server checks no signature; these only make GDAL sign its requests.
 ACCESS_KEY_ID, SECRET = "GOOGCLOUDIOTEST", "cloudio-gcs-test-secret-5d1c"
@@ -32,7 +32,7 @@ def gcs(tmp_path_factory, local_dem):
     os.makedirs(data / "dems" / "alps")
     shutil.copy(local_dem[0], data / "dems" / "alps" / "dem.tif")
     port = free_port()
-    proc = subprocess.Popen([FAKE_GCS, "-scheme", "http", "-host", "127.0.0.1", "-port", str(port),
+    proc = start_server([FAKE_GCS, "-scheme", "http", "-host", "127.0.0.1", "-port", str(port),
                              "-public-host", f"127.0.0.1:{port}", "-backend", "filesystem",
                              "-filesystem-root", str(root), "-data", str(data), "-log-level", "error"],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -52,7 +52,7 @@ def test_gcs_read_list_and_delete(gcs, local_dem):
     assert store.list() == ["alps/dem.tif"] and store.list("alps") == ["dem.tif"]
     assert store.exists() and store.exists("alps/dem.tif") and not store.exists("alps/other.tif")
     url = store.url("alps/dem.tif")
-    for win, tile in read_tiles(url, 256, 300):
+    for win, tile in every_tile(read_tiles(url, 256, 300), data.shape, 256, 300):
         np.testing.assert_array_equal(tile, data[win.slices])
     assert cloudio.validate(url, full_check=True) == (True, (), ()) and cloudio.info(url)["cog"]
     ds = gdal.Open("/vsigs/dems/alps/dem.tif")  # GDAL's own reader, with the same per-bucket options

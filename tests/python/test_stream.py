@@ -11,7 +11,8 @@ import pytest
 from osgeo import gdal, osr
 
 import cloudio
-from cloudio import TileWindow, map_tiles, read_tiles, read_window, tile_windows, write_cog
+from cloudio import TileWindow, map_tiles, read_tiles, read_window, write_cog
+from conftest import every_tile, reference_windows
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
@@ -67,23 +68,20 @@ def gdal_read(path, win, bands=None):
 
 @pytest.mark.parametrize("tile,overlap", [((256, 256), 0), ((100, 130), 0), ((333, 97), 7), ((700, 530), 0), ((1, 530), 0)])
 def test_read_tiles_equal_gdal(dem, tile, overlap):
-    path, _ = dem
-    seen = []
-    for win, data in read_tiles(path, *tile, overlap):
+    path, data = dem
+    for win, tile_data in every_tile(read_tiles(path, *tile, overlap), data.shape, *tile, overlap):
         assert isinstance(win, TileWindow)
-        np.testing.assert_array_equal(data, gdal_read(path, win))
-        seen.append(win)
-    assert seen == list(tile_windows(path, *tile, overlap))
+        np.testing.assert_array_equal(tile_data, gdal_read(path, win))
 
 
 def test_read_tiles_bands_and_shapes(dem3):
     path, data = dem3
-    for win, tile in read_tiles(path, 128, 100):
+    for win, tile in every_tile(read_tiles(path, 128, 100), data.shape, 128, 100):
         assert tile.shape == (3, win.n_rows, win.n_cols) and tile.dtype == np.int16
         np.testing.assert_array_equal(tile, data[(slice(None),) + win.slices])
-    for win, tile in read_tiles(path, 128, 100, bands=[3, 1]):
+    for win, tile in every_tile(read_tiles(path, 128, 100, bands=[3, 1]), data.shape, 128, 100):
         np.testing.assert_array_equal(tile, data[[2, 0]][(slice(None),) + win.slices])
-    for win, tile in read_tiles(path, 128, 100, bands=2):
+    for win, tile in every_tile(read_tiles(path, 128, 100, bands=2), data.shape, 128, 100):
         assert tile.shape == (win.n_rows, win.n_cols)
         np.testing.assert_array_equal(tile, data[1][win.slices])
 
@@ -91,8 +89,9 @@ def test_read_tiles_bands_and_shapes(dem3):
 def test_read_tiles_from_gdal_dataset_and_array(dem):
     path, data = dem
     ds = gdal.Open(path)
-    assert [tuple(w) for w, _ in read_tiles(ds, 300, 300)] == [tuple(w) for w in tile_windows(data, 300, 300)]
-    for win, tile in read_tiles(data, 300, 300):
+    for win, tile in every_tile(read_tiles(ds, 300, 300), data.shape, 300, 300):
+        np.testing.assert_array_equal(tile, data[win.slices])
+    for win, tile in every_tile(read_tiles(data, 300, 300), data.shape, 300, 300):
         np.testing.assert_array_equal(tile, data[win.slices])
 
 
@@ -105,7 +104,7 @@ def test_read_tiles_striped_and_uncompressed(tmp_path):
         ds = drv.Create(path, 70, 90, 1, gdal.GDT_Float32, opts)
         ds.GetRasterBand(1).WriteArray(data)
         ds = None
-        for win, tile in read_tiles(path, 40, 30):
+        for win, tile in every_tile(read_tiles(path, 40, 30), data.shape, 40, 30):
             np.testing.assert_array_equal(tile, data[win.slices])
 
 
@@ -192,6 +191,24 @@ def test_map_tiles_dtype_and_nodata(dem, tmp_path):
     assert ds.GetRasterBand(1).DataType == gdal.GDT_Float64
 
 
+def test_map_tiles_keeps_the_source_nodata_through_a_change_of_type(tmp_path):
+    """No nodata= given: the output keeps the source's nodata in its new type (the nodata
+    cells stay nodata), and a type that cannot hold it is refused, not written without one."""
+    data = terrain(300, 200)
+    data[:20, :30] = -9999.0
+    path = make_raster(tmp_path / "holes.tif", data, nodata=-9999.0)
+    for dtype, func in (("float64", lambda t: t), (None, lambda t: np.round(t).astype(np.int16))):
+        out = map_tiles(path, func, str(tmp_path / f"{dtype}.tif"), tile_rows=128, tile_cols=128, dtype=dtype)
+        ds = gdal.Open(out)  # kept: a band must not outlive its dataset
+        band = ds.GetRasterBand(1)
+        assert band.GetNoDataValue() == -9999.0, (dtype, band.GetNoDataValue())
+        assert (band.GetMaskBand().ReadAsArray() == 0).sum() == 20 * 30
+        np.testing.assert_array_equal(band.ReadAsArray(), func(data))
+    with pytest.raises(ValueError, match="nodata"):
+        map_tiles(path, lambda t: (t > 1000).astype(np.uint8), str(tmp_path / "u8.tif"))
+    assert not os.path.exists(tmp_path / "u8.tif")
+
+
 def listing(directory):
     return sorted(os.listdir(directory))
 
@@ -211,7 +228,7 @@ def test_map_tiles_bad_func_results(dem, tmp_path, func, error, match):
 
 
 def test_map_tiles_func_raises_propagates(dem, tmp_path):
-    path, _ = dem
+    path, data = dem
     calls = []
 
     def boom(t):
@@ -222,8 +239,9 @@ def test_map_tiles_func_raises_propagates(dem, tmp_path):
     dst = tmp_path / "raise.tif"
     dst.write_bytes(b"existing")
     with pytest.raises(KeyError, match="boom") as info:
-        map_tiles(path, boom, str(dst), tile_rows=100, tile_cols=100)
-    assert any("window" in n for n in getattr(info.value, "__notes__", ["window"]))
+        map_tiles(path, boom, str(dst), tile_rows=100, tile_cols=100, workers=1)  # one worker: calls in order
+    fifth = list(reference_windows(*data.shape, 100, 100))[4]
+    assert info.value.__notes__ == [f"cloudio.map_tiles: raised by func on window {fifth}"]
     assert dst.read_bytes() == b"existing"
     assert listing(tmp_path) == ["raise.tif"]
 

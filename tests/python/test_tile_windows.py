@@ -12,21 +12,7 @@ from osgeo import gdal
 
 import cloudio
 from cloudio import TileWindow, tile_windows
-from conftest import PyramidsLikeDataset, gdal_dataset, source_tif
-
-
-def reference(rows, cols, tile_rows, tile_cols, overlap):
-    """DESIGN.md's algorithm, in plain Python."""
-    if tile_rows <= 0 or tile_cols <= 0:
-        raise ValueError("tile_rows and tile_cols must be positive")
-    if overlap < 0:
-        raise ValueError("overlap must be >= 0")
-    step_r, step_c = max(1, tile_rows - overlap), max(1, tile_cols - overlap)
-    for r_off in itertools.count(0, step_r):
-        if r_off >= rows:
-            return
-        for c_off in range(0, cols, step_c):
-            yield (r_off, c_off, min(tile_rows, rows - r_off), min(tile_cols, cols - c_off))
+from conftest import PyramidsLikeDataset, gdal_dataset, reference_windows, source_tif
 
 
 def pyramids(array):
@@ -159,7 +145,7 @@ def test_size_sources(tmp_path):
     z = np.zeros((9, 13), np.float32)
     path = tmp_path / "z.tif"
     source_tif(path, z)
-    expected = list(reference(9, 13, 4, 5, 0))
+    expected = list(reference_windows(9, 13, 4, 5, 0))
     assert list(tile_windows(str(path), 4, 5)) == expected       # a path, opened by the library
     assert list(tile_windows(path, 4, 5)) == expected            # os.PathLike
     assert list(tile_windows(gdal.Open(str(path)), 4, 5)) == expected
@@ -174,9 +160,9 @@ def test_rows_and_columns_win_whenever_present():
     """As in the original, .rows / .columns are the size, whatever else the object has."""
     other = gdal_dataset(np.zeros((3, 3), np.float32))
     ds = types.SimpleNamespace(rows=9, columns=13, raster=other, RasterXSize=3, RasterYSize=3, shape=(3, 3))
-    assert list(tile_windows(ds, 4, 5)) == list(reference(9, 13, 4, 5, 0))
+    assert list(tile_windows(ds, 4, 5)) == list(reference_windows(9, 13, 4, 5, 0))
     assert list(tile_windows(types.SimpleNamespace(rows=np.int64(2), columns=np.int32(3)), 1, 1)) == \
-        list(reference(2, 3, 1, 1, 0))
+        list(reference_windows(2, 3, 1, 1, 0))
 
 
 def test_pyramids_like_without_rows_uses_its_raster():
@@ -206,7 +192,7 @@ def test_bad_datasets(tmp_path):
 @pytest.mark.parametrize("shape,tile,overlap", [((10, 10), (4, 4), 1), ((3, 2), (2, 2), 5), ((7, 7), (3, 3), 3),
                                                 ((1, 1), (1, 1), 0), ((5, 9), (5, 9), 0), ((6, 6), (4, 2), 1)])
 def test_examples_match_reference(shape, tile, overlap):
-    assert list(tile_windows(shape, *tile, overlap=overlap)) == list(reference(*shape, *tile, overlap))
+    assert list(tile_windows(shape, *tile, overlap=overlap)) == list(reference_windows(*shape, *tile, overlap))
 
 
 @settings(max_examples=400, deadline=None)
@@ -216,7 +202,7 @@ def test_property_matches_reference(rows, cols, tile_rows, tile_cols, overlap, k
     dataset = {"tuple": (rows, cols), "array": np.empty((rows, cols), np.uint8),
                "rows": types.SimpleNamespace(rows=rows, columns=cols)}[kind]
     try:
-        expected = list(reference(rows, cols, tile_rows, tile_cols, overlap))
+        expected = list(reference_windows(rows, cols, tile_rows, tile_cols, overlap))
     except ValueError as exc:
         with pytest.raises(ValueError, match=f"^{exc}$"):
             tile_windows(dataset, tile_rows, tile_cols, overlap)
@@ -237,12 +223,12 @@ def test_property_prefixes_on_big_rasters(rows, cols, tile_rows, tile_cols, over
     """The first few thousand windows of big rasters, across page boundaries."""
     n = 4096 * skip + 100
     got = list(itertools.islice(tile_windows((rows, cols), tile_rows, tile_cols, overlap), n))
-    assert got == list(itertools.islice(reference(rows, cols, tile_rows, tile_cols, overlap), n))
+    assert got == list(itertools.islice(reference_windows(rows, cols, tile_rows, tile_cols, overlap), n))
 
 
 def test_pages_join_seamlessly():
     # 100 * 87 = 8700 windows: more than two pages of the C call
-    assert list(tile_windows((100, 173), 1, 2)) == list(reference(100, 173, 1, 2, 0))
+    assert list(tile_windows((100, 173), 1, 2)) == list(reference_windows(100, 173, 1, 2, 0))
 
 
 # --- laziness ----------------------------------------------------------------------------------
@@ -255,17 +241,32 @@ def test_lazy_on_a_400k_raster_in_1_cell_tiles():
     assert next(it) == (0, 0, 1, 1)
     assert time.perf_counter() - start < 5  # loose: a materialised list would take hours
     got = list(itertools.islice(it, 5000))
-    assert got == list(itertools.islice(reference(400_000, 400_000, 1, 1, 0), 1, 5001))
+    assert got == list(itertools.islice(reference_windows(400_000, 400_000, 1, 1, 0), 1, 5001))
 
 
 def test_lazy_on_a_400k_raster_with_overlap_near_the_tile():
     it = tile_windows(types.SimpleNamespace(rows=400_000, columns=400_000), 1024, 1024, overlap=1023)
-    assert list(itertools.islice(it, 5000)) == list(itertools.islice(reference(400_000, 400_000, 1024, 1024, 1023),
+    assert list(itertools.islice(it, 5000)) == list(itertools.islice(reference_windows(400_000, 400_000, 1024, 1024, 1023),
                                                                      5000))
 
 
 def test_iterators_are_independent():
     a, b = tile_windows((3, 3), 1, 1), tile_windows((3, 3), 1, 1)
     assert next(a) == (0, 0, 1, 1)
-    assert list(b) == list(reference(3, 3, 1, 1, 0))
+    assert list(b) == list(reference_windows(3, 3, 1, 1, 0))
     assert len(list(a)) == 8
+
+
+def test_the_default_tile_is_the_librarys():
+    """Every tiling signature defaults to the tile size the library's reader defaults to."""
+    import ctypes
+    import inspect
+
+    from cloudio import _lib
+    from cloudio.windows import DEFAULT_TILE
+    opts = _lib.ReaderOptions()
+    _lib.library().cloudio_reader_options_init(ctypes.byref(opts))
+    assert opts.tile_rows == opts.tile_cols == DEFAULT_TILE
+    for func in (cloudio.tile_windows, cloudio.read_tiles, cloudio.map_tiles):
+        params = inspect.signature(func).parameters
+        assert params["tile_rows"].default == params["tile_cols"].default == DEFAULT_TILE, func

@@ -200,7 +200,7 @@ def test_s3_round_trip(minio, dem, dem3):
     check_through_cloudio(store.url("dem3.zarr"), data3, (150, 150))
     band2 = f'ZARR:"{store.url("dem3.zarr")}":/dem3_band2'  # one array, its store by URL
     np.testing.assert_array_equal(dask_backend(band2, 100, 100).compute(), data3[1])
-    assert cloudio.storage.access_for(band2)[0].prefix == "s3://zarrs/"
+    assert cloudio._store_options.access_for(band2)[0].prefix == "s3://zarrs/"
     np.testing.assert_array_equal(store.dask("dem3.zarr", 100, 100).compute(), data3)
     with pytest.raises(ValueError, match="already exists"):
         store.write_zarr(path, "alps/dem.zarr")

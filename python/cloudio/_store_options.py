@@ -1,0 +1,125 @@
+"""The option registry: which GDAL options each store prefix has in this
+process, and how they travel to the processes that read under it (Dask
+workers). Also the scrubbing of secrets from the messages made here.
+:mod:`cloudio.storage` (the :class:`~cloudio.storage.Store` facade) and
+:mod:`cloudio._dask` both build on it."""
+from __future__ import annotations
+
+import re
+import threading
+import time
+from typing import Dict, Iterable, NamedTuple, Optional, Tuple
+
+from . import _lib
+from .errors import CloudIOError, error_for
+
+# Option names whose values are secrets: never shown, never in messages
+# (the library's IsSecretOption says the same of the messages it makes).
+# AZURE_STORAGE_ACCESS_KEY is a secret; AWS_ACCESS_KEY_ID is a user name.
+_SECRET = re.compile(r"SECRET|TOKEN|PASSWORD|PASSWD|USERPWD|CONNECTION_STRING|SAS|PRIVATE_KEY|ACCOUNT_KEY|"
+                     r"ACCESS_KEY(?!_ID)|CREDENTIALS|HEADERS|COOKIE|AUTHORIZATION|SIGNATURE|API_KEY")
+# The secret fields of an Azure connection string, which may show up alone.
+_CONNECTION_STRING_SECRET = re.compile(r"(?:AccountKey|SharedAccessSignature)=([^;]+)", re.IGNORECASE)
+# A URL's user:password, and the signature of an Azure SAS, in names that
+# messages made here repeat.
+_URL_SECRETS = [(re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[^/\s:@]+:[^/\s@]+@"), r"\1***@"),
+                (re.compile(r"(?i)([?&]sig=)[^&\s:]+"), r"\1***")]
+
+
+def is_secret(key: str) -> bool:
+    """Whether the option named key holds a secret (never shown)."""
+    return bool(_SECRET.search(key))
+
+
+def scrub(message: str, options) -> str:
+    """message with the values of secret options (``(key, value)`` pairs),
+    the keys inside connection strings, URL passwords and SAS signatures
+    masked."""
+    secrets = [str(value) for key, value in options if is_secret(key) and value]
+    secrets += [field for value in secrets for field in _CONNECTION_STRING_SECRET.findall(value)]
+    for secret in secrets:
+        message = message.replace(secret, "***")
+    for pattern, mask in _URL_SECRETS:
+        message = pattern.sub(mask, message)
+    return message
+
+
+class StoreAccess(NamedTuple):
+    """A configured prefix and its options: what a task running in another
+    process (a Dask worker) needs to read under the prefix. Small and
+    picklable; its repr hides secrets, and it never appears in task keys.
+    ``version`` orders the options a prefix had over time (nanoseconds of
+    the process that configured them), so that a task made before
+    ``replace=True`` never puts the old options back."""
+
+    prefix: str
+    options: Tuple[Tuple[str, str], ...]
+    version: int = 0
+
+    def __repr__(self) -> str:
+        shown = tuple((k, "***" if is_secret(k) else v) for k, v in self.options)
+        return f"StoreAccess({self.prefix!r}, {shown!r})"
+
+
+# The prefixes configured in this process, with their options: dask_backend
+# ships the ones that cover a raster with its tasks (access_for), and a
+# worker process configures them before its first read (ensure_configured).
+_configured: Dict[str, StoreAccess] = {}
+_configured_lock = threading.Lock()
+_last_version = 0
+
+
+def _configure(access: StoreAccess, replace: bool) -> None:
+    """Scope access's options to its prefix in the library, and remember
+    them, unless newer options are configured for the prefix already."""
+    name = "cloudio_storage_replace" if replace else "cloudio_storage_configure"
+    with _configured_lock:
+        current = _configured.get(access.prefix)
+        if current is not None and current.version > access.version:
+            return
+        try:
+            _lib.call(name, _lib.fspath(access.prefix), _lib.options_array([f"{k}={v}" for k, v in access.options]))
+        except CloudIOError as exc:
+            raise error_for(exc.status, scrub(str(exc), access.options)) from None
+        _configured[access.prefix] = access
+
+
+def _next_version() -> int:
+    """A version newer than every one this process made."""
+    global _last_version
+    with _configured_lock:
+        _last_version = max(_last_version + 1, time.time_ns())
+        return _last_version
+
+
+def register(prefix: str, options: Iterable[Tuple[str, str]], replace: bool) -> None:
+    """Give prefix these options in the library (the core checks the URL and
+    the options), as the newest set this process has for it."""
+    _configure(StoreAccess(prefix, tuple(sorted(options)), _next_version()), replace)
+
+
+def registered(prefix: str) -> Optional[StoreAccess]:
+    """The options this process has for prefix, if any."""
+    with _configured_lock:
+        return _configured.get(prefix)
+
+
+def access_for(name: str) -> Tuple[StoreAccess, ...]:
+    """The configured prefixes that cover name (a URL, or the store in a
+    Zarr array's ``ZARR:"url":/array``), shortest first: GDAL lets a longer
+    prefix override a shorter one's options, option by option."""
+    url = name[len('ZARR:"'):] if name.startswith('ZARR:"') else name
+    with _configured_lock:
+        found = [a for p, a in _configured.items() if url.startswith(p)]
+    return tuple(sorted(found, key=lambda a: len(a.prefix)))
+
+
+def ensure_configured(accesses: Tuple[StoreAccess, ...]) -> None:
+    """Configure in this process the prefixes a task carries, once per
+    process (in the process that made the task, this finds them all done),
+    and never over newer options for a prefix."""
+    for access in accesses:
+        with _configured_lock:
+            current = _configured.get(access.prefix)
+        if current is None or current.version < access.version:
+            _configure(access, replace=True)
