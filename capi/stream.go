@@ -204,7 +204,7 @@ func capi_dataset_close(h unsafe.Pointer, errBuf *C.char, errLen C.size_t) (rc C
 //export capi_reader_options_init
 func capi_reader_options_init(o *C.cloudio_reader_options) {
 	if o != nil {
-		*o = C.cloudio_reader_options{tile_rows: 1024, tile_cols: 1024}
+		*o = C.cloudio_reader_options{tile_rows: raster.DefaultTileSide, tile_cols: raster.DefaultTileSide}
 	}
 }
 

@@ -93,6 +93,13 @@ func newFakeS3(t *testing.T, prefix string) *fakeS3 {
 	return f
 }
 
+// uploads is the paths PUT so far, in the order they completed.
+func (f *fakeS3) uploads() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]string(nil), f.order...)
+}
+
 func (f *fakeS3) object(path string) ([]byte, bool) {
 	f.mu.Lock()
 	defer f.mu.Unlock()

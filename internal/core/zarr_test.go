@@ -378,7 +378,7 @@ func TestZarrMetadataUploadsLast(t *testing.T) {
 			t.Fatal(err)
 		}
 		var files []string
-		for _, p := range s3.order {
+		for _, p := range s3.uploads() {
 			if rel, ok := strings.CutPrefix(p, "/zarr-order/"+format+"/dem.zarr/"); ok {
 				files = append(files, rel)
 			}

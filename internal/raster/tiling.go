@@ -15,6 +15,11 @@ func (w Window) Contains(row, col int64) bool {
 	return row >= w.RowOff && row < w.RowOff+w.Rows && col >= w.ColOff && col < w.ColOff+w.Cols
 }
 
+// DefaultTileSide is the side of the tiles a reader walks when its caller
+// names none, the original's default (Python's windows.DEFAULT_TILE, which
+// must not load the library to be known, is tested against it).
+const DefaultTileSide = 1024
+
 // Tiling is the sequence of tile windows of a raster, computed on demand:
 // window i follows from i alone, so any page costs O(page).
 type Tiling struct {
