@@ -205,6 +205,17 @@ int cloudio_storage_delete(const char *url, char *err, size_t err_len) {
   return capi_storage_delete((void *)url, (void *)err, err_len);
 }
 
+int cloudio_storage_prefix(const char *url, int writable, char *buf, size_t buf_len, size_t *needed, char *err,
+                           size_t err_len) {
+  REFUSE_IF_FORKED(err, err_len);
+  return capi_storage_prefix((void *)url, writable, (void *)buf, buf_len, (void *)needed, (void *)err, err_len);
+}
+
+int cloudio_storage_covers(const char *prefix, const char *name, int *covers, char *err, size_t err_len) {
+  REFUSE_IF_FORKED(err, err_len);
+  return capi_storage_covers((void *)prefix, (void *)name, (void *)covers, (void *)err, err_len);
+}
+
 int cloudio_write_zarr(const char *src, const char *dst, int64_t chunk_rows, int64_t chunk_cols, const char *compress,
                        const char *const *options, cloudio_progress_fn progress, void *progress_user, char *err,
                        size_t err_len) {

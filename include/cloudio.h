@@ -607,6 +607,26 @@ int cloudio_storage_exists(const char *url, int *exists, char *err, size_t err_l
  * CLOUDIO_ERR_INVALID_ARGUMENT for an HTTP URL (read-only). */
 int cloudio_storage_delete(const char *url, char *err, size_t err_len);
 
+/* The canonical prefix of the store at url (s3://bucket, s3://bucket/folder/,
+ * gs://, az://, http(s)://, or a /vsi... prefix), which needs no server:
+ * url ending in one '/', so that a key joins it as prefix + key and
+ * "s3://dems/" never covers "s3://dems2/...". Sizes as in
+ * cloudio_dataset_crs. With writable nonzero the store must be one that can
+ * be written. Returns CLOUDIO_ERR_INVALID_ARGUMENT for a url that is not an
+ * object store or HTTP URL, and for an HTTP url when writable (read-only). */
+int cloudio_storage_prefix(const char *url, int writable, char *buf, size_t buf_len, size_t *needed, char *err,
+                           size_t err_len);
+
+/* *covers = 1 when name (a path, URL or GDAL name, or a Zarr array's
+ * ZARR:"url":/array, which lies in its store) is the store prefix or lies
+ * below it ("s3://dems/" covers "s3://dems/a.tif" and "S3://dems", not
+ * "s3://dems2/a.tif"; gs:// and gcs:// are one scheme), else 0. The rule
+ * for choosing which store's options travel with a name to another
+ * process; GDAL itself matches the options of a prefix as a plain string
+ * (see cloudio_storage_configure). Returns CLOUDIO_ERR_INVALID_ARGUMENT when
+ * prefix is not a store URL. */
+int cloudio_storage_covers(const char *prefix, const char *name, int *covers, char *err, size_t err_len);
+
 /* ---- Zarr ------------------------------------------------------------------ */
 
 /* Write the raster at src (a path, URL or GDAL name; a Zarr store too) as a

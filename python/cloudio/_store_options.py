@@ -5,6 +5,7 @@ workers). Also the scrubbing of secrets from the messages made here.
 :mod:`cloudio._dask` both build on it."""
 from __future__ import annotations
 
+import ctypes
 import re
 import threading
 import time
@@ -108,10 +109,22 @@ def access_for(name: str) -> Tuple[StoreAccess, ...]:
     """The configured prefixes that cover name (a URL, or the store in a
     Zarr array's ``ZARR:"url":/array``), shortest first: GDAL lets a longer
     prefix override a shorter one's options, option by option."""
-    url = name[len('ZARR:"'):] if name.startswith('ZARR:"') else name
     with _configured_lock:
-        found = [a for p, a in _configured.items() if url.startswith(p)]
+        found = [a for p, a in _configured.items() if _covers(p, name)]
     return tuple(sorted(found, key=lambda a: len(a.prefix)))
+
+
+def store_prefix(url: str, writable: bool) -> str:
+    """The library's canonical form of the store prefix url (it checks the
+    URL, and that the store can be written when writable)."""
+    return _lib.call_text("cloudio_storage_prefix", _lib.fspath(url), int(writable), guess=len(url.encode()) + 2)
+
+
+def _covers(prefix: str, name: str) -> bool:
+    """Whether name lies under the store prefix, as the library says."""
+    covers = ctypes.c_int()
+    _lib.call("cloudio_storage_covers", _lib.fspath(prefix), _lib.fspath(name), ctypes.byref(covers))
+    return bool(covers.value)
 
 
 def ensure_configured(accesses: Tuple[StoreAccess, ...]) -> None:

@@ -8,7 +8,7 @@ import re
 from typing import Any, Iterator, List
 
 from . import _lib
-from ._store_options import is_secret, register, registered, scrub
+from ._store_options import is_secret, register, registered, scrub, store_prefix
 from .errors import CloudIOError, InvalidArgumentError, error_for
 
 
@@ -139,11 +139,7 @@ def cloud_storage(url: str, *, mode: str = "r", replace: bool = False, **options
     url = os.fspath(url)
     if not isinstance(url, str):
         raise ValueError(f"url must be a str, not {url!r}")
-    # The URL's scheme is the library's to check (register); that HTTP
-    # cannot be written is said here too, so that mode="w" fails at once.
-    if mode == "w" and url.lower().startswith(("http://", "https://")):
-        raise ValueError(f"{scrub(url, ())} is read-only: HTTP cannot be written")
-    prefix = url if url.endswith("/") else url + "/"
+    prefix = store_prefix(url, writable=mode == "w")
     clean = {}
     for key, value in options.items():
         if not re.fullmatch(r"[A-Z][A-Z0-9_]*", key):
