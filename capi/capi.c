@@ -216,6 +216,17 @@ int cloudio_storage_covers(const char *prefix, const char *name, int *covers, ch
   return capi_storage_covers((void *)prefix, (void *)name, (void *)covers, (void *)err, err_len);
 }
 
+int cloudio_secret_option(const char *key, int *secret, char *err, size_t err_len) {
+  REFUSE_IF_FORKED(err, err_len);
+  return capi_secret_option((void *)key, (void *)secret, (void *)err, err_len);
+}
+
+int cloudio_scrub(const char *text, const char *const *options, char *buf, size_t buf_len, size_t *needed, char *err,
+                  size_t err_len) {
+  REFUSE_IF_FORKED(err, err_len);
+  return capi_scrub((void *)text, (void *)options, (void *)buf, buf_len, (void *)needed, (void *)err, err_len);
+}
+
 int cloudio_write_zarr(const char *src, const char *dst, int64_t chunk_rows, int64_t chunk_cols, const char *compress,
                        const char *const *options, cloudio_progress_fn progress, void *progress_user, char *err,
                        size_t err_len) {

@@ -104,3 +104,26 @@ func capi_storage_covers(prefix, name *C.char, covers *C.int, errBuf *C.char, er
 	}
 	return status(err, errBuf, errLen)
 }
+
+//export capi_secret_option
+func capi_secret_option(key *C.char, secret *C.int, errBuf *C.char, errLen C.size_t) (rc C.int) {
+	defer contain(&rc, errBuf, errLen)
+	if key == nil {
+		return status(nullArg("key"), errBuf, errLen)
+	}
+	if secret == nil {
+		return status(nullArg("secret"), errBuf, errLen)
+	}
+	*secret = C.int(boolInt(storage.IsSecretOption(C.GoString(key))))
+	return status(nil, errBuf, errLen)
+}
+
+//export capi_scrub
+func capi_scrub(text *C.char, options **C.char, buf *C.char, bufLen C.size_t, needed *C.size_t, errBuf *C.char, errLen C.size_t) (rc C.int) {
+	defer contain(&rc, errBuf, errLen)
+	if text == nil {
+		return status(nullArg("text"), errBuf, errLen)
+	}
+	scrubbed := storage.ScrubSecretsOf(C.GoString(text), goStrings(options))
+	return status(textOut(scrubbed, buf, bufLen, needed, "the scrubbed text"), errBuf, errLen)
+}

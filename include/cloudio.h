@@ -627,6 +627,23 @@ int cloudio_storage_prefix(const char *url, int writable, char *buf, size_t buf_
  * prefix is not a store URL. */
 int cloudio_storage_covers(const char *prefix, const char *name, int *covers, char *err, size_t err_len);
 
+/* *secret = 1 when the configuration option named key holds a secret
+ * (keys, tokens, passwords, SAS, connection strings, HTTP headers and
+ * user:password; AWS_ACCESS_KEY_ID is a user name), else 0: the rule by
+ * which the library's messages mask option values, for a caller's own
+ * displays of options. */
+int cloudio_secret_option(const char *key, int *secret, char *err, size_t err_len);
+
+/* text with every secret masked as in the library's own messages, into buf
+ * (sizes as in cloudio_dataset_crs): the values of secret options configured
+ * for a store in this process and of those among options ("KEY=VALUE",
+ * NULL-terminated, or NULL: options the caller holds; an entry without '='
+ * is masked whole), a URL's user:password, signatures and tokens in query
+ * strings, authorization header values, the keys of a connection string.
+ * For a caller's own messages about stores. */
+int cloudio_scrub(const char *text, const char *const *options, char *buf, size_t buf_len, size_t *needed, char *err,
+                  size_t err_len);
+
 /* ---- Zarr ------------------------------------------------------------------ */
 
 /* Write the raster at src (a path, URL or GDAL name; a Zarr store too) as a

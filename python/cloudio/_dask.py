@@ -77,9 +77,9 @@ def read_chunk(name: str, window: Tuple[int, int, int, int], bands: Tuple[int, .
         ensure_configured(access)
         data = open_dataset(name).read(*window, list(bands), dtype)
     except CloudIOError as exc:
-        message = scrub(f"{exc} [cloudio.dask_backend chunk: window {window} of {name}]",
-                        [kv for a in access for kv in a.options])
-        raise error_for(exc.status, message) from None
+        # The library's message is scrubbed already; the name is added here.
+        shown = scrub(name, [kv for a in access for kv in a.options], refused="***")
+        raise error_for(exc.status, f"{exc} [cloudio.dask_backend chunk: window {window} of {shown}]") from None
     return data[0] if squeeze else data
 
 

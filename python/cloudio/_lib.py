@@ -95,6 +95,8 @@ _PROTOTYPES = {
     "cloudio_storage_delete": (c_int, (c_char_p,) + _ERR),
     "cloudio_storage_prefix": (c_int, (c_char_p, c_int, c_char_p, c_size_t, POINTER(c_size_t)) + _ERR),
     "cloudio_storage_covers": (c_int, (c_char_p, c_char_p, POINTER(c_int)) + _ERR),
+    "cloudio_secret_option": (c_int, (c_char_p, POINTER(c_int)) + _ERR),
+    "cloudio_scrub": (c_int, (c_char_p, POINTER(c_char_p), c_char_p, c_size_t, POINTER(c_size_t)) + _ERR),
     "cloudio_validate": (c_int, (c_char_p, POINTER(c_int)) + _ERR),
     "cloudio_validate_report": (c_int, (c_char_p, c_int, POINTER(c_int), c_char_p, c_size_t, POINTER(c_size_t)) + _ERR),
     "cloudio_info_json": (c_int, (c_char_p, c_char_p, c_size_t, POINTER(c_size_t)) + _ERR),

@@ -358,3 +358,15 @@ def test_a_failing_chunk_names_its_url_with_the_password_masked(range_server):
     message = str(info.value)
     assert "dask_backend chunk: window" in message and "http://***@" in message and "chunked.tif" in message
     assert password not in message
+
+
+def test_what_a_failing_chunk_adds_to_the_message_is_scrubbed_by_the_library(tmp_path):
+    """The chunk message names the raster; that name goes through the library's scrubbing, so a
+    presigned URL's signature is masked there as in the library's own messages."""
+    from cloudio._dask import read_chunk
+    name = str(tmp_path / "gone.tif") + "?X-Amz-Signature=deadbeef51c&X-Amz-Date=1"
+    with pytest.raises(cloudio.NotFoundError) as info:
+        read_chunk(name, (0, 0, 1, 1), (1,), "<f4", True)
+    message = str(info.value)
+    assert "dask_backend chunk: window (0, 0, 1, 1)" in message and "X-Amz-Signature=***&X-Amz-Date=1" in message
+    assert "deadbeef51c" not in message
