@@ -102,6 +102,12 @@ int cloudio_dataset_read(cloudio_dataset *ds, int64_t row_off, int64_t col_off, 
                            buf_len, (void *)err, err_len);
 }
 
+int cloudio_dataset_read_type(cloudio_dataset *ds, const int *bands, size_t n_bands, int dtype, int *buffer_dtype,
+                              char *err, size_t err_len) {
+  REFUSE_IF_FORKED(err, err_len);
+  return capi_dataset_read_type((void *)ds, (void *)bands, n_bands, dtype, (void *)buffer_dtype, (void *)err, err_len);
+}
+
 int cloudio_dataset_close(cloudio_dataset *ds, char *err, size_t err_len) {
   REFUSE_IF_FORKED(err, err_len);
   return capi_dataset_close((void *)ds, (void *)err, err_len);

@@ -363,6 +363,16 @@ int cloudio_dataset_read(cloudio_dataset *ds, int64_t row_off, int64_t col_off,
                          const int *bands, size_t n_bands, int dtype,
                          void *buf, size_t buf_len, char *err, size_t err_len);
 
+/* *buffer_dtype = the type cloudio_dataset_read fills for these bands and
+ * dtype (0: the type that holds every value of the bands), checked as it
+ * checks them, without reading: for a caller that plans reads up front (a
+ * Dask graph) and must fail before the first one. Returns
+ * CLOUDIO_ERR_INVALID_ARGUMENT for a band that does not exist or a closed
+ * handle, CLOUDIO_ERR_UNSUPPORTED for bands no one buffer type holds or a
+ * dtype no buffer can be. */
+int cloudio_dataset_read_type(cloudio_dataset *ds, const int *bands, size_t n_bands, int dtype, int *buffer_dtype,
+                              char *err, size_t err_len);
+
 /* Release the dataset. Reads running on other threads finish first. The
  * handle is invalid afterwards: closing it again, or using it, is
  * CLOUDIO_ERR_INVALID_ARGUMENT, never a crash (as long as no other handle has

@@ -73,6 +73,7 @@ _PROTOTYPES = {
     "cloudio_dataset_nodata": (c_int, (c_void_p, c_int, c_char_p, c_size_t, POINTER(c_size_t)) + _ERR),
     "cloudio_dataset_read": (c_int, (c_void_p, c_int64, c_int64, c_int64, c_int64, POINTER(c_int), c_size_t, c_int,
                                      c_void_p, c_size_t) + _ERR),
+    "cloudio_dataset_read_type": (c_int, (c_void_p, POINTER(c_int), c_size_t, c_int, POINTER(c_int)) + _ERR),
     "cloudio_dataset_close": (c_int, (c_void_p,) + _ERR),
     "cloudio_reader_options_init": (None, (POINTER(ReaderOptions),)),
     "cloudio_reader_open": (c_int, (c_char_p, POINTER(ReaderOptions), POINTER(c_void_p)) + _ERR),
