@@ -102,6 +102,12 @@ int cloudio_dataset_read(cloudio_dataset *ds, int64_t row_off, int64_t col_off, 
                            buf_len, (void *)err, err_len);
 }
 
+int cloudio_dataset_read_type(cloudio_dataset *ds, const int *bands, size_t n_bands, int dtype, int *buffer_dtype,
+                              char *err, size_t err_len) {
+  REFUSE_IF_FORKED(err, err_len);
+  return capi_dataset_read_type((void *)ds, (void *)bands, n_bands, dtype, (void *)buffer_dtype, (void *)err, err_len);
+}
+
 int cloudio_dataset_close(cloudio_dataset *ds, char *err, size_t err_len) {
   REFUSE_IF_FORKED(err, err_len);
   return capi_dataset_close((void *)ds, (void *)err, err_len);
@@ -203,6 +209,28 @@ int cloudio_storage_exists(const char *url, int *exists, char *err, size_t err_l
 int cloudio_storage_delete(const char *url, char *err, size_t err_len) {
   REFUSE_IF_FORKED(err, err_len);
   return capi_storage_delete((void *)url, (void *)err, err_len);
+}
+
+int cloudio_storage_prefix(const char *url, int writable, char *buf, size_t buf_len, size_t *needed, char *err,
+                           size_t err_len) {
+  REFUSE_IF_FORKED(err, err_len);
+  return capi_storage_prefix((void *)url, writable, (void *)buf, buf_len, (void *)needed, (void *)err, err_len);
+}
+
+int cloudio_storage_covers(const char *prefix, const char *name, int *covers, char *err, size_t err_len) {
+  REFUSE_IF_FORKED(err, err_len);
+  return capi_storage_covers((void *)prefix, (void *)name, (void *)covers, (void *)err, err_len);
+}
+
+int cloudio_secret_option(const char *key, int *secret, char *err, size_t err_len) {
+  REFUSE_IF_FORKED(err, err_len);
+  return capi_secret_option((void *)key, (void *)secret, (void *)err, err_len);
+}
+
+int cloudio_scrub(const char *text, const char *const *options, char *buf, size_t buf_len, size_t *needed, char *err,
+                  size_t err_len) {
+  REFUSE_IF_FORKED(err, err_len);
+  return capi_scrub((void *)text, (void *)options, (void *)buf, buf_len, (void *)needed, (void *)err, err_len);
 }
 
 int cloudio_write_zarr(const char *src, const char *dst, int64_t chunk_rows, int64_t chunk_cols, const char *compress,

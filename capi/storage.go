@@ -73,3 +73,57 @@ func capi_storage_delete(url *C.char, errBuf *C.char, errLen C.size_t) (rc C.int
 	}
 	return status(storage.Delete(C.GoString(url)), errBuf, errLen)
 }
+
+//export capi_storage_prefix
+func capi_storage_prefix(url *C.char, writable C.int, buf *C.char, bufLen C.size_t, needed *C.size_t, errBuf *C.char, errLen C.size_t) (rc C.int) {
+	defer contain(&rc, errBuf, errLen)
+	if url == nil {
+		return status(nullArg("url"), errBuf, errLen)
+	}
+	prefix, err := storage.StorePrefix(C.GoString(url), writable != 0)
+	if err != nil {
+		return status(err, errBuf, errLen)
+	}
+	return status(textOut(prefix, buf, bufLen, needed, "the prefix"), errBuf, errLen)
+}
+
+//export capi_storage_covers
+func capi_storage_covers(prefix, name *C.char, covers *C.int, errBuf *C.char, errLen C.size_t) (rc C.int) {
+	defer contain(&rc, errBuf, errLen)
+	switch {
+	case prefix == nil:
+		return status(nullArg("prefix"), errBuf, errLen)
+	case name == nil:
+		return status(nullArg("name"), errBuf, errLen)
+	case covers == nil:
+		return status(nullArg("covers"), errBuf, errLen)
+	}
+	under, err := storage.Covers(C.GoString(prefix), C.GoString(name))
+	if err == nil {
+		*covers = C.int(boolInt(under))
+	}
+	return status(err, errBuf, errLen)
+}
+
+//export capi_secret_option
+func capi_secret_option(key *C.char, secret *C.int, errBuf *C.char, errLen C.size_t) (rc C.int) {
+	defer contain(&rc, errBuf, errLen)
+	if key == nil {
+		return status(nullArg("key"), errBuf, errLen)
+	}
+	if secret == nil {
+		return status(nullArg("secret"), errBuf, errLen)
+	}
+	*secret = C.int(boolInt(storage.IsSecretOption(C.GoString(key))))
+	return status(nil, errBuf, errLen)
+}
+
+//export capi_scrub
+func capi_scrub(text *C.char, options **C.char, buf *C.char, bufLen C.size_t, needed *C.size_t, errBuf *C.char, errLen C.size_t) (rc C.int) {
+	defer contain(&rc, errBuf, errLen)
+	if text == nil {
+		return status(nullArg("text"), errBuf, errLen)
+	}
+	scrubbed := storage.ScrubSecretsOf(C.GoString(text), goStrings(options))
+	return status(textOut(scrubbed, buf, bufLen, needed, "the scrubbed text"), errBuf, errLen)
+}

@@ -191,6 +191,26 @@ func capi_dataset_read(h unsafe.Pointer, rowOff, colOff, nRows, nCols C.int64_t,
 	return status(err, errBuf, errLen)
 }
 
+//export capi_dataset_read_type
+func capi_dataset_read_type(h unsafe.Pointer, bands *C.int, nBands C.size_t, dtype C.int, bufferType *C.int, errBuf *C.char, errLen C.size_t) (rc C.int) {
+	defer contain(&rc, errBuf, errLen)
+	ds, err := handle[*core.Dataset](h, "dataset")
+	if err != nil {
+		return status(err, errBuf, errLen)
+	}
+	if bands == nil && nBands > 0 {
+		return status(nullArg("bands (with n_bands > 0)"), errBuf, errLen)
+	}
+	if bufferType == nil {
+		return status(nullArg("buffer_dtype"), errBuf, errLen)
+	}
+	t, err := ds.ReadType(raster.ReadSpec{Bands: goInts(bands, nBands), DType: raster.DType(dtype)})
+	if err == nil {
+		*bufferType = C.int(t)
+	}
+	return status(err, errBuf, errLen)
+}
+
 //export capi_dataset_close
 func capi_dataset_close(h unsafe.Pointer, errBuf *C.char, errLen C.size_t) (rc C.int) {
 	defer contain(&rc, errBuf, errLen)

@@ -363,6 +363,16 @@ int cloudio_dataset_read(cloudio_dataset *ds, int64_t row_off, int64_t col_off,
                          const int *bands, size_t n_bands, int dtype,
                          void *buf, size_t buf_len, char *err, size_t err_len);
 
+/* *buffer_dtype = the type cloudio_dataset_read fills for these bands and
+ * dtype (0: the type that holds every value of the bands), checked as it
+ * checks them, without reading: for a caller that plans reads up front (a
+ * Dask graph) and must fail before the first one. Returns
+ * CLOUDIO_ERR_INVALID_ARGUMENT for a band that does not exist or a closed
+ * handle, CLOUDIO_ERR_UNSUPPORTED for bands no one buffer type holds or a
+ * dtype no buffer can be. */
+int cloudio_dataset_read_type(cloudio_dataset *ds, const int *bands, size_t n_bands, int dtype, int *buffer_dtype,
+                              char *err, size_t err_len);
+
 /* Release the dataset. Reads running on other threads finish first. The
  * handle is invalid afterwards: closing it again, or using it, is
  * CLOUDIO_ERR_INVALID_ARGUMENT, never a crash (as long as no other handle has
@@ -606,6 +616,43 @@ int cloudio_storage_exists(const char *url, int *exists, char *err, size_t err_l
  * CLOUDIO_ERR_IO when the server refuses the credentials;
  * CLOUDIO_ERR_INVALID_ARGUMENT for an HTTP URL (read-only). */
 int cloudio_storage_delete(const char *url, char *err, size_t err_len);
+
+/* The canonical prefix of the store at url (s3://bucket, s3://bucket/folder/,
+ * gs://, az://, http(s)://, or a /vsi... prefix), which needs no server:
+ * url ending in one '/', so that a key joins it as prefix + key and
+ * "s3://dems/" never covers "s3://dems2/...". Sizes as in
+ * cloudio_dataset_crs. With writable nonzero the store must be one that can
+ * be written. Returns CLOUDIO_ERR_INVALID_ARGUMENT for a url that is not an
+ * object store or HTTP URL, and for an HTTP url when writable (read-only). */
+int cloudio_storage_prefix(const char *url, int writable, char *buf, size_t buf_len, size_t *needed, char *err,
+                           size_t err_len);
+
+/* *covers = 1 when name (a path, URL or GDAL name, or a Zarr array's
+ * ZARR:"url":/array, which lies in its store) is the store prefix or lies
+ * below it ("s3://dems/" covers "s3://dems/a.tif" and "S3://dems", not
+ * "s3://dems2/a.tif"; gs:// and gcs:// are one scheme), else 0. The rule
+ * for choosing which store's options travel with a name to another
+ * process; GDAL itself matches the options of a prefix as a plain string
+ * (see cloudio_storage_configure). Returns CLOUDIO_ERR_INVALID_ARGUMENT when
+ * prefix is not a store URL. */
+int cloudio_storage_covers(const char *prefix, const char *name, int *covers, char *err, size_t err_len);
+
+/* *secret = 1 when the configuration option named key holds a secret
+ * (keys, tokens, passwords, SAS, connection strings, HTTP headers and
+ * user:password; AWS_ACCESS_KEY_ID is a user name), else 0: the rule by
+ * which the library's messages mask option values, for a caller's own
+ * displays of options. */
+int cloudio_secret_option(const char *key, int *secret, char *err, size_t err_len);
+
+/* text with every secret masked as in the library's own messages, into buf
+ * (sizes as in cloudio_dataset_crs): the values of secret options configured
+ * for a store in this process and of those among options ("KEY=VALUE",
+ * NULL-terminated, or NULL: options the caller holds; an entry without '='
+ * is masked whole), a URL's user:password, signatures and tokens in query
+ * strings, authorization header values, the keys of a connection string.
+ * For a caller's own messages about stores. */
+int cloudio_scrub(const char *text, const char *const *options, char *buf, size_t buf_len, size_t *needed, char *err,
+                  size_t err_len);
 
 /* ---- Zarr ------------------------------------------------------------------ */
 

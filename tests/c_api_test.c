@@ -1204,9 +1204,23 @@ static void test_dataset(void) {
   CHECK_OK(cloudio_dataset_crs(ds, NULL, 0, NULL, err, sizeof err));
   free(wkt);
 
+  /* The type a read would fill, checked as a read checks it, without reading. */
+  const int band1[] = {1}, missing_band[] = {2};
+  int read_type = -1;
+  CHECK_OK(cloudio_dataset_read_type(ds, NULL, 0, 0, &read_type, err, sizeof err));
+  CHECK(read_type == CLOUDIO_FLOAT32);
+  CHECK_OK(cloudio_dataset_read_type(ds, band1, 1, CLOUDIO_INT16, &read_type, err, sizeof err));
+  CHECK(read_type == CLOUDIO_INT16);
+  read_type = -1;
+  CHECK_STATUS(cloudio_dataset_read_type(ds, missing_band, 1, 0, &read_type, err, sizeof err),
+               CLOUDIO_ERR_INVALID_ARGUMENT);
+  CHECK(strstr(err, "band 2 does not exist") != NULL && read_type == -1);
+  CHECK_STATUS(cloudio_dataset_read_type(ds, band1, 1, CLOUDIO_INT64, &read_type, err, sizeof err),
+               CLOUDIO_ERR_UNSUPPORTED);
+  CHECK_STATUS(cloudio_dataset_read_type(ds, band1, 1, 0, NULL, err, sizeof err), CLOUDIO_ERR_INVALID_ARGUMENT);
+
   /* Reads: a window of band 1, every band, converted types. */
   float win[10 * 20];
-  const int band1[] = {1};
   CHECK_OK(cloudio_dataset_read(ds, 5, 7, 10, 20, band1, 1, 0, win, sizeof win, err, sizeof err));
   int same = 1;
   for (int r = 0; r < 10; r++) {
@@ -1905,6 +1919,7 @@ static void test_storage(void) {
   const char *const none[] = {NULL};
   const char *const bad[] = {"NOT AN OPTION", NULL}, *const no_key[] = {"=x", NULL};
   const char *const reordered[] = {"AWS_ACCESS_KEY_ID=y", "AWS_S3_ENDPOINT=127.0.0.1:1", "aws_secret_access_key=x", NULL};
+  size_t needed_prefix = 0;
   CHECK_OK(cloudio_storage_configure("s3://cloudio-c-test", opts, err, sizeof err));
   CHECK_OK(cloudio_storage_configure("s3://cloudio-c-test/", reordered, err, sizeof err)); /* the same: nothing to do */
   /* Other options for a configured prefix: refused, naming the keys, never the values. */
@@ -1924,6 +1939,31 @@ static void test_storage(void) {
   CHECK_STATUS(cloudio_storage_configure("file:///tmp", opts, err, sizeof err), CLOUDIO_ERR_INVALID_ARGUMENT);
   CHECK_STATUS(cloudio_storage_configure("", opts, err, sizeof err), CLOUDIO_ERR_INVALID_ARGUMENT);
   CHECK_STATUS(cloudio_storage_configure(NULL, opts, err, sizeof err), CLOUDIO_ERR_INVALID_ARGUMENT);
+
+  /* What a binding asks instead of deciding: a store's prefix, which stores cover a name, secrets. */
+  char prefix[64];
+  CHECK_OK(cloudio_storage_prefix("s3://cloudio-c-test", 0, prefix, sizeof prefix, &needed_prefix, err, sizeof err));
+  CHECK(strcmp(prefix, "s3://cloudio-c-test/") == 0 && needed_prefix == strlen(prefix) + 1);
+  CHECK_STATUS(cloudio_storage_prefix("https://example.com/data", 1, prefix, sizeof prefix, NULL, err, sizeof err),
+               CLOUDIO_ERR_INVALID_ARGUMENT);
+  CHECK(strstr(err, "read-only") != NULL);
+  CHECK_STATUS(cloudio_storage_prefix(dir, 0, prefix, sizeof prefix, NULL, err, sizeof err), CLOUDIO_ERR_INVALID_ARGUMENT);
+  int covers = -1;
+  CHECK_OK(cloudio_storage_covers("s3://cloudio-c-test/", "S3://cloudio-c-test/a.tif", &covers, err, sizeof err));
+  CHECK(covers == 1);
+  CHECK_OK(cloudio_storage_covers("s3://cloudio-c-test/", "s3://cloudio-c-test-2/a.tif", &covers, err, sizeof err));
+  CHECK(covers == 0);
+  CHECK_STATUS(cloudio_storage_covers("s3://cloudio-c-test/", "a", NULL, err, sizeof err), CLOUDIO_ERR_INVALID_ARGUMENT);
+  int secret = -1;
+  CHECK_OK(cloudio_secret_option("AZURE_STORAGE_SAS_TOKEN", &secret, err, sizeof err));
+  CHECK(secret == 1);
+  CHECK_OK(cloudio_secret_option("AWS_ACCESS_KEY_ID", &secret, err, sizeof err));
+  CHECK(secret == 0);
+  const char *const held[] = {"GS_SECRET_ACCESS_KEY=held-c-secret", NULL};
+  char scrubbed[128];
+  CHECK_OK(cloudio_scrub("held-c-secret at https://u:p4ss@h/k?sig=abcd", held, scrubbed, sizeof scrubbed, NULL, err,
+                         sizeof err));
+  CHECK(strcmp(scrubbed, "*** at https://***@h/k?sig=***") == 0);
 
   /* A local directory: list, exists, delete. */
   path_t sub = in_dir("listing");

@@ -257,6 +257,14 @@ func (d *Dataset) Close() error {
 
 // ReadWindow reads window w of the spec's bands into buf, band-sequential
 // and row-major; len(buf) must be exactly the window's size.
+// ReadType is the buffer type ReadWindow fills for spec, checked as it
+// checks it (the bands exist, one buffer type holds them), without reading:
+// what a caller planning reads (a Dask graph) needs to know up front.
+func (d *Dataset) ReadType(spec raster.ReadSpec) (raster.DType, error) {
+	spec, err := spec.Resolve(d.info)
+	return spec.DType, err
+}
+
 func (d *Dataset) ReadWindow(w raster.Window, spec raster.ReadSpec, buf []byte) error {
 	if err := d.info.CheckWindow(w); err != nil {
 		return err

@@ -358,6 +358,23 @@ func TestReadWindowErrors(t *testing.T) {
 			t.Errorf("%s: the buffer was written", c.name)
 		}
 	}
+	// ReadType answers for a spec as ReadWindow does, with no window nor buffer.
+	for _, c := range []struct {
+		spec   raster.ReadSpec
+		want   raster.DType
+		status raster.Status
+	}{
+		{raster.ReadSpec{}, raster.Int16, raster.StatusOK},
+		{raster.ReadSpec{Bands: []int{3, 1}, DType: raster.Float32}, raster.Float32, raster.StatusOK},
+		{raster.ReadSpec{Bands: []int{4}}, 0, raster.StatusInvalidArgument},
+		{raster.ReadSpec{Bands: []int{1, 0}}, 0, raster.StatusInvalidArgument},
+		{raster.ReadSpec{Bands: []int{1}, DType: raster.Int64}, 0, raster.StatusUnsupported},
+	} {
+		got, err := ds.ReadType(c.spec)
+		if raster.StatusOf(err) != c.status || (err == nil && got != c.want) {
+			t.Errorf("ReadType(%+v) = %v, %v; want %v, status %v", c.spec, got, err, c.want, c.status)
+		}
+	}
 	// a raster of a type that cannot be read into a buffer
 	i64 := makeRaster(t, filepath.Join(dir, "i64.tif"), rasterSpec{dtype: raster.Int64, bands: 1, rows: 10, cols: 10}, nil)
 	d64, err := OpenDataset(i64)

@@ -4,6 +4,8 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+
+	"github.com/cloudio-dem/cloudio/internal/raster"
 )
 
 // IsSecretOption reports a configuration option whose value is a secret
@@ -36,19 +38,24 @@ var (
 )
 
 // ScrubSecrets masks, in a message about to leave the library, the values
-// of every secret option configured for a store in this process and
-// anything shaped like a credential: a URL's user:password, signatures and
-// tokens in query strings, authorization header values, the keys of a
-// connection string.
-func ScrubSecrets(msg string) string {
-	configured.mu.Lock()
+// of every secret option configured for a store in this process and among
+// extra (options a caller holds that may not be configured, or no longer
+// are), and anything shaped like a credential: a URL's user:password,
+// signatures and tokens in query strings, authorization header values, the
+// keys of a connection string.
+func ScrubSecrets(msg string, extra ...raster.Option) string {
 	var secrets []string
-	for _, opts := range configured.options {
+	add := func(opts []raster.Option) {
 		for _, o := range opts {
 			if IsSecretOption(o.Key) && len(o.Value) >= 4 {
 				secrets = append(secrets, o.Value)
 			}
 		}
+	}
+	add(extra)
+	configured.mu.Lock()
+	for _, opts := range configured.options {
+		add(opts)
 	}
 	configured.mu.Unlock()
 	// Longest first: one secret may hold another ("secret" in "secret-1").
@@ -63,4 +70,19 @@ func ScrubSecrets(msg string) string {
 	msg = signatureParameter.ReplaceAllString(msg, "${1}***")
 	msg = authorization.ReplaceAllString(msg, "${1} ***")
 	return connectionSecret.ReplaceAllString(msg, "${1}***")
+}
+
+// ScrubSecretsOf is ScrubSecrets with the extra options as a caller's
+// "KEY=VALUE" strings; an entry without "=" is masked whole, since nothing
+// says which part of it is not a secret.
+func ScrubSecretsOf(msg string, options []string) string {
+	var extra []raster.Option
+	for _, kv := range options {
+		key, value, ok := strings.Cut(kv, "=")
+		if !ok {
+			key, value = "SECRET", kv
+		}
+		extra = append(extra, raster.Option{Key: key, Value: value})
+	}
+	return ScrubSecrets(msg, extra...)
 }

@@ -48,12 +48,9 @@ var configured struct {
 // that sets it wins, and options it does not set come from shorter ones.
 func ConfigureStorage(url string, options []string, replace bool) (string, error) {
 	gdalc.Init()
-	prefix, err := InputName("storage URL", url)
+	prefix, err := storeName(url, false)
 	if err != nil {
 		return "", err
-	}
-	if !IsVSI(prefix) {
-		return "", raster.Errorf(raster.StatusInvalidArgument, "storage URL %q is not an object store or HTTP URL (s3://, gs://, az://, http(s)://, or a /vsi... prefix)", url)
 	}
 	opts, err := raster.ParseOptions(options)
 	if err != nil {
@@ -63,9 +60,6 @@ func ConfigureStorage(url string, options []string, replace bool) (string, error
 	for _, o := range opts {
 		merged = raster.SetOption(merged, o)
 	}
-	// GDAL matches path-specific options by prefix; a bucket's own listing
-	// request names it without the trailing slash.
-	prefix = strings.TrimSuffix(prefix, "/")
 	configured.mu.Lock()
 	defer configured.mu.Unlock()
 	if earlier, ok := configured.options[prefix]; ok {
@@ -92,6 +86,51 @@ func ConfigureStorage(url string, options []string, replace bool) (string, error
 	}
 	configured.options[prefix] = merged
 	return prefix, nil
+}
+
+// StorePrefix is url as the prefix of a store, the one form every caller
+// builds on: checked (an object store, HTTP or a /vsi... name; when
+// writable, one that can be written, so HTTP is refused at once) and ending
+// in one "/", so that a key joins it as prefix+key and "s3://dems/" never
+// covers "s3://dems2/...".
+func StorePrefix(url string, writable bool) (string, error) {
+	if _, err := storeName(url, writable); err != nil {
+		return "", err
+	}
+	if strings.HasSuffix(url, "/") {
+		return url, nil
+	}
+	return url + "/", nil
+}
+
+// Covers reports whether name (a path, URL, GDAL name, or the store of a
+// Zarr array's ZARR:"url":/array) lies under the store prefix: the prefix
+// itself, or a name below it, whatever scheme spelling either uses.
+func Covers(prefix, name string) (bool, error) {
+	store, err := storeName(prefix, false)
+	if err != nil {
+		return false, err
+	}
+	under := StoreOf(GDALName(name))
+	return under == store || strings.HasPrefix(under, store+"/"), nil
+}
+
+// storeName is the GDAL name of the store at url without a trailing "/":
+// GDAL matches path-specific options by prefix, and a bucket's own listing
+// request names it without the slash.
+func storeName(url string, writable bool) (string, error) {
+	mapName := InputName
+	if writable {
+		mapName = OutputName
+	}
+	name, err := mapName("storage URL", url)
+	if err != nil {
+		return "", err
+	}
+	if !IsVSI(name) {
+		return "", raster.Errorf(raster.StatusInvalidArgument, "storage URL %q is not an object store or HTTP URL (s3://, gs://, az://, http(s)://, or a /vsi... prefix)", url)
+	}
+	return strings.TrimSuffix(name, "/"), nil
 }
 
 // differingKeys names the options set in a or b with different values (or

@@ -62,6 +62,11 @@ func TestScrubSecrets(t *testing.T) {
 			t.Errorf("ScrubSecrets(%q) = %q, want %q", in, got, want)
 		}
 	}
+	// A caller's options, not configured: their secret values too; an entry without "=" whole.
+	got := ScrubSecretsOf("held-secret-7 bare-entry-8 visible-value-9", []string{"AWS_SECRET_ACCESS_KEY=held-secret-7", "bare-entry-8", "AWS_REGION=visible-value-9"})
+	if got != "*** *** visible-value-9" {
+		t.Errorf("ScrubSecretsOf = %q", got)
+	}
 	for _, k := range []string{"GDAL_HTTP_USERPWD", "GDAL_HTTP_HEADERS", "AZURE_STORAGE_SAS_TOKEN", "AWS_SESSION_TOKEN", "AZURE_STORAGE_ACCESS_KEY"} {
 		if !IsSecretOption(k) {
 			t.Errorf("%s is not taken for a secret", k)

@@ -36,7 +36,7 @@ from ._datasets import Georef, open_dataset
 from .errors import CloudIOError, error_for
 from ._store_options import StoreAccess, access_for, ensure_configured, scrub
 from ._options import Options, Progress, write_options
-from .stream import COPY_MASK, COPY_METADATA, _Writer, _band_list, _name_or_array
+from .stream import COPY_MASK, COPY_METADATA, _Writer, _band_numbers, _name_or_array
 from .windows import DEFAULT_TILE
 
 _PREFIX = "cloudio-read-"
@@ -77,9 +77,9 @@ def read_chunk(name: str, window: Tuple[int, int, int, int], bands: Tuple[int, .
         ensure_configured(access)
         data = open_dataset(name).read(*window, list(bands), dtype)
     except CloudIOError as exc:
-        message = scrub(f"{exc} [cloudio.dask_backend chunk: window {window} of {name}]",
-                        [kv for a in access for kv in a.options])
-        raise error_for(exc.status, message) from None
+        # The library's message is scrubbed already; the name is added here.
+        shown = scrub(name, [kv for a in access for kv in a.options], refused="***")
+        raise error_for(exc.status, f"{exc} [cloudio.dask_backend chunk: window {window} of {shown}]") from None
     return data[0] if squeeze else data
 
 
@@ -124,14 +124,14 @@ def dask_backend(dataset, tile_rows: Optional[int] = None, tile_cols: Optional[i
                          "dask.array.from_array")
     ds = open_dataset(name)
     info = ds.info
-    band_list = tuple(_band_list(bands, info.bands))
+    band_list = tuple(_band_numbers(bands) or range(1, info.bands + 1))
     default_r, default_c = default_chunks(info.block_rows, info.block_cols)
     tr = default_r if tile_rows is None else tile_rows
     tc = default_c if tile_cols is None else tile_cols
     for label, value in (("tile_rows", tr), ("tile_cols", tc)):
         if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value <= 0:
             raise ValueError(f"{label} must be a positive integer, not {value!r}")
-    dtype = ds.dtype
+    dtype = ds.read_type(band_list, ds.dtype)  # the bands are checked before any task is made
     row_chunks = _splits(info.rows, int(tr))
     col_chunks = _splits(info.cols, int(tc))
     squeeze = len(band_list) == 1

@@ -197,15 +197,25 @@ class Dataset:
     def dtype(self) -> np.dtype:
         return NUMPY_OF[self.info.dtype]
 
-    def read(self, row_off: int, col_off: int, n_rows: int, n_cols: int, bands: Sequence[int],
+    def read(self, row_off: int, col_off: int, n_rows: int, n_cols: int, bands: Optional[Sequence[int]],
              dtype: Any = None) -> np.ndarray:
-        """The window of the given 1-based bands, bands x rows x cols."""
+        """The window of the given 1-based bands (None: every band), bands x
+        rows x cols."""
         dt = np.dtype(dtype) if dtype is not None else self.dtype
-        out = np.empty((len(bands), n_rows, n_cols), dt)
-        band_array = (ctypes.c_int * len(bands))(*bands)
-        _lib.call("cloudio_dataset_read", self.handle, row_off, col_off, n_rows, n_cols, band_array, len(bands),
-                  dtype_code(dt), out.ctypes.data_as(ctypes.c_void_p), out.nbytes)
+        out = np.empty((len(bands) if bands else self.info.bands, n_rows, n_cols), dt)
+        band_array = (ctypes.c_int * len(bands))(*bands) if bands else None
+        _lib.call("cloudio_dataset_read", self.handle, row_off, col_off, n_rows, n_cols, band_array,
+                  len(bands) if bands else 0, dtype_code(dt), out.ctypes.data_as(ctypes.c_void_p), out.nbytes)
         return out
+
+    def read_type(self, bands: Sequence[int], dtype: Any) -> np.dtype:
+        """The type :meth:`read` returns for bands and dtype, checked by the
+        library as a read checks it (the bands exist), without reading."""
+        band_array = (ctypes.c_int * len(bands))(*bands)
+        code = ctypes.c_int()
+        _lib.call("cloudio_dataset_read_type", self.handle, band_array, len(bands), dtype_code(dtype),
+                  ctypes.byref(code))
+        return NUMPY_OF[code.value]
 
     def close(self) -> None:
         if self.handle:

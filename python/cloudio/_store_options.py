@@ -1,11 +1,12 @@
 """The option registry: which GDAL options each store prefix has in this
 process, and how they travel to the processes that read under it (Dask
-workers). Also the scrubbing of secrets from the messages made here.
+workers). Also the library's scrubbing of secrets, for the messages and
+reprs made here.
 :mod:`cloudio.storage` (the :class:`~cloudio.storage.Store` facade) and
 :mod:`cloudio._dask` both build on it."""
 from __future__ import annotations
 
-import re
+import ctypes
 import threading
 import time
 from typing import Dict, Iterable, NamedTuple, Optional, Tuple
@@ -13,35 +14,32 @@ from typing import Dict, Iterable, NamedTuple, Optional, Tuple
 from . import _lib
 from .errors import CloudIOError, error_for
 
-# Option names whose values are secrets: never shown, never in messages
-# (the library's IsSecretOption says the same of the messages it makes).
-# AZURE_STORAGE_ACCESS_KEY is a secret; AWS_ACCESS_KEY_ID is a user name.
-_SECRET = re.compile(r"SECRET|TOKEN|PASSWORD|PASSWD|USERPWD|CONNECTION_STRING|SAS|PRIVATE_KEY|ACCOUNT_KEY|"
-                     r"ACCESS_KEY(?!_ID)|CREDENTIALS|HEADERS|COOKIE|AUTHORIZATION|SIGNATURE|API_KEY")
-# The secret fields of an Azure connection string, which may show up alone.
-_CONNECTION_STRING_SECRET = re.compile(r"(?:AccountKey|SharedAccessSignature)=([^;]+)", re.IGNORECASE)
-# A URL's user:password, and the signature of an Azure SAS, in names that
-# messages made here repeat.
-_URL_SECRETS = [(re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[^/\s:@]+:[^/\s@]+@"), r"\1***@"),
-                (re.compile(r"(?i)([?&]sig=)[^&\s:]+"), r"\1***")]
-
 
 def is_secret(key: str) -> bool:
-    """Whether the option named key holds a secret (never shown)."""
-    return bool(_SECRET.search(key))
+    """Whether the option named key holds a secret (never shown), as the
+    library says; where it cannot ask the library (a process forked after
+    the library was loaded), every option does."""
+    secret = ctypes.c_int()
+    try:
+        _lib.call("cloudio_secret_option", key.encode(), ctypes.byref(secret))
+    except CloudIOError:
+        return True
+    return bool(secret.value)
 
 
-def scrub(message: str, options) -> str:
-    """message with the values of secret options (``(key, value)`` pairs),
-    the keys inside connection strings, URL passwords and SAS signatures
-    masked."""
-    secrets = [str(value) for key, value in options if is_secret(key) and value]
-    secrets += [field for value in secrets for field in _CONNECTION_STRING_SECRET.findall(value)]
-    for secret in secrets:
-        message = message.replace(secret, "***")
-    for pattern, mask in _URL_SECRETS:
-        message = pattern.sub(mask, message)
-    return message
+def scrub(message: str, options: Iterable[Tuple[str, str]] = (), *, refused: Optional[str] = None) -> str:
+    """message with what the library takes for secrets masked: the values
+    of secret options configured in this process and among options
+    (``(key, value)`` pairs), credentials in URLs, signatures, tokens, the
+    keys of connection strings. Where the library cannot run (a process
+    forked after it was loaded), refused stands in for message, else the
+    library's refusal: neither carries a secret."""
+    try:
+        return _lib.call_text("cloudio_scrub", message.encode("utf-8", "replace"),
+                              _lib.options_array([f"{k}={v}" for k, v in options]),
+                              guess=len(message.encode("utf-8", "replace")) + 256)
+    except CloudIOError as exc:
+        return str(exc) if refused is None else refused
 
 
 class StoreAccess(NamedTuple):
@@ -58,7 +56,7 @@ class StoreAccess(NamedTuple):
 
     def __repr__(self) -> str:
         shown = tuple((k, "***" if is_secret(k) else v) for k, v in self.options)
-        return f"StoreAccess({self.prefix!r}, {shown!r})"
+        return f"StoreAccess({scrub(self.prefix, refused='***')!r}, {shown!r})"
 
 
 # The prefixes configured in this process, with their options: dask_backend
@@ -98,20 +96,26 @@ def register(prefix: str, options: Iterable[Tuple[str, str]], replace: bool) -> 
     _configure(StoreAccess(prefix, tuple(sorted(options)), _next_version()), replace)
 
 
-def registered(prefix: str) -> Optional[StoreAccess]:
-    """The options this process has for prefix, if any."""
-    with _configured_lock:
-        return _configured.get(prefix)
-
-
 def access_for(name: str) -> Tuple[StoreAccess, ...]:
     """The configured prefixes that cover name (a URL, or the store in a
     Zarr array's ``ZARR:"url":/array``), shortest first: GDAL lets a longer
     prefix override a shorter one's options, option by option."""
-    url = name[len('ZARR:"'):] if name.startswith('ZARR:"') else name
     with _configured_lock:
-        found = [a for p, a in _configured.items() if url.startswith(p)]
+        found = [a for p, a in _configured.items() if _covers(p, name)]
     return tuple(sorted(found, key=lambda a: len(a.prefix)))
+
+
+def store_prefix(url: str, writable: bool) -> str:
+    """The library's canonical form of the store prefix url (it checks the
+    URL, and that the store can be written when writable)."""
+    return _lib.call_text("cloudio_storage_prefix", _lib.fspath(url), int(writable), guess=len(url.encode()) + 2)
+
+
+def _covers(prefix: str, name: str) -> bool:
+    """Whether name lies under the store prefix, as the library says."""
+    covers = ctypes.c_int()
+    _lib.call("cloudio_storage_covers", _lib.fspath(prefix), _lib.fspath(name), ctypes.byref(covers))
+    return bool(covers.value)
 
 
 def ensure_configured(accesses: Tuple[StoreAccess, ...]) -> None:

@@ -289,8 +289,7 @@ def _configure_storage(args: argparse.Namespace) -> None:
     if not roots:
         raise ValueError("--storage applies to URLs (s3://, gs://, az://, https://), and none was given")
     for root in sorted(roots):
-        writable = not root.lower().startswith(("http://", "https://", "/vsicurl"))
-        cloud_storage(root, mode="w" if writable else "r", **dict(args.storage))
+        cloud_storage(root, **dict(args.storage))  # the options only: the commands write by URL
 
 
 def _scrub(args: argparse.Namespace, text: str) -> str:

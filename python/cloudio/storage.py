@@ -8,7 +8,7 @@ import re
 from typing import Any, Iterator, List
 
 from . import _lib
-from ._store_options import is_secret, register, registered, scrub
+from ._store_options import is_secret, register, scrub, store_prefix
 from .errors import CloudIOError, InvalidArgumentError, error_for
 
 
@@ -26,7 +26,7 @@ class Store:
 
     def __repr__(self) -> str:
         shown = {k: ("***" if is_secret(k) else v) for k, v in self._options.items()}
-        return f"Store({scrub(self.prefix, ())!r}, mode={self.mode!r}, options={shown!r})"
+        return f"Store({scrub(self.prefix, refused='***')!r}, mode={self.mode!r}, options={shown!r})"
 
     def url(self, key: str = "") -> str:
         """The full URL of key."""
@@ -97,9 +97,8 @@ class Store:
 
     def _scrub(self, message: str) -> str:
         """message without this store's secrets, nor those of options that
-        replaced them for its prefix."""
-        current = registered(self.prefix)
-        return scrub(message, list(self._options.items()) + list(current.options if current else ()))
+        replaced them for its prefix (the library knows the configured ones)."""
+        return scrub(message, self._options.items())
 
 
 def cloud_storage(url: str, *, mode: str = "r", replace: bool = False, **options: Any) -> Store:
@@ -139,11 +138,7 @@ def cloud_storage(url: str, *, mode: str = "r", replace: bool = False, **options
     url = os.fspath(url)
     if not isinstance(url, str):
         raise ValueError(f"url must be a str, not {url!r}")
-    # The URL's scheme is the library's to check (register); that HTTP
-    # cannot be written is said here too, so that mode="w" fails at once.
-    if mode == "w" and url.lower().startswith(("http://", "https://")):
-        raise ValueError(f"{scrub(url, ())} is read-only: HTTP cannot be written")
-    prefix = url if url.endswith("/") else url + "/"
+    prefix = store_prefix(url, writable=mode == "w")
     clean = {}
     for key, value in options.items():
         if not re.fullmatch(r"[A-Z][A-Z0-9_]*", key):

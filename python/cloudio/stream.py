@@ -14,7 +14,7 @@ import operator
 import os
 import tempfile
 from collections import deque
-from typing import Any, Callable, Iterator, Optional, Sequence, Tuple, Union
+from typing import Any, Callable, Iterator, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
@@ -37,17 +37,27 @@ def _integer(what: str, value) -> int:
         raise ValueError(f"{what} must be an integer, not {type(value).__name__} {value!r}") from None
 
 
-def _band_list(bands, count: int) -> list:
+def _band_numbers(bands) -> Optional[List[int]]:
+    """The 1-based bands a caller names (one number or several), or None for
+    every band. Whether they exist is the library's to say, for every raster
+    it opens (a raster in memory it never sees: see _array_bands)."""
     if bands is None:
-        return list(range(1, count + 1))
+        return None
     single = not hasattr(bands, "__iter__")
-    out = [_integer("bands", bands)] if single else [_integer("bands", b) for b in bands]
+    out = [_integer("bands", b) for b in ([bands] if single else bands)]
     if not out:
         raise ValueError("bands must name at least one band")
-    bad = [b for b in out if b < 1 or b > count]
+    return out
+
+
+def _array_bands(bands, count: int) -> List[int]:
+    """The 0-based indexes of the bands named of an array with count bands,
+    which only this package reads."""
+    numbers = _band_numbers(bands) or list(range(1, count + 1))
+    bad = [b for b in numbers if b < 1 or b > count]
     if bad:
         raise ValueError(f"bands {bad} do not exist: the raster has bands 1..{count}")
-    return out
+    return [b - 1 for b in numbers]
 
 
 def _shaped(array: np.ndarray) -> np.ndarray:
@@ -89,10 +99,8 @@ def read_window(dataset, window, *, bands: Union[None, int, Sequence[int]] = Non
         rows, cols = data.shape[1:]
         if not win.within(rows, cols):
             raise ValueError(f"window {tuple(win)} is not inside the {rows} x {cols} raster")
-        picked = [b - 1 for b in _band_list(bands, data.shape[0])]
-        return _shaped(data[picked][(slice(None),) + win.slices].copy())
-    ds = open_dataset(name)
-    return _shaped(ds.read(*win, _band_list(bands, ds.info.bands)))
+        return _shaped(data[_array_bands(bands, data.shape[0])][(slice(None),) + win.slices].copy())
+    return _shaped(open_dataset(name).read(*win, _band_numbers(bands)))
 
 
 class TileReader:
@@ -190,9 +198,7 @@ def read_tiles(dataset, tile_rows: int = DEFAULT_TILE, tile_cols: int = DEFAULT_
         return ((w, read_window(array, w, bands=bands)) for w in windows)
     if prefetch is not None and (isinstance(prefetch, bool) or not isinstance(prefetch, int) or prefetch < 1):
         raise ValueError(f"prefetch must be a positive integer or None, not {prefetch!r}")
-    count = open_dataset(name).info.bands
-    band_list = _band_list(bands, count)
-    reader = TileReader(name, tile_rows, tile_cols, overlap, bands=band_list, prefetch=prefetch)
+    reader = TileReader(name, tile_rows, tile_cols, overlap, bands=_band_numbers(bands), prefetch=prefetch)
     return _iterate(reader)
 
 
@@ -382,11 +388,11 @@ def map_tiles(src, func: Callable[[np.ndarray], np.ndarray], dst, *, tile_rows: 
                              overview_resampling=overview_resampling, blocksize=blocksize, progress=progress,
                              workers=workers, masked=masked, copy_metadata=copy_metadata, statistics=statistics)
     source = open_dataset(name)
-    band_list = _band_list(bands, source.info.bands)
     report = opts.progress
     workers = workers or os.cpu_count() or 1
-    reader = TileReader(name, tile_rows, tile_cols, halo=halo, edge=edge, bands=band_list, workers=workers,
-                        masks=masked)
+    reader = TileReader(name, tile_rows, tile_cols, halo=halo, edge=edge, bands=_band_numbers(bands),
+                        workers=workers, masks=masked)
+    band_list = _band_numbers(bands) or list(range(1, reader.bands + 1))
     writer = None
     pool = concurrent.futures.ThreadPoolExecutor(max_workers=workers)
     try:

@@ -53,6 +53,21 @@ def dem3(tmp_path_factory):
     return write_cog(data, str(d / "dem3.tif"), geotransform=GT, crs=32633), data
 
 
+def test_bands_that_do_not_exist_fail_when_the_graph_is_built_with_the_librarys_answer(dem3):
+    """The library checks the bands when dask_backend builds the graph (cloudio_dataset_read_type),
+    not the first task, and its message is the one every read of the raster gives."""
+    path, _ = dem3
+    for bands in ([4], [1, 0], -1):
+        with pytest.raises(cloudio.InvalidArgumentError, match=r"band (4|0|-1) does not exist \(the raster has bands 1\.\.3\)"):
+            dask_backend(path, 64, 64, bands=bands)
+    with pytest.raises(cloudio.InvalidArgumentError, match="band 4 does not exist"):
+        cloudio.read_window(path, (0, 0, 5, 5), bands=4)
+    with pytest.raises(cloudio.InvalidArgumentError, match="band 0 does not exist"):
+        cloudio.read_tiles(path, 64, 64, bands=[0])  # at the call, not the first tile
+    with pytest.raises(ValueError, match="at least one band"):
+        dask_backend(path, 64, 64, bands=[])  # [] is no selection (to the library, no bands are every band)
+
+
 def test_default_chunks_follow_blocks(dem):
     path, _ = dem
     assert dask_backend(path).chunks == ((900,), (700,))  # 1024 x 1024, clipped to the raster
@@ -358,3 +373,15 @@ def test_a_failing_chunk_names_its_url_with_the_password_masked(range_server):
     message = str(info.value)
     assert "dask_backend chunk: window" in message and "http://***@" in message and "chunked.tif" in message
     assert password not in message
+
+
+def test_what_a_failing_chunk_adds_to_the_message_is_scrubbed_by_the_library(tmp_path):
+    """The chunk message names the raster; that name goes through the library's scrubbing, so a
+    presigned URL's signature is masked there as in the library's own messages."""
+    from cloudio._dask import read_chunk
+    name = str(tmp_path / "gone.tif") + "?X-Amz-Signature=deadbeef51c&X-Amz-Date=1"
+    with pytest.raises(cloudio.NotFoundError) as info:
+        read_chunk(name, (0, 0, 1, 1), (1,), "<f4", True)
+    message = str(info.value)
+    assert "dask_backend chunk: window (0, 0, 1, 1)" in message and "X-Amz-Signature=***&X-Amz-Date=1" in message
+    assert "deadbeef51c" not in message

@@ -273,6 +273,34 @@ def test_child_forked_after_loading_fails_fast_instead_of_hanging():
     assert result.stdout.strip() == "CloudIOError spawn=True fork=True True", result.stdout + result.stderr
 
 
+def test_reprs_in_a_forked_child_mask_every_option_value():
+    """The library says which options are secrets and scrubs URLs; in a child forked after it
+    was loaded it cannot answer, so a repr made there masks every value and the prefix."""
+    result = run_python("""
+        import os, cloudio
+        from cloudio._store_options import StoreAccess
+        store = cloudio.cloud_storage("https://reader:url-pass-91@example.com/forked",
+                                      AWS_REGION="eu-forked-1", GDAL_HTTP_USERPWD="reader:userpwd-92")
+        access = StoreAccess(store.prefix, (("AWS_REGION", "eu-forked-1"), ("GDAL_HTTP_USERPWD", "reader:userpwd-92")))
+        print(repr(store)); print(repr(access))
+        r, w = os.pipe()
+        pid = os.fork()
+        if pid == 0:
+            os.write(w, (repr(store) + "\\n" + repr(access)).encode())
+            os._exit(0)
+        os.close(w)
+        os.waitpid(pid, 0)
+        print(os.read(r, 4000).decode())
+    """, timeout=60)
+    parent_store, parent_access, child_store, child_access = result.stdout.splitlines()
+    assert "eu-forked-1" in parent_store and "eu-forked-1" in parent_access  # not a secret: shown
+    assert "http://***@" not in parent_store and "https://***@example.com/forked/" in parent_store
+    for line in (parent_store, parent_access, child_store, child_access):
+        assert "url-pass-91" not in line and "userpwd-92" not in line, line
+    assert child_store == "Store('***', mode='r', options={'AWS_REGION': '***', 'GDAL_HTTP_USERPWD': '***'})"
+    assert child_access == "StoreAccess('***', (('AWS_REGION', '***'), ('GDAL_HTTP_USERPWD', '***')))"
+
+
 def test_every_entry_point_refuses_in_a_forked_child(tmp_path):
     result = run_python(f"""
         import os, numpy as np, cloudio

@@ -378,3 +378,27 @@ def test_nested_prefixes_follow_gdal_longest_prefix_rule():
     assert path_option(inner, "GDAL_HTTP_TIMEOUT") == "5"
     assert path_option(outer, "AWS_ACCESS_KEY_ID") == "outer-id"
     assert path_option(outer, "GDAL_HTTP_TIMEOUT") == "60"  # cloudio's default for the outer prefix
+
+
+def test_the_options_a_name_carries_are_those_of_the_stores_the_library_says_cover_it():
+    """The library canonicalises a store's prefix and decides which stores cover a name (the
+    options dask_backend ships with a task): a sibling bucket whose name only starts the same
+    is not covered, and a scheme's other spelling or case is."""
+    from cloudio._store_options import access_for
+    dems = cloud_storage("s3://covers-dems", AWS_ACCESS_KEY_ID="dems-id")
+    team = cloud_storage("s3://covers-dems/team/", AWS_ACCESS_KEY_ID="team-id")
+    gcs = cloud_storage("gs://covers-gcs", GS_ACCESS_KEY_ID="gcs-id")
+    assert (dems.prefix, team.prefix, gcs.prefix) == ("s3://covers-dems/", "s3://covers-dems/team/", "gs://covers-gcs/")
+    assert dems.url("/a.tif") == "s3://covers-dems/a.tif"
+    prefixes = lambda name: [a.prefix for a in access_for(name)]  # noqa: E731
+    assert prefixes("s3://covers-dems2/a.tif") == []
+    assert prefixes("s3://covers-dems/teams/a.tif") == ["s3://covers-dems/"]
+    assert prefixes("s3://covers-dems/team/a.tif") == ["s3://covers-dems/", "s3://covers-dems/team/"]
+    assert prefixes('ZARR:"S3://covers-dems/x.zarr":/dem') == ["s3://covers-dems/"]
+    assert prefixes("/vsis3/covers-dems/a.tif") == ["s3://covers-dems/"]
+    assert prefixes("gcs://covers-gcs/a.tif") == ["gs://covers-gcs/"]
+    assert prefixes("/tmp/covers-dems/a.tif") == []
+    with pytest.raises(cloudio.InvalidArgumentError, match="read-only"):
+        cloud_storage("HTTPS://example.com/data", mode="w")  # the library knows HTTP in any case
+    with pytest.raises(cloudio.InvalidArgumentError, match="not an object store"):
+        cloud_storage("covers-relative/dir")
