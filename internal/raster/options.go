@@ -10,14 +10,19 @@ type Option struct {
 func (o Option) String() string { return o.Key + "=" + o.Value }
 
 // ParseOptions splits GDAL-style "KEY=VALUE" strings. Keys are upper-cased
-// (GDAL matches them case-insensitively); a later duplicate key wins.
+// (GDAL matches them case-insensitively); a later duplicate key wins. A
+// malformed entry is named by its position only: its text may be a secret
+// (a store option's value passed without its key, or with a mistyped one).
 func ParseOptions(kvs []string) ([]Option, error) {
 	var out []Option
-	for _, kv := range kvs {
+	for i, kv := range kvs {
 		key, value, ok := strings.Cut(kv, "=")
 		key = strings.TrimSpace(key)
-		if !ok || key == "" || strings.ContainsAny(key, " \t\r\n") {
-			return nil, Errorf(StatusInvalidArgument, "option %q is not of the form KEY=VALUE", kv)
+		switch {
+		case !ok:
+			return nil, Errorf(StatusInvalidArgument, "option %d has no \"=\": options are of the form KEY=VALUE", i+1)
+		case key == "" || strings.ContainsAny(key, " \t\r\n"):
+			return nil, Errorf(StatusInvalidArgument, "option %d has an empty key or one with spaces: options are of the form KEY=VALUE", i+1)
 		}
 		out = SetOption(out, Option{Key: strings.ToUpper(key), Value: value})
 	}
