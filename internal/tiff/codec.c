@@ -59,8 +59,7 @@ static void predict(const cloudioEncoding *e, const uint8_t *raw, uint8_t *out) 
   }
 }
 
-int cloudioEncodeBlock(const cloudioEncoding *e, const void *raw, void *scratch, void *out, size_t out_cap,
-                       size_t *out_len, char *err, size_t err_len) {
+static size_t encode_block(const cloudioEncoding *e, const void *raw, void *scratch, void *out, size_t out_cap) {
   size_t len = e->rows * e->row_len;
   const void *input = raw;
   if (e->predictor == 2 || e->predictor == 3) {
@@ -69,26 +68,26 @@ int cloudioEncodeBlock(const cloudioEncoding *e, const void *raw, void *scratch,
   }
   if (e->compressor == NULL) {
     if (len > out_cap) {
-      snprintf(err, err_len, "a %zu-byte block does not fit a %zu-byte buffer", len, out_cap);
-      return -1;
+      CPLError(CE_Failure, CPLE_AppDefined, "a %zu-byte block does not fit a %zu-byte buffer", len, out_cap);
+      return 0;
     }
     memcpy(out, input, len);
-    *out_len = len;
-    return 0;
+    return len;
   }
   const CPLCompressor *c = e->compressor;
   void *dst = out;
   size_t n = out_cap;
-  CPLPushErrorHandler(CPLQuietErrorHandler);
-  CPLErrorReset();
-  bool ok = c->pfnFunc(input, len, &dst, &n, (CSLConstList)e->options, c->user_data);
-  if (!ok) {
-    const char *why = CPLGetLastErrorMsg();
-    snprintf(err, err_len, "%s compression of a %zu-byte block failed%s%s", c->pszId, len, why[0] ? ": " : "", why);
+  if (!c->pfnFunc(input, len, &dst, &n, (CSLConstList)e->options, c->user_data)) {
+    CPLError(CE_Failure, CPLE_AppDefined, "%s compression of a %zu-byte block failed", c->pszId, len);
+    return 0;
   }
-  CPLPopErrorHandler();
-  CPLErrorReset();
-  if (!ok) return -1;
-  *out_len = n;
-  return 0;
+  return n;
+}
+
+size_t cloudioEncodeBlock(const cloudioEncoding *e, const void *raw, void *scratch, void *out, size_t out_cap,
+                          cloudioErrors *errs) {
+  cloudioErrorsBegin(errs);
+  size_t n = encode_block(e, raw, scratch, out, out_cap);
+  cloudioErrorsEnd(errs);
+  return n;
 }

@@ -9,8 +9,11 @@ package tiff
 import "C"
 
 import (
+	"errors"
 	"fmt"
 	"unsafe"
+
+	"github.com/cloudio-dem/cloudio/internal/gdalc"
 )
 
 // Compression levels GTiff uses when none is given (ZLEVEL, ZSTD_LEVEL).
@@ -81,11 +84,12 @@ func (c *blockCodec) encode(raw, scratch, out []byte) (int, error) {
 	if len(raw) != c.rawLen || len(scratch) < c.rawLen || len(out) < c.bound() {
 		return 0, fmt.Errorf("block buffers of %d, %d and %d bytes for a %d-byte block", len(raw), len(scratch), len(out), c.rawLen)
 	}
-	var n C.size_t
-	var why [256]C.char
-	if C.cloudioEncodeBlock(&c.enc, unsafe.Pointer(&raw[0]), unsafe.Pointer(&scratch[0]), unsafe.Pointer(&out[0]),
-		C.size_t(len(out)), &n, &why[0], C.size_t(len(why))) != 0 {
-		return 0, fmt.Errorf("%s", C.GoString(&why[0]))
+	errs := gdalc.NewErrors()
+	defer errs.Free()
+	n := C.cloudioEncodeBlock(&c.enc, unsafe.Pointer(&raw[0]), unsafe.Pointer(&scratch[0]), unsafe.Pointer(&out[0]),
+		C.size_t(len(out)), (*C.cloudioErrors)(errs.C()))
+	if errs.Failed() {
+		return 0, errors.New(errs.Report().Said())
 	}
 	return int(n), nil
 }

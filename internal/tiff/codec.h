@@ -3,6 +3,8 @@
 
 #include <stddef.h>
 
+#include "gdalc.h"
+
 /* One block's encoding: libtiff's predictor (as GTiff applies it, row by
  * row over the block's full width) and then GDAL's compressor. */
 typedef struct {
@@ -16,11 +18,11 @@ typedef struct {
 /* The CPLCompressor GDAL registers under id ("zlib", "zstd"), or NULL. */
 const void *cloudioCompressor(const char *id);
 
-/* Encodes the block raw into out (capacity out_cap); scratch holds
- * rows * row_len bytes and receives the predicted block (raw is left as it
- * is). *out_len is the encoded length. Returns 0, or -1 with the reason in
- * err (err_len bytes, NUL-terminated). */
-int cloudioEncodeBlock(const cloudioEncoding *e, const void *raw, void *scratch, void *out, size_t out_cap,
-                       size_t *out_len, char *err, size_t err_len);
+/* Encodes the block raw into out (capacity out_cap) and returns the encoded
+ * length; scratch holds rows * row_len bytes and receives the predicted
+ * block (raw is left as it is). A failure is recorded in errs (gdalc.h's
+ * convention) and the length is then 0. */
+size_t cloudioEncodeBlock(const cloudioEncoding *e, const void *raw, void *scratch, void *out, size_t out_cap,
+                          cloudioErrors *errs);
 
 #endif
