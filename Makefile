@@ -33,7 +33,7 @@ LDFLAGS_T := -L$(BUILD) -Wl,-rpath,'$$ORIGIN' -lcloudio -lm
 # GOGC=off: Go's collector frees goroutine stacks (and shrinks them) into
 # its heap, where valgrind keeps the marks it gave their frames and then
 # reports C reading Go-allocated objects there (tests/valgrind.supp, A).
-VALGRIND  := GOGC=off valgrind --error-exitcode=9 --leak-check=full --errors-for-leak-kinds=definite \
+VALGRIND  := GOGC=off valgrind --error-exitcode=9 --undef-value-errors=no --leak-check=full --errors-for-leak-kinds=definite \
              --suppressions=../tests/valgrind.supp --quiet
 
 # Azurite, the Azure Blob emulator the storage tests start on 127.0.0.1 (from
