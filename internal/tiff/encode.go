@@ -310,20 +310,13 @@ func (e *Encoder) check() error {
 // checkTags makes sure the tags describe this raster and reads the nodata
 // value from them.
 func (e *Encoder) checkTags() error {
-	seen := map[uint16]bool{}
+	if err := checkTagFields(e.cfg.Tags); err != nil {
+		return err
+	}
 	var photometric = -1
 	var extra []byte
 	for _, group := range [][]Tag{e.cfg.Tags.Every, e.cfg.Tags.Main} {
 		for _, t := range group {
-			switch {
-			case structuralTags[t.Code]:
-				return fmt.Errorf("tag %d describes the image structure, which the encoder writes itself", t.Code)
-			case seen[t.Code]:
-				return fmt.Errorf("tag %d is given twice", t.Code)
-			case TypeSize(t.Type) == 0 || uint64(len(t.Data)) != t.Count*uint64(TypeSize(t.Type)):
-				return fmt.Errorf("tag %d: %d bytes for %d values of field type %d", t.Code, len(t.Data), t.Count, t.Type)
-			}
-			seen[t.Code] = true
 			switch t.Code {
 			case TagPhotometric:
 				if t.Type != TypeShort || t.Count != 1 {
@@ -342,11 +335,6 @@ func (e *Encoder) checkTags() error {
 				}
 				e.noData = nd
 			}
-		}
-	}
-	for _, t := range e.cfg.Tags.Main {
-		if everyIFDTags[t.Code] {
-			return fmt.Errorf("tag %d belongs in every IFD (Tags.Every)", t.Code)
 		}
 	}
 	base := map[int]uint64{PhotometricMinIsBlack: 1, PhotometricMinIsWhite: 1, PhotometricRGB: 3, PhotometricPalette: 1}
@@ -381,6 +369,48 @@ func (e *Encoder) checkTags() error {
 			return fmt.Errorf("a palette image needs a ColorMap of %d SHORTs", 3*colors)
 		}
 	}
+	return nil
+}
+
+// checkTagFields makes sure no tag is one the encoder writes itself, given
+// twice or malformed, and that Main holds no tag of every IFD.
+func checkTagFields(tags Tags) error {
+	seen := map[uint16]bool{}
+	for _, group := range [][]Tag{tags.Every, tags.Main} {
+		for _, t := range group {
+			switch {
+			case structuralTags[t.Code]:
+				return fmt.Errorf("tag %d describes the image structure, which the encoder writes itself", t.Code)
+			case seen[t.Code]:
+				return fmt.Errorf("tag %d is given twice", t.Code)
+			case TypeSize(t.Type) == 0 || uint64(len(t.Data)) != t.Count*uint64(TypeSize(t.Type)):
+				return fmt.Errorf("tag %d: %d bytes for %d values of field type %d", t.Code, len(t.Data), t.Count, t.Type)
+			}
+			seen[t.Code] = true
+		}
+	}
+	for _, t := range tags.Main {
+		if everyIFDTags[t.Code] {
+			return fmt.Errorf("tag %d belongs in every IFD (Tags.Every)", t.Code)
+		}
+	}
+	return nil
+}
+
+// SetMainTags replaces Config.Tags.Main, before Finish: a writer learns some
+// of what the first IFD says (the statistics in GDAL_METADATA) only once it
+// has seen every tile.
+func (e *Encoder) SetMainTags(main []Tag) error {
+	tags := Tags{Every: e.cfg.Tags.Every, Main: main}
+	if err := checkTagFields(tags); err != nil {
+		return err
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.closed {
+		return errors.New("the encoder is finished")
+	}
+	e.cfg.Tags.Main = main
 	return nil
 }
 

@@ -569,3 +569,49 @@ func TestASlowSinkHoldsTheEncoding(t *testing.T) {
 		t.Fatal("the file differs")
 	}
 }
+
+// Tags learnt once every tile is written (a writer's statistics) go into
+// the first IFD only; tags the encoder writes itself are refused.
+func TestMainTagsSetBeforeFinish(t *testing.T) {
+	cfg := testConfig()
+	sink := &MemorySink{}
+	e, err := NewEncoder(context.Background(), cfg, sink)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.SetMainTags([]Tag{shorts(TagImageWidth, 9)}); err == nil {
+		t.Fatal("ImageWidth accepted as a main tag")
+	}
+	if err := e.SetMainTags([]Tag{shorts(TagPhotometric, PhotometricMinIsBlack)}); err == nil {
+		t.Fatal("PhotometricInterpretation accepted twice")
+	}
+	text := "<GDALMetadata>late</GDALMetadata>\x00"
+	if err := e.SetMainTags([]Tag{{Code: TagGDALMetadata, Type: TypeASCII, Count: uint64(len(text)), Data: []byte(text)}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := writeAll(e, cfg, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.SetMainTags(nil); err == nil {
+		t.Fatal("tags set after Finish")
+	}
+	f, err := Open(Bytes(sink.Bytes()), DefaultLimits)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, d := range f.IFDs {
+		found := false
+		for _, en := range d.Entries {
+			if en.Tag == TagGDALMetadata {
+				b, err := f.raw(en, 0, en.Count)
+				if err != nil || string(b) != text {
+					t.Fatalf("IFD %d: GDAL_METADATA %q, %v", i, b, err)
+				}
+				found = true
+			}
+		}
+		if found != (i == 0) {
+			t.Fatalf("IFD %d: GDAL_METADATA present=%v", i, found)
+		}
+	}
+}
