@@ -78,7 +78,13 @@ func WriteCOG(src, dst string, o COGOptions) error {
 			return ds.raw.verify(ds.name.User, stats.decodedRaster(), stop)
 		}
 	}
-	return writeCOG(source{name: ds.name, extra: extra, stats: stats, verify: verify}, dst, info.DType, info.Bands, o)
+	var encode func(string, []raster.Option, ProgressFunc) (bool, error)
+	if extra == nil {
+		encode = func(tmp string, opts []raster.Option, progress ProgressFunc) (bool, error) {
+			return encodeDataset(ds, cogEncoding{opts: opts, scan: withStats, progress: progress}, tmp)
+		}
+	}
+	return writeCOG(source{name: ds.name, extra: extra, stats: stats, verify: verify, encode: encode}, dst, info.DType, info.Bands, o)
 }
 
 // WriteCOGBuffer writes bands x rows x cols values of dtype, band-sequential
@@ -187,13 +193,16 @@ func (m *memSource) release() {
 // source. verify, when not nil, checks the source for damage while GDAL
 // translates it (GDAL reads some damaged blocks as garbage without an
 // error): damage cancels the translation and fails the write, and the COG
-// is published only once verify has passed.
+// is published only once verify has passed. encode, when not nil, writes
+// the COG with cloudio's encoder instead (see encode.go), or says it does
+// not implement it (encoded false): then GDAL's COG driver does.
 type source struct {
 	name   storage.Name
 	ds     C.GDALDatasetH
 	extra  []string
 	stats  *statisticsStep
 	verify func(stop <-chan struct{}) error
+	encode func(tmp string, opts []raster.Option, progress ProgressFunc) (encoded bool, err error)
 }
 
 // writeCOG writes src, dtype x bands, as a COG at dst.
@@ -206,9 +215,17 @@ func writeCOG(src source, dst string, dtype raster.DType, bands int64, o COGOpti
 	if err != nil {
 		return err
 	}
-	md, progress, err := src.stats.metadata(o.Progress)
-	if err == nil {
-		err = translateVerified(src, md, out.Tmp, opts, progress)
+	encoded := false
+	if src.encode != nil {
+		encoded, err = src.encode(out.Tmp, opts, o.Progress)
+	}
+	if !encoded && err == nil {
+		var md [][]string
+		var progress ProgressFunc
+		md, progress, err = src.stats.metadata(o.Progress)
+		if err == nil {
+			err = translateVerified(src, md, out.Tmp, opts, progress)
+		}
 	}
 	if err != nil {
 		out.Discard()
@@ -340,18 +357,31 @@ func compressionSuits(method string, dtype raster.DType, bands int64) error {
 }
 
 // translateToCOG runs GDAL's COG driver from src (or srcDS, when not nil)
-// to dst in one C call, with extra GDALTranslate arguments. bandMetadata
-// (KEY=VALUE items per band, or nil) goes onto the source first. The
-// overview method goes into the file's metadata as OVERVIEW_RESAMPLING (the
-// item rio-cogeo writes), so that readers can tell how overviews were made.
+// to dst, with extra GDALTranslate arguments. The overview method goes into
+// the file's metadata as OVERVIEW_RESAMPLING (the item rio-cogeo writes), so
+// that readers can tell how overviews were made.
 func translateToCOG(src storage.Name, srcDS C.GDALDatasetH, bandMetadata [][]string, dst string, opts []raster.Option, extra []string, progress ProgressFunc) error {
 	args := append([]string{"-of", "COG"}, extra...)
 	for _, o := range opts {
 		args = append(args, "-co", o.String())
 	}
+	args = append(args, overviewMetadataArgs(opts)...)
+	return translate(src, srcDS, bandMetadata, dst, args, progress, fmt.Sprintf("cannot write COG %q", dst))
+}
+
+// overviewMetadataArgs are the GDALTranslate arguments that record how a
+// COG written with opts computes its overviews.
+func overviewMetadataArgs(opts []raster.Option) []string {
 	if method := overviewResampling(opts); method != "" {
-		args = append(args, "-mo", "OVERVIEW_RESAMPLING="+method)
+		return []string{"-mo", "OVERVIEW_RESAMPLING=" + method}
 	}
+	return nil
+}
+
+// translate runs GDALTranslate with args from src (or srcDS, when not nil)
+// to dst in one C call; bandMetadata (KEY=VALUE items per band, or nil)
+// goes onto the source first. GDAL's errors are reported in context.
+func translate(src storage.Name, srcDS C.GDALDatasetH, bandMetadata [][]string, dst string, args []string, progress ProgressFunc, context string) error {
 	argv := gdalc.NewStrings(args)
 	defer argv.Free()
 	csrc, cdst := C.CString(src.GDAL), C.CString(dst)
@@ -371,7 +401,7 @@ func translateToCOG(src storage.Name, srcDS C.GDALDatasetH, bandMetadata [][]str
 		return err
 	}
 	if errs.Failed() {
-		return errs.Report().Err(fmt.Sprintf("cannot write COG %q", dst), raster.StatusIO)
+		return errs.Report().Err(context, raster.StatusIO)
 	}
 	return nil
 }

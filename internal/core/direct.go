@@ -78,29 +78,16 @@ func (r *directReader) open(header tiff.Source, h *godal.Dataset, info raster.In
 // sampleType is the data type of an image's samples, 0 for one cloudio has
 // none for.
 func sampleType(im *tiff.Image) raster.DType {
-	switch [2]int{im.SampleFormat, im.BitsPerSample} {
-	case [2]int{tiff.SampleUint, 8}:
-		return raster.Byte
-	case [2]int{tiff.SampleInt, 8}:
-		return raster.Int8
-	case [2]int{tiff.SampleUint, 16}:
-		return raster.UInt16
-	case [2]int{tiff.SampleInt, 16}:
-		return raster.Int16
-	case [2]int{tiff.SampleUint, 32}:
-		return raster.UInt32
-	case [2]int{tiff.SampleInt, 32}:
-		return raster.Int32
-	case [2]int{tiff.SampleFloat, 32}:
-		return raster.Float32
-	case [2]int{tiff.SampleFloat, 64}:
-		return raster.Float64
-	case [2]int{tiff.SampleUint, 64}:
-		return raster.UInt64
-	case [2]int{tiff.SampleInt, 64}:
-		return raster.Int64
-	}
-	return 0
+	return sampleTypes[[2]int{im.SampleFormat, im.BitsPerSample}]
+}
+
+// sampleTypes are the TIFF sample formats and sizes of cloudio's types.
+var sampleTypes = map[[2]int]raster.DType{
+	{tiff.SampleUint, 8}: raster.Byte, {tiff.SampleInt, 8}: raster.Int8,
+	{tiff.SampleUint, 16}: raster.UInt16, {tiff.SampleInt, 16}: raster.Int16,
+	{tiff.SampleUint, 32}: raster.UInt32, {tiff.SampleInt, 32}: raster.Int32,
+	{tiff.SampleUint, 64}: raster.UInt64, {tiff.SampleInt, 64}: raster.Int64,
+	{tiff.SampleFloat, 32}: raster.Float32, {tiff.SampleFloat, 64}: raster.Float64,
 }
 
 // read reads window w of bands (1-based) into buf, band-sequential and

@@ -149,6 +149,17 @@ func newTileReader(ds *Dataset, o ReaderOptions) (*TileReader, error) {
 	return r, nil
 }
 
+// squareTiles reads every band of ds in its own type, in side x side tiles;
+// closing the reader leaves ds open.
+func (ds *Dataset) squareTiles(side int64) (*TileReader, error) {
+	r, err := newTileReader(ds, ReaderOptions{TileRows: side, TileCols: side})
+	if err != nil {
+		return nil, err
+	}
+	r.borrowed = true
+	return r, nil
+}
+
 // Info describes the raster being read.
 func (r *TileReader) Info() raster.Info { return r.ds.Info() }
 

@@ -177,6 +177,18 @@ func statsNoData(nodata raster.NoData) stats.NoData {
 	return stats.NoData{Value: nodata.Float, Int: nodata.Int, Set: true}
 }
 
+// datasetNoData is the nodata of each band of ds, as the statistics compare
+// cells with it.
+func datasetNoData(ds *Dataset) []stats.NoData {
+	nodata := make([]stats.NoData, len(ds.noData))
+	for b, nd := range ds.noData {
+		if nd.ok {
+			nodata[b] = statsNoData(nd.value)
+		}
+	}
+	return nodata
+}
+
 // sameNoData is one nodata value (or none) for each of n bands.
 func sameNoData(nodata *raster.NoData, n int64) []stats.NoData {
 	out := make([]stats.NoData, n)
@@ -223,22 +235,16 @@ const scanTile = 1024
 // masked cells excluded), for its statistics, reporting progress; nil
 // statistics for a type cloudio does not read.
 func scanStatistics(ds *Dataset, progress ProgressFunc) ([][]string, error) {
-	r, err := newTileReader(ds, ReaderOptions{TileRows: scanTile, TileCols: scanTile})
+	r, err := ds.squareTiles(scanTile)
 	if raster.StatusOf(err) == raster.StatusUnsupported {
 		return nil, nil
 	}
 	if err != nil {
 		return nil, err
 	}
-	r.borrowed = true
 	defer r.Close()
 	info := r.Info()
-	nodata := make([]stats.NoData, info.Bands)
-	for b, nd := range r.ds.noData {
-		if nd.ok {
-			nodata[b] = statsNoData(nd.value)
-		}
-	}
+	nodata := datasetNoData(ds)
 	masks, err := openMasks(r.ds.name, info.Bands)
 	if err != nil {
 		return nil, err
@@ -313,17 +319,9 @@ type bandMasks struct {
 }
 
 func openMasks(n storage.Name, bands int64) (*bandMasks, error) {
-	name := n.GDAL
-	// With its sidecar files (a .msk mask), which godal hides by default but
-	// GDAL's COG driver sees.
-	var ge gdalErrors
-	var ds *godal.Dataset
-	var err error
-	storage.Pinned(n.Store, func() {
-		ds, err = godal.Open(name, godal.RasterOnly(), godal.SiblingFiles(), godal.ErrLogger(ge.handler()))
-	})
+	ds, err := openWithSiblings(n, "masks")
 	if err != nil {
-		return nil, ge.Err(fmt.Sprintf("cannot open the masks of %q", name), raster.StatusIO)
+		return nil, err
 	}
 	m := &bandMasks{ds: ds, bands: make([]*godal.Band, bands)}
 	found := false
@@ -338,6 +336,22 @@ func openMasks(n storage.Name, bands int64) (*bandMasks, error) {
 		return nil, nil
 	}
 	return m, nil
+}
+
+// openWithSiblings opens n with its sidecar files (a .msk mask, .ovr
+// overviews), which godal hides by default but GDAL's COG driver sees; what
+// names the part of n wanted, for errors.
+func openWithSiblings(n storage.Name, what string) (*godal.Dataset, error) {
+	var ge gdalErrors
+	var ds *godal.Dataset
+	var err error
+	storage.Pinned(n.Store, func() {
+		ds, err = godal.Open(n.GDAL, godal.RasterOnly(), godal.SiblingFiles(), godal.ErrLogger(ge.handler()))
+	})
+	if err != nil {
+		return nil, ge.Err(fmt.Sprintf("cannot open the %s of %q", what, n.GDAL), raster.StatusIO)
+	}
+	return ds, nil
 }
 
 // GDAL's mask flags (gdal.h).

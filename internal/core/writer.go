@@ -409,7 +409,7 @@ func (w *TileWriter) Close(progress ProgressFunc) error {
 	w.releaseSource()
 	md, progress, err := w.stats.step(w.staging).metadata(progress)
 	if err == nil {
-		err = translateToCOG(storage.LocalName(w.staging), nil, md, w.out.Tmp, w.cog, colorInterpArgs(w.interps), progress)
+		err = w.writeCOG(md, progress)
 	}
 	w.removeStaging()
 	if err != nil {
@@ -417,6 +417,23 @@ func (w *TileWriter) Close(progress ProgressFunc) error {
 		return w.out.Friendly(err)
 	}
 	return w.out.Commit()
+}
+
+// writeCOG makes the COG from the staging file, with the band metadata md:
+// with cloudio's encoder where it implements the options, else with GDAL's
+// COG driver.
+func (w *TileWriter) writeCOG(md [][]string, progress ProgressFunc) error {
+	ds, err := OpenDataset(w.staging)
+	if err != nil {
+		return err
+	}
+	extra := colorInterpArgs(w.interps)
+	encoded, err := encodeDataset(ds, cogEncoding{opts: w.cog, extra: extra, metadata: md, progress: progress}, w.out.Tmp)
+	ds.Close()
+	if encoded || err != nil {
+		return err
+	}
+	return translateToCOG(storage.LocalName(w.staging), nil, md, w.out.Tmp, w.cog, extra, progress)
 }
 
 // Abort discards everything written. Aborting a closed writer is an error.

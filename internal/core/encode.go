@@ -1,0 +1,323 @@
+package core
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"sync"
+
+	"github.com/airbusgeo/godal"
+
+	"github.com/cloudio-dem/cloudio/internal/raster"
+	"github.com/cloudio-dem/cloudio/internal/storage"
+	"github.com/cloudio-dem/cloudio/internal/tiff"
+)
+
+// cloudio's own encoder (internal/tiff) writes the COGs GDAL's COG driver
+// would write, in one compression pass on every core, with the overviews
+// reduced from the tiles as they go by. It does what it implements: DEFLATE,
+// ZSTD or no compression, nearest or average overviews, sources the direct
+// decoder reads (so that damage is an error), without masks of their own or
+// overviews to reuse. Everything else is GDAL's COG driver's, as before.
+
+// cogEncoding is how encodeDataset writes a COG.
+type cogEncoding struct {
+	opts     []raster.Option // the COG creation options, validated, with cloudio's defaults
+	extra    []string        // GDALTranslate arguments the COG driver would get (colour interpretation)
+	metadata [][]string      // band metadata known up front (the statistics of a tile writer's windows)
+	scan     bool            // compute the statistics from the tiles on the way
+	progress ProgressFunc
+}
+
+// encodeDataset writes ds as a COG at tmp (a local file) with cloudio's
+// encoder; encoded is false, and nothing is written, when the encoder does
+// not implement what c asks of this source.
+func encodeDataset(ds *Dataset, c cogEncoding, tmp string) (encoded bool, err error) {
+	cfg, tmpl, ok, err := encoderConfig(ds, c, tmp)
+	if !ok || err != nil {
+		return false, err
+	}
+	defer tmpl.remove()
+	sink, err := tiff.CreateFileSink(tmp)
+	if err != nil {
+		return true, raster.Errorf(raster.StatusIO, "cannot create %q: %v", tmp, err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	report := &progressState{fn: c.progress}
+	if c.progress != nil {
+		cfg.Progress = func(done, total int64) {
+			if !report.call(float64(done)/float64(total), "") {
+				cancel()
+			}
+		}
+	}
+	e, err := tiff.NewEncoder(ctx, cfg, sink)
+	if err != nil { // a layout the encoder does not write (a photometric of its own, ...)
+		sink.Abort()
+		return false, nil
+	}
+	fail := func(err error) error {
+		e.Abort()
+		if p := report.err(); p != nil {
+			return p
+		}
+		return err
+	}
+	md, err := encodeTiles(ds, e, cfg, c.scan)
+	if err != nil {
+		return true, fail(err)
+	}
+	if md != nil {
+		tags, err := tmpl.tags(md)
+		if err == nil {
+			err = e.SetMainTags(tags.Main)
+		}
+		if err != nil {
+			return true, fail(err)
+		}
+	}
+	if err := e.Finish(); err != nil {
+		return true, fail(raster.Errorf(raster.StatusIO, "cannot write COG %q: %v", tmp, err))
+	}
+	return true, nil
+}
+
+// encoderConfig is the encoder's configuration for a COG of ds written as c
+// says, and the template of its tags (remove it when done); ok is false
+// when the encoder does not implement what it takes.
+func encoderConfig(ds *Dataset, c cogEncoding, tmp string) (cfg tiff.Config, tmpl *template, ok bool, err error) {
+	info := ds.Info()
+	format, known := sampleFormat(info.DType)
+	if storage.IsVSI(tmp) || ds.raw == nil || ds.nbits != 0 || !known {
+		return cfg, nil, false, nil
+	}
+	if gdalOnly, err := gdalOnlyParts(ds); gdalOnly || err != nil {
+		return cfg, nil, false, err
+	}
+	tmpl, err = newTemplate(ds, c, filepath.Dir(tmp))
+	if err != nil {
+		return cfg, nil, false, err
+	}
+	tags, err := tmpl.tags(c.metadata)
+	if err != nil {
+		tmpl.remove()
+		return cfg, nil, false, err
+	}
+	cfg = tiff.Config{Width: info.Cols, Height: info.Rows, Bands: int(info.Bands), SampleFormat: format[0], BitsPerSample: format[1], Tags: tags}
+	settings := make([]string, len(c.opts))
+	for i, o := range c.opts {
+		settings[i] = o.String()
+	}
+	if cfg.ApplyCOGOptions(settings) != nil {
+		tmpl.remove()
+		return cfg, nil, false, nil
+	}
+	return cfg, tmpl, true, nil
+}
+
+// sampleFormat is the TIFF sample format and size of d.
+func sampleFormat(d raster.DType) ([2]int, bool) {
+	for format, t := range sampleTypes {
+		if t == d {
+			return format, true
+		}
+	}
+	return [2]int{}, false
+}
+
+// gdalOnlyParts reports whether ds has what only GDAL's COG driver copies:
+// overviews it reuses, or a mask of its own (an internal or .msk mask, an
+// alpha band).
+func gdalOnlyParts(ds *Dataset) (bool, error) {
+	h, err := openWithSiblings(ds.name, "overviews and masks")
+	if err != nil {
+		return false, err
+	}
+	defer h.Close()
+	for _, b := range h.Bands() {
+		if len(b.Overviews()) > 0 || b.MaskFlags()&(gmfAllValid|gmfNoData) == 0 {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+// template is a 1 x 1 GeoTIFF copy of a raster, made by GDAL with the
+// arguments the COG driver would get, whose tags (colour interpretation,
+// colour table, nodata, metadata, georeferencing) the COG takes.
+type template struct {
+	name, user string
+}
+
+// newTemplate makes the template of ds in dir.
+func newTemplate(ds *Dataset, c cogEncoding, dir string) (*template, error) {
+	f, err := os.CreateTemp(dir, ".cloudio-tags-*.tif")
+	if err != nil {
+		return nil, raster.Errorf(raster.StatusIO, "cannot write beside %q: %v", dir, err)
+	}
+	f.Close()
+	t := &template{name: f.Name(), user: ds.name.User}
+	args := append(append([]string{"-of", "GTiff", "-srcwin", "0", "0", "1", "1"}, c.extra...), overviewMetadataArgs(c.opts)...)
+	err = translate(ds.name, nil, nil, t.name, args, nil, fmt.Sprintf("cannot read the tags of %q", t.user))
+	if err == nil {
+		err = copyUnits(ds, t.name)
+	}
+	if err != nil {
+		t.remove()
+		return nil, err
+	}
+	return t, nil
+}
+
+// tags are the template's, with the band metadata md (nil for none).
+// GDALTranslate drops the statistics of a copy of part of a raster: they
+// go onto a whole copy of the template.
+func (t *template) tags(md [][]string) (tiff.Tags, error) {
+	if md == nil {
+		return templateTags(t.name, t.user)
+	}
+	name := t.name + ".statistics.tif"
+	defer os.Remove(name)
+	if err := translate(storage.LocalName(t.name), nil, md, name, []string{"-of", "GTiff"}, nil, fmt.Sprintf("cannot record the statistics of %q", t.user)); err != nil {
+		return tiff.Tags{}, err
+	}
+	return templateTags(name, t.user)
+}
+
+func (t *template) remove() { os.Remove(t.name) }
+
+// copyUnits gives the bands of the GeoTIFF at name the unit types of ds's,
+// which GDALTranslate drops from a copy of part of a raster.
+func copyUnits(ds *Dataset, name string) error {
+	h, err := ds.acquire()
+	if err != nil {
+		return err
+	}
+	defer ds.release(h)
+	var ge gdalErrors
+	t, err := godal.Open(name, godal.Update(), godal.ErrLogger(ge.handler()))
+	if err != nil {
+		return ge.Err(fmt.Sprintf("cannot open the tags of %q", ds.name.User), raster.StatusIO)
+	}
+	for b, band := range h.gdal.Bands() {
+		if unit := unitType(band); unit != "" {
+			if err := setUnitType(t.Bands()[b], unit); err != nil {
+				t.Close()
+				return err
+			}
+		}
+	}
+	if err := t.Close(godal.ErrLogger(ge.handler())); err != nil {
+		return ge.Err(fmt.Sprintf("cannot write the tags of %q", ds.name.User), raster.StatusIO)
+	}
+	return nil
+}
+
+// templateTags are the tags of the GeoTIFF at name, a template of the
+// raster the user calls user.
+func templateTags(name, user string) (tiff.Tags, error) {
+	b, err := os.ReadFile(name)
+	if err != nil {
+		return tiff.Tags{}, raster.Errorf(raster.StatusIO, "cannot read the tags of %q: %v", user, err)
+	}
+	f, err := tiff.Open(tiff.Bytes(b), tiff.DefaultLimits)
+	if err == nil {
+		var tags tiff.Tags
+		if tags, err = tiff.TemplateTags(f); err == nil {
+			return tags, nil
+		}
+	}
+	return tiff.Tags{}, raster.Errorf(raster.StatusInternal, "the tags GDAL writes for %q: %v", user, err)
+}
+
+// encodeTiles reads every full-resolution tile of ds through cloudio's
+// parallel reader and hands it to e, on every core; with withStats, it
+// returns the statistics of every band as band metadata.
+func encodeTiles(ds *Dataset, e *tiff.Encoder, cfg tiff.Config, withStats bool) ([][]string, error) {
+	bs := int64(cfg.BlockSize)
+	r, err := ds.squareTiles(bs)
+	if err != nil {
+		return nil, err
+	}
+	defer r.Close()
+	info := ds.Info()
+	nodata := datasetNoData(ds)
+	workers := runtime.NumCPU()
+	partial := make([]*rasterStats, workers)
+	var first error // the cause: the other workers fail because of it
+	var once sync.Once
+	fail := func(err error) {
+		once.Do(func() { first = err })
+		e.Abort() // the other workers stop at their next tile
+	}
+	var wg sync.WaitGroup
+	for w := range workers {
+		if withStats {
+			partial[w] = newRasterStats(nodata, 0)
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer func() {
+				if p := recover(); p != nil {
+					fail(raster.Recovered(p))
+				}
+			}()
+			buf := make([]byte, r.BufferLen())
+			for {
+				t, ok, err := r.Next(buf)
+				if err != nil {
+					fail(err)
+				}
+				if err != nil || !ok {
+					break
+				}
+				cells := int(t.Window.Rows * t.Window.Cols)
+				if partial[w] != nil {
+					partial[w].add(buf, info.DType, cells, nil)
+				}
+				tile := make([]byte, e.TileLen())
+				interleaveTile(tile, buf, t.Window, int(info.Bands), info.DType.Size(), bs)
+				if err := e.WriteTile(t.Window.ColOff/bs, t.Window.RowOff/bs, tile, nil); err != nil {
+					fail(raster.Errorf(raster.StatusIO, "cannot encode the COG of %q: %v", ds.name.User, err))
+					break
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if first != nil {
+		return nil, first
+	}
+	if !withStats {
+		return nil, nil
+	}
+	total := newRasterStats(nodata, uint64(info.Rows*info.Cols))
+	for _, p := range partial {
+		total.merge(p)
+	}
+	return total.metadata(), nil
+}
+
+// interleaveTile puts the band-sequential cells of window win into tile,
+// the encoder's rows of bs cells of every band together.
+func interleaveTile(tile, cells []byte, win raster.Window, bands, size int, bs int64) {
+	rows, cols := int(win.Rows), int(win.Cols)
+	pixel, plane := bands*size, rows*cols*size
+	for r := 0; r < rows; r++ {
+		out := tile[r*int(bs)*pixel:]
+		if bands == 1 {
+			copy(out[:cols*size], cells[r*cols*size:])
+			continue
+		}
+		for b := 0; b < bands; b++ {
+			in := cells[b*plane+r*cols*size:]
+			for c := 0; c < cols; c++ {
+				copy(out[c*pixel+b*size:c*pixel+b*size+size], in[c*size:c*size+size])
+			}
+		}
+	}
+}
