@@ -78,10 +78,10 @@ func WriteCOG(src, dst string, o COGOptions) error {
 			return ds.raw.verify(ds.name.User, stats.decodedRaster(), stop)
 		}
 	}
-	var encode func(string, []raster.Option, ProgressFunc) (bool, error)
+	var encode func(*storage.AtomicOutput, []raster.Option, ProgressFunc) (bool, error)
 	if extra == nil {
-		encode = func(tmp string, opts []raster.Option, progress ProgressFunc) (bool, error) {
-			return encodeDataset(ds, cogEncoding{opts: opts, scan: withStats, progress: progress}, tmp)
+		encode = func(out *storage.AtomicOutput, opts []raster.Option, progress ProgressFunc) (bool, error) {
+			return encodeDataset(ds, cogEncoding{opts: opts, scan: withStats, progress: progress}, out)
 		}
 	}
 	return writeCOG(source{name: ds.name, extra: extra, stats: stats, verify: verify, encode: encode}, dst, info.DType, info.Bands, o)
@@ -202,7 +202,7 @@ type source struct {
 	extra  []string
 	stats  *statisticsStep
 	verify func(stop <-chan struct{}) error
-	encode func(tmp string, opts []raster.Option, progress ProgressFunc) (encoded bool, err error)
+	encode func(out *storage.AtomicOutput, opts []raster.Option, progress ProgressFunc) (encoded bool, err error)
 }
 
 // writeCOG writes src, dtype x bands, as a COG at dst.
@@ -217,7 +217,7 @@ func writeCOG(src source, dst string, dtype raster.DType, bands int64, o COGOpti
 	}
 	encoded := false
 	if src.encode != nil {
-		encoded, err = src.encode(out.Tmp, opts, o.Progress)
+		encoded, err = src.encode(out, opts, o.Progress)
 	}
 	if !encoded && err == nil {
 		var md [][]string

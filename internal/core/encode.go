@@ -13,6 +13,7 @@ import (
 	"github.com/cloudio-dem/cloudio/internal/raster"
 	"github.com/cloudio-dem/cloudio/internal/storage"
 	"github.com/cloudio-dem/cloudio/internal/tiff"
+	"github.com/cloudio-dem/cloudio/internal/upload"
 )
 
 // cloudio's own encoder (internal/tiff) writes the COGs GDAL's COG driver
@@ -31,21 +32,23 @@ type cogEncoding struct {
 	progress ProgressFunc
 }
 
-// encodeDataset writes ds as a COG at tmp (a local file) with cloudio's
-// encoder; encoded is false, and nothing is written, when the encoder does
-// not implement what c asks of this source.
-func encodeDataset(ds *Dataset, c cogEncoding, tmp string) (encoded bool, err error) {
+// encodeDataset writes ds as a COG for out with cloudio's encoder: into
+// out.Tmp, or straight to its S3 object (see openSink); encoded is false,
+// and nothing is written, when the encoder does not implement what c asks
+// of this source.
+func encodeDataset(ds *Dataset, c cogEncoding, out *storage.AtomicOutput) (encoded bool, err error) {
+	tmp := out.Tmp
 	cfg, tmpl, ok, err := encoderConfig(ds, c, tmp)
 	if !ok || err != nil {
 		return false, err
 	}
 	defer tmpl.remove()
-	sink, err := tiff.CreateFileSink(tmp)
-	if err != nil {
-		return true, raster.Errorf(raster.StatusIO, "cannot create %q: %v", tmp, err)
-	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
+	sink, streamed, err := openSink(ctx, out)
+	if err != nil {
+		return true, err
+	}
 	report := &progressState{fn: c.progress}
 	if c.progress != nil {
 		cfg.Progress = func(done, total int64) {
@@ -82,7 +85,29 @@ func encodeDataset(ds *Dataset, c cogEncoding, tmp string) (encoded bool, err er
 	if err := e.Finish(); err != nil {
 		return true, fail(raster.Errorf(raster.StatusIO, "cannot write COG %q: %v", tmp, err))
 	}
+	if streamed {
+		out.Streamed()
+	}
 	return true, nil
+}
+
+// openSink is where the encoder writes a COG for out: straight to its S3
+// object, in a multipart upload while it is encoded, when cloudio's S3
+// client can upload it (storage.S3Upload); else the local file out.Tmp
+// (which an object store's COG is uploaded from at Commit).
+func openSink(ctx context.Context, out *storage.AtomicOutput) (sink tiff.Sink, streamed bool, err error) {
+	if cfg, bucket, key, ok := storage.S3Upload(out.Dst); ok {
+		s, err := upload.NewS3Sink(ctx, cfg, bucket, key)
+		if err != nil {
+			return nil, false, raster.Errorf(raster.StatusInvalidArgument, "cannot upload %q: %v", out.Dst, err)
+		}
+		return s, true, nil
+	}
+	s, err := tiff.CreateFileSink(out.Tmp)
+	if err != nil {
+		return nil, false, raster.Errorf(raster.StatusIO, "cannot create %q: %v", out.Tmp, err)
+	}
+	return s, false, nil
 }
 
 // encoderConfig is the encoder's configuration for a COG of ds written as c

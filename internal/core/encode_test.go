@@ -1,12 +1,15 @@
 package core
 
 import (
+	"bytes"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"math"
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -14,6 +17,7 @@ import (
 	"github.com/airbusgeo/godal"
 
 	"github.com/cloudio-dem/cloudio/internal/raster"
+	"github.com/cloudio-dem/cloudio/internal/storage"
 )
 
 // levels reads every band of every level (full resolution, then each
@@ -95,7 +99,7 @@ func TestWriteCOGThroughTheEncoderIsWhatGDALWrites(t *testing.T) {
 					t.Fatal(err)
 				}
 				ours := filepath.Join(dir, "ours.tif")
-				encoded, err := encodeDataset(ds, cogEncoding{opts: opts, scan: true}, ours)
+				encoded, err := encodeDataset(ds, cogEncoding{opts: opts, scan: true}, &storage.AtomicOutput{Dst: ours, Tmp: ours})
 				if err != nil || !encoded {
 					t.Fatalf("encoded %v, %v", encoded, err)
 				}
@@ -177,7 +181,7 @@ func TestWriteCOGLeavesToGDALWhatTheEncoderDoesNotImplement(t *testing.T) {
 			t.Fatal(err)
 		}
 		dst := filepath.Join(dir, "out.tif")
-		encoded, err := encodeDataset(ds, cogEncoding{opts: opts}, dst)
+		encoded, err := encodeDataset(ds, cogEncoding{opts: opts}, &storage.AtomicOutput{Dst: dst, Tmp: dst})
 		ds.Close()
 		if err != nil || encoded != c.encoded {
 			t.Fatalf("%s %s %v: encoded %v (want %v), %v", filepath.Base(c.src), c.compress, c.options, encoded, c.encoded, err)
@@ -237,5 +241,61 @@ func TestWritersKeepEvery32BitValueInOverviews(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// A COG for S3 goes to its object while it is encoded, with nothing of its
+// size on local disk: with files limited to 64 KiB in this process (a
+// TMPDIR far smaller than the COG), write_cog uploads the COG it writes
+// locally. The limit is per process: run in a child.
+func TestCOGsForS3AreStreamedNotStaged(t *testing.T) {
+	out, ok := isolated(t, "streamed", func() error {
+		dir, err := os.MkdirTemp("", "cloudio-stream-")
+		if err != nil {
+			return err
+		}
+		defer os.RemoveAll(dir)
+		s3 := newFakeS3(t, "s3://stream-test")
+		const rows, cols = 700, 800
+		data := cells(raster.Float32, 1, rows, cols, 4)
+		src := gtiff(t, filepath.Join(dir, "src.tif"), raster.Float32, 1, rows, cols, data)
+		local := filepath.Join(dir, "local.tif")
+		if err := WriteCOG(src, local, COGOptions{}); err != nil {
+			return err
+		}
+		want, err := os.ReadFile(local)
+		if err != nil || len(want) < 1<<20 {
+			return fmt.Errorf("the local COG: %d bytes, %v", len(want), err)
+		}
+		if err := setFileSizeLimit(64 << 10); err != nil {
+			return err
+		}
+		if err := WriteCOG(src, "s3://stream-test/file.tif", COGOptions{}); err != nil {
+			return fmt.Errorf("write_cog: %v", err)
+		}
+		if err := setFileSizeLimit(0); err != nil {
+			return err
+		}
+		got, _ := s3.object("/stream-test/file.tif")
+		// The local file's full resolution starts on a file system block
+		// (FileSink moves it without copying): up to 4 KiB of zeros before.
+		if len(got) > len(want) || len(want)-len(got) >= 4096 || !bytes.Equal(got[len(got)-1<<20:], want[len(want)-1<<20:]) {
+			return fmt.Errorf("the object holds %d bytes, the local COG %d", len(got), len(want))
+		}
+		streamed := filepath.Join(dir, "streamed.tif")
+		if err := os.WriteFile(streamed, got, 0o644); err != nil {
+			return err
+		}
+		validateCOG(t, streamed)
+		if !reflect.DeepEqual(levels(t, streamed), levels(t, local)) || !reflect.DeepEqual(metadataOf(t, streamed), metadataOf(t, local)) {
+			return errors.New("the object is not the local COG")
+		}
+		if names := listDir(t, os.TempDir()); slices.ContainsFunc(names, func(n string) bool { return strings.HasPrefix(n, ".cloudio") }) {
+			return fmt.Errorf("left in TMPDIR: %v", names)
+		}
+		return nil
+	})
+	if !ok {
+		t.Fatal(firstLines(out, 20))
 	}
 }

@@ -428,7 +428,7 @@ func (w *TileWriter) writeCOG(md [][]string, progress ProgressFunc) error {
 		return err
 	}
 	extra := colorInterpArgs(w.interps)
-	encoded, err := encodeDataset(ds, cogEncoding{opts: w.cog, extra: extra, metadata: md, progress: progress}, w.out.Tmp)
+	encoded, err := encodeDataset(ds, cogEncoding{opts: w.cog, extra: extra, metadata: md, progress: progress}, w.out)
 	ds.Close()
 	if encoded || err != nil {
 		return err

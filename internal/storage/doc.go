@@ -4,6 +4,8 @@
 // pinning onto the threads that call GDAL, listing, existence and deletion
 // of objects, cloudio's own HTTP range fetcher, the byte sources the TIFF
 // decoder reads, and atomic publishing of what is written (a temporary
-// name, then a rename or a complete upload). Its C helpers (vsi.c, vsi.h)
+// name, then a rename or a complete upload, or an upload while it is
+// written: S3Upload says how internal/upload's S3 client reaches an
+// object). Its C helpers (vsi.c, vsi.h)
 // follow gdalc's error convention; it does not import godal.
 package storage

@@ -25,7 +25,12 @@ import (
 //     beside the destination, renamed through GDAL.
 type AtomicOutput struct {
 	Dst, Tmp string // the destination, and the temporary name written first
+	streamed bool   // the object was uploaded while it was written: Tmp is not used
 }
+
+// Streamed records that the object at Dst (an object store's) was uploaded
+// whole while it was written, so that Commit has nothing left to upload.
+func (o *AtomicOutput) Streamed() { o.streamed = true }
 
 // NewAtomicOutput checks that dst can be written and picks the temporary
 // name.
@@ -129,6 +134,9 @@ func RandomSuffix() (string, error) {
 func (o *AtomicOutput) Commit() error {
 	defer o.Discard()
 	switch {
+	case IsObjectStore(o.Dst) && o.streamed:
+		forgetCached(o.Dst)
+		return nil
 	case IsObjectStore(o.Dst):
 		return Upload(o.Tmp, o.Dst)
 	case IsVSI(o.Dst):

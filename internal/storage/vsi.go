@@ -250,6 +250,14 @@ func vsiRename(from, to string) error {
 	return nil
 }
 
+// forgetCached drops what GDAL cached of name (its size, its bytes), so
+// that later reads see the object cloudio has just written.
+func forgetCached(name string) {
+	cname := C.CString(name)
+	defer C.free(unsafe.Pointer(cname))
+	C.VSICurlPartialClearCache(cname)
+}
+
 // Upload copies a local file to an object store; the object appears only if
 // the whole upload succeeds.
 func Upload(local, dst string) error {

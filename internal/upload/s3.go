@@ -4,11 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"net/url"
 	"strings"
 	"sync"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
@@ -38,6 +40,12 @@ type S3Config struct {
 	// Anonymous sends them unsigned instead (AWS_NO_SIGN_REQUEST=YES).
 	AccessKeyID, SecretAccessKey, SessionToken string
 	Anonymous                                  bool
+
+	// HTTPClient, when not nil, sends the requests (its timeouts are
+	// GDAL_HTTP_TIMEOUT's and GDAL_HTTP_CONNECTTIMEOUT's); Retries is how
+	// many times a failed request is sent again (GDAL_HTTP_MAX_RETRY).
+	HTTPClient *http.Client
+	Retries    int
 
 	// Parts: PartSize at least 5 MiB; 0 plans it from the file's
 	// largest possible size: max(8 MiB, that / 9000).
@@ -104,6 +112,13 @@ func NewS3Sink(ctx context.Context, cfg S3Config, bucket, key string) (*S3Sink, 
 		opts.BaseEndpoint = aws.String(u.String())
 	} else if cfg.PlainHTTP {
 		opts.EndpointOptions.DisableHTTPS = true
+	}
+	if cfg.HTTPClient != nil {
+		opts.HTTPClient = cfg.HTTPClient
+	}
+	opts.Retryer = aws.NopRetryer{}
+	if cfg.Retries > 0 {
+		opts.Retryer = retry.NewStandard(func(o *retry.StandardOptions) { o.MaxAttempts = cfg.Retries + 1 })
 	}
 	b.client = s3.New(opts)
 	l := limits{maxPart: s3MaxPart, maxParts: s3MaxParts, holdFirst: s3MinPart}
