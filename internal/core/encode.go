@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"sync"
+	"sync/atomic"
 
 	"github.com/airbusgeo/godal"
 
@@ -49,29 +50,50 @@ func encodeDataset(ds *Dataset, c cogEncoding, out *storage.AtomicOutput) (encod
 	if err != nil {
 		return true, err
 	}
-	report := &progressState{fn: c.progress}
-	if c.progress != nil {
-		cfg.Progress = func(done, total int64) {
-			if !report.call(float64(done)/float64(total), "") {
-				cancel()
-			}
-		}
+	relay := &progressRelay{active: c.progress != nil, wake: make(chan struct{}, 1), ask: make(chan struct{}), answer: make(chan bool)}
+	if relay.active {
+		cfg.Progress = relay.record
 	}
 	e, err := tiff.NewEncoder(ctx, cfg, sink)
 	if err != nil { // a layout the encoder does not write (a photometric of its own, ...)
 		sink.Abort()
 		return false, nil
 	}
-	fail := func(err error) error {
-		e.Abort()
-		if p := report.err(); p != nil {
-			return p
+	finished := make(chan error, 1)
+	go func() {
+		defer func() {
+			if p := recover(); p != nil {
+				e.Abort()
+				finished <- raster.Recovered(p)
+			}
+		}()
+		err := encodeAll(ds, e, cfg, c.scan, tmpl, tmp, relay.last)
+		if err != nil {
+			e.Abort()
 		}
-		return err
+		finished <- err
+	}()
+	report := &progressState{fn: c.progress}
+	if err := relay.forward(report, finished, cancel); err != nil {
+		if p := report.err(); p != nil {
+			return true, p
+		}
+		return true, err
 	}
-	md, err := encodeTiles(ds, e, cfg, c.scan)
+	if streamed {
+		out.Streamed()
+	}
+	return true, nil
+}
+
+// encodeAll hands every tile of ds to e, puts the statistics into the tags
+// when scan asks for them, and finishes the file once last (the last
+// progress report) agrees (tmp names the file in errors: see
+// AtomicOutput.Friendly).
+func encodeAll(ds *Dataset, e *tiff.Encoder, cfg tiff.Config, scan bool, tmpl *template, tmp string, last func() bool) error {
+	md, err := encodeTiles(ds, e, cfg, scan)
 	if err != nil {
-		return true, fail(err)
+		return err
 	}
 	if md != nil {
 		tags, err := tmpl.tags(md)
@@ -79,16 +101,74 @@ func encodeDataset(ds *Dataset, c cogEncoding, out *storage.AtomicOutput) (encod
 			err = e.SetMainTags(tags.Main)
 		}
 		if err != nil {
-			return true, fail(err)
+			return err
 		}
 	}
+	if !last() {
+		return raster.Errorf(raster.StatusCancelled, "cancelled by the progress callback")
+	}
 	if err := e.Finish(); err != nil {
-		return true, fail(raster.Errorf(raster.StatusIO, "cannot write COG %q: %v", tmp, err))
+		return raster.Errorf(raster.StatusIO, "cannot write COG %q: %v", tmp, err)
 	}
-	if streamed {
-		out.Streamed()
+	return nil
+}
+
+// progressRelay carries the encoder's progress, counted on its workers, to
+// the goroutine that called the write, which reports it: a caller's
+// callback runs on the caller's thread, as when GDAL calls it. The last
+// report (1) comes before the file is completed, so that a callback that
+// stops there still leaves nothing behind, as with GDAL.
+type progressRelay struct {
+	active      bool // there is a callback
+	done, total atomic.Int64
+	wake        chan struct{} // capacity 1: a report is due
+	ask         chan struct{} // the work asks for the last report
+	answer      chan bool     // ... and learns whether to go on
+}
+
+func (r *progressRelay) record(done, total int64) {
+	r.total.Store(total)
+	r.done.Store(done)
+	select {
+	case r.wake <- struct{}{}:
+	default:
 	}
-	return true, nil
+}
+
+// last asks the caller's goroutine for the last report: whether to go on.
+func (r *progressRelay) last() bool {
+	if !r.active {
+		return true
+	}
+	r.ask <- struct{}{}
+	return <-r.answer
+}
+
+// forward reports progress to report until finished delivers the result of
+// the work; a callback that asks to stop (or panics) cancels it.
+func (r *progressRelay) forward(report *progressState, finished <-chan error, cancel func()) error {
+	reported := int64(-1)
+	goOn := func() bool { return report.fn != nil && !report.cancelled && report.panicked == nil }
+	for {
+		select {
+		case err := <-finished:
+			return err
+		case <-r.wake:
+			if done, total := r.done.Load(), r.total.Load(); goOn() && done != reported && done < total {
+				reported = done
+				if !report.call(float64(done)/float64(total), "") {
+					cancel()
+				}
+			}
+		case <-r.ask:
+			ok := goOn() && report.call(1, "")
+			if !ok {
+				cancel()
+			}
+			r.answer <- ok
+			return <-finished
+		}
+	}
 }
 
 // openSink is where the encoder writes a COG for out: straight to its S3
