@@ -115,7 +115,10 @@ func WriteCOGBuffer(buf []byte, dtype raster.DType, bands, rows, cols int64, g r
 			return bufferStatistics(buf, dtype, bands, rows, cols, g.NoData), nil
 		}}
 	}
-	return writeCOG(source{ds: src.ds, stats: stats}, dst, dtype, bands, o)
+	encode := func(out *storage.AtomicOutput, opts []raster.Option, progress ProgressFunc) (bool, error) {
+		return encodeCOG(bufferSource(buf, dtype, bands, rows, cols, g.NoData, src), cogEncoding{opts: opts, scan: withStats, progress: progress}, out)
+	}
+	return writeCOG(source{ds: src.ds, stats: stats, encode: encode}, dst, dtype, bands, o)
 }
 
 // checkBuffer validates the shape of a caller's buffer of dtype values.

@@ -1,5 +1,8 @@
 package core
 
+// #include <gdal.h>
+import "C"
+
 import (
 	"context"
 	"fmt"
@@ -12,6 +15,7 @@ import (
 	"github.com/airbusgeo/godal"
 
 	"github.com/cloudio-dem/cloudio/internal/raster"
+	"github.com/cloudio-dem/cloudio/internal/stats"
 	"github.com/cloudio-dem/cloudio/internal/storage"
 	"github.com/cloudio-dem/cloudio/internal/tiff"
 	"github.com/cloudio-dem/cloudio/internal/upload"
@@ -20,9 +24,10 @@ import (
 // cloudio's own encoder (internal/tiff) writes the COGs GDAL's COG driver
 // would write, in one compression pass on every core, with the overviews
 // reduced from the tiles as they go by. It does what it implements: DEFLATE,
-// ZSTD or no compression, nearest or average overviews, sources the direct
-// decoder reads (so that damage is an error), without masks of their own or
-// overviews to reuse. Everything else is GDAL's COG driver's, as before.
+// ZSTD or no compression, nearest or average overviews, callers' buffers and
+// sources the direct decoder reads (so that damage is an error), without
+// masks of their own or overviews to reuse. Everything else is GDAL's COG
+// driver's, as before.
 
 // cogEncoding is how encodeDataset writes a COG.
 type cogEncoding struct {
@@ -33,13 +38,113 @@ type cogEncoding struct {
 	progress ProgressFunc
 }
 
-// encodeDataset writes ds as a COG for out with cloudio's encoder: into
+// cogSource is a raster cloudio's encoder reads: a dataset (see
+// datasetSource) or a caller's buffer (see bufferSource).
+type cogSource struct {
+	info   raster.Info
+	user   string         // its name, for messages
+	name   storage.Name   // what GDAL copies for the template...
+	ds     C.GDALDatasetH // ... or this dataset, when not nil
+	nodata []stats.NoData // of each band, as the statistics compare cells with it
+	// units gives the bands of the template at the path its unit types
+	// (nil: it has none).
+	units func(template string) error
+	// tiles reads the raster in side x side tiles, band-sequential, in its
+	// own type, for many goroutines at once.
+	tiles func(side int64) (tileSource, error)
+}
+
+// tileSource hands out tiles in order, to any goroutine (a TileReader).
+type tileSource interface {
+	Next(buf []byte) (Tile, bool, error)
+	BufferLen() int64
+	Close() error
+}
+
+// datasetSource is ds for the encoder; ok is false when ds has what only
+// GDAL's COG driver reads or copies: a layout cloudio's decoder does not
+// read (it is also the damage check), samples of fewer bits than their
+// type, masks of its own or overviews to reuse.
+func datasetSource(ds *Dataset) (src cogSource, ok bool, err error) {
+	if ds.raw == nil || ds.nbits != 0 {
+		return src, false, nil
+	}
+	if gdalOnly, err := gdalOnlyParts(ds); gdalOnly || err != nil {
+		return src, false, err
+	}
+	return cogSource{info: ds.Info(), user: ds.name.User, name: ds.name, nodata: datasetNoData(ds),
+		units: func(template string) error { return copyUnits(ds, template) },
+		tiles: func(side int64) (tileSource, error) { return ds.squareTiles(side) }}, true, nil
+}
+
+// bufferSource is a caller's buffer of bands x rows x cols values of dtype
+// (band-sequential, row-major) for the encoder; m is the MEM dataset GDAL
+// sees over it, which the template is copied from.
+func bufferSource(buf []byte, dtype raster.DType, bands, rows, cols int64, nodata *raster.NoData, m *memSource) cogSource {
+	return cogSource{info: raster.Info{Rows: rows, Cols: cols, Bands: bands, DType: dtype}, user: "the buffer", ds: m.ds,
+		nodata: sameNoData(nodata, bands),
+		tiles: func(side int64) (tileSource, error) {
+			tiling, err := raster.NewTiling(rows, cols, side, side, 0)
+			if err != nil {
+				return nil, err
+			}
+			return &bufferTiles{buf: buf, size: int64(dtype.Size()), bands: bands, rows: rows, cols: cols, tiling: tiling,
+				tileLen: min(side, rows) * min(side, cols) * bands * int64(dtype.Size())}, nil
+		}}
+}
+
+// bufferTiles cuts a buffer into the tiles of tiling, for many goroutines.
+type bufferTiles struct {
+	buf                     []byte
+	size, bands, rows, cols int64
+	tiling                  *raster.Tiling
+	tileLen                 int64
+
+	mu   sync.Mutex
+	next uint64
+}
+
+func (b *bufferTiles) Next(dst []byte) (Tile, bool, error) {
+	b.mu.Lock()
+	i := b.next
+	if i < b.tiling.Len() {
+		b.next++
+	}
+	b.mu.Unlock()
+	if i >= b.tiling.Len() {
+		return Tile{}, false, nil
+	}
+	w := b.tiling.At(i)
+	out := 0
+	for band := int64(0); band < b.bands; band++ {
+		for r := w.RowOff; r < w.RowOff+w.Rows; r++ {
+			start := ((band*b.rows+r)*b.cols + w.ColOff) * b.size
+			out += copy(dst[out:], b.buf[start:start+w.Cols*b.size])
+		}
+	}
+	return Tile{Window: w, Padded: w}, true, nil
+}
+
+func (b *bufferTiles) BufferLen() int64 { return b.tileLen }
+func (b *bufferTiles) Close() error     { return nil }
+
+// encodeDataset is encodeCOG of ds, when the encoder reads it (see
+// datasetSource).
+func encodeDataset(ds *Dataset, c cogEncoding, out *storage.AtomicOutput) (encoded bool, err error) {
+	src, ok, err := datasetSource(ds)
+	if !ok || err != nil {
+		return false, err
+	}
+	return encodeCOG(src, c, out)
+}
+
+// encodeCOG writes src as a COG for out with cloudio's encoder: into
 // out.Tmp, or straight to its S3 object (see openSink); encoded is false,
 // and nothing is written, when the encoder does not implement what c asks
 // of this source.
-func encodeDataset(ds *Dataset, c cogEncoding, out *storage.AtomicOutput) (encoded bool, err error) {
+func encodeCOG(src cogSource, c cogEncoding, out *storage.AtomicOutput) (encoded bool, err error) {
 	tmp := out.Tmp
-	cfg, tmpl, ok, err := encoderConfig(ds, c, tmp)
+	cfg, tmpl, ok, err := encoderConfig(src, c, tmp)
 	if !ok || err != nil {
 		return false, err
 	}
@@ -67,7 +172,7 @@ func encodeDataset(ds *Dataset, c cogEncoding, out *storage.AtomicOutput) (encod
 				finished <- raster.Recovered(p)
 			}
 		}()
-		err := encodeAll(ds, e, cfg, c.scan, tmpl, tmp, relay.last)
+		err := encodeAll(src, e, cfg, c.scan, tmpl, tmp, relay.last)
 		if err != nil {
 			e.Abort()
 		}
@@ -90,8 +195,8 @@ func encodeDataset(ds *Dataset, c cogEncoding, out *storage.AtomicOutput) (encod
 // when scan asks for them, and finishes the file once last (the last
 // progress report) agrees (tmp names the file in errors: see
 // AtomicOutput.Friendly).
-func encodeAll(ds *Dataset, e *tiff.Encoder, cfg tiff.Config, scan bool, tmpl *template, tmp string, last func() bool) error {
-	md, err := encodeTiles(ds, e, cfg, scan)
+func encodeAll(src cogSource, e *tiff.Encoder, cfg tiff.Config, scan bool, tmpl *template, tmp string, last func() bool) error {
+	md, err := encodeTiles(src, e, cfg, scan)
 	if err != nil {
 		return err
 	}
@@ -190,19 +295,16 @@ func openSink(ctx context.Context, out *storage.AtomicOutput) (sink tiff.Sink, s
 	return s, false, nil
 }
 
-// encoderConfig is the encoder's configuration for a COG of ds written as c
-// says, and the template of its tags (remove it when done); ok is false
+// encoderConfig is the encoder's configuration for a COG of src written as
+// c says, and the template of its tags (remove it when done); ok is false
 // when the encoder does not implement what it takes.
-func encoderConfig(ds *Dataset, c cogEncoding, tmp string) (cfg tiff.Config, tmpl *template, ok bool, err error) {
-	info := ds.Info()
+func encoderConfig(src cogSource, c cogEncoding, tmp string) (cfg tiff.Config, tmpl *template, ok bool, err error) {
+	info := src.info
 	format, known := sampleFormat(info.DType)
-	if storage.IsVSI(tmp) || ds.raw == nil || ds.nbits != 0 || !known {
+	if storage.IsVSI(tmp) || !known {
 		return cfg, nil, false, nil
 	}
-	if gdalOnly, err := gdalOnlyParts(ds); gdalOnly || err != nil {
-		return cfg, nil, false, err
-	}
-	tmpl, err = newTemplate(ds, c, filepath.Dir(tmp))
+	tmpl, err = newTemplate(src, c, tmp)
 	if err != nil {
 		return cfg, nil, false, err
 	}
@@ -257,18 +359,19 @@ type template struct {
 	name, user string
 }
 
-// newTemplate makes the template of ds in dir.
-func newTemplate(ds *Dataset, c cogEncoding, dir string) (*template, error) {
-	f, err := os.CreateTemp(dir, ".cloudio-tags-*.tif")
+// newTemplate makes the template of src beside tmp, the file the COG is
+// written to first.
+func newTemplate(src cogSource, c cogEncoding, tmp string) (*template, error) {
+	f, err := os.CreateTemp(filepath.Dir(tmp), ".cloudio-tags-*.tif")
 	if err != nil {
-		return nil, raster.Errorf(raster.StatusIO, "cannot write beside %q: %v", dir, err)
+		return nil, raster.Errorf(raster.StatusIO, "cannot write %q: %v", tmp, err)
 	}
 	f.Close()
-	t := &template{name: f.Name(), user: ds.name.User}
+	t := &template{name: f.Name(), user: src.user}
 	args := append(append([]string{"-of", "GTiff", "-srcwin", "0", "0", "1", "1"}, c.extra...), overviewMetadataArgs(c.opts)...)
-	err = translate(ds.name, nil, nil, t.name, args, nil, fmt.Sprintf("cannot read the tags of %q", t.user))
-	if err == nil {
-		err = copyUnits(ds, t.name)
+	err = translate(src.name, src.ds, nil, t.name, args, nil, fmt.Sprintf("cannot read the tags of %q", t.user))
+	if err == nil && src.units != nil {
+		err = src.units(t.name)
 	}
 	if err != nil {
 		t.remove()
@@ -338,18 +441,17 @@ func templateTags(name, user string) (tiff.Tags, error) {
 	return tiff.Tags{}, raster.Errorf(raster.StatusInternal, "the tags GDAL writes for %q: %v", user, err)
 }
 
-// encodeTiles reads every full-resolution tile of ds through cloudio's
-// parallel reader and hands it to e, on every core; with withStats, it
-// returns the statistics of every band as band metadata.
-func encodeTiles(ds *Dataset, e *tiff.Encoder, cfg tiff.Config, withStats bool) ([][]string, error) {
+// encodeTiles reads every full-resolution tile of src and hands it to e, on
+// every core; with withStats, it returns the statistics of every band as
+// band metadata.
+func encodeTiles(src cogSource, e *tiff.Encoder, cfg tiff.Config, withStats bool) ([][]string, error) {
 	bs := int64(cfg.BlockSize)
-	r, err := ds.squareTiles(bs)
+	r, err := src.tiles(bs)
 	if err != nil {
 		return nil, err
 	}
 	defer r.Close()
-	info := ds.Info()
-	nodata := datasetNoData(ds)
+	info, nodata := src.info, src.nodata
 	workers := runtime.NumCPU()
 	partial := make([]*rasterStats, workers)
 	var first error // the cause: the other workers fail because of it
@@ -387,7 +489,7 @@ func encodeTiles(ds *Dataset, e *tiff.Encoder, cfg tiff.Config, withStats bool) 
 				tile := make([]byte, e.TileLen())
 				interleaveTile(tile, buf, t.Window, int(info.Bands), info.DType.Size(), bs)
 				if err := e.WriteTile(t.Window.ColOff/bs, t.Window.RowOff/bs, tile, nil); err != nil {
-					fail(raster.Errorf(raster.StatusIO, "cannot encode the COG of %q: %v", ds.name.User, err))
+					fail(raster.Errorf(raster.StatusIO, "cannot encode the COG of %q: %v", src.user, err))
 					break
 				}
 			}

@@ -198,9 +198,9 @@ func TestWriteCOGLeavesToGDALWhatTheEncoderDoesNotImplement(t *testing.T) {
 	}
 }
 
-// write_cog of a file and the tile writer go through the encoder: their
-// nearest overviews of 32-bit integers hold the cells of the raster, which
-// GDAL 3.6's COG driver would round through float32.
+// write_cog of a file or a buffer and the tile writer go through the
+// encoder: their nearest overviews of 32-bit integers hold the cells of the
+// raster, which GDAL 3.6's COG driver would round through float32.
 func TestWritersKeepEvery32BitValueInOverviews(t *testing.T) {
 	const rows, cols = 600, 700
 	dir := t.TempDir()
@@ -212,6 +212,10 @@ func TestWritersKeepEvery32BitValueInOverviews(t *testing.T) {
 	options := COGOptions{Options: []string{"BLOCKSIZE=256"}}
 	fromFile := filepath.Join(dir, "file.tif")
 	if err := WriteCOG(src, fromFile, options); err != nil {
+		t.Fatal(err)
+	}
+	fromBuffer := filepath.Join(dir, "buffer.tif")
+	if err := WriteCOGBuffer(data, raster.UInt32, 1, rows, cols, raster.Georef{}, fromBuffer, options); err != nil {
 		t.Fatal(err)
 	}
 	fromTiles := filepath.Join(dir, "tiles.tif")
@@ -228,7 +232,7 @@ func TestWritersKeepEvery32BitValueInOverviews(t *testing.T) {
 	if err := w.Close(nil); err != nil {
 		t.Fatal(err)
 	}
-	for _, cog := range []string{fromFile, fromTiles} {
+	for _, cog := range []string{fromFile, fromBuffer, fromTiles} {
 		validateCOG(t, cog)
 		l := levels(t, cog)
 		if len(l) != 3 {

@@ -427,10 +427,9 @@ func (w *TileWriter) writeCOG(md [][]string, progress ProgressFunc) error {
 	if err != nil {
 		return err
 	}
+	defer ds.Close()
 	extra := colorInterpArgs(w.interps)
-	encoded, err := encodeDataset(ds, cogEncoding{opts: w.cog, extra: extra, metadata: md, progress: progress}, w.out)
-	ds.Close()
-	if encoded || err != nil {
+	if encoded, err := encodeDataset(ds, cogEncoding{opts: w.cog, extra: extra, metadata: md, progress: progress}, w.out); encoded || err != nil {
 		return err
 	}
 	return translateToCOG(storage.LocalName(w.staging), nil, md, w.out.Tmp, w.cog, extra, progress)
