@@ -94,18 +94,6 @@ func datasetStatistics(ds *Dataset) *statisticsStep {
 	return s
 }
 
-// fileStatistics is datasetStatistics of the file name.
-func fileStatistics(name string) *statisticsStep {
-	return &statisticsStep{share: 0.1, run: func(p ProgressFunc) ([][]string, error) {
-		ds, err := OpenDataset(name)
-		if err != nil {
-			return nil, err
-		}
-		defer ds.Close()
-		return scanStatistics(ds, p)
-	}}
-}
-
 // rasterStats accumulates the statistics of every band of a raster.
 type rasterStats struct {
 	bands  []stats.Band
@@ -436,18 +424,6 @@ func (s *windowStats) maskedOut() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.masked = true
-}
-
-// step is the statistics of the COG made from the staging file: those of
-// the windows when they tell, else read from the file; nil for none.
-func (s *windowStats) step(staging string) *statisticsStep {
-	if s == nil {
-		return nil
-	}
-	if md := s.metadata(); md != nil {
-		return &statisticsStep{run: func(ProgressFunc) ([][]string, error) { return md, nil }}
-	}
-	return fileStatistics(staging)
 }
 
 // maxCoverageCells bounds the grid the overlap check marks (bits).

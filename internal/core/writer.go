@@ -407,10 +407,7 @@ func (w *TileWriter) Close(progress ProgressFunc) error {
 	}
 	w.h = nil
 	w.releaseSource()
-	md, progress, err := w.stats.step(w.staging).metadata(progress)
-	if err == nil {
-		err = w.writeCOG(md, progress)
-	}
+	err := w.writeCOG(progress)
 	w.removeStaging()
 	if err != nil {
 		w.out.Discard()
@@ -419,18 +416,29 @@ func (w *TileWriter) Close(progress ProgressFunc) error {
 	return w.out.Commit()
 }
 
-// writeCOG makes the COG from the staging file, with the band metadata md:
-// with cloudio's encoder where it implements the options, else with GDAL's
-// COG driver.
-func (w *TileWriter) writeCOG(md [][]string, progress ProgressFunc) error {
+// writeCOG makes the COG from the staging file: with cloudio's encoder where
+// it implements the options, else with GDAL's COG driver. The statistics are
+// the windows' when they tell, else read from the staging file: by the
+// encoder as it encodes it, or before GDAL copies it.
+func (w *TileWriter) writeCOG(progress ProgressFunc) error {
+	var md [][]string
+	if w.stats != nil {
+		md = w.stats.metadata()
+	}
 	ds, err := OpenDataset(w.staging)
 	if err != nil {
 		return err
 	}
 	defer ds.Close()
 	extra := colorInterpArgs(w.interps)
-	if encoded, err := encodeDataset(ds, cogEncoding{opts: w.cog, extra: extra, metadata: md, progress: progress}, w.out); encoded || err != nil {
+	c := cogEncoding{opts: w.cog, extra: extra, metadata: md, scan: w.stats != nil && md == nil, progress: progress}
+	if encoded, err := encodeDataset(ds, c, w.out); encoded || err != nil {
 		return err
+	}
+	if c.scan {
+		if md, progress, err = datasetStatistics(ds).metadata(progress); err != nil {
+			return err
+		}
 	}
 	return translateToCOG(storage.LocalName(w.staging), nil, md, w.out.Tmp, w.cog, extra, progress)
 }
