@@ -117,12 +117,7 @@ func OpenDataset(name string) (*Dataset, error) {
 	}
 	var noData []bandNoData
 	for i, b := range h.Bands() {
-		nd, err := readNoData(n, i+1, b, info.BandTypes[i])
-		if err != nil {
-			h.Close()
-			return nil, err
-		}
-		noData = append(noData, nd)
+		noData = append(noData, readNoData(b, info.BandTypes[i]))
 	}
 	info.NoData, info.HasNoData = noData[0].value.Float, noData[0].ok
 	d := &Dataset{name: n, info: info, crs: h.Projection(), noData: noData, free: []*handle{{gdal: h}}}
@@ -157,33 +152,21 @@ type bandNoData struct {
 	ok    bool
 }
 
-// readNoData is band b's (1-based) nodata value, exactly: for a 64-bit
-// integer band through GDAL's C API, as godal reads only the double.
-func readNoData(n storage.Name, b int, band godal.Band, dtype raster.DType) (bandNoData, error) {
-	if dtype != raster.Int64 && dtype != raster.UInt64 {
-		v, ok := band.NoData()
-		return bandNoData{raster.NoDataFloat(v), ok}, nil
-	}
-	var nd bandNoData
-	cname := C.CString(n.GDAL)
-	defer C.free(unsafe.Pointer(cname))
-	var i C.longlong
-	var u C.ulonglong
-	var has C.int
-	errs := gdalc.NewErrors()
-	defer errs.Free()
-	storage.Pinned(n.Store, func() { has = C.cloudioNoData64(cname, C.int(b), &i, &u, (*C.cloudioErrors)(errs.C())) })
-	if err := errs.Err(fmt.Sprintf("cannot read the nodata value of band %d of %q", b, n.User), raster.StatusIO); err != nil {
-		return nd, err
-	}
-	nd.ok = has != 0
-	exact := new(big.Int).SetUint64(uint64(u))
-	if dtype == raster.Int64 {
-		exact = big.NewInt(int64(i))
+// readNoData is band's nodata value, exactly: for a 64-bit integer band
+// through GDAL's C API, as godal reads only the double.
+func readNoData(band godal.Band, dtype raster.DType) bandNoData {
+	nd := C.cloudioBandNoData(C.GDALRasterBandH(bandHandle(band)))
+	var exact *big.Int
+	switch dtype {
+	case raster.Int64:
+		exact = big.NewInt(int64(nd.as_int64))
+	case raster.UInt64:
+		exact = new(big.Int).SetUint64(uint64(nd.as_uint64))
+	default:
+		return bandNoData{raster.NoDataFloat(float64(nd.value)), nd.has != 0}
 	}
 	f, _ := new(big.Float).SetInt(exact).Float64()
-	nd.value = raster.NoData{Float: f, Int: exact}
-	return nd, nil
+	return bandNoData{raster.NoData{Float: f, Int: exact}, nd.has != 0}
 }
 
 // NoData is band b's (1-based) nodata value, exactly; false when it has

@@ -181,8 +181,8 @@ func stackBands(n storage.Name, bands []string) (string, error) {
 				store, name, st.SizeY, st.SizeX, raster.DType(st.DataType), first.SizeY, first.SizeX, raster.DType(first.DataType))
 		}
 		fmt.Fprintf(&b, `<VRTRasterBand dataType="%s" band="%d" blockXSize="%d" blockYSize="%d">`, raster.DType(st.DataType), i+1, st.BlockSizeX, st.BlockSizeY)
-		if nodata, ok := ds.Bands()[0].NoData(); ok {
-			fmt.Fprintf(&b, "<NoDataValue>%s</NoDataValue>", strconv.FormatFloat(nodata, 'g', -1, 64))
+		if nodata := readNoData(ds.Bands()[0], raster.DType(st.DataType)); nodata.ok {
+			fmt.Fprintf(&b, "<NoDataValue>%s</NoDataValue>", nodata.value)
 		}
 		fmt.Fprintf(&b, `<SimpleSource><SourceFilename relativeToVRT="0">%s</SourceFilename><SourceBand>1</SourceBand></SimpleSource></VRTRasterBand>`, esc(name))
 		ds.Close()

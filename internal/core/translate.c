@@ -149,21 +149,19 @@ void cloudioTranslate(const char *src, GDALDatasetH src_ds, const cloudioBandMet
   cloudioErrorsEnd(errs);
 }
 
-int cloudioNoData64(const char *name, int band, long long *as_int64, unsigned long long *as_uint64, cloudioErrors *errs) {
-  cloudioErrorsBegin(errs);
-  GDALDatasetH ds = GDALOpenEx(name, GDAL_OF_RASTER | GDAL_OF_READONLY | GDAL_OF_VERBOSE_ERROR, NULL, NULL, NULL);
-  int has = 0;
-  GDALRasterBandH b = ds != NULL && band >= 1 && band <= GDALGetRasterCount(ds) ? GDALGetRasterBand(ds, band) : NULL;
-  if (b != NULL && GDALGetRasterDataType(b) == GDT_Int64) {
-    *as_int64 = (long long)GDALGetRasterNoDataValueAsInt64(b, &has);
-  } else if (b != NULL && GDALGetRasterDataType(b) == GDT_UInt64) {
-    *as_uint64 = (unsigned long long)GDALGetRasterNoDataValueAsUInt64(b, &has);
-  } else if (!errs->failed) {
-    CPLError(CE_Failure, CPLE_AppDefined, "band %d of %s is no 64-bit integer band", band, name);
+cloudioNoData cloudioBandNoData(GDALRasterBandH band) {
+  cloudioNoData nd = {0};
+  switch (GDALGetRasterDataType(band)) {
+  case GDT_Int64:
+    nd.as_int64 = (long long)GDALGetRasterNoDataValueAsInt64(band, &nd.has);
+    nd.value = (double)nd.as_int64;
+    break;
+  case GDT_UInt64:
+    nd.as_uint64 = (unsigned long long)GDALGetRasterNoDataValueAsUInt64(band, &nd.has);
+    nd.value = (double)nd.as_uint64;
+    break;
+  default:
+    nd.value = GDALGetRasterNoDataValue(band, &nd.has);
   }
-  if (ds != NULL) {
-    GDALClose(ds);
-  }
-  cloudioErrorsEnd(errs);
-  return has;
+  return nd;
 }

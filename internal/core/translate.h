@@ -40,8 +40,19 @@ GDALDatasetH cloudioMemDataset(void *data, int dtype, int signed_byte, int bands
                                const cloudioGeoref *georef, cloudioErrors *errs);
 void cloudioCloseDataset(GDALDatasetH ds);
 
-/* The nodata value of 64-bit integer band (1-based) of the raster name,
- * exactly (godal reads nodata only as a double): 1 when it has one. */
-int cloudioNoData64(const char *name, int band, long long *as_int64, unsigned long long *as_uint64, cloudioErrors *errs);
+/* A band's nodata value: has is 1 when it has one; value is it as a
+ * double, and as_int64 / as_uint64 exactly for 64-bit integer bands (godal
+ * reads only the double). */
+typedef struct {
+  int has;
+  double value;
+  long long as_int64;
+  unsigned long long as_uint64;
+} cloudioNoData;
+
+/* Band's nodata value. Returned by value, so that GDAL stores its answer in
+ * C memory, never through a pointer to a Go variable (godal's Band.NoData
+ * does that, which valgrind reports as GDAL writing into Go's heap). */
+cloudioNoData cloudioBandNoData(GDALRasterBandH band);
 
 #endif

@@ -288,6 +288,7 @@ func (e *Encoder) WriteChunk(c *Chunk) error {
 			e.progress()
 		}
 		w := &worker{scratch: map[int64]*encodeScratch{}}
+		defer w.free()
 		for _, b := range c.Raw {
 			if err := e.ctx.Err(); err != nil {
 				return err
