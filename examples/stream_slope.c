@@ -96,10 +96,12 @@ int main(int argc, char **argv) {
   }
 
   const double out_nodata = SLOPE_NODATA;
+  /* Each cell is written once: tiles are encoded as they are complete. */
+  const char *const writer_options[] = {"STREAM=YES", NULL};
   cloudio_writer *writer = NULL;
   rc = cloudio_writer_open(argv[2], info.rows, info.cols, 1, CLOUDIO_FLOAT32,
                            info.has_geotransform ? info.geotransform : NULL, wkt, &out_nodata,
-                           "deflate", NULL, &writer, err, sizeof err);
+                           "deflate", writer_options, &writer, err, sizeof err);
   free(wkt);
   if (rc != CLOUDIO_OK) {
     cloudio_reader_close(reader, NULL, 0);

@@ -481,7 +481,17 @@ typedef struct cloudio_writer cloudio_writer;
  * cloudio_writer_set_source gives them roles. Statistics (see
  * cloudio_write_cog) are computed from the windows as they are written;
  * only when windows overlap or a mask rather than nodata marks cells does
- * close read the staging file for them. Returns the statuses of
+ * close read the staging file for them.
+ * Windows go into a staging GeoTIFF beside dst (in TMPDIR for an object
+ * store's COG) unless options hold STREAM=YES: then each tile of the COG
+ * is encoded as soon as every cell of it has been written, on every core,
+ * and a COG for S3 is uploaded while it is encoded, with nothing staged.
+ * The price: a window may overlap earlier ones only in tiles not yet
+ * complete, and a window masked without a nodata value must come before
+ * the first tile is complete (else write returns
+ * CLOUDIO_ERR_INVALID_ARGUMENT and the writer is failed). Where cloudio's
+ * encoder does not implement the options (see cloudio_write_cog),
+ * STREAM=YES stages the windows as without it. Returns the statuses of
  * cloudio_write_cog_buffer; CLOUDIO_INT64 / CLOUDIO_UINT64 are
  * CLOUDIO_ERR_UNSUPPORTED. */
 int cloudio_writer_open(const char *dst, int64_t rows, int64_t cols, int64_t bands, int dtype,
@@ -519,7 +529,8 @@ int cloudio_writer_set_source(cloudio_writer *writer, const char *src, const int
 
 /* Store the window (row_off, col_off, n_rows, n_cols) of every band from buf
  * (band-sequential, row-major, the writer's dtype; buf_len exactly its size).
- * Windows may overlap (the last write wins) and come from any thread.
+ * Windows may overlap (the last write wins; see STREAM=YES in
+ * cloudio_writer_open) and come from any thread.
  * Returns CLOUDIO_ERR_INVALID_ARGUMENT for a window not inside the raster or
  * a wrong buf_len; CLOUDIO_ERR_IO when the staging file cannot be written
  * (the writer is then failed: close returns the error and cleans up). */

@@ -1830,6 +1830,48 @@ static void test_writer(void) {
   free(before);
   CHECK_STATUS(cloudio_writer_abort(writer, err, sizeof err), CLOUDIO_ERR_INVALID_ARGUMENT);
 
+  /* STREAM=YES: tiles are encoded as they are complete; progress on this
+   * thread to 1; a window into a tile already encoded fails the writer,
+   * which then leaves nothing; a cancelled close leaves nothing. */
+  const char *const stream[] = {"STREAM=YES", NULL};
+  path_t streamed = in_dir("streamed.tif");
+  float *big = calloc(600 * 700, sizeof *big);
+  for (int i = 0; i < 600 * 700; i++) {
+    big[i] = (float)(i % 977);
+  }
+  for (int how = 0; how < 3; how++) {
+    before = snapshot_of(dir);
+    CHECK_OK(cloudio_writer_open(streamed.s, 600, 700, 1, CLOUDIO_FLOAT32, NULL, NULL, NULL, NULL, stream, &writer, err,
+                                 sizeof err));
+    CHECK_OK(cloudio_writer_write(writer, 0, 0, 512, 700, big, 512 * 700 * sizeof *big, err, sizeof err));
+    progress_init(&prog);
+    if (how == 0) {
+      CHECK_OK(cloudio_writer_write(writer, 512, 0, 88, 700, big + 512 * 700, 88 * 700 * sizeof *big, err, sizeof err));
+      CHECK_OK(cloudio_writer_close(writer, on_progress, &prog, err, sizeof err));
+      CHECK(progress_ok(&prog));
+      float *back = malloc(600 * 700 * sizeof *back);
+      CHECK_OK(cloudio_dataset_open(streamed.s, &ds, err, sizeof err));
+      CHECK_OK(cloudio_dataset_read(ds, 0, 0, 600, 700, NULL, 0, 0, back, 600 * 700 * sizeof *back, err, sizeof err));
+      CHECK_OK(cloudio_dataset_close(ds, err, sizeof err));
+      CHECK(memcmp(back, big, 600 * 700 * sizeof *back) == 0);
+      free(back);
+      remove(streamed.s);
+    } else if (how == 1) {
+      CHECK_STATUS(cloudio_writer_write(writer, 500, 500, 20, 20, big, 400 * sizeof *big, err, sizeof err),
+                   CLOUDIO_ERR_INVALID_ARGUMENT);
+      CHECK(strstr(err, "writes into tile (row 0, col 0) of the output, whose cells were all written and encoded already") != NULL);
+      CHECK_STATUS(cloudio_writer_close(writer, NULL, NULL, err, sizeof err), CLOUDIO_ERR_INVALID_ARGUMENT);
+    } else {
+      prog.cancel_from = 1.0;
+      CHECK_STATUS(cloudio_writer_close(writer, on_progress, &prog, err, sizeof err), CLOUDIO_ERR_CANCELLED);
+    }
+    after = snapshot_of(dir);
+    CHECK(absent(streamed.s) && strcmp(before, after) == 0);
+    free(after);
+    free(before);
+  }
+  free(big);
+
   /* An existing destination survives an abort and a cancelled close, and
    * the writer's staging file goes with it. */
   size_t keep_len = 0;

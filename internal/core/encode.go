@@ -143,79 +143,127 @@ func encodeDataset(ds *Dataset, c cogEncoding, out *storage.AtomicOutput) (encod
 // and nothing is written, when the encoder does not implement what c asks
 // of this source.
 func encodeCOG(src cogSource, c cogEncoding, out *storage.AtomicOutput) (encoded bool, err error) {
-	tmp := out.Tmp
-	cfg, tmpl, ok, err := encoderConfig(src, c, tmp)
-	if !ok || err != nil {
-		return false, err
-	}
-	defer tmpl.remove()
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	sink, streamed, err := openSink(ctx, out)
-	if err != nil {
-		return true, err
-	}
-	relay := &progressRelay{active: c.progress != nil, wake: make(chan struct{}, 1), ask: make(chan struct{}), answer: make(chan bool)}
-	if relay.active {
-		cfg.Progress = relay.record
-	}
-	e, err := tiff.NewEncoder(ctx, cfg, sink)
-	if err != nil { // a layout the encoder does not write (a photometric of its own, ...)
-		sink.Abort()
+	cfg, ok := baseConfig(src.info, c.opts, out.Tmp)
+	if !ok {
 		return false, nil
 	}
+	run, ok, err := startEncoding(src, c, cfg, out)
+	if !ok || err != nil {
+		return ok, err
+	}
+	return true, run.finish(c.progress, func() error {
+		md, err := encodeTiles(src, run.enc, run.cfg, c.scan)
+		if err != nil {
+			return err
+		}
+		return run.complete(md, out.Tmp)
+	})
+}
+
+// encoding is a COG under way in cloudio's encoder.
+type encoding struct {
+	enc      *tiff.Encoder
+	cfg      tiff.Config
+	tmpl     *template
+	cancel   context.CancelFunc
+	relay    *progressRelay
+	streamed bool // to out's object, not to out.Tmp
+	out      *storage.AtomicOutput
+}
+
+// startEncoding readies the encoder for a COG of src for out, configured
+// as cfg (see baseConfig) and src's template say; ok is false, with
+// nothing written, when the encoder refuses the layout.
+func startEncoding(src cogSource, c cogEncoding, cfg tiff.Config, out *storage.AtomicOutput) (run *encoding, ok bool, err error) {
+	tmpl, err := newTemplate(src, c, out.Tmp)
+	if err != nil {
+		return nil, true, err
+	}
+	if cfg.Tags, err = tmpl.tags(c.metadata); err != nil {
+		tmpl.remove()
+		return nil, true, err
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	sink, streamed, err := openSink(ctx, out)
+	if err != nil {
+		cancel()
+		tmpl.remove()
+		return nil, true, err
+	}
+	run = &encoding{cfg: cfg, tmpl: tmpl, cancel: cancel, streamed: streamed, out: out,
+		relay: &progressRelay{wake: make(chan struct{}, 1), ask: make(chan struct{}), answer: make(chan bool)}}
+	run.cfg.Progress = run.relay.record
+	if run.enc, err = tiff.NewEncoder(ctx, run.cfg, sink); err != nil { // a layout the encoder does not write (a photometric of its own, ...)
+		sink.Abort()
+		run.release()
+		return nil, false, nil
+	}
+	return run, true, nil
+}
+
+// finish runs work, which hands the encoder every tile and then calls
+// complete, while the caller's goroutine reports progress.
+func (r *encoding) finish(progress ProgressFunc, work func() error) error {
+	defer r.release()
+	r.relay.active = progress != nil
 	finished := make(chan error, 1)
 	go func() {
 		defer func() {
 			if p := recover(); p != nil {
-				e.Abort()
+				r.enc.Abort()
 				finished <- raster.Recovered(p)
 			}
 		}()
-		err := encodeAll(src, e, cfg, c.scan, tmpl, tmp, relay.last)
+		err := work()
 		if err != nil {
-			e.Abort()
+			r.enc.Abort()
 		}
 		finished <- err
 	}()
-	report := &progressState{fn: c.progress}
-	if err := relay.forward(report, finished, cancel); err != nil {
+	report := &progressState{fn: progress}
+	if err := r.relay.forward(report, finished, r.cancel); err != nil {
 		if p := report.err(); p != nil {
-			return true, p
+			return p
 		}
-		return true, err
-	}
-	if streamed {
-		out.Streamed()
-	}
-	return true, nil
-}
-
-// encodeAll hands every tile of ds to e, puts the statistics into the tags
-// when scan asks for them, and finishes the file once last (the last
-// progress report) agrees (tmp names the file in errors: see
-// AtomicOutput.Friendly).
-func encodeAll(src cogSource, e *tiff.Encoder, cfg tiff.Config, scan bool, tmpl *template, tmp string, last func() bool) error {
-	md, err := encodeTiles(src, e, cfg, scan)
-	if err != nil {
 		return err
 	}
+	if r.streamed {
+		r.out.Streamed()
+	}
+	return nil
+}
+
+// complete puts the band metadata md (the statistics; nil for none) into
+// the tags and finishes the file once the last progress report agrees
+// (tmp names the file in errors: see AtomicOutput.Friendly).
+func (r *encoding) complete(md [][]string, tmp string) error {
 	if md != nil {
-		tags, err := tmpl.tags(md)
+		tags, err := r.tmpl.tags(md)
 		if err == nil {
-			err = e.SetMainTags(tags.Main)
+			err = r.enc.SetMainTags(tags.Main)
 		}
 		if err != nil {
 			return err
 		}
 	}
-	if !last() {
+	if !r.relay.last() {
 		return raster.Errorf(raster.StatusCancelled, "cancelled by the progress callback")
 	}
-	if err := e.Finish(); err != nil {
+	if err := r.enc.Finish(); err != nil {
 		return raster.Errorf(raster.StatusIO, "cannot write COG %q: %v", tmp, err)
 	}
 	return nil
+}
+
+// abort discards the encoding.
+func (r *encoding) abort() {
+	r.enc.Abort()
+	r.release()
+}
+
+func (r *encoding) release() {
+	r.cancel()
+	r.tmpl.remove()
 }
 
 // progressRelay carries the encoder's progress, counted on its workers, to
@@ -295,34 +343,20 @@ func openSink(ctx context.Context, out *storage.AtomicOutput) (sink tiff.Sink, s
 	return s, false, nil
 }
 
-// encoderConfig is the encoder's configuration for a COG of src written as
-// c says, and the template of its tags (remove it when done); ok is false
+// baseConfig is the encoder's configuration for a COG of info written
+// with the creation options opts into tmp, without its tags; ok is false
 // when the encoder does not implement what it takes.
-func encoderConfig(src cogSource, c cogEncoding, tmp string) (cfg tiff.Config, tmpl *template, ok bool, err error) {
-	info := src.info
+func baseConfig(info raster.Info, opts []raster.Option, tmp string) (cfg tiff.Config, ok bool) {
 	format, known := sampleFormat(info.DType)
 	if storage.IsVSI(tmp) || !known {
-		return cfg, nil, false, nil
+		return cfg, false
 	}
-	tmpl, err = newTemplate(src, c, tmp)
-	if err != nil {
-		return cfg, nil, false, err
-	}
-	tags, err := tmpl.tags(c.metadata)
-	if err != nil {
-		tmpl.remove()
-		return cfg, nil, false, err
-	}
-	cfg = tiff.Config{Width: info.Cols, Height: info.Rows, Bands: int(info.Bands), SampleFormat: format[0], BitsPerSample: format[1], Tags: tags}
-	settings := make([]string, len(c.opts))
-	for i, o := range c.opts {
+	cfg = tiff.Config{Width: info.Cols, Height: info.Rows, Bands: int(info.Bands), SampleFormat: format[0], BitsPerSample: format[1]}
+	settings := make([]string, len(opts))
+	for i, o := range opts {
 		settings[i] = o.String()
 	}
-	if cfg.ApplyCOGOptions(settings) != nil {
-		tmpl.remove()
-		return cfg, nil, false, nil
-	}
-	return cfg, tmpl, true, nil
+	return cfg, cfg.ApplyCOGOptions(settings) == nil
 }
 
 // sampleFormat is the TIFF sample format and size of d.

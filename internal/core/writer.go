@@ -22,10 +22,12 @@ type WriterSpec struct {
 }
 
 // TileWriter accepts windows in any order from any goroutine and produces a
-// COG at Close. Windows go into a tiled, ZSTD-compressed staging GeoTIFF
-// beside the destination (GDAL compresses its blocks on all cores as they
-// are flushed); Close runs the COG driver over it, which adds overviews, and
-// publishes the result atomically. A writer that fails or is aborted leaves
+// COG at Close. With the option STREAM=YES, where cloudio's encoder
+// implements the options, tiles go to the encoder as soon as they are
+// complete (see tileStream). Otherwise windows go into a tiled,
+// ZSTD-compressed staging GeoTIFF beside the destination (GDAL compresses
+// its blocks on all cores as they are flushed), which Close encodes; the
+// result is published atomically. A writer that fails or is aborted leaves
 // nothing at the destination.
 //
 // Bands are Undefined, as GDAL makes the bands of an in-memory raster,
@@ -37,7 +39,8 @@ type TileWriter struct {
 	cog     []raster.Option
 	out     *storage.AtomicOutput
 	staging string
-	stats   *windowStats // nil without statistics
+	stats   *windowStats // nil without statistics, or with a stream (which computes them)
+	stream  *tileStream  // nil: windows go into the staging file
 
 	mu        sync.Mutex // the staging handle is not thread-safe
 	h         *godal.Dataset
@@ -65,6 +68,10 @@ var stagingOptions = []string{"TILED=YES", "BLOCKXSIZE=512", "BLOCKYSIZE=512", "
 func CreateTileWriter(dst string, spec WriterSpec, o COGOptions) (*TileWriter, error) {
 	gdalc.Init()
 	o, withStats, err := statisticsOption(o)
+	if err != nil {
+		return nil, err
+	}
+	o, stream, err := streamOption(o)
 	if err != nil {
 		return nil, err
 	}
@@ -122,7 +129,10 @@ func CreateTileWriter(dst string, spec WriterSpec, o COGOptions) (*TileWriter, e
 		return nil, out.Friendly(ge.Err(fmt.Sprintf("cannot create the staging file for %q", dst), raster.StatusIO))
 	}
 	w := &TileWriter{spec: spec, cog: cog, out: out, staging: staging, h: h, noData: noData}
-	if withStats {
+	if stream {
+		w.stream = newTileStream(spec, cog, out, noData, withStats)
+	}
+	if withStats && w.stream == nil {
 		w.stats = newWindowStats(spec)
 	}
 	if err := w.setGeoref(wkt); err != nil {
@@ -191,6 +201,8 @@ func (w *TileWriter) SetSource(src string, bands []int, copy CopyFlags) error {
 	if err == nil && masked {
 		if int64(st.SizeY) != w.spec.Rows || int64(st.SizeX) != w.spec.Cols {
 			err = raster.Errorf(raster.StatusInvalidArgument, "the mask of %q (%d x %d) cannot be copied to a %d x %d output", src, st.SizeY, st.SizeX, w.spec.Rows, w.spec.Cols)
+		} else if w.stream != nil {
+			w.maskFrom, w.maskName, ds = ds, n, nil // the stream's tiles take it
 		} else if err = w.addMask(); err == nil {
 			w.maskFrom, w.maskName, ds = ds, n, nil
 		}
@@ -270,6 +282,9 @@ func (w *TileWriter) WriteMasked(win raster.Window, buf, mask []byte) error {
 			return err
 		}
 	}
+	if w.stream != nil {
+		return w.writeStreamed(win, buf, datasetMask)
+	}
 	if w.stats != nil {
 		if (datasetMask != nil && w.noData == nil) || w.maskFrom != nil {
 			w.stats.maskedOut() // the output's mask decides which cells count
@@ -300,6 +315,64 @@ func (w *TileWriter) WriteMasked(win raster.Window, buf, mask []byte) error {
 	}
 	w.failed = w.writeMask(win, datasetMask)
 	return w.failed
+}
+
+// writeStreamed hands window win to the stream (mask as in writeMask, or
+// nil when the writer's nodata marks the masked cells); any failure fails
+// the writer, as the output can no longer be what was written.
+func (w *TileWriter) writeStreamed(win raster.Window, buf, mask []byte) error {
+	w.mu.Lock()
+	if err := w.usable(); err != nil {
+		w.mu.Unlock()
+		return err
+	}
+	w.writes++
+	var err error
+	switch {
+	case w.maskFrom != nil && mask == nil:
+		mask, err = w.sourceMask(win)
+	case w.maskFrom == nil && w.noData != nil:
+		mask = nil
+	}
+	var complete []*tileCells
+	if err == nil {
+		complete, err = w.stream.write(win, buf, mask)
+	}
+	if err == nil && len(complete) > 0 && w.stream.run == nil {
+		err = w.startStream()
+	}
+	if err != nil {
+		w.failed = err
+		w.mu.Unlock()
+		return err
+	}
+	w.stream.sending.Add(1)
+	w.mu.Unlock()
+	defer w.stream.sending.Done()
+	if err := w.stream.send(complete); err != nil {
+		w.mu.Lock()
+		if w.failed == nil {
+			w.failed = err
+		}
+		w.mu.Unlock()
+		return err
+	}
+	return nil
+}
+
+// startStream starts the stream's encoding, from the staging file, which
+// holds only the output's georeferencing and what SetSource copied; w.mu is
+// held.
+func (w *TileWriter) startStream() error {
+	if w.h != nil {
+		var ge gdalErrors
+		err := w.h.Close(godal.ErrLogger(ge.handler()))
+		w.h = nil
+		if err != nil {
+			return ge.Err(fmt.Sprintf("cannot flush the staging file of %q", w.out.Dst), raster.StatusIO)
+		}
+	}
+	return w.stream.start(w.staging, colorInterpArgs(w.interps), w.out)
 }
 
 // applyMask returns buf with the nodata value in its masked cells (a copy:
@@ -357,27 +430,40 @@ func (w *TileWriter) addMask() error {
 // writeMask writes a window of the output's mask: mask, or the source's
 // when SetSource copies it, or all valid.
 func (w *TileWriter) writeMask(win raster.Window, mask []byte) error {
-	var ge gdalErrors
 	if mask == nil {
-		mask = make([]byte, win.Rows*win.Cols)
-		if w.maskFrom != nil {
-			var err error
-			storage.Pinned(w.maskName.Store, func() {
-				err = w.maskFrom.Bands()[0].MaskBand().Read(int(win.ColOff), int(win.RowOff), mask, int(win.Cols), int(win.Rows), godal.ErrLogger(ge.handler()))
-			})
-			if err != nil {
-				return ge.Err(fmt.Sprintf("cannot read the mask of %q", w.maskName.GDAL), raster.StatusIO)
-			}
-		} else {
-			for i := range mask {
-				mask[i] = 255
-			}
+		var err error
+		if mask, err = w.sourceMask(win); err != nil {
+			return err
 		}
 	}
+	if mask == nil {
+		mask = make([]byte, win.Rows*win.Cols)
+		for i := range mask {
+			mask[i] = 255
+		}
+	}
+	var ge gdalErrors
 	if err := w.h.Bands()[0].MaskBand().Write(int(win.ColOff), int(win.RowOff), mask, int(win.Cols), int(win.Rows), godal.ErrLogger(ge.handler())); err != nil {
 		return ge.Err(fmt.Sprintf("cannot write the mask of window (row_off=%d, col_off=%d, n_rows=%d, n_cols=%d) of %q", win.RowOff, win.ColOff, win.Rows, win.Cols, w.out.Dst), raster.StatusIO)
 	}
 	return nil
+}
+
+// sourceMask is window win of the mask SetSource copies (nil without one).
+func (w *TileWriter) sourceMask(win raster.Window) ([]byte, error) {
+	if w.maskFrom == nil {
+		return nil, nil
+	}
+	mask := make([]byte, win.Rows*win.Cols)
+	var ge gdalErrors
+	var err error
+	storage.Pinned(w.maskName.Store, func() {
+		err = w.maskFrom.Bands()[0].MaskBand().Read(int(win.ColOff), int(win.RowOff), mask, int(win.Cols), int(win.Rows), godal.ErrLogger(ge.handler()))
+	})
+	if err != nil {
+		return nil, ge.Err(fmt.Sprintf("cannot read the mask of %q", w.maskName.GDAL), raster.StatusIO)
+	}
+	return mask, nil
 }
 
 func (w *TileWriter) usable() error {
@@ -399,6 +485,9 @@ func (w *TileWriter) Close(progress ProgressFunc) error {
 		return err
 	}
 	w.done = true
+	if w.stream != nil {
+		return w.closeStream(progress)
+	}
 	var ge gdalErrors
 	if err := w.h.Close(godal.ErrLogger(ge.handler())); err != nil {
 		w.h = nil
@@ -408,6 +497,30 @@ func (w *TileWriter) Close(progress ProgressFunc) error {
 	w.h = nil
 	w.releaseSource()
 	err := w.writeCOG(progress)
+	w.removeStaging()
+	if err != nil {
+		w.out.Discard()
+		return w.out.Friendly(err)
+	}
+	return w.out.Commit()
+}
+
+// closeStream encodes what the stream has not and publishes the COG; w.mu
+// is held.
+func (w *TileWriter) closeStream(progress ProgressFunc) error {
+	w.mu.Unlock() // the tiles being handed over fail the writer if they cannot be
+	w.stream.sending.Wait()
+	w.mu.Lock()
+	err := w.failed
+	if err == nil && w.stream.run == nil {
+		err = w.startStream()
+	}
+	w.releaseSource()
+	if err == nil {
+		err = w.stream.finish(progress)
+	} else {
+		w.stream.abort()
+	}
 	w.removeStaging()
 	if err != nil {
 		w.out.Discard()
@@ -456,6 +569,9 @@ func (w *TileWriter) Abort() error {
 
 func (w *TileWriter) discard() {
 	w.done = true
+	if w.stream != nil {
+		w.stream.abort()
+	}
 	if w.h != nil {
 		w.h.Close(godal.ErrLogger(ignoreErrors))
 		w.h = nil

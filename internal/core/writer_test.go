@@ -66,31 +66,33 @@ func TestTileWriterRoundTrip(t *testing.T) {
 		{raster.Float64, 1, 120, 110, 50, "lerc", ptr(math.NaN()), "EPSG:3035"},
 		{raster.Int32, 2, 64, 64, 64, "none", nil, "EPSG:4326"},
 	} {
-		t.Run(fmt.Sprintf("%s_x%d_%dx%d", c.dtype, c.bands, c.rows, c.cols), func(t *testing.T) {
-			dir := t.TempDir()
-			data := cells(c.dtype, c.bands, c.rows, c.cols, int64(c.rows))
-			dst := filepath.Join(dir, "w.tif")
-			w, err := CreateTileWriter(dst, WriterSpec{Rows: int64(c.rows), Cols: int64(c.cols), Bands: int64(c.bands), DType: c.dtype,
-				Georef: raster.Georef{GeoTransform: &gt, CRS: c.crs, NoData: noData(c.nodata)}}, COGOptions{Compress: c.compress})
-			if err != nil {
-				t.Fatal(err)
-			}
-			if _, err := os.Stat(dst); err == nil {
-				t.Fatal("the destination exists before Close")
-			}
-			tiling, _ := raster.NewTiling(int64(c.rows), int64(c.cols), c.tile, c.tile, 0)
-			writeTiles(t, w, data, c.dtype, c.bands, c.rows, c.cols, tiling, 1, nil)
-			if _, err := os.Stat(dst); err == nil {
-				t.Fatal("the destination exists before Close")
-			}
-			var progress progressLog
-			if err := w.Close(progress.fn); err != nil {
-				t.Fatal(err)
-			}
-			progress.check(t)
-			checkCOG(t, dst, data, c.dtype, c.bands, c.rows, c.cols, &gt, c.crs, c.nodata)
-			wantDir(t, dir, "w.tif")
-		})
+		for _, stream := range []string{"NO", "YES"} {
+			t.Run(fmt.Sprintf("%s_x%d_%dx%d_stream_%s", c.dtype, c.bands, c.rows, c.cols, stream), func(t *testing.T) {
+				dir := t.TempDir()
+				data := cells(c.dtype, c.bands, c.rows, c.cols, int64(c.rows))
+				dst := filepath.Join(dir, "w.tif")
+				w, err := CreateTileWriter(dst, WriterSpec{Rows: int64(c.rows), Cols: int64(c.cols), Bands: int64(c.bands), DType: c.dtype,
+					Georef: raster.Georef{GeoTransform: &gt, CRS: c.crs, NoData: noData(c.nodata)}}, COGOptions{Compress: c.compress, Options: []string{"STREAM=" + stream}})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if _, err := os.Stat(dst); err == nil {
+					t.Fatal("the destination exists before Close")
+				}
+				tiling, _ := raster.NewTiling(int64(c.rows), int64(c.cols), c.tile, c.tile, 0)
+				writeTiles(t, w, data, c.dtype, c.bands, c.rows, c.cols, tiling, 1, nil)
+				if _, err := os.Stat(dst); err == nil {
+					t.Fatal("the destination exists before Close")
+				}
+				var progress progressLog
+				if err := w.Close(progress.fn); err != nil {
+					t.Fatal(err)
+				}
+				progress.check(t)
+				checkCOG(t, dst, data, c.dtype, c.bands, c.rows, c.cols, &gt, c.crs, c.nodata)
+				wantDir(t, dir, "w.tif")
+			})
+		}
 	}
 }
 

@@ -246,7 +246,7 @@ def to_cog(darr, path, *, compress: str = "deflate", options: Options = None, ov
     """
     dask, da = _require_dask()
     opts = write_options(compress, options, overview_resampling, blocksize, progress,
-                         f"to_cog {os.path.basename(os.fsdecode(path))}", statistics=statistics)
+                         f"to_cog {os.path.basename(os.fsdecode(path))}", statistics=statistics, once=True)
     if chunks_in_flight is not None and (isinstance(chunks_in_flight, bool) or
                                          not isinstance(chunks_in_flight, (int, np.integer)) or chunks_in_flight < 1):
         raise ValueError(f"chunks_in_flight must be a positive integer or None, not {chunks_in_flight!r}")

@@ -51,11 +51,13 @@ def beyond_double(nodata: Any) -> bool:
 
 def write_options(compress: Any, options: Options, overview_resampling: Optional[str], blocksize: Any,
                   progress: Progress, label: str, example: str = "deflate",
-                  statistics: Optional[bool] = None) -> WriteOptions:
+                  statistics: Optional[bool] = None, once: bool = False) -> WriteOptions:
     """The shared keywords of a writer; ``label`` names the bar of
     ``progress=True``, ``example`` a method of the writer's driver.
     ``statistics=False`` (COG writers) is the option ``STATISTICS=NO``: the
-    library records band statistics unless told not to."""
+    library records band statistics unless told not to. ``once``: the
+    writer writes each cell once, so the library's tile writer may encode
+    tiles as they are complete (``STREAM=YES``) unless the options say."""
     if not isinstance(compress, str) or not compress.strip():
         raise ValueError(f"compress must be a method name such as {example!r}, not {compress!r}")
     if statistics is not None and not isinstance(statistics, (bool, np.bool_)):
@@ -68,6 +70,8 @@ def write_options(compress: Any, options: Options, overview_resampling: Optional
             kind = "a method name such as 'average'" if key == "OVERVIEW_RESAMPLING" else "an integer"
             raise ValueError(f"{key.lower()} must be {kind}, not {value!r}")
         extra[key] = value
+    if once and "STREAM" not in _keys(options):
+        extra["STREAM"] = "YES"
     given = _merged(options, extra)
     return WriteOptions(compress.encode(), _lib.options_array(given), progress_callable(progress, label), given)
 
@@ -80,19 +84,31 @@ def _merged(options: Options, extra: Mapping[str, Any]) -> Options:
     given: Union[Dict[Any, Any], List[Any]]
     if options is None or isinstance(options, Mapping):
         given = dict(options or {})
-        keys = [str(k) for k in given]
     else:
         try:
             given = list(options)
         except TypeError:
             return options  # options_array says what it must be
-        keys = [item.split("=", 1)[0] for item in given if isinstance(item, str)]
     for key in extra:
-        if key in (k.strip().upper() for k in keys):
+        if key in _keys(given):
             raise ValueError(f"{key.lower()}= and options both set {key}: give one")
     if isinstance(given, dict):
         return {**given, **extra}
     return given + [f"{k}={v}" for k, v in extra.items()]
+
+
+def _keys(options: Options) -> List[str]:
+    """The keys options set, upper case (none for what options_array will
+    refuse)."""
+    if options is None or isinstance(options, (str, bytes)):
+        return []
+    if isinstance(options, Mapping):
+        return [str(k).strip().upper() for k in options]
+    try:
+        items = list(options)
+    except TypeError:
+        return []
+    return [item.split("=", 1)[0].strip().upper() for item in items if isinstance(item, str)]
 
 
 def progress_callable(progress: Progress, label: str) -> Optional[Callable[[float], Any]]:

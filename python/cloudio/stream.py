@@ -373,7 +373,7 @@ def map_tiles(src, func: Callable[[np.ndarray], np.ndarray], dst, *, tile_rows: 
     if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int) or workers < 1):
         raise ValueError(f"workers must be a positive integer or None, not {workers!r}")
     opts = write_options(compress, options, overview_resampling, blocksize, progress,
-                         f"map_tiles {os.path.basename(os.fsdecode(dst))}", statistics=statistics)
+                         f"map_tiles {os.path.basename(os.fsdecode(dst))}", statistics=statistics, once=True)
     out_dtype = None if dtype is None else np.dtype(dtype)
     if out_dtype is not None:
         dtype_code(out_dtype, "dtype")

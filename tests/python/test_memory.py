@@ -17,14 +17,15 @@ SIDE = 32768
 LIMIT_MB = 512
 
 
-def run_measured(code):
-    """Run code in a fresh interpreter; return (its stdout, peak RSS in MB)."""
+def run_measured(code, prefix=(), **env):
+    """Run code in a fresh interpreter (after the command prefix, with env
+    added to the environment); return (its stdout, peak RSS in MB)."""
     script = textwrap.dedent(code) + textwrap.dedent("""
         import resource
         print("PEAK_RSS_MB", resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
     """)
-    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=900,
-                            env=dict(os.environ, PYTHONPATH=os.path.join(ROOT, "python")))
+    result = subprocess.run([*prefix, sys.executable, "-c", script], capture_output=True, text=True, timeout=900,
+                            env=dict(os.environ, PYTHONPATH=os.path.join(ROOT, "python"), **env))
     assert result.returncode == 0, result.stdout + result.stderr
     peak = float(result.stdout.split("PEAK_RSS_MB")[1])
     print(f"peak RSS {peak:.0f} MB")
@@ -107,3 +108,45 @@ def test_to_cog_from_a_cluster_bounded(tmp_path):
     assert (ds.RasterYSize, ds.RasterXSize) == (side, side)
     assert ds.GetRasterBand(1).ReadAsArray(side - 1, side - 1, 1, 1)[0, 0] == pytest.approx((side - 1) * 0.03, rel=1e-6)
     assert peak < LIMIT_MB, f"to_cog from a cluster: peak RSS {peak:.0f} MB"
+
+
+@pytest.mark.servers
+def test_map_tiles_to_s3_with_a_small_tmpdir(tmp_path_factory, tmp_path):
+    """A 1 GiB map_tiles result of noise (it does not compress) goes to MinIO
+    with TMPDIR on a 96 MiB tmpfs, mounted in a mount namespace of the
+    child's own: the tiles are uploaded as they are encoded, so nothing the
+    size of the raster is staged. The object is a valid COG of the noise,
+    and the peak RSS stays under 512 MB."""
+    from test_storage import start_minio
+    side, tmpdir = 16384, tmp_path / "tmpfs"
+    src = str(tmp_path / "zeros.vrt")
+    ds = gdal.GetDriverByName("VRT").Create(src, side, side, 1, gdal.GDT_Float32)
+    ds.SetGeoTransform((0, 1, 0, 0, 0, -1))
+    ds = None
+    os.mkdir(tmpdir)
+    server = start_minio(tmp_path_factory, "noise")
+    try:
+        mount = f"mount -t tmpfs -o size=96m tmpfs {tmpdir} && exec \"$0\" \"$@\""
+        out, peak = run_measured(f"""
+            import numpy as np, cloudio
+            from osgeo import gdal
+            store = cloudio.cloud_storage("s3://noise", mode="w", **{server.options()!r})
+            def noise(t, at=[0]):
+                at[0] += 1
+                return np.random.default_rng(at[0]).random(t.shape, dtype=np.float32)
+            cloudio.map_tiles({src!r}, noise, "s3://noise/noise.tif", workers=1)
+            ds = gdal.Open("/vsis3/noise/noise.tif")
+            assert (ds.RasterYSize, ds.RasterXSize) == ({side}, {side})
+            first = ds.GetRasterBand(1).ReadAsArray(0, 0, 1024, 1024)
+            assert np.array_equal(first, np.random.default_rng(1).random((1024, 1024), dtype=np.float32))
+            from osgeo_utils.samples.validate_cloud_optimized_geotiff import validate
+            warnings, errors, _ = validate("/vsis3/noise/noise.tif", full_check=True)
+            assert not errors, errors
+            print("OBJECT_MB", gdal.VSIStatL("/vsis3/noise/noise.tif").size / 2**20)
+        """, prefix=["unshare", "--user", "--map-root-user", "--mount", "sh", "-c", mount], TMPDIR=str(tmpdir))
+    finally:
+        server.stop()
+    size = float(out.split("OBJECT_MB")[1].split()[0])
+    assert size > 4 * 96, f"the object is {size:.0f} MB: it does not prove that nothing was staged"
+    assert peak < LIMIT_MB, f"map_tiles to S3 peak RSS {peak:.0f} MB"
+
