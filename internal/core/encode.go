@@ -325,12 +325,20 @@ func (r *progressRelay) forward(report *progressState, finished <-chan error, ca
 }
 
 // openSink is where the encoder writes a COG for out: straight to its S3
-// object, in a multipart upload while it is encoded, when cloudio's S3
-// client can upload it (storage.S3Upload); else the local file out.Tmp
+// object (a multipart upload) or Azure blob (blocks, then the block list)
+// while it is encoded, when cloudio's own clients can upload it
+// (storage.S3Upload, storage.AzureUpload); else the local file out.Tmp
 // (which an object store's COG is uploaded from at Commit).
 func openSink(ctx context.Context, out *storage.AtomicOutput) (sink tiff.Sink, streamed bool, err error) {
 	if cfg, bucket, key, ok := storage.S3Upload(out.Dst); ok {
 		s, err := upload.NewS3Sink(ctx, cfg, bucket, key)
+		if err != nil {
+			return nil, false, raster.Errorf(raster.StatusInvalidArgument, "cannot upload %q: %v", out.Dst, err)
+		}
+		return s, true, nil
+	}
+	if cfg, container, blob, ok := storage.AzureUpload(out.Dst); ok {
+		s, err := upload.NewAzureSink(ctx, cfg, container, blob)
 		if err != nil {
 			return nil, false, raster.Errorf(raster.StatusInvalidArgument, "cannot upload %q: %v", out.Dst, err)
 		}

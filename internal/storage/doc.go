@@ -5,7 +5,7 @@
 // of objects, cloudio's own HTTP range fetcher, the byte sources the TIFF
 // decoder reads, and atomic publishing of what is written (a temporary
 // name, then a rename or a complete upload, or an upload while it is
-// written: S3Upload says how internal/upload's S3 client reaches an
-// object). Its C helpers (vsi.c, vsi.h)
+// written: S3Upload and AzureUpload say how internal/upload's clients
+// reach an object). Its C helpers (vsi.c, vsi.h)
 // follow gdalc's error convention; it does not import godal.
 package storage

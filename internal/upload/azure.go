@@ -6,9 +6,12 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"fmt"
+	"net/http"
 	"net/url"
 	"strings"
 
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/streaming"
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/blob"
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/blockblob"
@@ -34,6 +37,12 @@ type AzureConfig struct {
 	// CPL_AZURE_USE_HTTPS=NO).
 	Endpoint  string
 	PlainHTTP bool
+
+	// HTTPClient, when not nil, sends the requests (its timeouts are
+	// GDAL_HTTP_TIMEOUT's and GDAL_HTTP_CONNECTTIMEOUT's); Retries is how
+	// many times a failed request is tried again (GDAL_HTTP_MAX_RETRY).
+	HTTPClient *http.Client
+	Retries    int
 
 	// Parts: PartSize (of the blocks) 0 plans it from the file's
 	// largest possible size: max(8 MiB, that / 45000).
@@ -87,6 +96,13 @@ type azureStore struct {
 
 // connect makes the client, registering the secrets first.
 func (b *azureStore) connect(cfg AzureConfig, container, name string) (*blockblob.Client, error) {
+	opts := &blockblob.ClientOptions{ClientOptions: azcore.ClientOptions{Retry: policy.RetryOptions{MaxRetries: -1}}} // below 0: no retry
+	if cfg.Retries > 0 {
+		opts.Retry.MaxRetries = int32(cfg.Retries)
+	}
+	if cfg.HTTPClient != nil {
+		opts.Transport = cfg.HTTPClient
+	}
 	if cfg.ConnectionString != "" {
 		b.secrets.add(cfg.ConnectionString)
 		for _, field := range strings.Split(cfg.ConnectionString, ";") {
@@ -98,7 +114,7 @@ func (b *azureStore) connect(cfg AzureConfig, container, name string) (*blockblo
 				b.secrets.addSAS(v)
 			}
 		}
-		return blockblob.NewClientFromConnectionString(cfg.ConnectionString, container, name, nil)
+		return blockblob.NewClientFromConnectionString(cfg.ConnectionString, container, name, opts)
 	}
 	b.secrets.add(cfg.Key)
 	b.secrets.addSAS(cfg.SAS)
@@ -120,9 +136,9 @@ func (b *azureStore) connect(cfg AzureConfig, container, name string) (*blockblo
 		if err != nil {
 			return nil, err
 		}
-		return blockblob.NewClientWithSharedKeyCredential(blobURL, cred, nil)
+		return blockblob.NewClientWithSharedKeyCredential(blobURL, cred, opts)
 	case cfg.SAS != "":
-		return blockblob.NewClientWithNoCredential(blobURL+"?"+strings.TrimPrefix(cfg.SAS, "?"), nil)
+		return blockblob.NewClientWithNoCredential(blobURL+"?"+strings.TrimPrefix(cfg.SAS, "?"), opts)
 	}
 	return nil, fmt.Errorf("no credentials (a key, a shared access signature or a connection string)")
 }

@@ -208,15 +208,17 @@ def test_azure_failed_upload_leaves_no_blob(tmp_path, monkeypatch):
     a block blob, committed only once every block arrived. The server is
     frozen in the middle of the upload, so that the client times out, then
     thawed with everything it stored: no blob may be left at the key."""
-    # GDAL 3.6 applies only the global timeouts to /vsiaz/ uploads, not the
-    # per-container ones cloud_storage sets: without these it waits forever.
+    # cloudio's own upload takes the store's timeouts. GDAL 3.6 applies
+    # only the global ones to /vsiaz/ uploads, not the per-container ones
+    # cloud_storage sets (it would wait forever without these).
     monkeypatch.setenv("GDAL_HTTP_TIMEOUT", "3")
     monkeypatch.setenv("GDAL_HTTP_MAX_RETRY", "0")
     server = Azurite(tmp_path / "azurite")
     server.start()
     try:
         server.create_containers("dems")
-        store = cloud_storage("az://dems", mode="w", replace=True, **server.options())
+        store = cloud_storage("az://dems", mode="w", replace=True, GDAL_HTTP_TIMEOUT=3, GDAL_HTTP_MAX_RETRY=0,
+                              **server.options())
         big = np.random.default_rng(1).random((3000, 3000), dtype=np.float32)  # 36 MB, incompressible
         stop_watching = threading.Event()
 
@@ -238,3 +240,33 @@ def test_azure_failed_upload_leaves_no_blob(tmp_path, monkeypatch):
         assert not store.exists("big.tif") and store.list() == []
     finally:
         server.stop()
+
+
+@pytest.mark.parametrize("how", ["connection string", "account and key"])
+def test_azure_cogs_are_streamed_not_staged(azurite, how):
+    """write_cog and map_tiles to a blob upload the COG as it is encoded: a
+    child whose files may not exceed 64 KiB writes 4 MB COGs, which
+    validate and hold the cells."""
+    options = azurite.options() if how == "connection string" else dict(
+        AZURE_STORAGE_ACCOUNT=ACCOUNT, AZURE_STORAGE_ACCESS_KEY=KEY, CPL_AZURE_ENDPOINT=azurite.endpoint,
+        CPL_AZURE_USE_HTTPS=False)
+    code = f"""
+import resource
+import numpy as np, cloudio
+from osgeo import gdal
+from osgeo_utils.samples.validate_cloud_optimized_geotiff import validate
+data = np.random.default_rng(3).random((1000, 1100), dtype=np.float32)
+store = cloudio.cloud_storage("az://results", mode="w", replace=True, **{options!r})
+resource.setrlimit(resource.RLIMIT_FSIZE, (65536, 65536))
+url = store.write_cog(data, "streamed.tif", geotransform={GT!r}, crs=32633)
+cloudio.map_tiles(url, lambda t: t * 2, store.url("doubled.tif"), tile_rows=300, tile_cols=512)
+for name, want in (("streamed.tif", data), ("doubled.tif", data * 2)):
+    assert np.array_equal(cloudio.read_window(store.url(name), (0, 0, 1000, 1100)), want), name
+    assert gdal.VSIStatL("/vsiaz/results/" + name).size > 4 * 65536, name
+    _, errors, _ = validate("/vsiaz/results/" + name, full_check=True)
+    assert not errors, (name, errors)
+    store.delete(name)
+"""
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300,
+                            env=dict(os.environ, PYTHONPATH=os.path.join(ROOT, "python")))
+    assert result.returncode == 0, result.stdout + result.stderr
