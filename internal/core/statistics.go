@@ -34,10 +34,16 @@ import (
 // statisticsOption takes STATISTICS=YES|NO out of o's options (the COG
 // driver of GDAL 3.6 does not know it) and says whether statistics are on.
 func statisticsOption(o COGOptions) (COGOptions, bool, error) {
-	on, rest := true, make([]string, 0, len(o.Options))
+	return takeSwitch(o, "STATISTICS", true)
+}
+
+// takeSwitch takes cloudio's own option key=YES|NO out of o's options, and
+// says whether it is on (on when it is not given).
+func takeSwitch(o COGOptions, name string, on bool) (COGOptions, bool, error) {
+	rest := make([]string, 0, len(o.Options))
 	for _, kv := range o.Options {
 		key, value, _ := strings.Cut(kv, "=")
-		if !strings.EqualFold(strings.TrimSpace(key), "STATISTICS") {
+		if !strings.EqualFold(strings.TrimSpace(key), name) {
 			rest = append(rest, kv)
 			continue
 		}
@@ -47,7 +53,7 @@ func statisticsOption(o COGOptions) (COGOptions, bool, error) {
 		case "NO", "FALSE", "OFF", "0":
 			on = false
 		default:
-			return o, false, raster.Errorf(raster.StatusInvalidArgument, "invalid value %q for option STATISTICS (expected YES or NO)", value)
+			return o, false, raster.Errorf(raster.StatusInvalidArgument, "invalid value %q for option %s (expected YES or NO)", value, name)
 		}
 	}
 	o.Options = rest

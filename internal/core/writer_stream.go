@@ -1,7 +1,6 @@
 package core
 
 import (
-	"strings"
 	"sync"
 
 	"github.com/cloudio-dem/cloudio/internal/raster"
@@ -46,26 +45,7 @@ type tileCells struct {
 }
 
 // streamOption takes STREAM=YES|NO out of o.
-func streamOption(o COGOptions) (COGOptions, bool, error) {
-	on, rest := false, make([]string, 0, len(o.Options))
-	for _, kv := range o.Options {
-		key, value, _ := strings.Cut(kv, "=")
-		if !strings.EqualFold(strings.TrimSpace(key), "STREAM") {
-			rest = append(rest, kv)
-			continue
-		}
-		switch strings.ToUpper(strings.TrimSpace(value)) {
-		case "YES", "TRUE", "ON", "1":
-			on = true
-		case "NO", "FALSE", "OFF", "0":
-			on = false
-		default:
-			return o, false, raster.Errorf(raster.StatusInvalidArgument, "invalid value %q for option STREAM (expected YES or NO)", value)
-		}
-	}
-	o.Options = rest
-	return o, on, nil
-}
+func streamOption(o COGOptions) (COGOptions, bool, error) { return takeSwitch(o, "STREAM", false) }
 
 // newTileStream is the stream of a writer of spec with the COG creation
 // options cog into out, or nil when cloudio's encoder does not implement
