@@ -124,12 +124,7 @@ func (t *tileCells) put(win raster.Window, buf, mask []byte, bands, size int64) 
 	r0, r1 := max(win.RowOff, t.win.RowOff), min(win.RowOff+win.Rows, t.win.RowOff+t.win.Rows)
 	c0, c1 := max(win.ColOff, t.win.ColOff), min(win.ColOff+win.Cols, t.win.ColOff+t.win.Cols)
 	if mask != nil && t.mask == nil {
-		t.mask = make([]byte, len(t.written))
-		for i, w := range t.written {
-			if w {
-				t.mask[i] = 255
-			}
-		}
+		t.mask = t.writtenMask()
 	}
 	n := (c1 - c0) * size
 	for r := r0; r < r1; r++ {
@@ -155,6 +150,17 @@ func (t *tileCells) put(win raster.Window, buf, mask []byte, bands, size int64) 
 			}
 		}
 	}
+}
+
+// writtenMask is the mask of a tile whose written cells are all valid.
+func (t *tileCells) writtenMask() []byte {
+	mask := make([]byte, len(t.written))
+	for i, w := range t.written {
+		if w {
+			mask[i] = 255
+		}
+	}
+	return mask
 }
 
 // start begins the encoding, from the template of the writer's staging
@@ -187,12 +193,7 @@ func (s *tileStream) send(tiles []*tileCells) error {
 	for _, t := range tiles {
 		cells := int(t.win.Rows * t.win.Cols)
 		if s.mask && t.mask == nil {
-			t.mask = make([]byte, cells)
-			for i, w := range t.written {
-				if w {
-					t.mask[i] = 255
-				}
-			}
+			t.mask = t.writtenMask()
 		}
 		if s.stats != nil {
 			partial := newRasterStats(s.stats.nodata, 0)
